@@ -1,0 +1,39 @@
+# One task runner for digest. Every target creates .venv and installs the project first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DEMO   := examples/demo/feeds.yaml
+# The demo's stories are written for the edition of Monday 30 November 2026.
+DEMO_EDITION := 2026-11-30
+
+.PHONY: install demo test check lint bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "digest needs Python 3.11 or newer (set PYTHON=python3.12, say)"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/digest --config $(DEMO) build --preview --edition $(DEMO_EDITION)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check digest tests bench
+	$(BIN)/mypy
+
+check: lint test
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check httpx
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache examples/demo/preview \
+	  examples/demo/outbox examples/demo/demo.db*

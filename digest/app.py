@@ -1,0 +1,360 @@
+"""The composition root (`make_app`) and the use cases: refresh, build, deliver, history.
+
+The only module that combines the store with the pipeline steps; it owns the clock, passes
+`now` to the pure decision steps and turns settings into each step's own parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from email.message import EmailMessage
+from pathlib import Path
+
+from digest import classify, dedupe, rank
+from digest.config import Settings
+from digest.errors import DeliveryError, UsageError
+from digest.fetch import FeedRequest, FetchLimits, fetch_feeds
+from digest.models import (
+    Delivery,
+    DeliveryStatus,
+    Edition,
+    FeedHealth,
+    FeedOutcome,
+    FeedStatus,
+    Rendered,
+    edition_from_dict,
+    edition_to_dict,
+)
+from digest.render import Renderer
+from digest.schedule import next_send, send_time_on
+from digest.send import (
+    FileTransport,
+    SmtpOptions,
+    SmtpTransport,
+    Transport,
+    compose,
+    list_id,
+)
+from digest.store import FrozenEdition, Store
+
+log = logging.getLogger(__name__)
+
+ELSEWHERE_MAX_STORIES = 5
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class BuildResult:
+    """An assembled edition, plus how it came to be (for --explain)."""
+
+    edition: Edition
+    send_at: datetime
+    frozen: bool  # True: this edition was already frozen for sending; shown as it went out
+    explain: tuple[str, ...] = ()
+    fetched: tuple[FeedOutcome, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    recipient: str
+    status: DeliveryStatus | None  # None: skipped without a record (dry run, test copy, ...)
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class SendReport:
+    edition: str
+    results: list[DeliveryResult] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def failed(self) -> list[DeliveryResult]:
+        return [r for r in self.results if r.status is DeliveryStatus.FAILED]
+
+    def summary(self) -> str:
+        counts: dict[str, int] = {}
+        for r in self.results:
+            key = r.status.value if r.status else "skipped"
+            counts[key] = counts.get(key, 0) + 1
+        return ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no recipients"
+
+
+class App:
+    """digest's use cases over one configuration, one store and one clock."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        clock: Clock = utc_now,
+        limits: FetchLimits = FetchLimits(),
+        transport: Callable[[], Transport] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.limits = limits
+        self.renderer = Renderer(settings.tz)
+        self._transport = transport or self._configured_transport
+        self.rules = [classify.compile_rule(s.id, s.title, s.keywords) for s in settings.sections]
+        self.feed_sections = {f.url: f.section for f in settings.feeds}
+        store.sync_feeds((f.url, f.name, f.weight) for f in settings.feeds)
+
+    def close(self) -> None:
+        self.store.close()
+
+    # --- fetching ---
+
+    def refresh(
+        self, *, force: bool = False, on_done: Callable[[FeedOutcome], None] | None = None
+    ) -> list[FeedOutcome]:
+        """Poll the feeds that are due (all with force) and store their new items."""
+        now = self.clock()
+        states = self.store.feed_states([f.url for f in self.settings.feeds])
+        due = [s for s in states if force or s.next_poll_at is None or s.next_poll_at <= now]
+        requests = [FeedRequest(s.url, s.etag, s.last_modified) for s in due]
+        intervals = {f.url: f.poll_every or self.settings.schedule.poll_every
+                     for f in self.settings.feeds}
+        outcomes = []
+        for outcome in fetch_feeds(requests, self.limits, on_done):
+            keyed = []
+            for item in outcome.items:
+                item = replace(item, key=dedupe.item_key(item))
+                keyed.append((item, dedupe.canonical_url(item.url)))
+            new = self.store.record_poll(outcome, keyed, now=now,
+                                         next_poll_at=now + intervals[outcome.url])
+            outcomes.append(replace(outcome, items=(), new_items=new))
+            if outcome.status is FeedStatus.ERROR:
+                log.warning("feed %s: %s", outcome.url, outcome.error)
+        return outcomes
+
+    # --- editions ---
+
+    def edition_for(self, day: date | None = None) -> tuple[date, datetime]:
+        """The edition's name (its send date) and send time; default: the upcoming send."""
+        tz = self.settings.tz
+        cron = self.settings.schedule.digest
+        if day is None:
+            send_at = next_send(cron, tz, self.clock().astimezone(tz))
+            return send_at.date(), send_at
+        return day, send_time_on(cron, tz, day)
+
+    def build(self, day: date | None = None, *, fetch: bool = True) -> BuildResult:
+        """Assemble an edition (or show the frozen one, if it was already sent)."""
+        day, send_at = self.edition_for(day)
+        frozen = self.store.frozen_edition(day.isoformat())
+        if frozen is not None:
+            return BuildResult(edition_from_dict(frozen.payload), send_at, frozen=True,
+                               explain=(f"edition {day} was frozen when first sent; "
+                                        "shown as it went out",))
+        fetched = tuple(self.refresh()) if fetch else ()
+        s = self.settings
+        items = self.store.items_between(send_at - s.edition.window, send_at,
+                                         [f.url for f in s.feeds])
+        sent = self.store.sent_fingerprints(except_edition=day.isoformat())
+        stories, dropped = dedupe.cluster_stories(items, sent)
+        fallback = classify.ELSEWHERE_ID if s.edition.unmatched == "elsewhere" else None
+        placed, unplaced = classify.classify_stories(stories, self.rules, self.feed_sections,
+                                                     fallback=fallback)
+        limits = [rank.SectionLimit(x.id, x.title, x.max_stories) for x in s.sections]
+        if fallback:
+            limits.append(rank.SectionLimit(fallback, classify.ELSEWHERE_TITLE,
+                                            ELSEWHERE_MAX_STORIES))
+        sections = rank.select_sections(placed, limits, now=send_at, half_life=s.edition.half_life,
+                                        max_stories=s.edition.max_stories)
+        edition = Edition(date=day, title=s.title, generated_at=self.clock(),
+                          sections=tuple(sections), dropped=tuple(dropped + unplaced))
+        return BuildResult(edition, send_at, frozen=False,
+                           explain=tuple(_explain(edition, placed, len(items))), fetched=fetched)
+
+    def render(self, edition: Edition, sections: Sequence[str] | None = None) -> Rendered:
+        return self.renderer.render(edition, sections=sections)
+
+    def export(self, result: BuildResult, fmt: str) -> str:
+        """The edition in one of the `digest build --format` formats."""
+        if fmt == "json":
+            return json.dumps(edition_to_dict(result.edition), indent=2, ensure_ascii=False)
+        rendered = self.render(result.edition)
+        if fmt == "html":
+            return rendered.html
+        if fmt == "text":
+            return rendered.text
+        if fmt == "eml":
+            first = self.settings.recipients[0].email if self.settings.recipients else None
+            return self._message(rendered, result.edition.date.isoformat(),
+                                 first or "preview@example.invalid").as_string()
+        raise UsageError(f"unknown format {fmt!r}")
+
+    def write_preview(self, result: BuildResult, out_dir: Path) -> list[Path]:
+        """Write the edition's HTML, text and JSON next to each other; returns their paths."""
+        rendered = self.render(result.edition)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        stem = f"edition-{result.edition.date.isoformat()}"
+        files = {
+            out_dir / f"{stem}.html": rendered.html,
+            out_dir / f"{stem}.txt": rendered.text,
+            out_dir / f"{stem}.json": json.dumps(edition_to_dict(result.edition), indent=2,
+                                                 ensure_ascii=False),
+        }
+        for path, content in files.items():
+            path.write_text(content, encoding="utf-8")
+        return list(files)
+
+    # --- delivery ---
+
+    def _configured_transport(self) -> Transport:
+        d = self.settings.delivery
+        if d.transport == "file":
+            return FileTransport(d.outbox)
+        password = d.smtp.password.get_secret_value() if d.smtp.password else None
+        return SmtpTransport(SmtpOptions(d.smtp.host, d.smtp.port, d.smtp.security,
+                                         d.smtp.username, password, d.smtp.timeout))
+
+    def _message(self, rendered: Rendered, edition: str, recipient: str) -> EmailMessage:
+        sender = self.settings.delivery.from_
+        return compose(rendered, sender=sender, recipient=recipient, edition=edition,
+                       list_id=list_id(self.settings.title, sender))
+
+    def _freeze(self, result: BuildResult) -> FrozenEdition:
+        rendered = self.render(result.edition)
+        marks = {mark for story in result.edition.stories for item in story.items
+                 for mark in dedupe.fingerprints(item)}
+        return self.store.freeze_edition(
+            result.edition.date.isoformat(), title=result.edition.title,
+            payload=edition_to_dict(result.edition), subject=rendered.subject,
+            html=rendered.html, text=rendered.text, fingerprints=marks, now=self.clock())
+
+    def deliver(
+        self, day: date | None = None, *, to: str | None = None, dry_run: bool = False,
+        fetch: bool = True,
+    ) -> SendReport:
+        """Send an edition to every recipient who has not had it yet (or a test copy `to`)."""
+        day, _ = self.edition_for(day)
+        name = day.isoformat()
+        report = SendReport(name, dry_run=dry_run)
+        frozen = self.store.frozen_edition(name)
+        if frozen is None:
+            result = self.build(day, fetch=fetch)
+            if not result.edition.stories:
+                report.results.append(DeliveryResult("*", None, "the edition has no stories"))
+                return report
+            if dry_run or to:
+                edition = result.edition
+            else:
+                frozen = self._freeze(result)
+                edition = edition_from_dict(frozen.payload)
+        else:
+            edition = edition_from_dict(frozen.payload)
+
+        if to:  # a test copy: not recorded, does not freeze the edition
+            rendered = self.render(edition)
+            if not dry_run:
+                with self._transport() as transport:
+                    transport.send(self._message(rendered, name, to))
+            report.results.append(DeliveryResult(to, None, "test copy, not recorded"))
+            return report
+
+        done = self.store.delivery_statuses(frozen.id) if frozen else {}
+        variants: dict[tuple[str, ...] | None, Rendered] = {}
+        if frozen is not None:
+            variants[None] = Rendered(frozen.subject, frozen.html, frozen.text)
+        with self._transport() if not dry_run else _NoTransport() as transport:
+            for recipient in self.settings.recipients:
+                address = recipient.email
+                status = done.get(address)
+                if status in (DeliveryStatus.SENT, DeliveryStatus.FAILED,
+                              DeliveryStatus.SUPPRESSED, DeliveryStatus.SENDING):
+                    report.results.append(DeliveryResult(address, status, "already recorded"))
+                    continue
+                key = tuple(recipient.sections) if recipient.sections else None
+                cached = variants.get(key)
+                if cached is None:
+                    if not any(s.id in (key or ()) for s in edition.sections):
+                        report.results.append(DeliveryResult(
+                            address, None, "no stories in the chosen sections"))
+                        continue
+                    cached = variants.setdefault(key, self.render(edition, key))
+                rendered = cached
+                if dry_run or frozen is None:
+                    stories = sum(len(s.stories) for s in edition.sections
+                                  if key is None or s.id in key)
+                    report.results.append(DeliveryResult(
+                        address, None, f"would send {stories} stories: {rendered.subject}"))
+                    continue
+                report.results.append(self._deliver_one(transport, frozen.id, name, address,
+                                                        rendered))
+        return report
+
+    def _deliver_one(self, transport: Transport, edition_id: int, edition: str,
+                     address: str, rendered: Rendered) -> DeliveryResult:
+        if not self.store.claim_delivery(edition_id, address, now=self.clock()):
+            return DeliveryResult(address, DeliveryStatus.SENDING, "claimed by another run")
+        message = self._message(rendered, edition, address)
+        try:
+            transport.send(message)
+        except DeliveryError as e:
+            status = DeliveryStatus.FAILED if e.permanent else DeliveryStatus.DEFERRED
+            self.store.finish_delivery(edition_id, address, status, now=self.clock(),
+                                       error=str(e))
+            log.warning("delivery to %s %s: %s", address, status.value, e)
+            return DeliveryResult(address, status, str(e))
+        self.store.finish_delivery(edition_id, address, DeliveryStatus.SENT, now=self.clock(),
+                                   message_id=str(message["Message-ID"]))
+        return DeliveryResult(address, DeliveryStatus.SENT, str(message["Message-ID"]))
+
+    # --- reports ---
+
+    def history(self) -> list[Delivery]:
+        return self.store.history()
+
+    def feeds(self) -> list[FeedHealth]:
+        return self.store.feed_health()
+
+
+class _NoTransport:
+    """Stands in for a transport in a dry run; sends nothing."""
+
+    def __enter__(self) -> _NoTransport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def send(self, message: EmailMessage) -> None:
+        raise AssertionError("a dry run never sends")
+
+
+def _explain(edition: Edition, placed: Sequence[object], candidates: int) -> list[str]:
+    lines = [f"{candidates} items in the window became {len(placed)} candidate stories"]
+    for section in edition.sections:
+        lines.append(f"[{section.id}] {section.title}: {len(section.stories)} stories")
+        for story in section.stories:
+            lines.append(f"  {story.score:.3f}  {story.title} ({story.source})")
+            lines.append(f"         section: {story.section_reason}")
+            lines.extend(f"         {reason}" for reason in story.merge_reasons)
+    lines.extend(f"dropped: {line}" for line in edition.dropped)
+    return lines
+
+
+def make_app(settings: Settings, *, clock: Clock = utc_now) -> App:
+    """Wire the collaborators for one configuration."""
+    return App(settings, Store(settings.database), clock=clock)
+
+
+def parse_edition(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"--edition: not a date like 2026-11-30: {value!r}") from None
+

@@ -1,0 +1,363 @@
+"""The command line: arguments in, calls `app`, prints results; errors become exit codes.
+
+The only importer of click and rich, and the only place logging is configured. Exit codes:
+0 success, 1 the work ran but failed (a delivery failed permanently), 2 usage or config error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import webbrowser
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+from rich.text import Text
+
+from digest import __version__
+from digest.app import App, make_app, parse_edition
+from digest.config import DEFAULT_CONFIG, Settings, json_schema, load_settings
+from digest.errors import DigestError
+from digest.models import FeedOutcome, FeedStatus
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+@dataclass
+class State:
+    config: str
+    verbose: int
+
+    def settings(self) -> Settings:
+        return load_settings(self.config)
+
+    @contextmanager
+    def app(self) -> Iterator[App]:
+        app = make_app(self.settings())
+        try:
+            yield app
+        finally:
+            app.close()
+
+
+def _warn(message: str, label: str = "warning", style: str = "yellow") -> None:
+    """A line on stderr; the message is plain text (feed errors may contain [brackets])."""
+    err.print(Text.assemble((f"{label}: ", style), message))
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _dump(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+FORMAT_TABLE_JSON = click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+    help="Output as a table for people or JSON for tools.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--config", "-c", envvar="DIGEST_CONFIG", default=DEFAULT_CONFIG, show_default=True,
+              metavar="PATH", help="The feeds.yaml to use (env DIGEST_CONFIG).")
+@click.option("-v", "--verbose", count=True, help="More detail; -vv for debug logs.")
+@click.version_option(__version__, prog_name="digest")
+@click.pass_context
+def cli(ctx: click.Context, config: str, verbose: int) -> None:
+    """Turn news feeds into a weekly, de-duplicated, sectioned newsletter.
+
+    \b
+    Example:
+      digest --config examples/demo/feeds.yaml build --preview
+    """
+    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = State(config, verbose)
+
+
+def _print_outcomes(outcomes: list[FeedOutcome], names: dict[str, str], fmt: str) -> None:
+    if fmt == "json":
+        _dump([{"url": o.url, "name": names.get(o.url, o.title or o.url),
+                "status": o.status.value, "new_items": o.new_items,
+                "not_modified": o.not_modified, "error": o.error} for o in outcomes])
+        return
+    table = Table(title=f"{len(outcomes)} feeds polled", title_justify="left")
+    for column in ("feed", "status", "new", "detail"):
+        table.add_column(column, justify="right" if column == "new" else "left")
+    for o in outcomes:
+        style = "green" if o.status is FeedStatus.OK else "red"
+        detail = o.error or ("not modified" if o.not_modified else "")
+        table.add_row(Text(names.get(o.url, o.title or o.url)), Text(o.status.value, style),
+                      str(o.new_items), Text(detail))
+    out.print(table)
+
+
+def _feed_names(app: App) -> dict[str, str]:
+    return {h.url: h.name for h in app.feeds()}
+
+
+@contextmanager
+def _progress(total: int, label: str) -> Iterator[Any]:
+    """A progress bar on a terminal; nothing (log lines only) when output is redirected."""
+    if not err.is_terminal or total == 0:
+        yield None
+        return
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), console=err,
+                  transient=True) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda _outcome: progress.advance(task)
+
+
+@cli.command()
+@click.option("--all", "force", is_flag=True, help="Poll every feed now, due or not.")
+@FORMAT_TABLE_JSON
+@click.pass_obj
+def fetch(state: State, force: bool, fmt: str) -> None:
+    """Poll the feeds that are due and store their new items.
+
+    A broken feed is reported and the others go on; the exit code stays 0.
+
+    \b
+    Example:
+      digest fetch --all
+    """
+    with state.app() as app, _progress(len(app.settings.feeds), "fetching") as advance:
+        outcomes = app.refresh(force=force, on_done=advance)
+        _print_outcomes(outcomes, _feed_names(app), fmt)
+
+
+@cli.command()
+@click.option("--preview", is_flag=True,
+              help="Write HTML, text and JSON files, print their paths, open a browser if any.")
+@click.option("--out", type=click.Path(path_type=Path), metavar="PATH",
+              help="Write here instead of standard output (a folder with --preview).")
+@click.option("--format", "fmt", type=click.Choice(["html", "text", "json", "eml"]),
+              default="html", show_default=True, help="What to write without --preview.")
+@click.option("--edition", metavar="DATE", help="The edition's date (default: the next send).")
+@click.option("--no-fetch", is_flag=True, help="Use stored items only; poll nothing.")
+@click.option("--explain", is_flag=True,
+              help="Say on stderr why each story is where it is, and what was dropped.")
+@click.pass_obj
+def build(state: State, preview: bool, out: Path | None, fmt: str, edition: str | None,
+          no_fetch: bool, explain: bool) -> None:
+    """Assemble an edition without sending it.
+
+    \b
+    Examples:
+      digest build --preview
+      digest build --format json --edition 2026-11-30 --no-fetch
+    """
+    day = parse_edition(edition)
+    with state.app() as app:
+        result = app.build(day, fetch=not no_fetch)
+        failing = [o for o in result.fetched if o.status is FeedStatus.ERROR]
+        for o in failing:
+            _warn(f"feed {o.url}: {o.error}")
+        if explain:
+            for line in result.explain:
+                err.print(line, highlight=False, markup=False)
+        if not result.edition.stories:
+            _warn(f"edition {result.edition.date} has no stories in its window")
+        if preview:
+            folder = out or Path(app.settings.source).resolve().parent / "preview"
+            paths = app.write_preview(result, folder)
+            count = len(result.edition.stories)
+            sections = ", ".join(f"{s.title} {len(s.stories)}" for s in result.edition.sections)
+            click.echo(f"Edition {result.edition.date}: {count} stories ({sections})")
+            for path in paths:
+                click.echo(f"  {path.suffix.lstrip('.')}: {path}")
+            _open_in_browser(paths[0])
+            return
+        content = app.export(result, fmt)
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(content, encoding="utf-8")
+            click.echo(f"wrote {out}", err=True)
+        else:
+            click.echo(content)
+
+
+def _open_in_browser(path: Path) -> None:
+    """Only where someone is looking: a terminal with a graphical session, never in CI."""
+    graphical = sys.platform in ("darwin", "win32") or os.environ.get("DISPLAY") or \
+        os.environ.get("WAYLAND_DISPLAY")
+    if not (sys.stdout.isatty() and graphical and not os.environ.get("CI")):
+        return
+    with suppress(webbrowser.Error):
+        webbrowser.open(path.as_uri())
+
+
+@cli.command()
+@click.option("--edition", metavar="DATE", help="The edition's date (default: the next send).")
+@click.option("--to", metavar="ADDR", help="Send one test copy to ADDR; nothing is recorded.")
+@click.option("--dry-run", is_flag=True, help="Say who would get what; send nothing.")
+@click.option("--no-fetch", is_flag=True, help="Use stored items only; poll nothing.")
+@click.pass_obj
+def send(state: State, edition: str | None, to: str | None, dry_run: bool,
+         no_fetch: bool) -> None:
+    """Deliver an edition to every recipient who has not received it yet.
+
+    Running it again for the same edition sends nothing twice.
+
+    \b
+    Examples:
+      digest send --dry-run
+      digest send --to me@example.org
+    """
+    day = parse_edition(edition)
+    with state.app() as app:
+        report = app.deliver(day, to=to, dry_run=dry_run, fetch=not no_fetch)
+    for r in report.results:
+        status = r.status.value if r.status else ("dry-run" if report.dry_run else "skipped")
+        click.echo(f"{report.edition}  {r.recipient:<32}  {status:<9}  {r.detail}")
+    click.echo(f"edition {report.edition}: {report.summary()}", err=True)
+    if report.failed:
+        raise SystemExit(1)
+
+
+@cli.command()
+@click.pass_obj
+def run(state: State) -> None:
+    """Run the scheduler: poll feeds when due, send each edition on schedule.digest.
+
+    Stops cleanly on SIGTERM or Ctrl-C.
+
+    \b
+    Example:
+      digest --config /config/feeds.yaml run
+    """
+    from digest.schedule import run_daemon
+
+    with state.app() as app:
+        run_daemon(app, on_event=lambda line: err.print(line, highlight=False, markup=False))
+
+
+@cli.command()
+@FORMAT_TABLE_JSON
+@click.pass_obj
+def history(state: State, fmt: str) -> None:
+    """List every delivery: edition, recipient, status, when, Message-ID.
+
+    \b
+    Example:
+      digest history --format json
+    """
+    with state.app() as app:
+        rows = app.history()
+    if fmt == "json":
+        _dump([{"edition": d.edition, "recipient": d.recipient, "status": d.status.value,
+                "sent_at": _iso(d.sent_at), "message_id": d.message_id} for d in rows])
+        return
+    table = Table(title=f"{len(rows)} deliveries", title_justify="left")
+    for column in ("edition", "recipient", "status", "sent at", "detail"):
+        table.add_column(column)
+    for d in rows:
+        table.add_row(d.edition, d.recipient, d.status.value,
+                      d.sent_at.isoformat(timespec="seconds") if d.sent_at else "",
+                      Text(d.error or d.message_id or ""))
+    out.print(table)
+
+
+@cli.command()
+@FORMAT_TABLE_JSON
+@click.pass_obj
+def feeds(state: State, fmt: str) -> None:
+    """Show each feed's health: status, last poll, last error, stored items.
+
+    \b
+    Example:
+      digest feeds --format json
+    """
+    with state.app() as app:
+        rows = app.feeds()
+    if fmt == "json":
+        _dump([{"url": h.url, "name": h.name, "status": h.status.value,
+                "last_fetched_at": _iso(h.last_fetched_at), "last_error": h.last_error,
+                "items": h.items} for h in rows])
+        return
+    table = Table(title=f"{len(rows)} feeds", title_justify="left")
+    for column in ("feed", "status", "items", "last fetched", "next poll", "last error"):
+        table.add_column(column, justify="right" if column == "items" else "left")
+    for h in rows:
+        style = {"ok": "green", "error": "red"}.get(h.status.value, "yellow")
+        table.add_row(Text(h.name), Text(h.status.value, style), str(h.items),
+                      h.last_fetched_at.isoformat(timespec="minutes") if h.last_fetched_at
+                      else "never",
+                      h.next_poll_at.isoformat(timespec="minutes") if h.next_poll_at else "now",
+                      Text(h.last_error or ""))
+    out.print(table)
+
+
+@cli.group()
+def config() -> None:
+    """Check feeds.yaml, or print its JSON Schema.
+
+    \b
+    Example:
+      digest --config feeds.yaml config check
+    """
+
+
+@config.command("check")
+@click.pass_obj
+def config_check(state: State) -> None:
+    """Validate the configuration; list every problem with its key path (exit 2).
+
+    \b
+    Example:
+      digest --config feeds.yaml config check
+    """
+    settings = state.settings()
+    click.echo(f"{settings.source}: ok ({len(settings.feeds)} feeds, "
+               f"{len(settings.sections)} sections, {len(settings.recipients)} recipients)")
+
+
+@config.command("schema")
+def config_schema() -> None:
+    """Print the JSON Schema of feeds.yaml (for editor autocompletion).
+
+    \b
+    Example:
+      digest config schema > feeds.schema.json
+    """
+    click.echo(json_schema())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: one clear line per error, the exit code from the contract."""
+    try:
+        cli.main(args=argv, prog_name="digest", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.ClickException as e:
+        e.show()
+        return e.exit_code
+    except click.Abort:
+        err.print("aborted")
+        return 1
+    except DigestError as e:
+        _warn(str(e), "error", "red")
+        if logging.getLogger().isEnabledFor(logging.INFO):
+            err.print_exception()
+        return e.exit_code
+    except SystemExit as e:
+        return int(e.code or 0)
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,360 @@
+"""Read feeds.yaml and DIGEST_* environment once, validate, return frozen settings; no I/O later.
+
+Every problem is reported with its key path (`feeds[3].url: ...`), all at once, and nothing is
+written when the configuration is invalid. `${VAR}` (or `${VAR:-default}`) in any string value is
+replaced from the environment; the values of secrets are never echoed in errors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
+
+from digest.errors import ConfigError
+from digest.schedule import parse_cron
+
+DEFAULT_CONFIG = "feeds.yaml"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_EMAIL = re.compile(r"^[^@\s<>,;]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+_NAMED_ADDRESS = re.compile(r"^\s*(?:[^<>]*<\s*(?P<inner>[^<>]+?)\s*>|(?P<bare>[^<>\s]+))\s*$")
+
+
+def parse_duration(value: object) -> object:
+    """`90s`, `30m`, `1h`, `7d`, `2w` (or a number of seconds) -> timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    if isinstance(value, str) and (match := _DURATION.match(value)):
+        return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    raise ValueError(f"not a duration like 30m, 1h or 7d: {value!r}")
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^\d+(\.\d+)?[smhdw]$", "examples": ["30m", "1h", "7d"]}
+    ),
+]
+
+
+def _check_email(value: str) -> str:
+    if not _EMAIL.match(value.strip()):
+        raise ValueError(f"not an email address: {value!r}")
+    return value.strip()
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class ScheduleSettings(_Frozen):
+    digest: str = Field("0 7 * * mon", description="cron expression for the edition send")
+    poll_every: Duration = Field(timedelta(hours=1), description="default feed poll interval")
+
+    @field_validator("digest")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        parse_cron(value, "UTC")
+        return value
+
+
+class EditionSettings(_Frozen):
+    window: Duration = Field(timedelta(days=7), description="how far back a story may be")
+    max_stories: int = Field(30, ge=1, description="stories in a whole edition")
+    unmatched: Literal["elsewhere", "drop"] = Field(
+        "elsewhere", description="where `auto` stories that match no section go"
+    )
+    half_life: Duration = Field(
+        timedelta(days=2), description="a story's recency score halves over this time"
+    )
+
+
+class SectionSettings(_Frozen):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    title: str = Field(min_length=1)
+    max_stories: int = Field(10, ge=1)
+    keywords: tuple[str, ...] = ()
+
+
+class FeedSettings(_Frozen):
+    url: str = Field(description="http(s) URL, file:// URL or a path relative to feeds.yaml")
+    name: str | None = Field(None, description="display name; default: the feed's own title")
+    section: str = Field("auto", description="a section id, or auto (classify each item)")
+    weight: float = Field(1.0, gt=0)
+    poll_every: Duration | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _resolve_url(cls, value: str, info: ValidationInfo) -> str:
+        return resolve_feed_url(value, _base_dir(info))
+
+
+class SmtpSettings(_Frozen):
+    host: str = "localhost"
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    password: SecretStr | None = None
+    timeout: float = Field(30.0, gt=0)
+
+    @field_validator("username", "password", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+
+class DeliverySettings(_Frozen):
+    from_: str = Field(
+        "The Weekly Brief <brief@localhost>", alias="from", description="the From header"
+    )
+    transport: Literal["smtp", "file"] = "file"
+    outbox: str = Field("outbox/", description="where the file transport writes .eml files")
+    smtp: SmtpSettings = SmtpSettings()
+
+    @field_validator("from_")
+    @classmethod
+    def _valid_from(cls, value: str) -> str:
+        match = _NAMED_ADDRESS.match(value)
+        if not match:
+            raise ValueError(f"not an address like 'Name <name@example.org>': {value!r}")
+        _check_email(match.group("inner") or match.group("bare"))
+        return value
+
+    @field_validator("outbox")
+    @classmethod
+    def _resolve_outbox(cls, value: str, info: ValidationInfo) -> str:
+        return str((_base_dir(info) / Path(value).expanduser()).resolve())
+
+
+class Recipient(_Frozen):
+    email: str
+    sections: tuple[str, ...] | None = Field(None, description="only these section ids")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, value: object) -> object:
+        return {"email": value} if isinstance(value, str) else value
+
+    @field_validator("email")
+    @classmethod
+    def _valid_email(cls, value: str) -> str:
+        return _check_email(value)
+
+
+class Settings(_Frozen):
+    """The whole configuration, validated; paths and URLs already resolved."""
+
+    title: str = "The Weekly Brief"
+    timezone: str = Field("UTC", description="IANA time zone name")
+    database: str = Field(
+        "sqlite:///digest.db", description="SQLAlchemy URL or SQLite file path"
+    )
+    schedule: ScheduleSettings = ScheduleSettings()
+    edition: EditionSettings = EditionSettings()
+    sections: tuple[SectionSettings, ...] = ()
+    feeds: tuple[FeedSettings, ...] = ()
+    delivery: DeliverySettings = DeliverySettings()
+    recipients: tuple[Recipient, ...] = ()
+    source: SkipJsonSchema[str] = Field("", exclude=True)
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone: {value!r}") from None
+        return value
+
+    @field_validator("database")
+    @classmethod
+    def _resolve_database(cls, value: str, info: ValidationInfo) -> str:
+        return resolve_database_url(value, _base_dir(info))
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def section(self, section_id: str) -> SectionSettings | None:
+        return next((s for s in self.sections if s.id == section_id), None)
+
+
+def _base_dir(info: ValidationInfo) -> Path:
+    context = info.context or {}
+    return Path(context.get("base_dir", "."))
+
+
+def resolve_feed_url(value: str, base_dir: Path) -> str:
+    """http(s) and file:// URLs stay; a path (relative to the config) becomes a file:// URL."""
+    value = value.strip()
+    parts = urlsplit(value)
+    if parts.scheme in ("http", "https"):
+        if not parts.hostname:
+            raise ValueError(f"not an http(s) URL, file:// URL or existing path: {value!r}")
+        return value
+    if parts.scheme == "file":
+        if not Path(parts.path).is_file():
+            raise ValueError(f"file:// URL names no existing file: {value!r}")
+        return value
+    if parts.scheme and len(parts.scheme) > 1:  # one letter is a Windows drive, not a scheme
+        raise ValueError(f"not an http(s) URL, file:// URL or existing path: {value!r}")
+    path = (base_dir / Path(value).expanduser()).resolve()
+    if not path.is_file():
+        raise ValueError(f"not an http(s) URL, file:// URL or existing path: {value!r}")
+    return path.as_uri()
+
+
+def resolve_database_url(value: str, base_dir: Path) -> str:
+    """A bare path or a relative sqlite:/// URL is made absolute against the config's folder."""
+    if "://" not in value:
+        return f"sqlite:///{(base_dir / Path(value).expanduser()).resolve()}"
+    prefix, _, rest = value.partition(":///")
+    if prefix.startswith("sqlite") and rest and rest != ":memory:" and not rest.startswith("/"):
+        return f"{prefix}:///{(base_dir / rest).resolve()}"
+    return value
+
+
+def expand_env(node: Any, env: Mapping[str, str], path: str, problems: list[str]) -> Any:
+    """Replace ${VAR} / ${VAR:-default} in every string; collect a problem per missing VAR."""
+    if isinstance(node, dict):
+        return {k: expand_env(v, env, _join(path, str(k)), problems) for k, v in node.items()}
+    if isinstance(node, list):
+        return [expand_env(v, env, f"{path}[{i}]", problems) for i, v in enumerate(node)]
+    if not isinstance(node, str) or "${" not in node:
+        return node
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        problems.append(f"{path or '<root>'}: environment variable {name} is not set")
+        return ""
+
+    return _ENV_REF.sub(substitute, node)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else ("." if out else "") + str(part)
+    return out or "<root>"
+
+
+def _reference_problems(raw: Mapping[str, Any]) -> list[str]:
+    """Cross-references pydantic cannot see field by field: section ids, duplicates."""
+    problems: list[str] = []
+    sections = raw.get("sections") or []
+    ids = [s.get("id") for s in sections if isinstance(s, dict)]
+    seen: set[object] = set()
+    for i, section_id in enumerate(ids):
+        if section_id in seen:
+            problems.append(f"sections[{i}].id: duplicate section id {section_id!r}")
+        seen.add(section_id)
+    known = set(ids)
+    urls: set[object] = set()
+    for i, feed in enumerate(raw.get("feeds") or []):
+        if not isinstance(feed, dict):
+            continue
+        section = feed.get("section", "auto")
+        if section != "auto" and section not in known:
+            problems.append(
+                f"feeds[{i}].section: unknown section {section!r} (use auto or one of "
+                f"{', '.join(map(str, ids)) or 'no sections defined'})"
+            )
+        if feed.get("url") in urls:
+            problems.append(f"feeds[{i}].url: listed twice: {feed.get('url')!r}")
+        urls.add(feed.get("url"))
+    for i, recipient in enumerate(raw.get("recipients") or []):
+        if isinstance(recipient, dict):
+            for j, section in enumerate(recipient.get("sections") or []):
+                if section not in known:
+                    problems.append(
+                        f"recipients[{i}].sections[{j}]: unknown section {section!r}"
+                    )
+    return problems
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
+    """Read, expand and validate a config file; raise ConfigError listing every problem."""
+    env = os.environ if env is None else env
+    config_path = Path(path or env.get("DIGEST_CONFIG") or DEFAULT_CONFIG)
+    try:
+        text = config_path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(str(config_path), [f"<file>: cannot read: {e.strerror}"]) from e
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<file>"
+        reason = getattr(e, "problem", None) or str(e)
+        raise ConfigError(str(config_path), [f"{where}: invalid YAML: {reason}"]) from e
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(str(config_path), ["<root>: expected a mapping of settings"])
+    return settings_from_mapping(raw, base_dir=config_path.resolve().parent, env=env,
+                                 source=str(config_path))
+
+
+def settings_from_mapping(
+    raw: Mapping[str, Any], *, base_dir: Path, env: Mapping[str, str], source: str = "<config>"
+) -> Settings:
+    problems: list[str] = []
+    data = expand_env(dict(raw), env, "", problems)
+    if env.get("DIGEST_DATABASE_URL"):
+        data["database"] = env["DIGEST_DATABASE_URL"]
+    data["source"] = source
+    settings: Settings | None = None
+    try:
+        settings = Settings.model_validate(data, context={"base_dir": str(base_dir)})
+    except ValidationError as e:
+        for err in e.errors(include_url=False, include_input=False):
+            message = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{_loc(err['loc'])}: {message}")
+    problems.extend(_reference_problems(data))
+    if problems or settings is None:
+        raise ConfigError(source, problems)
+    return settings
+
+
+def json_schema() -> str:
+    """The JSON Schema of feeds.yaml, for editors (yaml-language-server) and validators."""
+    schema = Settings.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "digest feeds.yaml"
+    return json.dumps(schema, indent=2, sort_keys=False)

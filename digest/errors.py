@@ -1,0 +1,49 @@
+"""The exception tree: one root, one subclass per boundary; never raised for a single bad feed.
+
+A failing feed is an outcome (see `models.FeedOutcome`), not an exception: these errors are for
+things that stop a command (bad config, an unusable database, a delivery that cannot proceed).
+"""
+
+
+class DigestError(Exception):
+    """Root of every error digest raises on purpose; the CLI turns it into one clear line."""
+
+    exit_code = 1
+
+
+class ConfigError(DigestError):
+    """The configuration is unusable; `problems` lists each one as `key.path: message`."""
+
+    exit_code = 2
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  {p}" for p in problems)
+        super().__init__(f"{source}: {len(problems)} problem(s)\n{lines}")
+
+
+class UsageError(DigestError):
+    """The command was asked for something impossible (a bad --edition date, say)."""
+
+    exit_code = 2
+
+
+class StoreError(DigestError):
+    """The database could not be opened or written."""
+
+
+class FeedError(DigestError):
+    """One feed could not be fetched or parsed; caught per feed and recorded, never fatal."""
+
+
+class RenderError(DigestError):
+    """A template is missing or broken; the message names the template and line."""
+
+
+class DeliveryError(DigestError):
+    """A message could not be handed over; `permanent` says whether retrying can help."""
+
+    def __init__(self, message: str, *, permanent: bool) -> None:
+        self.permanent = permanent
+        super().__init__(message)

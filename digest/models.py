@@ -1,0 +1,227 @@
+"""Plain value types shared by the pipeline steps; no I/O and no third-party types here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class FeedStatus(StrEnum):
+    """Health of a feed after its last poll."""
+
+    NEW = "new"  # configured, never polled
+    OK = "ok"
+    ERROR = "error"
+
+
+class DeliveryStatus(StrEnum):
+    """Where one (edition, recipient) delivery stands."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DEFERRED = "deferred"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One entry of one feed, already cleaned: plain-text title and summary, an http(s) URL."""
+
+    feed_url: str
+    key: str  # identity within the feed; see fetch.item_key for the fallback chain
+    url: str
+    title: str
+    summary: str
+    published: datetime | None  # what the feed said, UTC; None when it gave no date
+    guid: str | None = None
+    author: str | None = None
+    id: int | None = None  # the store's row id, once stored
+    source: str = ""  # the feed's display name, filled in when read back from the store
+    weight: float = 1.0  # the feed's weight, filled in when read back from the store
+    first_seen: datetime | None = None  # when we first stored it, UTC
+
+    @property
+    def when(self) -> datetime | None:
+        """The date a reader would see: the feed's, else when we first saw the item."""
+        return self.published or self.first_seen
+
+
+@dataclass(frozen=True, slots=True)
+class FeedOutcome:
+    """What one poll of one feed produced; a failure is a value here, never an exception."""
+
+    url: str
+    status: FeedStatus
+    items: tuple[Item, ...] = ()
+    title: str | None = None  # the feed's own <title>
+    error: str | None = None  # one line, when status is ERROR
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False  # the server answered 304
+    new_items: int = 0  # filled in by the store
+
+
+@dataclass(frozen=True, slots=True)
+class FeedHealth:
+    """A feed as `digest feeds` shows it."""
+
+    url: str
+    name: str
+    status: FeedStatus
+    last_fetched_at: datetime | None
+    last_error: str | None
+    items: int
+    next_poll_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlsoLink:
+    """Another outlet that carried the same story."""
+
+    source: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """One news story: a representative item plus the duplicates merged into it."""
+
+    title: str
+    url: str
+    source: str
+    published: datetime | None
+    summary: str
+    weight: float
+    items: tuple[Item, ...]  # the representative first, then the merged ones
+    also: tuple[AlsoLink, ...] = ()
+    merge_reasons: tuple[str, ...] = ()  # one line per merged item, for --explain
+    section: str = ""
+    section_reason: str = ""
+    score: float = 0.0
+
+    @property
+    def when(self) -> datetime | None:
+        return self.items[0].when if self.items else self.published
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A titled group of ranked stories in an edition."""
+
+    id: str
+    title: str
+    stories: tuple[Story, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Edition:
+    """One issue of the newsletter: named by the date of its scheduled send."""
+
+    date: date
+    title: str
+    generated_at: datetime
+    sections: tuple[Section, ...]
+    dropped: tuple[str, ...] = field(default=())  # --explain lines for candidates left out
+
+    @property
+    def stories(self) -> list[Story]:
+        return [story for section in self.sections for story in section.stories]
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """An edition rendered for one set of sections: what a message is made of."""
+
+    subject: str
+    html: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One row of the send history."""
+
+    edition: str
+    recipient: str
+    status: DeliveryStatus
+    sent_at: datetime | None
+    message_id: str | None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What the store remembers about a feed between polls."""
+
+    url: str
+    etag: str | None
+    last_modified: str | None
+    next_poll_at: datetime | None
+    error_count: int = 0
+
+
+# --- the JSON shape of an edition (DESIGN.md section 3); also how a frozen edition is kept ---
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def edition_to_dict(edition: Edition) -> dict[str, object]:
+    """The edition as `digest build --format json` prints it."""
+    return {
+        "edition": edition.date.isoformat(),
+        "title": edition.title,
+        "generated_at": edition.generated_at.isoformat(),
+        "sections": [
+            {
+                "id": section.id,
+                "title": section.title,
+                "stories": [
+                    {
+                        "title": story.title,
+                        "url": story.url,
+                        "source": story.source,
+                        "published": _iso(story.published),
+                        "summary": story.summary,
+                        "score": round(story.score, 4),
+                        "also": [{"source": a.source, "url": a.url} for a in story.also],
+                    }
+                    for story in section.stories
+                ],
+            }
+            for section in edition.sections
+        ],
+    }
+
+
+def edition_from_dict(data: dict[str, Any]) -> Edition:
+    """Inverse of edition_to_dict, for editions frozen in the store."""
+    sections = []
+    for s in data["sections"]:
+        stories = tuple(
+            Story(
+                title=st["title"],
+                url=st["url"],
+                source=st["source"],
+                published=datetime.fromisoformat(st["published"]) if st["published"] else None,
+                summary=st["summary"],
+                weight=1.0,
+                items=(),
+                also=tuple(AlsoLink(a["source"], a["url"]) for a in st["also"]),
+                section=s["id"],
+                score=float(st["score"]),
+            )
+            for st in s["stories"]
+        )
+        sections.append(Section(s["id"], s["title"], stories))
+    return Edition(
+        date=date.fromisoformat(data["edition"]),
+        title=data["title"],
+        generated_at=datetime.fromisoformat(data["generated_at"]),
+        sections=tuple(sections),
+    )

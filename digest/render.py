@@ -1,0 +1,124 @@
+"""Edition -> subject, HTML (Jinja2 -> MJML -> HTML with mjml-python) and plain text; no I/O
+beyond reading templates, and no decisions about which stories appear.
+
+The only importer of jinja2 and mjml. Templates come from `templates/` (installed inside the
+package as digest/templates); feed text is untrusted and is escaped by autoescape, and only
+http(s) URLs ever reach a template (fetch drops the rest).
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+from mjml import mjml2html
+
+from digest.errors import RenderError
+from digest.models import Edition, Rendered, Section
+
+SUMMARY_CHARS = 320
+HTML_TEMPLATE = "edition.mjml.j2"
+TEXT_TEMPLATE = "edition.txt.j2"
+SUBJECT_TEMPLATE = "subject.txt.j2"
+
+
+def template_dir() -> Path:
+    """The built-in templates: inside the installed package, else the repository's folder."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "templates", here.parent / "templates"):
+        if (candidate / HTML_TEMPLATE).is_file():
+            return candidate
+    raise RenderError(f"built-in templates not found next to {here}")
+
+
+def summarize(text: str, limit: int = SUMMARY_CHARS) -> str:
+    """Cut plain text to at most `limit` characters: at a sentence end if one is in the last
+    half, else at a word boundary with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    sentence_end = max(cut.rfind(". "), cut.rfind("? "), cut.rfind("! "))
+    if sentence_end >= limit // 2:
+        return cut[: sentence_end + 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > 0 else cut).rstrip(",;:-–— ") + "…"
+
+
+def _wrap(text: str, width: int = 72, indent: str = "", first: str | None = None) -> str:
+    return textwrap.fill(
+        text, width=width, initial_indent=indent if first is None else first,
+        subsequent_indent=indent, break_long_words=False, break_on_hyphens=False,
+    )
+
+
+class Renderer:
+    """Renders editions; built once per process (templates are compiled once)."""
+
+    def __init__(self, tz: ZoneInfo, *, lang: str = "en", direction: str = "ltr") -> None:
+        self.tz = tz
+        self.lang = lang
+        self.direction = direction
+        loader = jinja2.FileSystemLoader(str(template_dir()))
+        self.env = jinja2.Environment(
+            loader=loader,
+            autoescape=jinja2.select_autoescape(
+                enabled_extensions=("mjml.j2", "html.j2", "html"), default=False),
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        self.env.filters.update(
+            summarize=summarize, wrap=_wrap, longdate=self._longdate, shortdate=self._shortdate,
+        )
+
+    def _local(self, value: datetime) -> datetime:
+        return value.astimezone(self.tz)
+
+    def _longdate(self, value: date | datetime) -> str:
+        day = self._local(value) if isinstance(value, datetime) else value
+        return f"{day:%A} {day.day} {day:%B %Y}"
+
+    def _shortdate(self, value: datetime) -> str:
+        local = self._local(value)
+        return f"{local:%a} {local.day} {local:%b}"
+
+    def _render(self, name: str, context: dict[str, Any]) -> str:
+        try:
+            return self.env.get_template(name).render(context)
+        except jinja2.TemplateSyntaxError as e:
+            raise RenderError(f"template {e.name or name}, line {e.lineno}: {e.message}") from e
+        except jinja2.TemplateError as e:
+            raise RenderError(f"template {name}: {e}") from e
+
+    def render(self, edition: Edition, *, sections: Sequence[str] | None = None) -> Rendered:
+        """Subject, HTML and text of an edition, optionally only some sections (by id)."""
+        chosen: tuple[Section, ...] = edition.sections
+        if sections is not None:
+            wanted = set(sections)
+            chosen = tuple(s for s in edition.sections if s.id in wanted)
+        leads = [s.stories[0] for s in chosen if s.stories]
+        context = {
+            "title": edition.title,
+            "edition_date": edition.date,
+            "sections": chosen,
+            "lead": leads[0] if leads else None,
+            "preheader": " · ".join(story.title for story in leads[:3]),
+            "toc": ", ".join(f"{s.title} ({len(s.stories)})" for s in chosen),
+            "lang": self.lang,
+            "dir": self.direction,
+        }
+        subject = " ".join(self._render(SUBJECT_TEMPLATE, context).split())
+        mjml_source = self._render(HTML_TEMPLATE, context)
+        try:
+            html = mjml2html(mjml_source)
+        except Exception as e:  # MRML raises its own error type for invalid MJML
+            raise RenderError(f"template {HTML_TEMPLATE}: invalid MJML: {e}") from e
+        text = self._render(TEXT_TEMPLATE, context)
+        return Rendered(subject=subject, html=html, text=text)

@@ -1,0 +1,407 @@
+"""The database: schema and queries over feeds, items, editions and deliveries (SQLAlchemy 2
+Core); returns our own types, never rows or sessions, and makes no editorial decision.
+
+SQLite (WAL) by default, PostgreSQL when several instances share the work. Tables are designed
+for what comes later: a frozen edition keeps its rendered content and the fingerprints of every
+story it carried; a delivery is one row per (edition, recipient), unique, with a status and a
+claim time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
+
+from digest.errors import StoreError
+from digest.models import (
+    Delivery,
+    DeliveryStatus,
+    FeedHealth,
+    FeedOutcome,
+    FeedState,
+    FeedStatus,
+    Item,
+)
+
+log = logging.getLogger(__name__)
+metadata = MetaData()
+
+feeds = Table(
+    "feeds", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("url", String(2048), nullable=False, unique=True),
+    Column("name", Text),  # from feeds.yaml; None means "use the feed's own title"
+    Column("title", Text),  # the feed's own <title>
+    Column("weight", Float, nullable=False, default=1.0),
+    Column("status", String(16), nullable=False, default=FeedStatus.NEW.value),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("last_fetched_at", DateTime(timezone=True)),
+    Column("last_success_at", DateTime(timezone=True)),
+    Column("last_error", Text),
+    Column("error_count", Integer, nullable=False, default=0),
+    Column("next_poll_at", DateTime(timezone=True)),
+)
+
+items = Table(
+    "items", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("feed_id", Integer, ForeignKey("feeds.id", ondelete="CASCADE"), nullable=False),
+    Column("key", Text, nullable=False),  # identity within the feed (dedupe.item_key)
+    Column("guid", Text),
+    Column("url", Text, nullable=False),
+    Column("canonical_url", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("summary", Text, nullable=False, default=""),
+    Column("author", Text),
+    Column("published_at", DateTime(timezone=True)),
+    Column("first_seen_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("feed_id", "key", name="uq_items_feed_key"),
+    Index("ix_items_published_at", "published_at"),
+    Index("ix_items_first_seen_at", "first_seen_at"),
+    Index("ix_items_canonical_url", "canonical_url"),
+)
+
+editions = Table(
+    "editions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("edition", String(10), nullable=False, unique=True),  # ISO date of its send
+    Column("title", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("payload", Text, nullable=False),  # the edition's JSON (models.edition_to_dict)
+    Column("html", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("frozen_at", DateTime(timezone=True), nullable=False),
+)
+
+# Every identity of every item a frozen edition carried (canonical URL, guid): a later edition
+# refuses a candidate matching any of them, so a story is not offered twice under another feed.
+edition_fingerprints = Table(
+    "edition_fingerprints", metadata,
+    Column("edition_id", Integer, ForeignKey("editions.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("fingerprint", Text, primary_key=True),
+    Index("ix_edition_fingerprints_fingerprint", "fingerprint"),
+)
+
+deliveries = Table(
+    "deliveries", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("edition_id", Integer, ForeignKey("editions.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("recipient", String(320), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("claimed_at", DateTime(timezone=True)),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("message_id", Text),
+    Column("error", Text),
+    UniqueConstraint("edition_id", "recipient", name="uq_deliveries_edition_recipient"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FrozenEdition:
+    """An edition as it was frozen: what was (or will be) sent, byte for byte."""
+
+    id: int
+    edition: str
+    payload: dict[str, Any]
+    subject: str
+    html: str
+    text: str
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _safe_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable database URL>"
+
+
+class Store:
+    """All reads and writes of digest's state; one instance per process."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            parsed = make_url(url)
+        except ArgumentError as e:
+            raise StoreError(f"database: not a database URL: {url!r}") from e
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.engine: Engine = create_engine(url, future=True)
+        except (ArgumentError, ImportError) as e:
+            raise StoreError(f"database {_safe_url(url)}: {e}") from e
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        try:
+            metadata.create_all(self.engine)
+        except SQLAlchemyError as e:
+            raise StoreError(f"cannot open database {_safe_url(url)}: {e.__cause__ or e}") from e
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except IntegrityError:
+            raise
+        except SQLAlchemyError as e:
+            raise StoreError(f"database {_safe_url(self.url)}: {e.__cause__ or e}") from e
+
+    # --- feeds ---
+
+    def sync_feeds(self, configured: Iterable[tuple[str, str | None, float]]) -> None:
+        """Make sure every configured (url, name, weight) has a row, with the current name."""
+        with self._tx() as conn:
+            known = {row.url: row for row in conn.execute(select(feeds.c.url, feeds.c.name,
+                                                                 feeds.c.weight))}
+            for url, name, weight in configured:
+                row = known.get(url)
+                if row is None:
+                    conn.execute(feeds.insert().values(url=url, name=name, weight=weight,
+                                                       status=FeedStatus.NEW.value))
+                elif (row.name, row.weight) != (name, weight):
+                    conn.execute(update(feeds).where(feeds.c.url == url)
+                                 .values(name=name, weight=weight))
+
+    def feed_states(self, urls: Sequence[str]) -> list[FeedState]:
+        with self._tx() as conn:
+            rows = {r.url: r for r in conn.execute(select(feeds).where(feeds.c.url.in_(urls)))}
+        return [
+            FeedState(url=u, etag=rows[u].etag, last_modified=rows[u].last_modified,
+                      next_poll_at=_utc(rows[u].next_poll_at), error_count=rows[u].error_count)
+            for u in urls if u in rows
+        ]
+
+    def record_poll(
+        self, outcome: FeedOutcome, keyed_items: Sequence[tuple[Item, str]], *,
+        now: datetime, next_poll_at: datetime,
+    ) -> int:
+        """Store a poll's outcome and its new items (identity `key`, canonical URL); returns
+        how many items were new. Items already stored are left as they are."""
+        with self._tx() as conn:
+            feed = conn.execute(select(feeds.c.id, feeds.c.error_count)
+                                .where(feeds.c.url == outcome.url)).one()
+            values: dict[str, Any] = {"last_fetched_at": now, "next_poll_at": next_poll_at}
+            if outcome.status is FeedStatus.OK:
+                values.update(status=FeedStatus.OK.value, last_success_at=now, last_error=None,
+                              error_count=0, etag=outcome.etag,
+                              last_modified=outcome.last_modified)
+                if outcome.title:
+                    values["title"] = outcome.title
+            else:
+                values.update(status=FeedStatus.ERROR.value, last_error=outcome.error,
+                              error_count=feed.error_count + 1)
+            conn.execute(update(feeds).where(feeds.c.id == feed.id).values(**values))
+            return self._insert_new_items(conn, feed.id, keyed_items, now)
+
+    def _insert_new_items(
+        self, conn: Connection, feed_id: int, keyed: Sequence[tuple[Item, str]], now: datetime
+    ) -> int:
+        if not keyed:
+            return 0
+        # A feed may repeat an entry; the first occurrence wins.
+        by_key: dict[str, tuple[Item, str]] = {}
+        for item, canonical in keyed:
+            by_key.setdefault(item.key, (item, canonical))
+        existing: set[str] = set()
+        keys = list(by_key)
+        for start in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
+            chunk = keys[start:start + 500]
+            existing.update(conn.scalars(select(items.c.key).where(
+                items.c.feed_id == feed_id, items.c.key.in_(chunk))))
+        rows = [
+            {"feed_id": feed_id, "key": key, "guid": item.guid, "url": item.url,
+             "canonical_url": canonical, "title": item.title, "summary": item.summary,
+             "author": item.author, "published_at": item.published, "first_seen_at": now}
+            for key, (item, canonical) in by_key.items() if key not in existing
+        ]
+        if rows:
+            conn.execute(items.insert(), rows)
+        return len(rows)
+
+    def feed_health(self) -> list[FeedHealth]:
+        counts = (select(items.c.feed_id, func.count().label("n"))
+                  .group_by(items.c.feed_id).subquery())
+        query = (select(feeds, func.coalesce(counts.c.n, 0).label("n"))
+                 .outerjoin(counts, counts.c.feed_id == feeds.c.id).order_by(feeds.c.id))
+        with self._tx() as conn:
+            rows = conn.execute(query).all()
+        return [
+            FeedHealth(url=r.url, name=r.name or r.title or r.url, status=FeedStatus(r.status),
+                       last_fetched_at=_utc(r.last_fetched_at), last_error=r.last_error,
+                       items=r.n, next_poll_at=_utc(r.next_poll_at))
+            for r in rows
+        ]
+
+    # --- items ---
+
+    def items_between(self, start: datetime, end: datetime, feed_urls: Sequence[str]
+                      ) -> list[Item]:
+        """Items of the given feeds whose date (published, else first seen) is in [start, end]."""
+        when = func.coalesce(items.c.published_at, items.c.first_seen_at)
+        query = (
+            select(items, feeds.c.url.label("feed_url"), feeds.c.weight,
+                   func.coalesce(feeds.c.name, feeds.c.title, feeds.c.url).label("source"))
+            .join(feeds, feeds.c.id == items.c.feed_id)
+            .where(when >= start, when <= end, feeds.c.url.in_(feed_urls))
+            .order_by(items.c.id)
+        )
+        with self._tx() as conn:
+            rows = conn.execute(query).all()
+        return [
+            Item(feed_url=r.feed_url, key=r.key, url=r.url, title=r.title, summary=r.summary,
+                 published=_utc(r.published_at), guid=r.guid, author=r.author, id=r.id,
+                 source=r.source, weight=r.weight, first_seen=_utc(r.first_seen_at))
+            for r in rows
+        ]
+
+    def count_items(self) -> int:
+        with self._tx() as conn:
+            return int(conn.scalar(select(func.count()).select_from(items)) or 0)
+
+    # --- editions ---
+
+    def sent_fingerprints(self, *, except_edition: str | None = None) -> set[str]:
+        """Fingerprints of stories in editions that went to at least one recipient."""
+        sent = select(deliveries.c.edition_id).where(
+            deliveries.c.status == DeliveryStatus.SENT.value)
+        query = (select(edition_fingerprints.c.fingerprint)
+                 .join(editions, editions.c.id == edition_fingerprints.c.edition_id)
+                 .where(edition_fingerprints.c.edition_id.in_(sent)))
+        if except_edition is not None:
+            query = query.where(editions.c.edition != except_edition)
+        with self._tx() as conn:
+            return set(conn.scalars(query))
+
+    def frozen_edition(self, edition: str) -> FrozenEdition | None:
+        with self._tx() as conn:
+            row = conn.execute(select(editions).where(editions.c.edition == edition)).first()
+        if row is None:
+            return None
+        return FrozenEdition(row.id, row.edition, json.loads(row.payload), row.subject,
+                             row.html, row.text)
+
+    def freeze_edition(
+        self, edition: str, *, title: str, payload: dict[str, Any], subject: str, html: str,
+        text: str, fingerprints: Iterable[str], now: datetime,
+    ) -> FrozenEdition:
+        """Keep an edition as it will be sent; if another process froze it first, theirs wins."""
+        try:
+            with self._tx() as conn:
+                edition_id = conn.execute(editions.insert().values(
+                    edition=edition, title=title, subject=subject, html=html, text=text,
+                    payload=json.dumps(payload), frozen_at=now)).inserted_primary_key
+                edition_id = int(edition_id[0]) if edition_id else 0
+                conn.execute(edition_fingerprints.insert(), [
+                    {"edition_id": edition_id, "fingerprint": f} for f in set(fingerprints)])
+        except IntegrityError:
+            log.info("edition %s was frozen by another process; using that one", edition)
+        frozen = self.frozen_edition(edition)
+        assert frozen is not None
+        return frozen
+
+    # --- deliveries ---
+
+    def claim_delivery(self, edition_id: int, recipient: str, *, now: datetime) -> bool:
+        """Take (edition, recipient) for sending; False when it was sent or is taken already."""
+        with self._tx() as conn:
+            row = conn.execute(select(deliveries.c.id, deliveries.c.status).where(
+                deliveries.c.edition_id == edition_id,
+                deliveries.c.recipient == recipient)).first()
+            if row is None:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(deliveries.insert().values(
+                            edition_id=edition_id, recipient=recipient, attempts=1,
+                            status=DeliveryStatus.SENDING.value, claimed_at=now))
+                    return True
+                except IntegrityError:
+                    return False  # another process inserted it between our read and write
+            if row.status not in (DeliveryStatus.PENDING.value, DeliveryStatus.DEFERRED.value):
+                return False
+            # Compare-and-set on the status we read, so two processes cannot both claim it.
+            claimed = conn.execute(update(deliveries).where(
+                deliveries.c.id == row.id, deliveries.c.status == row.status).values(
+                status=DeliveryStatus.SENDING.value, claimed_at=now,
+                attempts=deliveries.c.attempts + 1))
+            return bool(claimed.rowcount == 1)
+
+    def finish_delivery(
+        self, edition_id: int, recipient: str, status: DeliveryStatus, *,
+        now: datetime, message_id: str | None = None, error: str | None = None,
+    ) -> None:
+        values: dict[str, Any] = {"status": status.value, "error": error}
+        if status is DeliveryStatus.SENT:
+            values.update(sent_at=now, message_id=message_id)
+        with self._tx() as conn:
+            conn.execute(update(deliveries).where(
+                deliveries.c.edition_id == edition_id,
+                deliveries.c.recipient == recipient).values(**values))
+
+    def delivery_statuses(self, edition_id: int) -> dict[str, DeliveryStatus]:
+        with self._tx() as conn:
+            rows = conn.execute(select(deliveries.c.recipient, deliveries.c.status)
+                                .where(deliveries.c.edition_id == edition_id)).all()
+        return {r.recipient: DeliveryStatus(r.status) for r in rows}
+
+    def history(self) -> list[Delivery]:
+        query = (select(editions.c.edition, deliveries)
+                 .join(editions, editions.c.id == deliveries.c.edition_id)
+                 .order_by(editions.c.edition.desc(), deliveries.c.recipient))
+        with self._tx() as conn:
+            rows = conn.execute(query).all()
+        return [
+            Delivery(edition=r.edition, recipient=r.recipient, status=DeliveryStatus(r.status),
+                     sent_at=_utc(r.sent_at), message_id=r.message_id, error=r.error)
+            for r in rows
+        ]
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")  # another process writing: wait, don't fail
+    cursor.close()
