@@ -26,6 +26,7 @@ from digest.models import (
     FeedOutcome,
     FeedStatus,
     Rendered,
+    Story,
     edition_from_dict,
     edition_to_dict,
 )
@@ -278,7 +279,7 @@ class App:
                 key = tuple(recipient.sections) if recipient.sections else None
                 cached = variants.get(key)
                 if cached is None:
-                    if not any(s.id in (key or ()) for s in edition.sections):
+                    if key is not None and not any(s.id in key for s in edition.sections):
                         report.results.append(DeliveryResult(
                             address, None, "no stories in the chosen sections"))
                         continue
@@ -333,8 +334,9 @@ class _NoTransport:
         raise AssertionError("a dry run never sends")
 
 
-def _explain(edition: Edition, placed: Sequence[object], candidates: int) -> list[str]:
+def _explain(edition: Edition, placed: Sequence[Story], candidates: int) -> list[str]:
     lines = [f"{candidates} items in the window became {len(placed)} candidate stories"]
+    chosen = {story.url for story in edition.stories}
     for section in edition.sections:
         lines.append(f"[{section.id}] {section.title}: {len(section.stories)} stories")
         for story in section.stories:
@@ -342,6 +344,8 @@ def _explain(edition: Edition, placed: Sequence[object], candidates: int) -> lis
             lines.append(f"         section: {story.section_reason}")
             lines.extend(f"         {reason}" for reason in story.merge_reasons)
     lines.extend(f"dropped: {line}" for line in edition.dropped)
+    lines.extend(f"not selected (section or edition full): {s.title!r} [{s.section}] ({s.source})"
+                 for s in placed if s.url not in chosen)
     return lines
 
 

@@ -30,11 +30,14 @@ class SectionRule:
     exact: re.Pattern[str] | None  # case-sensitive keywords (acronyms)
     folded: re.Pattern[str] | None  # case-insensitive keywords
 
-    def hits(self, text: str) -> set[str]:
-        found: set[str] = set()
+    def hits(self, text: str) -> dict[str, str]:
+        """Distinct keywords found, case-folded -> as written in the text."""
+        found: dict[str, str] = {}
         for pattern in (self.exact, self.folded):
             if pattern is not None:
-                found.update(m.group(0) for m in pattern.finditer(text))
+                for match in pattern.finditer(text):
+                    word = " ".join(match.group(0).split())
+                    found.setdefault(word.casefold(), word)
         return found
 
 
@@ -76,10 +79,10 @@ def score_story(story: Story, rules: Sequence[SectionRule]) -> Verdict:
     best: Verdict | None = None
     for rule in rules:
         in_title = rule.hits(story.title)
-        in_summary = rule.hits(story.summary) - in_title
+        in_summary = {k: v for k, v in rule.hits(story.summary).items() if k not in in_title}
         score = TITLE_WEIGHT * len(in_title) + len(in_summary)
         if score and (best is None or score > best.score):
-            words = sorted(in_title) + sorted(in_summary)
+            words = sorted(in_title.values()) + sorted(in_summary.values())
             best = Verdict(rule.id, score, f"keywords {', '.join(words)} (score {score})")
     return best or Verdict(None, 0, "no section keyword matched")
 

@@ -119,6 +119,7 @@ def cluster_stories(
                 union.union(i, j)
                 kind = "same URL" if mark.startswith("url:") else "same guid"
                 reasons.setdefault(i, f"{kind} as {items[j].source}")
+                reasons.setdefault(j, f"{kind} as {items[i].source}")
     groups: dict[int, list[int]] = {}
     for i in range(len(items)):
         groups.setdefault(union.find(i), []).append(i)

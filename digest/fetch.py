@@ -120,11 +120,13 @@ def parse_feed(url: str, body: bytes, *, content_type: str | None = None) -> Fee
     entries = parsed.get("entries") or []
     version = parsed.get("version") or ""
     if not entries:
+        head = body[:2048].lstrip().lower()
+        if not version and (head.startswith((b"<!doctype html", b"<html")) or b"<html" in head):
+            return FeedOutcome(url, FeedStatus.ERROR, error="not a feed (an HTML page)")
         if parsed.get("bozo"):
             return FeedOutcome(url, FeedStatus.ERROR, error=_bozo_message(parsed))
         if not version:
-            kind = "an HTML page" if b"<html" in body[:2048].lower() else "unrecognised format"
-            return FeedOutcome(url, FeedStatus.ERROR, error=f"not a feed ({kind})")
+            return FeedOutcome(url, FeedStatus.ERROR, error="not a feed (unrecognised format)")
     feed_title = html_to_text(parsed.get("feed", {}).get("title")) or None
     items = tuple(_items(url, entries))
     if parsed.get("bozo") and entries:
@@ -190,8 +192,10 @@ async def _download(
     async with session.get(
         request.url, headers=headers, max_redirects=limits.max_redirects
     ) as response:
+        # Header names are case-insensitive (RFC 9110 5.1): keep them lower-cased.
+        headers = {name.lower(): value for name, value in response.headers.items()}
         if response.status == 304:
-            return 304, b"", dict(response.headers)
+            return 304, b"", headers
         if response.status >= 400:
             raise _Failure(f"HTTP {response.status} {response.reason or ''}".strip())
         declared = response.content_length
@@ -204,7 +208,7 @@ async def _download(
             if size > limits.max_bytes:  # streamed, so an endless body is cut off here
                 raise _Failure(f"too large: more than {limits.max_bytes} bytes, cut off")
             chunks.append(chunk)
-        return response.status, b"".join(chunks), dict(response.headers)
+        return response.status, b"".join(chunks), headers
 
 
 _ACCEPT = (
@@ -250,13 +254,13 @@ async def _poll(
                 status, body, headers = await _download(session, request, limits)
         except Exception as e:  # one bad feed never stops the others
             return FeedOutcome(request.url, FeedStatus.ERROR, error=_describe(e, limits))
-    etag = headers.get("ETag") or request.etag  # a 304 without validators keeps the old ones
-    last_modified = headers.get("Last-Modified") or request.last_modified
+    etag = headers.get("etag") or request.etag  # a 304 without validators keeps the old ones
+    last_modified = headers.get("last-modified") or request.last_modified
     if status == 304:
         return FeedOutcome(request.url, FeedStatus.OK, not_modified=True,
                            etag=etag, last_modified=last_modified)
     try:
-        outcome = parse_feed(request.url, body, content_type=headers.get("Content-Type"))
+        outcome = parse_feed(request.url, body, content_type=headers.get("content-type"))
     except Exception as e:  # feedparser is robust, but a parser bug must not stop the run
         log.debug("parse failure", exc_info=True)
         return FeedOutcome(request.url, FeedStatus.ERROR, error=f"parse failure: {e}")

@@ -1,0 +1,184 @@
+"""Shared fixtures: a real HTTP server on 127.0.0.1, real SQLite files, PostgreSQL when
+DIGEST_TEST_DATABASE_URL is set, and a private copy of the offline demo."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "tests" / "data"
+FEEDS = DATA / "feeds"
+DEMO = REPO / "examples" / "demo"
+CORPUS = REPO.parent / "shared" / "corpus" / "feeds"
+DEMO_EDITION = "2026-11-30"
+
+
+@dataclass
+class Route:
+    """A canned answer for one path of the test feed server."""
+
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds before answering (for timeout tests)
+    endless: bool = False  # stream forever (for size-limit tests)
+
+
+@dataclass
+class FeedServer:
+    base_url: str
+    routes: dict[str, Route]
+    requests: list[tuple[str, dict[str, str]]]
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def hits(self, path: str) -> int:
+        return sum(1 for p, _ in self.requests if p == "/" + path.lstrip("/"))
+
+
+def _handler(server_state: FeedServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:  # keep pytest output clean
+            pass
+
+        def do_GET(self) -> None:
+            path = self.path.split("?")[0]
+            server_state.requests.append((path, dict(self.headers)))
+            route = server_state.routes.get(path)
+            if route is None:
+                file = FEEDS / path.lstrip("/")
+                if not file.is_file():
+                    self._send(404, b"not found", {"Content-Type": "text/plain"})
+                    return
+                body = file.read_bytes()
+                etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+                if self.headers.get("If-None-Match") == etag:
+                    self._send(304, b"", {"ETag": etag})
+                    return
+                kind = "text/html" if file.suffix == ".html" else "application/xml"
+                self._send(200, body, {"Content-Type": kind, "ETag": etag})
+                return
+            if route.delay:
+                time.sleep(route.delay)
+            if route.endless:
+                self.send_response(route.status)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                chunk = b"<item>" + b"x" * 65536 + b"</item>"
+                try:
+                    for _ in range(10_000):  # bounded: at most ~650 MB, far past any limit
+                        self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                except OSError:
+                    pass
+                return
+            self._send(route.status, route.body, route.headers)
+
+        def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            if status != 304:
+                self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if status != 304:
+                self.wfile.write(body)
+
+    return Handler
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    """Serves tests/data/feeds/* (with ETags) plus any `routes` a test adds."""
+    state = FeedServer("", {}, [])
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    httpd.daemon_threads = True
+    state.base_url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _postgres_url() -> str | None:
+    return os.environ.get("DIGEST_TEST_DATABASE_URL") or None
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, and PostgreSQL when DIGEST_TEST_DATABASE_URL
+    is set (skipped otherwise, so a laptop without PostgreSQL still passes)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'digest.db'}"
+        return
+    url = _postgres_url()
+    if not url:
+        pytest.skip("DIGEST_TEST_DATABASE_URL is not set")
+    from sqlalchemy import create_engine
+
+    from digest.store import metadata
+
+    engine = create_engine(url)
+    metadata.drop_all(engine)
+    engine.dispose()
+    yield url
+    engine = create_engine(url)
+    metadata.drop_all(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Path:
+    """A private copy of examples/demo (its database and outbox land in tmp_path)."""
+    target = tmp_path / "demo"
+    shutil.copytree(DEMO, target, ignore=shutil.ignore_patterns("preview", "outbox", "*.db*"))
+    return target / "feeds.yaml"
+
+
+WriteConfig = Callable[..., Path]
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> WriteConfig:
+    """Write a feeds.yaml into tmp_path from a dict (defaults: file transport, one section)."""
+
+    def write(data: dict[str, object] | None = None, name: str = "feeds.yaml") -> Path:
+        config: dict[str, object] = {
+            "title": "Test Brief",
+            "database": "test.db",
+            "sections": [{"id": "tech", "title": "Tech", "keywords": ["AI", "chip"]}],
+            "feeds": [],
+            "delivery": {"from": "Test Brief <brief@example.org>", "transport": "file",
+                         "outbox": "outbox"},
+            "recipients": ["ana@example.org"],
+        }
+        config.update(data or {})
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        return path
+
+    return write
+
+
+def fixed_clock(when: str) -> Callable[[], datetime]:
+    """A clock stopped at an ISO time (UTC if no offset), for the app's `clock`."""
+    moment = datetime.fromisoformat(when)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return lambda: moment

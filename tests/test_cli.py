@@ -1,0 +1,252 @@
+"""The command line end to end: the demo, the JSON contract, exit codes, fetch, send, history."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import DEMO_EDITION, FEEDS, FeedServer, WriteConfig
+from digest.cli import cli, main
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_demo_preview_writes_html_text_and_json(demo: Path, capsys: pytest.CaptureFixture[str]
+                                                ) -> None:
+    code, out, _ = run(capsys, "--config", str(demo), "build", "--preview",
+                       "--edition", DEMO_EDITION)
+    assert code == 0
+    paths = [Path(p) for p in re.findall(r"(?m)^\s+\w+: (/.+)$", out)]
+    assert {p.suffix for p in paths} == {".html", ".txt", ".json"}
+    assert all(p.is_file() and p.parent == demo.parent / "preview" for p in paths)
+    html = next(p for p in paths if p.suffix == ".html").read_text(encoding="utf-8")
+    assert "The Weekly Brief (demo)" in html and "Also covered by" in html
+    assert "<script" not in html.lower().replace("<script type=\"application/ld+json\"", "")
+    edition = json.loads(next(p for p in paths if p.suffix == ".json").read_text())
+    assert [s["id"] for s in edition["sections"]] == ["tech", "africa", "europe", "elsewhere"]
+
+
+def test_build_json_follows_the_contract(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--config", str(demo), "build", "--format", "json",
+                       "--edition", DEMO_EDITION)
+    assert code == 0
+    edition = json.loads(out)
+    assert set(edition) == {"edition", "title", "generated_at", "sections"}
+    assert edition["edition"] == DEMO_EDITION
+    stories = [st for s in edition["sections"] for st in s["stories"]]
+    assert len(stories) >= 20
+    for section in edition["sections"]:
+        assert set(section) == {"id", "title", "stories"}
+    for story in stories:
+        assert set(story) == {"title", "url", "source", "published", "summary", "score", "also"}
+        assert story["url"].startswith("https://")
+        assert isinstance(story["score"], float)
+        assert all(set(a) == {"source", "url"} for a in story["also"])
+    titles = [s["title"] for s in stories]
+    assert len(titles) == len(set(titles))
+    # The stories carried by two feeds are merged, the other outlet listed in `also`.
+    merged = [s for s in stories if s["also"]]
+    assert len(merged) >= 2
+    # Out-of-window stories never appear; the mixed world feed was sectioned by content.
+    assert not any("cross-border rail" in t or "COP31" in t for t in titles)
+    by_section = {s["id"]: [st["source"] for st in s["stories"]] for s in edition["sections"]}
+    assert "Signal World" in by_section["africa"] and "Signal World" in by_section["elsewhere"]
+    # The hostile item arrives as plain text only.
+    assert "<script" not in out and "javascript:" not in out and "onerror" not in out
+
+
+def test_build_text_and_out(demo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                            ) -> None:
+    code, out, _ = run(capsys, "--config", str(demo), "build", "--format", "text",
+                       "--edition", DEMO_EDITION)
+    assert code == 0
+    assert out.startswith("The Weekly Brief (demo)\nMonday 30 November 2026\n")
+    assert "TECH\n----" in out and "<https://" in out and "<p>" not in out
+    target = tmp_path / "out" / "edition.html"
+    code, out, _ = run(capsys, "--config", str(demo), "build", "--out", str(target),
+                       "--edition", DEMO_EDITION, "--no-fetch")
+    assert code == 0 and out == ""
+    assert target.read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html")
+
+
+def test_fetch_twice_stores_nothing_twice(write_config: WriteConfig, feed_server: FeedServer,
+                                          tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                          ) -> None:
+    (tmp_path / "local").mkdir()
+    (tmp_path / "local" / "atom.xml").write_bytes((FEEDS / "atom.xml").read_bytes())
+    config = write_config({"feeds": [
+        {"url": feed_server.url("rss2.xml"), "section": "tech"},
+        {"url": "local/atom.xml"},
+        {"url": (FEEDS / "latin1.xml").as_uri(), "name": "Latin"},
+        {"url": feed_server.url("missing.xml")},
+    ]})
+    code, out, _ = run(capsys, "--config", str(config), "fetch", "--format", "json")
+    assert code == 0  # a broken feed is normal life
+    first = json.loads(out)
+    assert [o["status"] for o in first] == ["ok", "ok", "ok", "error"]
+    assert first[3]["error"] == "HTTP 404 Not Found"
+    assert all(o["new_items"] > 0 for o in first[:3])
+    code, out, _ = run(capsys, "--config", str(config), "fetch", "--all", "--format", "json")
+    assert code == 0
+    again = json.loads(out)
+    assert [o["new_items"] for o in again] == [0, 0, 0, 0]
+    assert again[0]["not_modified"] is True  # conditional GET with the stored ETag
+    code, out, _ = run(capsys, "--config", str(config), "feeds", "--format", "json")
+    health = json.loads(out)
+    assert [set(h) for h in health] == [
+        {"url", "name", "status", "last_fetched_at", "last_error", "items"}] * 4
+    assert [h["items"] for h in health[:3]] == [o["new_items"] for o in first[:3]]
+    assert health[2]["name"] == "Latin"
+    assert health[0]["name"] == "Test Wire"  # the feed's own title when no name is set
+    assert health[3]["status"] == "error" and "404" in health[3]["last_error"]
+
+
+def test_fetch_skips_feeds_not_yet_due(write_config: WriteConfig, feed_server: FeedServer,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config({"feeds": [{"url": feed_server.url("rss2.xml")}]})
+    assert run(capsys, "--config", str(config), "fetch")[0] == 0
+    assert run(capsys, "--config", str(config), "fetch", "--format", "json")[1].strip() == "[]"
+    assert feed_server.hits("rss2.xml") == 1
+
+
+def test_config_check_reports_problems_and_exits_2(write_config: WriteConfig, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config({"feeds": [{"url": "https://example.org/a.xml"},
+                                     {"url": "https://example.org/b.xml"},
+                                     {"url": "https://example.org/c.xml"},
+                                     {"url": "nowhere/feed.xml"}]})
+    code, out, err = run(capsys, "--config", str(config), "config", "check")
+    assert code == 2
+    assert "feeds[3].url: not an http(s) URL, file:// URL or existing path" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "test.db").exists()
+    code, _, err = run(capsys, "--config", str(config), "build")  # any command: same check
+    assert code == 2 and "feeds[3].url" in err and not (tmp_path / "test.db").exists()
+
+
+def test_config_check_ok_and_schema(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--config", str(demo), "config", "check")
+    assert code == 0 and "ok (4 feeds, 3 sections, 3 recipients)" in out
+    code, out, _ = run(capsys, "config", "schema")
+    assert code == 0 and "feeds" in json.loads(out)["properties"]
+
+
+def test_usage_errors_exit_2(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "--config", str(demo), "build", "--edition", "next monday")[0] == 2
+    assert run(capsys, "--config", str(demo), "build", "--format", "pdf")[0] == 2
+    assert run(capsys, "frobnicate")[0] == 2
+
+
+def test_send_file_transport_once_per_recipient(demo: Path, capsys: pytest.CaptureFixture[str]
+                                                ) -> None:
+    code, out, _ = run(capsys, "--config", str(demo), "send", "--edition", DEMO_EDITION)
+    assert code == 0
+    outbox = demo.parent / "outbox" / DEMO_EDITION
+    files = sorted(p.name for p in outbox.glob("*.eml"))
+    assert files == ["ana@example.org.eml", "ben@example.org.eml", "kofi@example.org.eml"]
+    ben = email.message_from_bytes((outbox / "ben@example.org.eml").read_bytes(),
+                                   policy=email.policy.default)
+    ana = email.message_from_bytes((outbox / "ana@example.org.eml").read_bytes(),
+                                   policy=email.policy.default)
+    assert ben.get_content_type() == "multipart/alternative"
+    ben_text = ben.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    ana_text = ana.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "TECH" in ben_text and "EUROPE" in ben_text and "AFRICA" not in ben_text
+    assert "AFRICA" in ana_text
+    stamps = {p: p.stat().st_mtime_ns for p in outbox.glob("*.eml")}
+
+    code, out, _ = run(capsys, "--config", str(demo), "send", "--edition", DEMO_EDITION)
+    assert code == 0 and out.count("already recorded") == 3
+    assert {p: p.stat().st_mtime_ns for p in outbox.glob("*.eml")} == stamps
+
+    code, out, _ = run(capsys, "--config", str(demo), "history", "--format", "json")
+    history = json.loads(out)
+    assert len(history) == 3
+    assert {h["status"] for h in history} == {"sent"}
+    assert all(set(h) == {"edition", "recipient", "status", "sent_at", "message_id"}
+               for h in history)
+    assert str(ana["Message-ID"]) in {h["message_id"] for h in history}
+
+
+def test_sent_stories_are_not_offered_again(demo: Path, capsys: pytest.CaptureFixture[str]
+                                            ) -> None:
+    config = yaml.safe_load(demo.read_text())
+    config["edition"]["window"] = "21d"  # the next edition's window overlaps this one's
+    demo.write_text(yaml.safe_dump(config))
+    assert run(capsys, "--config", str(demo), "send", "--edition", DEMO_EDITION)[0] == 0
+    first = json.loads(run(capsys, "--config", str(demo), "build", "--format", "json",
+                           "--edition", DEMO_EDITION)[1])
+    sent_urls = {st["url"] for s in first["sections"] for st in s["stories"]}
+    sent_urls |= {a["url"] for s in first["sections"] for st in s["stories"] for a in st["also"]}
+    code, out, err = run(capsys, "--config", str(demo), "build", "--format", "json",
+                         "--edition", "2026-12-07", "--explain")
+    assert code == 0
+    later = json.loads(out)
+    later_urls = {st["url"] for s in later["sections"] for st in s["stories"]}
+    assert later_urls, "stories the first edition left out should still be offered"
+    assert not later_urls & sent_urls
+    assert "already sent" in err
+
+
+def test_preview_never_counts_as_sent(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "--config", str(demo), "build", "--preview", "--edition", DEMO_EDITION)
+    code, out, _ = run(capsys, "--config", str(demo), "history", "--format", "json")
+    assert code == 0 and json.loads(out) == []
+    code, out, _ = run(capsys, "--config", str(demo), "send", "--dry-run",
+                       "--edition", DEMO_EDITION)
+    assert code == 0 and out.count("would send") == 3
+    assert not (demo.parent / "outbox").exists()
+    assert json.loads(run(capsys, "--config", str(demo), "history", "--format", "json")[1]) == []
+
+
+def test_test_copy_is_not_recorded(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, _ = run(capsys, "--config", str(demo), "send", "--to", "editor@example.org",
+                     "--edition", DEMO_EDITION)
+    assert code == 0
+    assert (demo.parent / "outbox" / DEMO_EDITION / "editor@example.org.eml").is_file()
+    assert json.loads(run(capsys, "--config", str(demo), "history", "--format", "json")[1]) == []
+
+
+def test_broken_feed_is_reported_but_build_succeeds(write_config: WriteConfig,
+                                                    feed_server: FeedServer,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config({"feeds": [{"url": feed_server.url("rss2.xml")},
+                                     {"url": feed_server.url("not_a_feed.html")}],
+                           "edition": {"window": "36500d"}})
+    code, out, err = run(capsys, "--config", str(config), "build", "--format", "json",
+                         "--edition", "2026-11-30")
+    assert code == 0
+    assert "not_a_feed.html: not a feed (an HTML page)" in err
+    assert json.loads(out)["sections"]
+
+
+@pytest.mark.parametrize("command", [name for name in cli.commands] + ["config check",
+                                                                        "config schema"])
+def test_every_command_help_has_an_example(command: str, capsys: pytest.CaptureFixture[str]
+                                           ) -> None:
+    code, out, _ = run(capsys, *command.split(), "--help")
+    assert code == 0
+    assert "Example" in out and "digest " in out.split("Example", 1)[1]
+
+
+def test_installed_entry_point_exit_codes(demo: Path, tmp_path: Path) -> None:
+    digest = Path(sys.executable).parent / "digest"
+    ok = subprocess.run([str(digest), "--config", str(demo), "config", "check"],
+                        capture_output=True, text=True, check=False)
+    assert ok.returncode == 0, ok.stderr
+    bad = subprocess.run([str(digest), "--config", str(tmp_path / "none.yaml"), "feeds"],
+                         capture_output=True, text=True, check=False)
+    assert bad.returncode == 2
+    assert "cannot read" in bad.stderr and "Traceback" not in bad.stderr
