@@ -42,10 +42,11 @@ def summarize(text: str, limit: int = SUMMARY_CHARS) -> str:
     text = " ".join(text.split())
     if len(text) <= limit:
         return text
-    cut = text[:limit]
+    cut = text[: limit + 1]  # one more, to see the space after a sentence ending at the limit
     sentence_end = max(cut.rfind(". "), cut.rfind("? "), cut.rfind("! "))
     if sentence_end >= limit // 2:
         return cut[: sentence_end + 1]
+    cut = cut[:limit]
     space = cut.rfind(" ")
     return (cut[:space] if space > 0 else cut).rstrip(",;:-–— ") + "…"
 

@@ -92,14 +92,18 @@ class FileTransport:
 
     def send(self, message: EmailMessage) -> None:
         path = self.path_for(message)
+        tmp: str | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".eml")
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
             with os.fdopen(fd, "wb") as f:
                 f.write(message.as_bytes())
             os.replace(tmp, path)
         except OSError as e:
-            raise DeliveryError(f"outbox {self.outbox}: {e.strerror}", permanent=False) from e
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+            raise DeliveryError(f"outbox {path}: {e.strerror}", permanent=False) from e
 
 
 @dataclass(frozen=True, slots=True)

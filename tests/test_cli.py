@@ -127,7 +127,7 @@ def test_config_check_reports_problems_and_exits_2(write_config: WriteConfig, tm
                                      {"url": "https://example.org/b.xml"},
                                      {"url": "https://example.org/c.xml"},
                                      {"url": "nowhere/feed.xml"}]})
-    code, out, err = run(capsys, "--config", str(config), "config", "check")
+    code, _, err = run(capsys, "--config", str(config), "config", "check")
     assert code == 2
     assert "feeds[3].url: not an http(s) URL, file:// URL or existing path" in err
     assert "Traceback" not in err

@@ -1,0 +1,424 @@
+"""Tests for digest.send: MIME composition, the file outbox, and SMTP against a real aiosmtpd
+server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+
+from digest.errors import DeliveryError
+from digest.models import AlsoLink, Edition, Rendered, Section, Story
+from digest.render import Renderer
+from digest.send import (
+    FileTransport,
+    SmtpOptions,
+    SmtpTransport,
+    compose,
+    list_id,
+    message_id,
+)
+
+SENDER = "The Weekly Brief <brief@example.org>"
+EDITION = "2026-11-30"
+LIST_ID = "The Weekly Brief <the-weekly-brief.example.org>"
+SUBJECT_NON_ASCII = "The Weekly Brief, Monday 30 November 2026: Côte d’Ivoire votes"
+
+
+@pytest.fixture(scope="module")
+def rendered() -> Rendered:
+    """A real rendering of a small hand-made edition with non-ASCII text."""
+    story = Story(
+        title="Côte d’Ivoire votes", url="https://africa.example.net/cote-divoire-election",
+        source="Africa Desk", published=datetime(2026, 11, 28, 9, 0, tzinfo=UTC),
+        summary="Turnout was high in Abidjan — results are expected on Tuesday.",
+        weight=1.0, items=(), also=(AlsoLink("Other Outlet", "https://other.example.com/ci"),),
+    )
+    edition = Edition(date=date(2026, 11, 30), title="The Weekly Brief",
+                      generated_at=datetime(2026, 11, 30, 7, 0, tzinfo=UTC),
+                      sections=(Section("africa", "Africa", (story,)),))
+    result = Renderer(ZoneInfo("Europe/London")).render(edition)
+    assert result.subject == SUBJECT_NON_ASCII
+    return result
+
+
+def make_message(rendered: Rendered, recipient: str = "ana@example.org", *,
+                 edition: str = EDITION, date: str | None = None) -> EmailMessage:
+    return compose(rendered, sender=SENDER, recipient=recipient, edition=edition,
+                   list_id=LIST_ID, date=date)
+
+
+def parse(raw: bytes) -> EmailMessage:
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(msg, EmailMessage)
+    return msg
+
+
+def same_text(received: str, sent: str) -> bool:
+    """Equal up to line endings (SMTP uses CRLF) and the final newline MIME adds."""
+    return received.replace("\r\n", "\n").rstrip("\n") == sent.rstrip("\n")
+
+
+# --- compose --------------------------------------------------------------------------------
+
+
+def test_compose_is_multipart_alternative_text_first_html_last(rendered: Rendered) -> None:
+    msg = parse(make_message(rendered).as_bytes())
+    assert msg.get_content_type() == "multipart/alternative"
+    parts = list(msg.iter_parts())
+    assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
+    assert [p.get_content_charset() for p in parts] == ["utf-8", "utf-8"]
+    assert parts[0].get_content() == rendered.text
+    assert same_text(parts[1].get_content(), rendered.html)
+
+
+def test_compose_sets_the_required_headers(rendered: Rendered) -> None:
+    msg = parse(make_message(rendered).as_bytes())
+    for header in ("Subject", "From", "To", "Date", "Message-ID", "List-Id"):
+        assert msg[header], header
+    assert msg["From"].addresses[0].addr_spec == "brief@example.org"
+    assert msg["To"].addresses[0].addr_spec == "ana@example.org"
+    assert msg["List-Id"] == LIST_ID
+    assert parsedate_to_datetime(str(msg["Date"])).tzinfo is not None
+    assert str(msg["Message-ID"]).startswith("<")
+    assert str(msg["Message-ID"]).endswith("@example.org>")
+
+
+def test_compose_uses_the_date_it_is_given(rendered: Rendered) -> None:
+    msg = make_message(rendered, date="Mon, 30 Nov 2026 07:00:00 +0000")
+    assert parsedate_to_datetime(str(msg["Date"])) == datetime(2026, 11, 30, 7, tzinfo=UTC)
+
+
+def test_message_id_is_stable_per_edition_and_recipient(rendered: Rendered) -> None:
+    first = make_message(rendered)["Message-ID"]
+    again = make_message(rendered)["Message-ID"]
+    other_recipient = make_message(rendered, "ben@example.org")["Message-ID"]
+    other_edition = make_message(rendered, edition="2026-12-07")["Message-ID"]
+    assert first == again
+    assert first != other_recipient
+    assert first != other_edition
+    assert message_id(EDITION, "ana@example.org", SENDER) == first
+
+
+def test_non_ascii_headers_survive_a_round_trip(rendered: Rendered) -> None:
+    msg = compose(rendered, sender="Le Bréf d’Abidjan <brief@example.org>",
+                  recipient="Zoë Ångström <zoe@example.org>", edition=EDITION,
+                  list_id="Côte d’Ivoire Weekly <c-te-d-ivoire-weekly.example.org>")
+    raw = msg.as_bytes()
+    assert raw.isascii()  # headers encoded (RFC 2047), bodies quoted-printable
+    back = parse(raw)
+    assert back["Subject"] == SUBJECT_NON_ASCII
+    assert back["From"].addresses[0].display_name == "Le Bréf d’Abidjan"
+    assert back["To"].addresses[0].display_name == "Zoë Ångström"
+    assert back["To"].addresses[0].addr_spec == "zoe@example.org"
+    assert back["List-Id"] == "Côte d’Ivoire Weekly <c-te-d-ivoire-weekly.example.org>"
+    assert "Côte d’Ivoire votes" in back.get_body(("plain",)).get_content()
+
+
+def test_composed_message_lines_fit_smtp_limits(rendered: Rendered) -> None:
+    # RFC 5321 4.5.3.1.6: a text line is at most 998 octets plus CRLF; MJML output is
+    # one very long line, so the transfer encoding must fold it.
+    assert max(len(line) for line in rendered.html.splitlines()) > 998
+    raw = make_message(rendered).as_bytes()
+    assert max(len(line) for line in raw.splitlines()) <= 998
+
+
+def test_list_id_is_title_and_slug_under_the_sender_domain() -> None:
+    assert list_id("The Weekly Brief", SENDER) == LIST_ID
+    assert list_id("Tech & Trade", "ops@news.example.com") == \
+        "Tech & Trade <tech-trade.news.example.com>"
+    assert list_id("!!!", SENDER) == "!!! <digest.example.org>"
+
+
+# --- file outbox ----------------------------------------------------------------------------
+
+
+def test_file_transport_writes_one_eml_per_recipient(tmp_path: Path,
+                                                     rendered: Rendered) -> None:
+    outbox = tmp_path / "outbox"
+    recipients = ["ana@example.org", "ben@example.org"]
+    with FileTransport(outbox) as transport:
+        for recipient in recipients:
+            transport.send(make_message(rendered, recipient))
+    folder = outbox / EDITION
+    files = sorted(folder.iterdir())
+    assert [f.name for f in files] == ["ana@example.org.eml", "ben@example.org.eml"]
+    for file, recipient in zip(files, recipients, strict=True):
+        msg = parse(file.read_bytes())
+        assert msg["Subject"] == SUBJECT_NON_ASCII
+        assert msg["To"] == recipient
+    assert list(outbox.iterdir()) == [folder]
+
+
+def test_file_transport_overwrites_a_resent_message(tmp_path: Path, rendered: Rendered) -> None:
+    transport = FileTransport(tmp_path / "outbox")
+    transport.send(make_message(rendered, date="Mon, 30 Nov 2026 07:00:00 +0000"))
+    transport.send(make_message(rendered, date="Mon, 30 Nov 2026 08:00:00 +0000"))
+    files = list((tmp_path / "outbox" / EDITION).iterdir())
+    assert [f.name for f in files] == ["ana@example.org.eml"]
+    msg = parse(files[0].read_bytes())
+    assert parsedate_to_datetime(str(msg["Date"])).hour == 8
+
+
+def test_file_transport_leaves_no_temp_file_when_it_fails(tmp_path: Path,
+                                                          rendered: Rendered) -> None:
+    transport = FileTransport(tmp_path / "outbox")
+    message = make_message(rendered)
+    # something that is not a file stands where the .eml should go
+    transport.path_for(message).mkdir(parents=True)
+    with pytest.raises(DeliveryError) as caught:
+        transport.send(message)
+    assert caught.value.permanent is False
+    leftovers = [p.name for p in (tmp_path / "outbox" / EDITION).iterdir()
+                 if p.name != "ana@example.org.eml"]
+    assert leftovers == []
+
+
+def test_file_transport_failure_is_a_delivery_error(tmp_path: Path, rendered: Rendered) -> None:
+    blocker = tmp_path / "outbox"
+    blocker.write_text("a file, not a folder")
+    with pytest.raises(DeliveryError, match="outbox"):
+        FileTransport(blocker).send(make_message(rendered))
+
+
+# --- SMTP against aiosmtpd ------------------------------------------------------------------
+
+
+@dataclass
+class Recorder:
+    """aiosmtpd handler: records every accepted envelope and every EHLO (one per connection),
+    and answers RCPT or DATA with a canned code for chosen recipients."""
+
+    rcpt_replies: dict[str, str] = field(default_factory=dict)
+    data_replies: dict[str, str] = field(default_factory=dict)
+    envelopes: list[Envelope] = field(default_factory=list)
+    ehlos: list[Session] = field(default_factory=list)
+    data_sessions: list[Session] = field(default_factory=list)
+    protocols: list[Any] = field(default_factory=list)
+
+    async def handle_EHLO(self, server: Any, session: Session, envelope: Envelope,
+                          hostname: str, responses: list[str]) -> list[str]:
+        session.host_name = hostname
+        self.ehlos.append(session)
+        self.protocols.append(server)
+        return responses
+
+    async def handle_RCPT(self, server: Any, session: Session, envelope: Envelope,
+                          address: str, rcpt_options: list[str]) -> str:
+        if address in self.rcpt_replies:
+            return self.rcpt_replies[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
+        for address in envelope.rcpt_tos:
+            if address in self.data_replies:
+                return self.data_replies[address]
+        self.envelopes.append(envelope)
+        self.data_sessions.append(session)
+        return "250 Message accepted for delivery"
+
+    def connections(self) -> int:
+        """Distinct SMTP sessions that delivered a message (sessions are kept alive in the
+        list, so identities cannot be reused)."""
+        return len({id(s) for s in self.data_sessions})
+
+
+@dataclass
+class SmtpServer:
+    controller: Controller
+    handler: Recorder
+    port: int
+
+    def options(self, **overrides: Any) -> SmtpOptions:
+        values: dict[str, Any] = {"host": "127.0.0.1", "port": self.port, "security": "none",
+                                  "timeout": 10.0}
+        values.update(overrides)
+        return SmtpOptions(**values)
+
+    def drop_connections(self) -> None:
+        """Close every client connection from the server side, and wait until it is gone."""
+
+        async def close_all() -> None:
+            for proto in self.protocols_open():
+                proto.transport.close()
+            for _ in range(500):
+                if not self.protocols_open():
+                    return
+                await asyncio.sleep(0.01)
+            raise AssertionError("server connections did not close")
+
+        asyncio.run_coroutine_threadsafe(close_all(), self.controller.loop).result(timeout=30)
+
+    def protocols_open(self) -> list[Any]:
+        return [p for p in self.handler.protocols if p.transport is not None]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def start_server(**smtp_parameters: Any) -> SmtpServer:
+    handler = Recorder()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, **smtp_parameters)
+    controller.start()
+    return SmtpServer(controller, handler, port)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    server = start_server()
+    yield server
+    server.controller.stop()
+
+
+def test_smtp_plain_delivery_reaches_the_server(smtp_server: SmtpServer,
+                                                rendered: Rendered) -> None:
+    message = make_message(rendered)
+    with SmtpTransport(smtp_server.options()) as transport:
+        transport.send(message)
+    (envelope,) = smtp_server.handler.envelopes
+    assert envelope.rcpt_tos == ["ana@example.org"]
+    assert envelope.mail_from == "brief@example.org"
+    assert isinstance(envelope.content, bytes)
+    received = parse(envelope.content)
+    assert received["Subject"] == SUBJECT_NON_ASCII
+    assert received["Message-ID"] == message["Message-ID"]
+    assert same_text(received.get_body(("html",)).get_content(), rendered.html)
+    assert same_text(received.get_body(("plain",)).get_content(), rendered.text)
+
+
+def test_smtp_reuses_one_connection_for_a_batch(smtp_server: SmtpServer,
+                                                rendered: Rendered) -> None:
+    recipients = ["ana@example.org", "ben@example.org", "cleo@example.org"]
+    with SmtpTransport(smtp_server.options()) as transport:
+        for recipient in recipients:
+            transport.send(make_message(rendered, recipient))
+    handler = smtp_server.handler
+    assert [e.rcpt_tos for e in handler.envelopes] == [[r] for r in recipients]
+    assert len(handler.ehlos) == 1
+    assert handler.connections() == 1
+
+
+def test_smtp_550_for_one_recipient_is_permanent_and_others_still_go_out(
+        smtp_server: SmtpServer, rendered: Rendered) -> None:
+    smtp_server.handler.rcpt_replies["gone@example.org"] = "550 5.1.1 No such user"
+    with SmtpTransport(smtp_server.options()) as transport:
+        with pytest.raises(DeliveryError) as caught:
+            transport.send(make_message(rendered, "gone@example.org"))
+        transport.send(make_message(rendered, "ana@example.org"))
+    assert caught.value.permanent is True
+    assert "gone@example.org" in str(caught.value)
+    assert "550" in str(caught.value)
+    assert [e.rcpt_tos for e in smtp_server.handler.envelopes] == [["ana@example.org"]]
+    assert len(smtp_server.handler.ehlos) == 1
+
+
+def test_smtp_451_is_temporary(smtp_server: SmtpServer, rendered: Rendered) -> None:
+    smtp_server.handler.rcpt_replies["busy@example.org"] = "451 4.7.1 Try again later"
+    with SmtpTransport(smtp_server.options()) as transport, \
+            pytest.raises(DeliveryError) as caught:
+        transport.send(make_message(rendered, "busy@example.org"))
+    assert caught.value.permanent is False
+    assert "451" in str(caught.value)
+    assert smtp_server.handler.envelopes == []
+
+
+@pytest.mark.parametrize("reply, permanent", [("554 5.6.0 Message rejected", True),
+                                              ("452 4.3.1 Insufficient storage", False)])
+def test_smtp_rejection_after_data(smtp_server: SmtpServer, rendered: Rendered,
+                                   reply: str, permanent: bool) -> None:
+    smtp_server.handler.data_replies["ana@example.org"] = reply
+    with SmtpTransport(smtp_server.options()) as transport, \
+            pytest.raises(DeliveryError) as caught:
+        transport.send(make_message(rendered))
+    assert caught.value.permanent is permanent
+    assert reply[:3] in str(caught.value)
+
+
+def test_smtp_connection_refused_is_temporary(rendered: Rendered) -> None:
+    port = free_port()  # nothing listens here
+    options = SmtpOptions(host="127.0.0.1", port=port, security="none", timeout=10.0)
+    with SmtpTransport(options) as transport, pytest.raises(DeliveryError) as caught:
+        transport.send(make_message(rendered))
+    assert caught.value.permanent is False
+    assert f"127.0.0.1:{port}" in str(caught.value)
+
+
+def test_smtp_reconnects_when_the_server_dropped_the_connection(
+        smtp_server: SmtpServer, rendered: Rendered) -> None:
+    with SmtpTransport(smtp_server.options()) as transport:
+        transport.send(make_message(rendered, "ana@example.org"))
+        smtp_server.drop_connections()
+        transport.send(make_message(rendered, "ben@example.org"))
+    handler = smtp_server.handler
+    assert [e.rcpt_tos for e in handler.envelopes] == [["ana@example.org"], ["ben@example.org"]]
+    assert len(handler.ehlos) == 2
+
+
+def test_smtp_starttls_not_offered_is_permanent(smtp_server: SmtpServer,
+                                                rendered: Rendered) -> None:
+    with SmtpTransport(smtp_server.options(security="starttls")) as transport, \
+            pytest.raises(DeliveryError) as caught:
+        transport.send(make_message(rendered))
+    assert caught.value.permanent is True
+    assert "STARTTLS" in str(caught.value)
+    assert smtp_server.handler.envelopes == []
+
+
+def _authenticator(server: Any, session: Session, envelope: Envelope, mechanism: str,
+                   auth_data: Any) -> AuthResult:
+    ok = (isinstance(auth_data, LoginPassword) and auth_data.login == b"brief"
+          and auth_data.password == b"s3cret-pw")
+    return AuthResult(success=ok, handled=False)
+
+
+@pytest.fixture
+def auth_server() -> Iterator[SmtpServer]:
+    # TLS is skipped in tests: AUTH is allowed over the plain loopback connection.
+    server = start_server(authenticator=_authenticator, auth_require_tls=False,
+                          auth_required=True)
+    yield server
+    server.controller.stop()
+
+
+AUTH_WITHOUT_TLS = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+
+
+@AUTH_WITHOUT_TLS
+def test_smtp_login_then_delivery(auth_server: SmtpServer, rendered: Rendered) -> None:
+    options = auth_server.options(username="brief", password="s3cret-pw")
+    with SmtpTransport(options) as transport:
+        transport.send(make_message(rendered))
+    (envelope,) = auth_server.handler.envelopes
+    assert envelope.rcpt_tos == ["ana@example.org"]
+    assert auth_server.handler.data_sessions[0].authenticated is True
+
+
+@AUTH_WITHOUT_TLS
+def test_smtp_login_refused_is_permanent_and_hides_the_password(
+        auth_server: SmtpServer, rendered: Rendered) -> None:
+    options = auth_server.options(username="brief", password="wrong-pw-123")
+    with SmtpTransport(options) as transport, pytest.raises(DeliveryError) as caught:
+        transport.send(make_message(rendered))
+    assert caught.value.permanent is True
+    assert "brief" in str(caught.value)
+    assert "wrong-pw-123" not in str(caught.value)
+    assert auth_server.handler.envelopes == []
