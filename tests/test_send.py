@@ -3,12 +3,9 @@ server on 127.0.0.1."""
 
 from __future__ import annotations
 
-import asyncio
 import email
 import email.policy
-import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
@@ -17,9 +14,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
+from conftest import SmtpServer, free_port, start_server
 from digest.errors import DeliveryError
 from digest.models import AlsoLink, Edition, Rendered, Section, Story
 from digest.render import Renderer
@@ -195,98 +192,6 @@ def test_file_transport_failure_is_a_delivery_error(tmp_path: Path, rendered: Re
 
 
 # --- SMTP against aiosmtpd ------------------------------------------------------------------
-
-
-@dataclass
-class Recorder:
-    """aiosmtpd handler: records every accepted envelope and every EHLO (one per connection),
-    and answers RCPT or DATA with a canned code for chosen recipients."""
-
-    rcpt_replies: dict[str, str] = field(default_factory=dict)
-    data_replies: dict[str, str] = field(default_factory=dict)
-    envelopes: list[Envelope] = field(default_factory=list)
-    ehlos: list[Session] = field(default_factory=list)
-    data_sessions: list[Session] = field(default_factory=list)
-    protocols: list[Any] = field(default_factory=list)
-
-    async def handle_EHLO(self, server: Any, session: Session, envelope: Envelope,
-                          hostname: str, responses: list[str]) -> list[str]:
-        session.host_name = hostname
-        self.ehlos.append(session)
-        self.protocols.append(server)
-        return responses
-
-    async def handle_RCPT(self, server: Any, session: Session, envelope: Envelope,
-                          address: str, rcpt_options: list[str]) -> str:
-        if address in self.rcpt_replies:
-            return self.rcpt_replies[address]
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
-        for address in envelope.rcpt_tos:
-            if address in self.data_replies:
-                return self.data_replies[address]
-        self.envelopes.append(envelope)
-        self.data_sessions.append(session)
-        return "250 Message accepted for delivery"
-
-    def connections(self) -> int:
-        """Distinct SMTP sessions that delivered a message (sessions are kept alive in the
-        list, so identities cannot be reused)."""
-        return len({id(s) for s in self.data_sessions})
-
-
-@dataclass
-class SmtpServer:
-    controller: Controller
-    handler: Recorder
-    port: int
-
-    def options(self, **overrides: Any) -> SmtpOptions:
-        values: dict[str, Any] = {"host": "127.0.0.1", "port": self.port, "security": "none",
-                                  "timeout": 10.0}
-        values.update(overrides)
-        return SmtpOptions(**values)
-
-    def drop_connections(self) -> None:
-        """Close every client connection from the server side, and wait until it is gone."""
-
-        async def close_all() -> None:
-            for proto in self.protocols_open():
-                proto.transport.close()
-            for _ in range(500):
-                if not self.protocols_open():
-                    return
-                await asyncio.sleep(0.01)
-            raise AssertionError("server connections did not close")
-
-        asyncio.run_coroutine_threadsafe(close_all(), self.controller.loop).result(timeout=30)
-
-    def protocols_open(self) -> list[Any]:
-        return [p for p in self.handler.protocols if p.transport is not None]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def start_server(**smtp_parameters: Any) -> SmtpServer:
-    handler = Recorder()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port, **smtp_parameters)
-    controller.start()
-    return SmtpServer(controller, handler, port)
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    server = start_server()
-    yield server
-    server.controller.stop()
 
 
 def test_smtp_plain_delivery_reaches_the_server(smtp_server: SmtpServer,

@@ -1,0 +1,103 @@
+"""app: the use cases wired together: SMTP delivery end to end, retries, freezing, the clock."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import DEMO_EDITION, SmtpServer, fixed_clock
+from digest.app import App
+from digest.cli import main
+from digest.config import load_settings
+from digest.models import DeliveryStatus
+from digest.store import Store
+
+
+def smtp_demo(demo: Path, server: SmtpServer) -> Path:
+    config = yaml.safe_load(demo.read_text())
+    config["delivery"] = {"from": "The Brief <brief@example.org>", "transport": "smtp",
+                          "smtp": {"host": "127.0.0.1", "port": server.port,
+                                   "security": "none"}}
+    demo.write_text(yaml.safe_dump(config))
+    return demo
+
+
+def test_send_over_smtp_once_per_recipient(demo: Path, smtp_server: SmtpServer,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    config = smtp_demo(demo, smtp_server)
+    assert main(["--config", str(config), "send", "--edition", DEMO_EDITION]) == 0
+    received = sorted(rcpt for env in smtp_server.handler.envelopes for rcpt in env.rcpt_tos)
+    assert received == ["ana@example.org", "ben@example.org", "kofi@example.org"]
+    assert smtp_server.handler.connections() == 1  # one connection for the whole batch
+    message = email.message_from_bytes(smtp_server.handler.envelopes[0].original_content or b"",
+                                       policy=email.policy.default)
+    assert message["Subject"].startswith("The Weekly Brief (demo), Monday 30 November 2026")
+    assert message["List-Id"] and message["Message-ID"]
+    capsys.readouterr()
+    assert main(["--config", str(config), "send", "--edition", DEMO_EDITION]) == 0
+    assert len(smtp_server.handler.envelopes) == 3  # nothing sent twice
+
+
+def test_permanent_failure_exits_1_and_temporary_is_retried(
+    demo: Path, smtp_server: SmtpServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = smtp_demo(demo, smtp_server)
+    smtp_server.handler.rcpt_replies["ben@example.org"] = "550 5.1.1 no such user"
+    smtp_server.handler.rcpt_replies["kofi@example.org"] = "451 4.3.0 try again later"
+    assert main(["--config", str(config), "send", "--edition", DEMO_EDITION]) == 1
+    capsys.readouterr()
+    main(["--config", str(config), "history", "--format", "json"])
+    statuses = {h["recipient"]: h["status"] for h in json.loads(capsys.readouterr().out)}
+    assert statuses == {"ana@example.org": "sent", "ben@example.org": "failed",
+                        "kofi@example.org": "deferred"}
+
+    del smtp_server.handler.rcpt_replies["kofi@example.org"]
+    main(["--config", str(config), "send", "--edition", DEMO_EDITION])
+    capsys.readouterr()
+    main(["--config", str(config), "history", "--format", "json"])
+    statuses = {h["recipient"]: h["status"] for h in json.loads(capsys.readouterr().out)}
+    assert statuses["kofi@example.org"] == "sent"
+    assert statuses["ben@example.org"] == "failed"  # a permanent failure is not retried
+    delivered = [r for env in smtp_server.handler.envelopes for r in env.rcpt_tos]
+    assert sorted(delivered) == ["ana@example.org", "kofi@example.org"]
+
+
+def test_a_frozen_edition_is_resent_as_it_was(demo: Path, tmp_path: Path) -> None:
+    settings = load_settings(demo, env={})
+    clock = fixed_clock("2026-11-27T10:00:00+00:00")
+    app = App(settings, Store(settings.database), clock=clock)
+    first = app.deliver(date(2026, 11, 30))
+    assert {r.status for r in first.results} == {DeliveryStatus.SENT}
+    frozen = app.store.frozen_edition(DEMO_EDITION)
+    assert frozen is not None
+    # A new feed item arriving later does not change the edition that already went out.
+    extra = demo.parent / "feeds" / "tech.xml"
+    extra.write_text(extra.read_text().replace(
+        "<item>", "<item><title>Late breaking chip story</title>"
+        "<link>https://circuitweekly.example/late</link><guid>late-1</guid>"
+        "<pubDate>Sun, 29 Nov 2026 20:00:00 +0000</pubDate></item><item>", 1))
+    app.refresh(force=True)
+    result = app.build(date(2026, 11, 30))
+    assert result.frozen
+    titles = [s.title for s in result.edition.stories]
+    assert "Late breaking chip story" not in titles
+    assert result.edition.generated_at == clock()
+    assert app.render(result.edition).subject == frozen.subject
+    app.close()
+
+
+def test_the_upcoming_edition_follows_the_schedule(demo: Path) -> None:
+    settings = load_settings(demo, env={})
+    app = App(settings, Store(settings.database), clock=fixed_clock("2026-11-26T12:00:00"))
+    day, send_at = app.edition_for()
+    assert day == date(2026, 11, 30)
+    assert (send_at.hour, send_at.minute, str(send_at.tzinfo)) == (7, 0, "Europe/London")
+    built = app.build()  # the demo's edition, found from the clock alone
+    assert built.edition.date == day and len(built.edition.stories) > 20
+    app.close()
