@@ -60,8 +60,23 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def _short(value: datetime | None) -> str:
+    """A UTC time that fits a table column."""
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
+
+
 def _dump(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _table(title: str, columns: tuple[str, ...], rows: list[tuple[str | Text, ...]],
+           right: tuple[str, ...] = ()) -> None:
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column, justify="right" if column in right else "left")
+    for row in rows:
+        table.add_row(*row)
+    out.print(table)
 
 
 FORMAT_TABLE_JSON = click.option(
@@ -93,15 +108,11 @@ def _print_outcomes(outcomes: list[FeedOutcome], names: dict[str, str], fmt: str
                 "status": o.status.value, "new_items": o.new_items,
                 "not_modified": o.not_modified, "error": o.error} for o in outcomes])
         return
-    table = Table(title=f"{len(outcomes)} feeds polled", title_justify="left")
-    for column in ("feed", "status", "new", "detail"):
-        table.add_column(column, justify="right" if column == "new" else "left")
-    for o in outcomes:
-        style = "green" if o.status is FeedStatus.OK else "red"
-        detail = o.error or ("not modified" if o.not_modified else "")
-        table.add_row(Text(names.get(o.url, o.title or o.url)), Text(o.status.value, style),
-                      str(o.new_items), Text(detail))
-    out.print(table)
+    _table(f"{len(outcomes)} feeds polled", ("feed", "status", "new", "detail"), [
+        (Text(names.get(o.url, o.title or o.url)),
+         Text(o.status.value, "green" if o.status is FeedStatus.OK else "red"),
+         str(o.new_items), Text(o.error or ("not modified" if o.not_modified else "")))
+        for o in outcomes], right=("new",))
 
 
 def _feed_names(app: App) -> dict[str, str]:
@@ -260,14 +271,10 @@ def history(state: State, fmt: str) -> None:
         _dump([{"edition": d.edition, "recipient": d.recipient, "status": d.status.value,
                 "sent_at": _iso(d.sent_at), "message_id": d.message_id} for d in rows])
         return
-    table = Table(title=f"{len(rows)} deliveries", title_justify="left")
-    for column in ("edition", "recipient", "status", "sent at", "detail"):
-        table.add_column(column)
-    for d in rows:
-        table.add_row(d.edition, d.recipient, d.status.value,
-                      d.sent_at.isoformat(timespec="seconds") if d.sent_at else "",
-                      Text(d.error or d.message_id or ""))
-    out.print(table)
+    _table(f"{len(rows)} deliveries", ("edition", "recipient", "status", "sent at", "detail"), [
+        (d.edition, d.recipient, d.status.value,
+         _short(d.sent_at),
+         Text(d.error or d.message_id or "")) for d in rows])
 
 
 @cli.command()
@@ -287,17 +294,12 @@ def feeds(state: State, fmt: str) -> None:
                 "last_fetched_at": _iso(h.last_fetched_at), "last_error": h.last_error,
                 "items": h.items} for h in rows])
         return
-    table = Table(title=f"{len(rows)} feeds", title_justify="left")
-    for column in ("feed", "status", "items", "last fetched", "next poll", "last error"):
-        table.add_column(column, justify="right" if column == "items" else "left")
-    for h in rows:
-        style = {"ok": "green", "error": "red"}.get(h.status.value, "yellow")
-        table.add_row(Text(h.name), Text(h.status.value, style), str(h.items),
-                      h.last_fetched_at.isoformat(timespec="minutes") if h.last_fetched_at
-                      else "never",
-                      h.next_poll_at.isoformat(timespec="minutes") if h.next_poll_at else "now",
-                      Text(h.last_error or ""))
-    out.print(table)
+    styles = {"ok": "green", "error": "red"}
+    _table(f"{len(rows)} feeds",
+           ("feed", "status", "items", "last fetched", "next poll", "last error"), [
+        (Text(h.name), Text(h.status.value, styles.get(h.status.value, "yellow")), str(h.items),
+         _short(h.last_fetched_at) or "never", _short(h.next_poll_at) or "now",
+         Text(h.last_error or "")) for h in rows], right=("items",))
 
 
 @cli.group()

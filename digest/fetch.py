@@ -12,6 +12,7 @@ import html
 import logging
 import re
 import socket
+import xml.sax
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -136,6 +137,9 @@ def parse_feed(url: str, body: bytes, *, content_type: str | None = None) -> Fee
 
 def _bozo_message(parsed: Any) -> str:
     exc = parsed.get("bozo_exception")
+    if isinstance(exc, xml.sax.SAXParseException):
+        return (f"XML error at line {exc.getLineNumber()}, column {exc.getColumnNumber()}: "
+                f"{exc.getMessage()}")
     message = _SPACES.sub(" ", str(exc)).strip() if exc else "malformed feed"
     return f"XML error: {message}"
 
