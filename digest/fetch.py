@@ -16,6 +16,7 @@ import xml.sax
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
@@ -88,7 +89,9 @@ def _http_url(link: str | None, base: str) -> str | None:
 
 def _entry_date(entry: Any) -> datetime | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        parsed = entry.get(key)
+        # dict.get: FeedParserDict would alias a missing updated_parsed to published_parsed,
+        # with a DeprecationWarning (feedparser issue 310).
+        parsed = dict.get(entry, key)
         if parsed:
             try:
                 return datetime(*parsed[:6]).replace(tzinfo=UTC)
@@ -128,8 +131,18 @@ def parse_feed(url: str, body: bytes, *, content_type: str | None = None) -> Fee
             return FeedOutcome(url, FeedStatus.ERROR, error=_bozo_message(parsed))
         if not version:
             return FeedOutcome(url, FeedStatus.ERROR, error="not a feed (unrecognised format)")
-    feed_title = html_to_text(parsed.get("feed", {}).get("title")) or None
-    items = tuple(_items(url, entries))
+    feed = parsed.get("feed", {})
+    feed_title = html_to_text(feed.get("title")) or None
+    # Relative links resolve against the feed's URL; a local file has none that a reader
+    # could follow, so its channel <link> stands in.
+    base = url if urlsplit(url).scheme in ("http", "https") else (feed.get("link") or "")
+    items = tuple(_items(url, base, entries))
+    if not items:
+        if parsed.get("bozo"):
+            return FeedOutcome(url, FeedStatus.ERROR, error=_bozo_message(parsed))
+        return FeedOutcome(url, FeedStatus.ERROR,
+                           error=f"no usable items: {len(entries)} entries, none with a title "
+                                 "and an http(s) link")
     if parsed.get("bozo") and entries:
         log.info("%s: parsed despite %s", url, _bozo_message(parsed))
     return FeedOutcome(url, FeedStatus.OK, items=items, title=feed_title)
@@ -144,8 +157,7 @@ def _bozo_message(parsed: Any) -> str:
     return f"XML error: {message}"
 
 
-def _items(feed_url: str, entries: Iterable[Any]) -> Iterable[Item]:
-    base = feed_url if urlsplit(feed_url).scheme in ("http", "https") else ""
+def _items(feed_url: str, base: str, entries: Iterable[Any]) -> Iterable[Item]:
     for entry in entries:
         guid = (entry.get("id") or "").strip() or None
         link = entry.get("link")
@@ -181,7 +193,7 @@ def _read_file(url: str, max_bytes: int) -> bytes:
     except OSError as e:
         raise _Failure(f"cannot read {path}: {e.strerror}") from e
     if len(body) > max_bytes:
-        raise _Failure(f"too large: more than {max_bytes // (1024 * 1024)} MiB")
+        raise _Failure(f"too large: more than {max_bytes} bytes")
     return body
 
 
@@ -258,13 +270,17 @@ async def _poll(
                 status, body, headers = await _download(session, request, limits)
         except Exception as e:  # one bad feed never stops the others
             return FeedOutcome(request.url, FeedStatus.ERROR, error=_describe(e, limits))
-    etag = headers.get("etag") or request.etag  # a 304 without validators keeps the old ones
-    last_modified = headers.get("last-modified") or request.last_modified
-    if status == 304:
+    etag, last_modified = headers.get("etag"), headers.get("last-modified")
+    if status == 304:  # a 304 without validators keeps the ones we sent (RFC 9110 15.4.5)
         return FeedOutcome(request.url, FeedStatus.OK, not_modified=True,
-                           etag=etag, last_modified=last_modified)
+                           etag=etag or request.etag,
+                           last_modified=last_modified or request.last_modified)
     try:
-        outcome = parse_feed(request.url, body, content_type=headers.get("content-type"))
+        # Parsing is CPU work: off the event loop, so other downloads (and their timeouts)
+        # keep running while a big feed is parsed.
+        outcome = await asyncio.get_running_loop().run_in_executor(
+            None, partial(parse_feed, request.url, body,
+                          content_type=headers.get("content-type")))
     except Exception as e:  # feedparser is robust, but a parser bug must not stop the run
         log.debug("parse failure", exc_info=True)
         return FeedOutcome(request.url, FeedStatus.ERROR, error=f"parse failure: {e}")

@@ -147,6 +147,12 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _db_time(value: datetime) -> datetime:
+    """What we write: UTC. SQLite keeps datetimes as text without an offset, so a local time
+    written or compared there would be read back hours off."""
+    return value.astimezone(UTC)
+
+
 def _safe_url(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
@@ -164,7 +170,11 @@ class Store:
         except ArgumentError as e:
             raise StoreError(f"database: not a database URL: {url!r}") from e
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StoreError(f"database {_safe_url(url)}: cannot create its folder: "
+                                 f"{e.strerror}") from e
         try:
             self.engine: Engine = create_engine(url, future=True)
         except (ArgumentError, ImportError) as e:
@@ -223,6 +233,7 @@ class Store:
         with self._tx() as conn:
             feed = conn.execute(select(feeds.c.id, feeds.c.error_count)
                                 .where(feeds.c.url == outcome.url)).one()
+            now, next_poll_at = _db_time(now), _db_time(next_poll_at)
             values: dict[str, Any] = {"last_fetched_at": now, "next_poll_at": next_poll_at}
             if outcome.status is FeedStatus.OK:
                 values.update(status=FeedStatus.OK.value, last_success_at=now, last_error=None,
@@ -254,7 +265,8 @@ class Store:
         rows = [
             {"feed_id": feed_id, "key": key, "guid": item.guid, "url": item.url,
              "canonical_url": canonical, "title": item.title, "summary": item.summary,
-             "author": item.author, "published_at": item.published, "first_seen_at": now}
+             "author": item.author, "first_seen_at": now,
+             "published_at": _db_time(item.published) if item.published else None}
             for key, (item, canonical) in by_key.items() if key not in existing
         ]
         if rows:
@@ -285,7 +297,7 @@ class Store:
             select(items, feeds.c.url.label("feed_url"), feeds.c.weight,
                    func.coalesce(feeds.c.name, feeds.c.title, feeds.c.url).label("source"))
             .join(feeds, feeds.c.id == items.c.feed_id)
-            .where(when >= start, when <= end, feeds.c.url.in_(feed_urls))
+            .where(when >= _db_time(start), when <= _db_time(end), feeds.c.url.in_(feed_urls))
             .order_by(items.c.id)
         )
         with self._tx() as conn:
@@ -332,10 +344,11 @@ class Store:
             with self._tx() as conn:
                 edition_id = conn.execute(editions.insert().values(
                     edition=edition, title=title, subject=subject, html=html, text=text,
-                    payload=json.dumps(payload), frozen_at=now)).inserted_primary_key
+                    payload=json.dumps(payload), frozen_at=_db_time(now))).inserted_primary_key
                 edition_id = int(edition_id[0]) if edition_id else 0
-                conn.execute(edition_fingerprints.insert(), [
-                    {"edition_id": edition_id, "fingerprint": f} for f in set(fingerprints)])
+                rows = [{"edition_id": edition_id, "fingerprint": f} for f in set(fingerprints)]
+                if rows:
+                    conn.execute(edition_fingerprints.insert(), rows)
         except IntegrityError:
             log.info("edition %s was frozen by another process; using that one", edition)
         frozen = self.frozen_edition(edition)
@@ -346,6 +359,7 @@ class Store:
 
     def claim_delivery(self, edition_id: int, recipient: str, *, now: datetime) -> bool:
         """Take (edition, recipient) for sending; False when it was sent or is taken already."""
+        now = _db_time(now)
         with self._tx() as conn:
             row = conn.execute(select(deliveries.c.id, deliveries.c.status).where(
                 deliveries.c.edition_id == edition_id,
@@ -374,7 +388,7 @@ class Store:
     ) -> None:
         values: dict[str, Any] = {"status": status.value, "error": error}
         if status is DeliveryStatus.SENT:
-            values.update(sent_at=now, message_id=message_id)
+            values.update(sent_at=_db_time(now), message_id=message_id)
         with self._tx() as conn:
             conn.execute(update(deliveries).where(
                 deliveries.c.edition_id == edition_id,

@@ -109,11 +109,16 @@ def _handler(server_state: FeedServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # many feeds may connect at once
+    daemon_threads = True
+
+
 @pytest.fixture
 def feed_server() -> Iterator[FeedServer]:
     """Serves tests/data/feeds/* (with ETags) plus any `routes` a test adds."""
     state = FeedServer("", {}, [])
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    httpd = _Server(("127.0.0.1", 0), _handler(state))
     httpd.daemon_threads = True
     state.base_url = f"http://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
