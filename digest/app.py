@@ -318,7 +318,10 @@ class App:
         return self.store.history()
 
     def feeds(self) -> list[FeedHealth]:
-        return self.store.feed_health()
+        """Health of the configured feeds, in config order (feeds since removed from the
+        config keep their stored items but are not shown)."""
+        health = {h.url: h for h in self.store.feed_health()}
+        return [health[f.url] for f in self.settings.feeds if f.url in health]
 
 
 class _NoTransport:

@@ -81,6 +81,16 @@ def test_build_text_and_out(demo: Path, tmp_path: Path, capsys: pytest.CaptureFi
     assert target.read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html")
 
 
+def test_build_eml_is_a_complete_message(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--config", str(demo), "build", "--format", "eml",
+                       "--edition", DEMO_EDITION)
+    assert code == 0
+    message = email.message_from_string(out, policy=email.policy.default)
+    assert message["To"] == "ana@example.org"
+    assert message["Subject"].startswith("The Weekly Brief (demo), Monday 30 November 2026: ")
+    assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
+
+
 def test_fetch_twice_stores_nothing_twice(write_config: WriteConfig, feed_server: FeedServer,
                                           tmp_path: Path, capsys: pytest.CaptureFixture[str]
                                           ) -> None:
@@ -111,6 +121,17 @@ def test_fetch_twice_stores_nothing_twice(write_config: WriteConfig, feed_server
     assert health[2]["name"] == "Latin"
     assert health[0]["name"] == "Test Wire"  # the feed's own title when no name is set
     assert health[3]["status"] == "error" and "404" in health[3]["last_error"]
+
+
+def test_removed_feeds_leave_the_health_table(write_config: WriteConfig,
+                                              feed_server: FeedServer,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    both = [{"url": feed_server.url("rss2.xml")}, {"url": feed_server.url("atom.xml")}]
+    config = write_config({"feeds": both})
+    assert run(capsys, "--config", str(config), "fetch")[0] == 0
+    config = write_config({"feeds": both[1:]})
+    code, out, _ = run(capsys, "--config", str(config), "feeds", "--format", "json")
+    assert code == 0 and [h["url"] for h in json.loads(out)] == [both[1]["url"]]
 
 
 def test_fetch_skips_feeds_not_yet_due(write_config: WriteConfig, feed_server: FeedServer,
