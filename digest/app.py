@@ -303,6 +303,11 @@ class App:
         try:
             transport.send(message)
         except DeliveryError as e:
+            if e.connection:  # not this recipient's fault: retry later, stop this run
+                self.store.finish_delivery(edition_id, address, DeliveryStatus.DEFERRED,
+                                           now=self.clock(), error=str(e))
+                raise DeliveryError(f"{e}; stopped, the rest will be sent on the next run",
+                                    permanent=e.permanent, connection=True) from e
             status = DeliveryStatus.FAILED if e.permanent else DeliveryStatus.DEFERRED
             self.store.finish_delivery(edition_id, address, status, now=self.clock(),
                                        error=str(e))

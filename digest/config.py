@@ -296,7 +296,13 @@ def _reference_problems(raw: Mapping[str, Any]) -> list[str]:
         if feed.get("url") in urls:
             problems.append(f"feeds[{i}].url: listed twice: {feed.get('url')!r}")
         urls.add(feed.get("url"))
+    addresses: set[str] = set()
     for i, recipient in enumerate(raw.get("recipients") or []):
+        address = recipient.get("email") if isinstance(recipient, dict) else recipient
+        if isinstance(address, str):
+            if address.strip().lower() in addresses:
+                problems.append(f"recipients[{i}]: {address!r} is listed twice")
+            addresses.add(address.strip().lower())
         if isinstance(recipient, dict):
             for j, section in enumerate(recipient.get("sections") or []):
                 if section not in known:

@@ -42,8 +42,11 @@ class RenderError(DigestError):
 
 
 class DeliveryError(DigestError):
-    """A message could not be handed over; `permanent` says whether retrying can help."""
+    """A message could not be handed over; `permanent` says whether retrying can help, and
+    `connection` that the transport itself failed (server unreachable, login refused), so no
+    later recipient can get through either."""
 
-    def __init__(self, message: str, *, permanent: bool) -> None:
+    def __init__(self, message: str, *, permanent: bool, connection: bool = False) -> None:
         self.permanent = permanent
+        self.connection = connection
         super().__init__(message)

@@ -103,7 +103,8 @@ class FileTransport:
             if tmp is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
-            raise DeliveryError(f"outbox {path}: {e.strerror}", permanent=False) from e
+            raise DeliveryError(f"outbox {path}: {e.strerror}", permanent=False,
+                                connection=True) from e
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,13 +153,15 @@ class SmtpTransport:
                 smtp.login(o.username, o.password or "")
         except smtplib.SMTPNotSupportedError as e:
             raise DeliveryError(f"{where}: server does not offer STARTTLS (set security: "
-                                "tls, or none only on a trusted network)", permanent=True) from e
+                                "tls, or none only on a trusted network)", permanent=True,
+                                connection=True) from e
         except smtplib.SMTPAuthenticationError as e:
             raise DeliveryError(f"{where}: login refused for {o.username!r} ({e.smtp_code})",
-                                permanent=True) from e
+                                permanent=True, connection=True) from e
         except (OSError, smtplib.SMTPException) as e:
             reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-            raise DeliveryError(f"{where}: cannot connect: {reason}", permanent=False) from e
+            raise DeliveryError(f"{where}: cannot connect: {reason}", permanent=False,
+                                connection=True) from e
         return smtp
 
     def send(self, message: EmailMessage) -> None:
@@ -173,7 +176,7 @@ class SmtpTransport:
                 self._smtp = None
                 if attempt == 2:
                     raise DeliveryError(f"{recipient}: SMTP connection lost: {e}",
-                                        permanent=False) from e
+                                        permanent=False, connection=True) from e
             except smtplib.SMTPRecipientsRefused as e:
                 code, reply = next(iter(e.recipients.values()))
                 raise DeliveryError(f"{recipient}: refused: {code} {_text(reply)}",
@@ -184,7 +187,7 @@ class SmtpTransport:
             except OSError as e:  # includes TimeoutError
                 self._smtp = None
                 raise DeliveryError(f"{recipient}: SMTP connection failed: {e}",
-                                    permanent=False) from e
+                                    permanent=False, connection=True) from e
 
 
 def _text(reply: bytes | str) -> str:

@@ -68,6 +68,25 @@ def test_permanent_failure_exits_1_and_temporary_is_retried(
     assert sorted(delivered) == ["ana@example.org", "kofi@example.org"]
 
 
+def test_an_unreachable_server_stops_the_run_and_loses_nothing(
+    demo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from conftest import free_port
+
+    config = yaml.safe_load(demo.read_text())
+    config["delivery"] = {"from": "The Brief <brief@example.org>", "transport": "smtp",
+                          "smtp": {"host": "127.0.0.1", "port": free_port(),
+                                   "security": "none"}}
+    demo.write_text(yaml.safe_dump(config))
+    assert main(["--config", str(demo), "send", "--edition", DEMO_EDITION]) == 1
+    err = capsys.readouterr().err
+    assert "cannot connect" in err and "the rest will be sent on the next run" in err
+    main(["--config", str(demo), "history", "--format", "json"])
+    history = json.loads(capsys.readouterr().out)
+    # Only the recipient being tried was touched, and it stays retryable.
+    assert [(h["recipient"], h["status"]) for h in history] == [("ana@example.org", "deferred")]
+
+
 def test_a_frozen_edition_is_resent_as_it_was(demo: Path, tmp_path: Path) -> None:
     settings = load_settings(demo, env={})
     clock = fixed_clock("2026-11-27T10:00:00+00:00")

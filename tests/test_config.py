@@ -56,7 +56,8 @@ def test_every_problem_is_reported_with_its_key_path(write_config: WriteConfig) 
             {"url": "missing/feed.xml", "section": "sport"},
             {"url": "https://example.org/a.xml", "weight": -1},
         ],
-        "recipients": ["not-an-address", {"email": "ben@example.org", "sections": ["nope"]}],
+        "recipients": ["not-an-address", {"email": "ben@example.org", "sections": ["nope"]},
+                       "Ben@example.org"],
         "delivery": {"from": "nobody", "transport": "pigeon"},
     })
     with pytest.raises(ConfigError) as caught:
@@ -74,6 +75,7 @@ def test_every_problem_is_reported_with_its_key_path(write_config: WriteConfig) 
         "feeds[3].url: listed twice",
         "recipients[0].email: not an email address",
         "recipients[1].sections[0]: unknown section 'nope'",
+        "recipients[2]: 'Ben@example.org' is listed twice",
         "delivery.from: not an email address",
         "delivery.transport:",
     ]:
