@@ -29,7 +29,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,6 +162,13 @@ class Run:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _timed(main: Callable[[], Coroutine[Any, Any, tuple[int, int]]]) -> Run:
+    """Run one client's coroutine to completion; wall and client CPU time, ok and errors."""
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    ok, errors = asyncio.run(main())
+    return Run(time.perf_counter() - t0, time.process_time() - cpu0, ok, errors)
+
+
 def run_digest_fetch(urls: list[str], concurrency: int, body_len: int) -> Run:
     from digest.fetch import FeedRequest, FetchLimits, fetch_feeds
     from digest.models import FeedStatus
@@ -194,9 +201,7 @@ def run_aiohttp(urls: list[str], concurrency: int, body_len: int) -> Run:
         ok = sum(1 for r in results if r is True)
         return ok, len(results) - ok
 
-    cpu0, t0 = time.process_time(), time.perf_counter()
-    ok, errors = asyncio.run(main())
-    return Run(time.perf_counter() - t0, time.process_time() - cpu0, ok, errors)
+    return _timed(main)
 
 
 def run_httpx(urls: list[str], concurrency: int, body_len: int) -> Run:
@@ -216,9 +221,7 @@ def run_httpx(urls: list[str], concurrency: int, body_len: int) -> Run:
         ok = sum(1 for r in results if r is True)
         return ok, len(results) - ok
 
-    cpu0, t0 = time.process_time(), time.perf_counter()
-    ok, errors = asyncio.run(main())
-    return Run(time.perf_counter() - t0, time.process_time() - cpu0, ok, errors)
+    return _timed(main)
 
 
 def httpx_version() -> str | None:
