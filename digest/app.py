@@ -135,7 +135,7 @@ class App:
                                          next_poll_at=now + intervals[outcome.url])
             outcomes.append(replace(outcome, items=(), new_items=new))
             if outcome.status is FeedStatus.ERROR:
-                log.warning("feed %s: %s", outcome.url, outcome.error)
+                log.info("feed %s: %s", outcome.url, outcome.error)  # the CLI reports it
         return outcomes
 
     # --- editions ---
@@ -311,7 +311,7 @@ class App:
             status = DeliveryStatus.FAILED if e.permanent else DeliveryStatus.DEFERRED
             self.store.finish_delivery(edition_id, address, status, now=self.clock(),
                                        error=str(e))
-            log.warning("delivery to %s %s: %s", address, status.value, e)
+            log.info("delivery to %s %s: %s", address, status.value, e)
             return DeliveryResult(address, status, str(e))
         self.store.finish_delivery(edition_id, address, DeliveryStatus.SENT, now=self.clock(),
                                    message_id=str(message["Message-ID"]))
