@@ -91,9 +91,11 @@ def run_daemon(app: App, *, on_event: Callable[[str], None] = log.info) -> None:
 
     def poll() -> None:
         outcomes = app.refresh()
-        failed = sum(1 for o in outcomes if o.error)
+        failed = [o for o in outcomes if o.error]
         new = sum(o.new_items for o in outcomes)
-        on_event(f"poll: {len(outcomes)} feeds polled, {new} new items, {failed} failing")
+        on_event(f"poll: {len(outcomes)} feeds polled, {new} new items, {len(failed)} failing")
+        for o in failed:
+            on_event(f"poll: feed {o.url}: {o.error}")
 
     def send() -> None:
         edition = datetime.now(UTC).astimezone(tz).date()
