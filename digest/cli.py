@@ -28,7 +28,7 @@ from digest import __version__
 from digest.app import App, make_app, parse_edition
 from digest.config import DEFAULT_CONFIG, Settings, json_schema, load_settings
 from digest.errors import DigestError
-from digest.models import FeedOutcome, FeedStatus
+from digest.models import FeedOutcome, FeedStatus, iso
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -54,10 +54,6 @@ class State:
 def _warn(message: str, label: str = "warning", style: str = "yellow") -> None:
     """A line on stderr; the message is plain text (feed errors may contain [brackets])."""
     err.print(Text.assemble((f"{label}: ", style), message))
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def _short(value: datetime | None) -> str:
@@ -269,7 +265,7 @@ def history(state: State, fmt: str) -> None:
         rows = app.history()
     if fmt == "json":
         _dump([{"edition": d.edition, "recipient": d.recipient, "status": d.status.value,
-                "sent_at": _iso(d.sent_at), "message_id": d.message_id} for d in rows])
+                "sent_at": iso(d.sent_at), "message_id": d.message_id} for d in rows])
         return
     _table(f"{len(rows)} deliveries", ("edition", "recipient", "status", "sent at", "detail"), [
         (d.edition, d.recipient, d.status.value,
@@ -291,7 +287,7 @@ def feeds(state: State, fmt: str) -> None:
         rows = app.feeds()
     if fmt == "json":
         _dump([{"url": h.url, "name": h.name, "status": h.status.value,
-                "last_fetched_at": _iso(h.last_fetched_at), "last_error": h.last_error,
+                "last_fetched_at": iso(h.last_fetched_at), "last_error": h.last_error,
                 "items": h.items} for h in rows])
         return
     styles = {"ok": "green", "error": "red"}

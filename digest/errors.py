@@ -33,10 +33,6 @@ class StoreError(DigestError):
     """The database could not be opened or written."""
 
 
-class FeedError(DigestError):
-    """One feed could not be fetched or parsed; caught per feed and recorded, never fatal."""
-
-
 class RenderError(DigestError):
     """A template is missing or broken; the message names the template and line."""
 

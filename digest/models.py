@@ -167,7 +167,8 @@ class FeedState:
 # --- the JSON shape of an edition (DESIGN.md section 3); also how a frozen edition is kept ---
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601, or None: how every JSON output writes a time."""
     return value.isoformat() if value is not None else None
 
 
@@ -186,7 +187,7 @@ def edition_to_dict(edition: Edition) -> dict[str, object]:
                         "title": story.title,
                         "url": story.url,
                         "source": story.source,
-                        "published": _iso(story.published),
+                        "published": iso(story.published),
                         "summary": story.summary,
                         "score": round(story.score, 4),
                         "also": [{"source": a.source, "url": a.url} for a in story.also],

@@ -11,7 +11,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from types import FrameType
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -98,12 +98,12 @@ def run_daemon(app: App, *, on_event: Callable[[str], None] = log.info) -> None:
             on_event(f"poll: feed {o.url}: {o.error}")
 
     def send() -> None:
-        edition = datetime.now(UTC).astimezone(tz).date()
+        edition = app.clock().astimezone(tz).date()
         result = app.deliver(edition)
         on_event(f"send {edition.isoformat()}: {result.summary()}")
 
     scheduler.add_job(poll, IntervalTrigger(seconds=tick.total_seconds(), timezone=tz),
-                      id="poll", next_run_time=datetime.now(tz), coalesce=True,
+                      id="poll", next_run_time=app.clock().astimezone(tz), coalesce=True,
                       max_instances=1)
     scheduler.add_job(send, parse_cron(settings.schedule.digest, tz), id="send",
                       coalesce=True, max_instances=1, misfire_grace_time=12 * 3600)
@@ -120,6 +120,6 @@ def run_daemon(app: App, *, on_event: Callable[[str], None] = log.info) -> None:
     signal.signal(signal.SIGINT, shutdown)
     on_event(
         f"digest run: polling every {tick}, next send "
-        f"{next_send(settings.schedule.digest, tz, datetime.now(tz)).isoformat()}"
+        f"{next_send(settings.schedule.digest, tz, app.clock().astimezone(tz)).isoformat()}"
     )
     scheduler.start()

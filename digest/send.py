@@ -193,8 +193,3 @@ class SmtpTransport:
 def _text(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
 
-
-def address_of(value: str) -> str:
-    """The bare address in 'Name <addr>' (for logs and file names)."""
-    return parseaddr(value)[1] or value
-
