@@ -237,7 +237,7 @@ def httpx_version() -> str | None:
 
 def parse_cost_ms(body: bytes, rounds: int = 20) -> float:
     """Best-of-`rounds` ms for one parse_feed of the served body (what (a) adds per request)."""
-    from digest.fetch import parse_feed
+    from digest.parse import parse_feed
 
     best = math.inf
     for _ in range(rounds):

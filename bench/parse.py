@@ -5,7 +5,7 @@ DESIGN.md section 4: feedparser's HTML sanitizer is most of its cost, so digest 
 summary, author) with nh3, then builds ``Item``s. This benchmark times, over the same bytes:
 
 - ``feedparser default``: ``feedparser.parse(body)``, sanitizer and URI resolver on;
-- ``digest parse_feed``: ``digest.fetch.parse_feed(url, body)``, everything it does included
+- ``digest parse_feed``: ``digest.parse.parse_feed(url, body)``, everything it does included
   (feedparser without sanitizer, nh3 on the displayed fields, dates, links, Item objects);
 - ``feedparser, sanitizer off`` (for reference): the same call parse_feed makes, without nh3
   and Items, to show what the cleaning costs.
@@ -45,8 +45,8 @@ def load_inputs(log: Callable[[str], None] = print) -> dict[str, list[tuple[str,
 def bench(passes: int = PASSES, log: Callable[[str], None] = print) -> dict[str, Any]:
     import feedparser
 
-    from digest.fetch import parse_feed
     from digest.models import FeedStatus
+    from digest.parse import parse_feed
 
     sets = load_inputs(log)
     files = [(f"{name}/{fname}", body) for name, bodies in sets.items() for fname, body in bodies]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -32,7 +32,7 @@ class Item:
     """One entry of one feed, already cleaned: plain-text title and summary, an http(s) URL."""
 
     feed_url: str
-    key: str  # identity within the feed; see fetch.item_key for the fallback chain
+    key: str  # identity within the feed; see dedupe.item_key for the fallback chain
     url: str
     title: str
     summary: str
@@ -63,6 +63,7 @@ class FeedOutcome:
     last_modified: str | None = None
     not_modified: bool = False  # the server answered 304
     new_items: int = 0  # filled in by the store
+    ttl: timedelta | None = None  # the feed's own <ttl>: poll no more often than this
 
 
 @dataclass(frozen=True, slots=True)

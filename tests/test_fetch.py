@@ -11,8 +11,9 @@ from urllib.parse import urljoin
 import pytest
 
 from conftest import CORPUS, FEEDS, FeedServer, Route
-from digest.fetch import FeedRequest, FetchLimits, fetch_feeds, parse_feed
+from digest.fetch import FeedRequest, FetchLimits, fetch_feeds
 from digest.models import FeedOutcome, FeedStatus, Item
+from digest.parse import parse_feed
 
 # Short limits keep failure tests fast; nothing here needs more than a fraction of a second.
 FAST = FetchLimits(connect_timeout=2.0, total_timeout=5.0, max_bytes=1024 * 1024)
