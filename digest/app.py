@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from pathlib import Path
+from random import Random
 
 from digest import classify, dedupe, rank
 from digest.config import Settings
@@ -30,6 +32,7 @@ from digest.models import (
     edition_from_dict,
     edition_to_dict,
 )
+from digest.polling import plan_next_poll
 from digest.render import Renderer
 from digest.schedule import next_send, send_time_on
 from digest.send import (
@@ -97,17 +100,21 @@ class App:
         store: Store,
         *,
         clock: Clock = utc_now,
-        limits: FetchLimits = FetchLimits(),
+        limits: FetchLimits | None = None,
         transport: Callable[[], Transport] | None = None,
+        random: Random | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock
-        self.limits = limits
+        self.limits = limits or fetch_limits(settings)
+        self.random = random or Random()  # backoff jitter
         self.renderer = Renderer(settings.tz)
         self._transport = transport or self._configured_transport
         self.rules = [classify.compile_rule(s.id, s.title, s.keywords) for s in settings.sections]
         self.feed_sections = {f.url: f.section for f in settings.feeds}
+        self.poll_every = {f.url: f.poll_every or settings.schedule.poll_every
+                           for f in settings.feeds}
         store.sync_feeds((f.url, f.name, f.weight) for f in settings.feeds)
 
     def close(self) -> None:
@@ -118,25 +125,52 @@ class App:
     def refresh(
         self, *, force: bool = False, on_done: Callable[[FeedOutcome], None] | None = None
     ) -> list[FeedOutcome]:
-        """Poll the feeds that are due (all with force) and store their new items."""
+        """Poll the feeds that are due (all with force, disabled ones included) and store
+        their new items; `on_done` sees each outcome once it is stored (from a worker thread).
+        """
         now = self.clock()
         states = self.store.feed_states([f.url for f in self.settings.feeds])
-        due = [s for s in states if force or s.next_poll_at is None or s.next_poll_at <= now]
-        requests = [FeedRequest(s.url, s.etag, s.last_modified) for s in due]
-        intervals = {f.url: f.poll_every or self.settings.schedule.poll_every
-                     for f in self.settings.feeds}
-        outcomes = []
-        for outcome in fetch_feeds(requests, self.limits, on_done):
-            keyed = []
-            for item in outcome.items:
-                item = replace(item, key=dedupe.item_key(item))
-                keyed.append((item, dedupe.canonical_url(item.url)))
-            new = self.store.record_poll(outcome, keyed, now=now,
-                                         next_poll_at=now + intervals[outcome.url])
-            outcomes.append(replace(outcome, items=(), new_items=new))
-            if outcome.status is FeedStatus.ERROR:
-                log.info("feed %s: %s", outcome.url, outcome.error)  # the CLI reports it
-        return outcomes
+        due = [s for s in states if force or (s.status is not FeedStatus.DISABLED and (
+            s.next_poll_at is None or s.next_poll_at <= now))]
+        failures = {s.url: s.error_count for s in due}
+        requests = [FeedRequest(s.url, s.fetch_url, s.etag, s.last_modified, s.body_hash)
+                    for s in due]
+        outcomes: dict[str, FeedOutcome] = {}
+
+        def record(outcome: FeedOutcome) -> None:
+            stored = self._record(outcome, now, failures.get(outcome.url, 0))
+            outcomes[outcome.url] = stored
+            if on_done is not None:
+                on_done(stored)
+
+        # Storing runs in one writer thread while the downloads go on, in the order the
+        # feeds finish; the event loop never waits for the database.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-store") as writer:
+            pending: list[Future[None]] = []
+            fetch_feeds(requests, self.limits,
+                        lambda outcome: pending.append(writer.submit(record, outcome)))
+            for future in pending:
+                future.result()  # a store error surfaces here, after the downloads
+        return [outcomes[r.url] for r in requests]
+
+    def _record(self, outcome: FeedOutcome, now: datetime, failures: int) -> FeedOutcome:
+        keyed = []
+        for item in outcome.items:
+            item = replace(item, key=dedupe.item_key(item))
+            keyed.append((item, dedupe.canonical_url(item.url)))
+        failed = outcome.status is FeedStatus.ERROR
+        plan = plan_next_poll(outcome, now=now, every=self.poll_every[outcome.url],
+                              failures=failures + 1 if failed else 0,
+                              max_backoff=self.settings.fetch.max_backoff,
+                              draw=self.random.random())
+        new = self.store.record_poll(outcome, keyed, now=now, next_poll_at=plan.next_poll_at,
+                                     stale_before=now - self.settings.edition.window)
+        if failed:
+            log.info("feed %s: %s; next poll %s", outcome.url, outcome.error, plan.reason)
+        if outcome.moved_to:
+            log.warning("feed %s moved permanently to %s; polling the new URL from now on",
+                        outcome.url, outcome.moved_to)
+        return replace(outcome, items=(), new_items=new)
 
     # --- editions ---
 
@@ -355,6 +389,15 @@ def _explain(edition: Edition, placed: Sequence[Story], candidates: int) -> list
     lines.extend(f"not selected (section or edition full): {s.title!r} [{s.section}] ({s.source})"
                  for s in placed if s.url not in chosen)
     return lines
+
+
+def fetch_limits(settings: Settings) -> FetchLimits:
+    """The `fetch:` block of feeds.yaml as the fetcher's limits."""
+    f = settings.fetch
+    return FetchLimits(concurrency=f.concurrency, per_host=f.per_host,
+                       connect_timeout=f.connect_timeout.total_seconds(),
+                       total_timeout=f.timeout.total_seconds(), max_bytes=f.max_bytes,
+                       max_redirects=f.max_redirects)
 
 
 def make_app(settings: Settings, *, clock: Clock = utc_now) -> App:

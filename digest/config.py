@@ -95,6 +95,38 @@ class EditionSettings(_Frozen):
     )
 
 
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]i?B|B)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2, "gb": 1000**3,
+               "gib": 1024**3}
+
+
+def parse_size(value: object) -> object:
+    """`10MiB`, `500KB`, `2048` (bytes) -> int bytes."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and (match := _SIZE.match(value)):
+        return int(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b").lower()])
+    raise ValueError(f"not a size like 10MiB, 500KB or 2048: {value!r}")
+
+
+Size = Annotated[
+    int,
+    BeforeValidator(parse_size),
+    WithJsonSchema({"type": ["string", "integer"], "examples": ["10MiB", "500KB"]}),
+]
+
+
+class FetchSettings(_Frozen):
+    concurrency: int = Field(64, ge=1, le=1024, description="feeds downloaded at once")
+    per_host: int = Field(4, ge=1, le=64, description="connections to one host at once")
+    connect_timeout: Duration = Field(timedelta(seconds=10), description="to open a connection")
+    timeout: Duration = Field(timedelta(seconds=30), description="for one feed, start to end")
+    max_bytes: Size = Field(10 * 1024 * 1024, ge=1024, description="largest feed body accepted")
+    max_redirects: int = Field(5, ge=0, le=20, description="redirects followed per request")
+    max_backoff: Duration = Field(
+        timedelta(hours=24), description="longest wait after repeated failures")
+
+
 class SectionSettings(_Frozen):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     title: str = Field(min_length=1)
@@ -177,6 +209,7 @@ class Settings(_Frozen):
     )
     schedule: ScheduleSettings = ScheduleSettings()
     edition: EditionSettings = EditionSettings()
+    fetch: FetchSettings = FetchSettings()
     sections: tuple[SectionSettings, ...] = ()
     feeds: tuple[FeedSettings, ...] = ()
     delivery: DeliverySettings = DeliverySettings()

@@ -2,17 +2,26 @@
 raises for one bad feed: every failure becomes a `FeedOutcome` with a one-line reason.
 
 The only importer of aiohttp; its objects never leave this module. It does not store anything,
-decide what is a duplicate, or read the clock for decisions.
+decide when a feed is polled next, or read the clock: what the server said about timing
+(Retry-After, Cache-Control) comes back as durations for `polling` to weigh.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import multiprocessing
+import os
 import re
 import socket
+import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from email.utils import parsedate_to_datetime
 from functools import partial
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -25,33 +34,67 @@ from digest.parse import parse_feed
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = f"digest/{__version__} (newsletter digest generator; feed poller)"
+USER_AGENT = (f"digest/{__version__} (newsletter digest generator; polls politely: conditional "
+              "GET, per-host limits, backoff)")
+_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, "
+    "text/xml;q=0.9, */*;q=0.5"
+)
 _SPACES = re.compile(r"\s+")
+_MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
+# A process pool pays off once a batch has more bodies than a thread parses in its start-up time.
+PROCESS_POOL_MIN_FEEDS = 16
 
 
 @dataclass(frozen=True, slots=True)
 class FeedRequest:
-    """One feed to poll, with the validators remembered from its last successful poll."""
+    """One feed to poll, with what its last successful poll left behind."""
 
-    url: str
+    url: str  # the feed's identity: the URL in feeds.yaml
+    fetch_url: str | None = None  # where it lives now, after a permanent redirect
     etag: str | None = None
     last_modified: str | None = None
+    body_hash: str | None = None  # of the last body parsed: the same bytes are not parsed again
+
+    @property
+    def location(self) -> str:
+        return self.fetch_url or self.url
 
 
 @dataclass(frozen=True, slots=True)
 class FetchLimits:
-    """How patient and how trusting one poll is."""
+    """How patient, how parallel and how trusting one poll is."""
 
-    concurrency: int = 16
-    per_host: int = 2
+    concurrency: int = 64
+    per_host: int = 4
     connect_timeout: float = 10.0
     total_timeout: float = 30.0
     max_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
+    parse_workers: int | None = None  # processes for parsing; None: one per CPU (big batches)
 
 
 class _Failure(Exception):
-    """A one-line reason a feed could not be downloaded or parsed (module-internal)."""
+    """A one-line reason a feed could not be downloaded (module-internal)."""
+
+    def __init__(self, message: str, *, retry_after: timedelta | None = None,
+                 gone: bool = False) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.gone = gone
+
+
+@dataclass(slots=True)
+class _Response:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    moved_to: str | None = None  # the new URL when every redirect hop was permanent
+
+
+def body_hash(body: bytes) -> str:
+    """A short, collision-safe fingerprint of a feed body."""
+    return hashlib.blake2b(body, digest_size=16).hexdigest()
 
 
 def _read_file(url: str, max_bytes: int) -> bytes:
@@ -68,50 +111,84 @@ def _read_file(url: str, max_bytes: int) -> bytes:
     return body
 
 
+def _retry_after(headers: dict[str, str]) -> timedelta | None:
+    """Retry-After as a duration (RFC 9110 10.2.3): seconds, or an HTTP-date measured against
+    the response's own Date header, so our clock's skew does not matter."""
+    value = headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return timedelta(seconds=int(value))
+    try:
+        when = parsedate_to_datetime(value)
+        sent = parsedate_to_datetime(headers["date"])
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None
+    return max(when - sent, timedelta(0))
+
+
+def _cache_for(headers: dict[str, str]) -> timedelta | None:
+    """Cache-Control max-age: how long the publisher says the feed stays fresh."""
+    match = _MAX_AGE.search(headers.get("cache-control", ""))
+    return timedelta(seconds=int(match.group(1))) if match else None
+
+
 async def _download(
     session: aiohttp.ClientSession, request: FeedRequest, limits: FetchLimits
-) -> tuple[int, bytes, dict[str, str]]:
+) -> _Response:
     headers = {"User-Agent": USER_AGENT, "Accept": _ACCEPT}
     if request.etag:
         headers["If-None-Match"] = request.etag
     if request.last_modified:
         headers["If-Modified-Since"] = request.last_modified
     async with session.get(
-        request.url, headers=headers, max_redirects=limits.max_redirects
+        request.location, headers=headers, max_redirects=limits.max_redirects
     ) as response:
         # Header names are case-insensitive (RFC 9110 5.1): keep them lower-cased.
-        headers = {name.lower(): value for name, value in response.headers.items()}
-        if response.status == 304:
-            return 304, b"", headers
-        if response.status >= 400:
-            raise _Failure(f"HTTP {response.status} {response.reason or ''}".strip())
+        answer = _Response(response.status,
+                           headers={k.lower(): v for k, v in response.headers.items()})
+        hops = [r.status for r in response.history]
+        if hops and all(status in (301, 308) for status in hops):
+            answer.moved_to = str(response.url)
+        status = response.status
+        if status == 304:
+            return answer
+        if status == 410:
+            raise _Failure("HTTP 410 Gone: the publisher removed this feed", gone=True)
+        if status in (429, 503):
+            wait = _retry_after(answer.headers)
+            hint = f", retry after {int(wait.total_seconds())} s" if wait is not None else ""
+            raise _Failure(f"HTTP {status} {response.reason or ''}".strip() + hint,
+                           retry_after=wait)
+        if status >= 300 or status < 200:  # an unfollowed 3xx is as useless as a 4xx
+            raise _Failure(f"HTTP {status} {response.reason or ''}".strip())
         declared = response.content_length
         if declared is not None and declared > limits.max_bytes:
             raise _Failure(f"too large: {declared} bytes declared, limit {limits.max_bytes}")
         chunks: list[bytes] = []
         size = 0
+        # Decompressed (gzip, deflate, br) as it streams, so the cap also stops a gzip bomb.
         async for chunk in response.content.iter_chunked(64 * 1024):
             size += len(chunk)
-            if size > limits.max_bytes:  # streamed, so an endless body is cut off here
+            if size > limits.max_bytes:  # an endless or huge body is cut off here
                 raise _Failure(f"too large: more than {limits.max_bytes} bytes, cut off")
             chunks.append(chunk)
-        return response.status, b"".join(chunks), headers
-
-
-_ACCEPT = (
-    "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, "
-    "text/xml;q=0.9, */*;q=0.5"
-)
+        answer.body = b"".join(chunks)
+        return answer
 
 
 def _describe(error: BaseException, limits: FetchLimits) -> str:
     """One line a human can act on, for any exception a download can raise."""
     if isinstance(error, _Failure):
         return str(error)
+    if isinstance(error, aiohttp.ConnectionTimeoutError):
+        return f"timeout: could not connect within {limits.connect_timeout:g} s"
     if isinstance(error, asyncio.TimeoutError):
         return f"timeout: no complete answer within {limits.total_timeout:g} s"
     if isinstance(error, aiohttp.TooManyRedirects):
-        return f"too many redirects (more than {limits.max_redirects})"
+        return f"redirect loop or too many redirects (more than {limits.max_redirects})"
+    if isinstance(error, aiohttp.ClientConnectorCertificateError):
+        return f"TLS: certificate not valid for {error.host}: {error.certificate_error}"
     if isinstance(error, aiohttp.ClientConnectorError):
         cause = error.os_error
         if isinstance(cause, socket.gaierror):
@@ -119,44 +196,96 @@ def _describe(error: BaseException, limits: FetchLimits) -> str:
         if isinstance(cause, ConnectionRefusedError):
             return f"connection refused by {error.host}:{error.port}"
         return f"cannot connect to {error.host}:{error.port}: {cause.strerror or cause}"
+    if isinstance(error, aiohttp.ServerDisconnectedError):
+        return "server closed the connection before answering"
     if isinstance(error, aiohttp.ClientPayloadError):
-        return f"broken response body: {error}"
+        return f"broken response body: {_SPACES.sub(' ', str(error))}"
+    if isinstance(error, aiohttp.InvalidURL):
+        return f"invalid URL: {error}"
     if isinstance(error, aiohttp.ClientError):
         return f"HTTP client error: {_SPACES.sub(' ', str(error)) or type(error).__name__}"
     return f"{type(error).__name__}: {error}"
 
 
+class _Parsers:
+    """Where parsing runs: a process pool on every core for big batches (feedparser is pure
+    Python, so threads would share one core), else a worker thread. Either way it is off the
+    event loop, so downloads and their timeouts go on while a big feed is parsed."""
+
+    def __init__(self, feeds: int, workers: int | None) -> None:
+        cpus = os.cpu_count() or 1
+        workers = workers if workers is not None else cpus
+        self._pool: ProcessPoolExecutor | None = None
+        if workers > 1 and feeds >= PROCESS_POOL_MIN_FEEDS:
+            # forkserver: workers fork from a clean single-threaded process that has imported
+            # the parser once, never from this one (its resolver threads make fork unsafe).
+            method = "forkserver" if sys.platform.startswith("linux") else "spawn"
+            context = multiprocessing.get_context(method)
+            if method == "forkserver":
+                context.set_forkserver_preload(["digest.parse"])
+            self._pool = ProcessPoolExecutor(max_workers=min(workers, feeds), mp_context=context)
+
+    async def parse(self, url: str, body: bytes, content_type: str | None) -> FeedOutcome:
+        loop = asyncio.get_running_loop()
+        job = partial(parse_feed, url, body, content_type=content_type)
+        if self._pool is not None:
+            try:
+                return await loop.run_in_executor(self._pool, job)
+            except BrokenProcessPool:  # a worker died (killed, out of memory): carry on here
+                log.warning("parser process pool broke; parsing the rest in a thread")
+                self.close()
+        return await loop.run_in_executor(None, job)
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
 async def _poll(
     session: aiohttp.ClientSession,
-    gate: asyncio.Semaphore,
+    gates: tuple[asyncio.Semaphore, asyncio.Semaphore],
+    parsers: _Parsers,
     request: FeedRequest,
     limits: FetchLimits,
 ) -> FeedOutcome:
-    async with gate:
+    host_gate, global_gate = gates
+    # The host's gate first: feeds queued behind a slow host wait without holding one of the
+    # global slots, so one hanging server never holds up the others.
+    async with host_gate, global_gate:
         try:
-            if urlsplit(request.url).scheme == "file":
-                headers: dict[str, str] = {}
-                status, body = 200, _read_file(request.url, limits.max_bytes)
+            if urlsplit(request.location).scheme == "file":
+                answer = _Response(200, _read_file(request.location, limits.max_bytes))
             else:
-                status, body, headers = await _download(session, request, limits)
+                answer = await _download(session, request, limits)
         except Exception as e:  # one bad feed never stops the others
-            return FeedOutcome(request.url, FeedStatus.ERROR, error=_describe(e, limits))
+            retry = e.retry_after if isinstance(e, _Failure) else None
+            gone = e.gone if isinstance(e, _Failure) else False
+            return FeedOutcome(request.url, FeedStatus.ERROR, error=_describe(e, limits),
+                               retry_after=retry, gone=gone)
+    headers = answer.headers
     etag, last_modified = headers.get("etag"), headers.get("last-modified")
-    if status == 304:  # a 304 without validators keeps the ones we sent (RFC 9110 15.4.5)
+    moved_to, cache_for = answer.moved_to, _cache_for(headers)
+    if answer.status == 304:  # a 304 without validators keeps the ones we sent (RFC 9110 15.4.5)
         return FeedOutcome(request.url, FeedStatus.OK, not_modified=True,
                            etag=etag or request.etag,
-                           last_modified=last_modified or request.last_modified)
+                           last_modified=last_modified or request.last_modified,
+                           body_hash=request.body_hash, moved_to=moved_to, cache_for=cache_for)
+    digest_ = body_hash(answer.body)
+    if request.body_hash == digest_:  # the same bytes as last time: nothing to parse
+        return FeedOutcome(request.url, FeedStatus.OK, unchanged=True, etag=etag,
+                           last_modified=last_modified, body_hash=digest_, moved_to=moved_to,
+                           cache_for=cache_for)
     try:
-        # Parsing is CPU work: off the event loop, so other downloads (and their timeouts)
-        # keep running while a big feed is parsed.
-        outcome = await asyncio.get_running_loop().run_in_executor(
-            None, partial(parse_feed, request.url, body,
-                          content_type=headers.get("content-type")))
+        # Relative links resolve against where the feed was really found.
+        outcome = await parsers.parse(answer.moved_to or request.location, answer.body,
+                                      headers.get("content-type"))
     except Exception as e:  # feedparser is robust, but a parser bug must not stop the run
         log.debug("parse failure", exc_info=True)
         return FeedOutcome(request.url, FeedStatus.ERROR, error=f"parse failure: {e}")
+    outcome = replace(outcome, url=request.url, moved_to=moved_to, cache_for=cache_for)
     if outcome.status is FeedStatus.OK:
-        return replace(outcome, etag=etag, last_modified=last_modified)
+        return replace(outcome, etag=etag, last_modified=last_modified, body_hash=digest_)
     return outcome
 
 
@@ -167,18 +296,25 @@ async def _poll_all(
 ) -> list[FeedOutcome]:
     timeout = aiohttp.ClientTimeout(total=limits.total_timeout, connect=limits.connect_timeout)
     connector = aiohttp.TCPConnector(limit=limits.concurrency, limit_per_host=limits.per_host)
-    gate = asyncio.Semaphore(limits.concurrency)
-    async with aiohttp.ClientSession(
-        timeout=timeout, connector=connector, auto_decompress=True, trust_env=False
-    ) as session:
+    global_gate = asyncio.Semaphore(limits.concurrency)
+    host_gates: dict[str, asyncio.Semaphore] = {}
+    parsers = _Parsers(len(requests), limits.parse_workers)
+    try:
+        async with aiohttp.ClientSession(
+            timeout=timeout, connector=connector, auto_decompress=True, trust_env=False
+        ) as session:
 
-        async def one(request: FeedRequest) -> FeedOutcome:
-            outcome = await _poll(session, gate, request, limits)
-            if on_done is not None:
-                on_done(outcome)
-            return outcome
+            async def one(request: FeedRequest) -> FeedOutcome:
+                host = (urlsplit(request.location).hostname or "").lower()
+                gate = host_gates.setdefault(host, asyncio.Semaphore(limits.per_host))
+                outcome = await _poll(session, (gate, global_gate), parsers, request, limits)
+                if on_done is not None:
+                    on_done(outcome)
+                return outcome
 
-        return list(await asyncio.gather(*(one(r) for r in requests)))
+            return list(await asyncio.gather(*(one(r) for r in requests)))
+    finally:
+        parsers.close()
 
 
 def fetch_feeds(
@@ -186,7 +322,8 @@ def fetch_feeds(
     limits: FetchLimits = FetchLimits(),
     on_done: Callable[[FeedOutcome], None] | None = None,
 ) -> list[FeedOutcome]:
-    """Poll every feed concurrently; one outcome per request, in the same order."""
+    """Poll every feed concurrently; one outcome per request, in the same order. `on_done` is
+    called with each outcome as it completes (on the event loop's thread)."""
     if not requests:
         return []
     return asyncio.run(_poll_all(requests, limits, on_done))

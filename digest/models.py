@@ -13,7 +13,8 @@ class FeedStatus(StrEnum):
 
     NEW = "new"  # configured, never polled
     OK = "ok"
-    ERROR = "error"
+    ERROR = "error"  # the last poll failed; polled again after a backoff
+    DISABLED = "disabled"  # the server said 410 Gone: not polled until `fetch --all`
 
 
 class DeliveryStatus(StrEnum):
@@ -64,6 +65,12 @@ class FeedOutcome:
     not_modified: bool = False  # the server answered 304
     new_items: int = 0  # filled in by the store
     ttl: timedelta | None = None  # the feed's own <ttl>: poll no more often than this
+    unchanged: bool = False  # the body was byte-for-byte the last one: not parsed again
+    body_hash: str | None = None  # of the body parsed (or skipped as unchanged)
+    moved_to: str | None = None  # permanent redirect (301/308): the feed's new URL
+    cache_for: timedelta | None = None  # Cache-Control max-age of the answer
+    retry_after: timedelta | None = None  # 429/503 Retry-After
+    gone: bool = False  # 410 Gone: the feed is to be disabled
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +84,9 @@ class FeedHealth:
     last_error: str | None
     items: int
     next_poll_at: datetime | None = None
+    last_success_at: datetime | None = None
+    moved_to: str | None = None  # where a permanent redirect sent us, when it did
+    error_count: int = 0  # consecutive failed polls
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +173,9 @@ class FeedState:
     last_modified: str | None
     next_poll_at: datetime | None
     error_count: int = 0
+    status: FeedStatus = FeedStatus.NEW
+    fetch_url: str | None = None  # set after a permanent redirect
+    body_hash: str | None = None
 
 
 # --- the JSON shape of an edition (DESIGN.md section 3); also how a frozen edition is kept ---

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     Engine,
@@ -33,8 +34,11 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    false,
     func,
+    inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Connection, make_url
@@ -69,6 +73,8 @@ feeds = Table(
     Column("last_error", Text),
     Column("error_count", Integer, nullable=False, default=0),
     Column("next_poll_at", DateTime(timezone=True)),
+    Column("fetch_url", Text),  # where a permanent redirect (301/308) sent us; None: `url`
+    Column("body_hash", String(64)),  # of the last body parsed, to skip parsing it again
 )
 
 items = Table(
@@ -84,6 +90,9 @@ items = Table(
     Column("author", Text),
     Column("published_at", DateTime(timezone=True)),
     Column("first_seen_at", DateTime(timezone=True), nullable=False),
+    # Older than the edition window when first seen (a feed's back catalogue on its first
+    # poll): remembered, so it is never new again, but never offered in an edition.
+    Column("seen_only", Boolean, nullable=False, default=False, server_default=false()),
     UniqueConstraint("feed_id", "key", name="uq_items_feed_key"),
     Index("ix_items_published_at", "published_at"),
     Index("ix_items_first_seen_at", "first_seen_at"),
@@ -183,6 +192,7 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
             metadata.create_all(self.engine)
+            _add_missing_columns(self.engine)
         except SQLAlchemyError as e:
             raise StoreError(f"cannot open database {_safe_url(url)}: {e.__cause__ or e}") from e
 
@@ -220,35 +230,45 @@ class Store:
             rows = {r.url: r for r in conn.execute(select(feeds).where(feeds.c.url.in_(urls)))}
         return [
             FeedState(url=u, etag=rows[u].etag, last_modified=rows[u].last_modified,
-                      next_poll_at=_utc(rows[u].next_poll_at), error_count=rows[u].error_count)
+                      next_poll_at=_utc(rows[u].next_poll_at), error_count=rows[u].error_count,
+                      status=FeedStatus(rows[u].status), fetch_url=rows[u].fetch_url,
+                      body_hash=rows[u].body_hash)
             for u in urls if u in rows
         ]
 
     def record_poll(
         self, outcome: FeedOutcome, keyed_items: Sequence[tuple[Item, str]], *,
-        now: datetime, next_poll_at: datetime,
+        now: datetime, next_poll_at: datetime | None, stale_before: datetime | None = None,
     ) -> int:
         """Store a poll's outcome and its new items (identity `key`, canonical URL); returns
-        how many items were new. Items already stored are left as they are."""
+        how many items were new. Items already stored are left as they are; new items dated
+        before `stale_before` are kept as seen but never offered. A failed poll keeps every
+        item and validator stored before."""
         with self._tx() as conn:
             feed = conn.execute(select(feeds.c.id, feeds.c.error_count)
                                 .where(feeds.c.url == outcome.url)).one()
-            now, next_poll_at = _db_time(now), _db_time(next_poll_at)
-            values: dict[str, Any] = {"last_fetched_at": now, "next_poll_at": next_poll_at}
+            now = _db_time(now)
+            values: dict[str, Any] = {
+                "last_fetched_at": now,
+                "next_poll_at": _db_time(next_poll_at) if next_poll_at else None}
             if outcome.status is FeedStatus.OK:
                 values.update(status=FeedStatus.OK.value, last_success_at=now, last_error=None,
                               error_count=0, etag=outcome.etag,
-                              last_modified=outcome.last_modified)
+                              last_modified=outcome.last_modified, body_hash=outcome.body_hash)
+                if outcome.moved_to:
+                    values["fetch_url"] = outcome.moved_to
                 if outcome.title:
                     values["title"] = outcome.title
             else:
-                values.update(status=FeedStatus.ERROR.value, last_error=outcome.error,
+                status = FeedStatus.DISABLED if outcome.gone else FeedStatus.ERROR
+                values.update(status=status.value, last_error=outcome.error,
                               error_count=feed.error_count + 1)
             conn.execute(update(feeds).where(feeds.c.id == feed.id).values(**values))
-            return self._insert_new_items(conn, feed.id, keyed_items, now)
+            return self._insert_new_items(conn, feed.id, keyed_items, now, stale_before)
 
     def _insert_new_items(
-        self, conn: Connection, feed_id: int, keyed: Sequence[tuple[Item, str]], now: datetime
+        self, conn: Connection, feed_id: int, keyed: Sequence[tuple[Item, str]], now: datetime,
+        stale_before: datetime | None,
     ) -> int:
         if not keyed:
             return 0
@@ -266,7 +286,9 @@ class Store:
             {"feed_id": feed_id, "key": key, "guid": item.guid, "url": item.url,
              "canonical_url": canonical, "title": item.title, "summary": item.summary,
              "author": item.author, "first_seen_at": now,
-             "published_at": _db_time(item.published) if item.published else None}
+             "published_at": _db_time(item.published) if item.published else None,
+             "seen_only": bool(stale_before and item.published
+                               and item.published < stale_before)}
             for key, (item, canonical) in by_key.items() if key not in existing
         ]
         if rows:
@@ -283,7 +305,9 @@ class Store:
         return [
             FeedHealth(url=r.url, name=r.name or r.title or r.url, status=FeedStatus(r.status),
                        last_fetched_at=_utc(r.last_fetched_at), last_error=r.last_error,
-                       items=r.n, next_poll_at=_utc(r.next_poll_at))
+                       items=r.n, next_poll_at=_utc(r.next_poll_at),
+                       last_success_at=_utc(r.last_success_at), moved_to=r.fetch_url,
+                       error_count=r.error_count)
             for r in rows
         ]
 
@@ -297,7 +321,8 @@ class Store:
             select(items, feeds.c.url.label("feed_url"), feeds.c.weight,
                    func.coalesce(feeds.c.name, feeds.c.title, feeds.c.url).label("source"))
             .join(feeds, feeds.c.id == items.c.feed_id)
-            .where(when >= _db_time(start), when <= _db_time(end), feeds.c.url.in_(feed_urls))
+            .where(when >= _db_time(start), when <= _db_time(end), feeds.c.url.in_(feed_urls),
+                   items.c.seen_only == false())
             .order_by(items.c.id)
         )
         with self._tx() as conn:
@@ -413,9 +438,33 @@ class Store:
         ]
 
 
+def _add_missing_columns(engine: Engine) -> None:
+    """Bring a database made by an earlier digest up to this schema by adding the columns it
+    lacks (all nullable or with a server default). Alembic migrations replace this when the
+    schema needs more than added columns."""
+    inspector = inspect(engine)
+    with engine.begin() as conn:
+        for table in metadata.sorted_tables:
+            present = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                kind = column.type.compile(dialect=engine.dialect)
+                default = ""
+                if column.server_default is not None:
+                    clause = column.server_default.arg  # type: ignore[attr-defined]
+                    default = " DEFAULT " + str(clause.compile(dialect=engine.dialect))
+                log.info("database: adding column %s.%s", table.name, column.name)
+                conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" '
+                                  f"{kind}{default}"))
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+    # In WAL mode NORMAL never corrupts the database; a power cut may lose the last commits,
+    # which the next poll fetches again. FULL would fsync every feed's commit.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")  # another process writing: wait, don't fail
     cursor.close()
