@@ -26,6 +26,7 @@ from digest.models import (
     Edition,
     FeedHealth,
     FeedOutcome,
+    FeedState,
     FeedStatus,
     Rendered,
     Story,
@@ -129,9 +130,7 @@ class App:
         their new items; `on_done` sees each outcome once it is stored (from a worker thread).
         """
         now = self.clock()
-        states = self.store.feed_states([f.url for f in self.settings.feeds])
-        due = [s for s in states if force or (s.status is not FeedStatus.DISABLED and (
-            s.next_poll_at is None or s.next_poll_at <= now))]
+        due = self.due_feeds(force=force, now=now)
         failures = {s.url: s.error_count for s in due}
         requests = [FeedRequest(s.url, s.fetch_url, s.etag, s.last_modified, s.body_hash)
                     for s in due]
@@ -152,6 +151,13 @@ class App:
             for future in pending:
                 future.result()  # a store error surfaces here, after the downloads
         return [outcomes[r.url] for r in requests]
+
+    def due_feeds(self, *, force: bool = False, now: datetime | None = None) -> list[FeedState]:
+        """The configured feeds a poll would fetch now: due ones, or all with `force`."""
+        now = now or self.clock()
+        states = self.store.feed_states([f.url for f in self.settings.feeds])
+        return [s for s in states if force or (s.status is not FeedStatus.DISABLED and (
+            s.next_poll_at is None or s.next_poll_at <= now))]
 
     def _record(self, outcome: FeedOutcome, now: datetime, failures: int) -> FeedOutcome:
         keyed = []

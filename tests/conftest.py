@@ -9,7 +9,6 @@ import os
 import shutil
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,6 +40,8 @@ class Route:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds before answering (for timeout tests)
     endless: bool = False  # stream forever (for size-limit tests)
+    # Anything else (dripping bytes, hanging, bad framing): writes the whole answer itself.
+    respond: Callable[[BaseHTTPRequestHandler], None] | None = None
 
 
 @dataclass
@@ -48,6 +49,10 @@ class FeedServer:
     base_url: str
     routes: dict[str, Route]
     requests: list[tuple[str, dict[str, str]]]
+    in_flight: int = 0  # requests being answered right now
+    max_in_flight: int = 0  # the most ever answered at once
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
@@ -64,6 +69,17 @@ def _handler(server_state: FeedServer) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_GET(self) -> None:
+            with server_state.lock:
+                server_state.in_flight += 1
+                server_state.max_in_flight = max(server_state.max_in_flight,
+                                                 server_state.in_flight)
+            try:
+                self._answer()
+            finally:
+                with server_state.lock:
+                    server_state.in_flight -= 1
+
+        def _answer(self) -> None:
             path = self.path.split("?")[0]
             server_state.requests.append((path, dict(self.headers)))
             route = server_state.routes.get(path)
@@ -81,7 +97,10 @@ def _handler(server_state: FeedServer) -> type[BaseHTTPRequestHandler]:
                 self._send(200, body, {"Content-Type": kind, "ETag": etag})
                 return
             if route.delay:
-                time.sleep(route.delay)
+                server_state.stopping.wait(route.delay)
+            if route.respond is not None:
+                route.respond(self)
+                return
             if route.endless:
                 self.send_response(route.status)
                 self.send_header("Content-Type", "application/xml")
@@ -124,6 +143,7 @@ def feed_server() -> Iterator[FeedServer]:
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield state
+    state.stopping.set()  # wakes handlers that hang or drip on purpose
     httpd.shutdown()
     httpd.server_close()
 

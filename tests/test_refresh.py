@@ -1,0 +1,236 @@
+"""App.refresh against a real local server and SQLite: conditional GET kept in the store,
+unchanged bodies not parsed, the poll schedule (interval, <ttl>, max-age, backoff), the first
+poll's back catalogue, and databases made by an earlier digest."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from random import Random
+from typing import Any
+
+import pytest
+
+from conftest import FEEDS, FeedServer, Route, WriteConfig, fixed_clock
+from digest import dedupe, fetch
+from digest.app import App
+from digest.config import load_settings
+from digest.models import FeedOutcome, FeedStatus
+from digest.parse import parse_feed
+from digest.store import Store
+
+NOW = "2026-11-27T12:00:00+00:00"
+
+
+def rss(*items: tuple[str, str], ttl: int | None = None) -> bytes:
+    """A small RSS 2.0 feed of (guid, pubDate) items, written for these tests."""
+    body = "".join(
+        f"<item><title>Story {guid}</title><link>https://wire.example/{guid}</link>"
+        f"<guid isPermaLink=\"false\">{guid}</guid><pubDate>{date}</pubDate>"
+        f"<description>About {guid}.</description></item>" for guid, date in items)
+    extra = f"<ttl>{ttl}</ttl>" if ttl else ""
+    return (f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+            f"<title>Wire</title><link>https://wire.example/</link>{extra}{body}"
+            "</channel></rss>").encode()
+
+
+RECENT = "Thu, 26 Nov 2026 09:00:00 +0000"
+
+
+def make_app(write_config: WriteConfig, urls: list[str], when: str = NOW,
+             **config: Any) -> App:
+    path = write_config({"feeds": [{"url": u} for u in urls], **config})
+    settings = load_settings(path)
+    return App(settings, Store(settings.database), clock=fixed_clock(when), random=Random(7))
+
+
+def state(app: App, url: str) -> Any:
+    return next(s for s in app.store.feed_states([url]))
+
+
+def one(app: App, force: bool = True) -> FeedOutcome:
+    outcomes = app.refresh(force=force)
+    assert len(outcomes) == 1
+    return outcomes[0]
+
+
+# --- conditional GET, kept in the store ---
+
+
+def test_second_poll_sends_validators_gets_304_and_keeps_everything(
+    feed_server: FeedServer, write_config: WriteConfig
+) -> None:
+    url = feed_server.url("rss2.xml")
+    app = make_app(write_config, [url])
+    first = one(app)
+    assert first.status is FeedStatus.OK and first.new_items == 5
+    etag = state(app, url).etag
+    assert etag
+
+    second = one(app)
+
+    assert second.not_modified and second.status is FeedStatus.OK and second.new_items == 0
+    assert feed_server.requests[-1][1].get("If-None-Match") == etag
+    assert state(app, url).etag == etag
+    assert app.store.count_items() == 5
+
+
+def test_304_without_validators_keeps_the_stored_ones(
+    feed_server: FeedServer, write_config: WriteConfig
+) -> None:
+    feed_server.routes["/v.xml"] = Route(body=rss(("a", RECENT)), headers={
+        "ETag": '"v1"', "Last-Modified": "Wed, 25 Nov 2026 10:00:00 GMT"})
+    url = feed_server.url("v.xml")
+    app = make_app(write_config, [url])
+    one(app)
+    feed_server.routes["/v.xml"] = Route(status=304)  # no ETag, no Last-Modified
+
+    assert one(app).not_modified
+
+    kept = state(app, url)
+    assert (kept.etag, kept.last_modified) == ('"v1"', "Wed, 25 Nov 2026 10:00:00 GMT")
+    assert feed_server.requests[-1][1].get("If-Modified-Since") == kept.last_modified
+
+
+def test_the_same_body_again_is_not_parsed(
+    feed_server: FeedServer, write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feed_server.routes["/same.xml"] = Route(body=rss(("a", RECENT), ("b", RECENT)))
+    url = feed_server.url("same.xml")
+    calls: list[str] = []
+    real: Callable[..., FeedOutcome] = fetch.parse_feed
+
+    def counting(*args: Any, **kwargs: Any) -> FeedOutcome:
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fetch, "parse_feed", counting)  # one feed: parsed in a thread here
+    app = make_app(write_config, [url])
+    assert one(app).new_items == 2
+
+    second = one(app)
+
+    assert second.unchanged and second.status is FeedStatus.OK and second.new_items == 0
+    assert calls == [url]  # parsed once, not twice
+    feed_server.routes["/same.xml"] = Route(body=rss(("a", RECENT), ("b", RECENT),
+                                                     ("c", RECENT)))
+    third = one(app)
+    assert not third.unchanged and third.new_items == 1 and len(calls) == 2
+
+
+# --- the schedule ---
+
+
+def test_a_fresh_poll_is_due_again_after_poll_every_only(
+    feed_server: FeedServer, write_config: WriteConfig
+) -> None:
+    url = feed_server.url("rss2.xml")
+    app = make_app(write_config, [url], schedule={"poll_every": "30m"})
+    one(app, force=False)
+    assert state(app, url).next_poll_at == datetime.fromisoformat(NOW) + timedelta(minutes=30)
+    hits = feed_server.hits("rss2.xml")
+
+    assert app.refresh() == []  # not due: nothing requested
+    assert feed_server.hits("rss2.xml") == hits
+    assert len(app.refresh(force=True)) == 1  # fetch --all polls it anyway
+
+
+def test_the_feeds_ttl_makes_it_wait_longer(feed_server: FeedServer,
+                                             write_config: WriteConfig) -> None:
+    feed_server.routes["/ttl.xml"] = Route(body=rss(("a", RECENT), ttl=180))
+    url = feed_server.url("ttl.xml")
+    app = make_app(write_config, [url])
+    one(app)
+    assert state(app, url).next_poll_at == datetime.fromisoformat(NOW) + timedelta(hours=3)
+
+
+def test_cache_control_max_age_makes_it_wait_longer(feed_server: FeedServer,
+                                                     write_config: WriteConfig) -> None:
+    feed_server.routes["/cc.xml"] = Route(body=rss(("a", RECENT)),
+                                          headers={"Cache-Control": "public, max-age=7200"})
+    url = feed_server.url("cc.xml")
+    app = make_app(write_config, [url])
+    one(app)
+    assert state(app, url).next_poll_at == datetime.fromisoformat(NOW) + timedelta(hours=2)
+
+
+def test_consecutive_failures_back_off_then_a_success_resets(
+    feed_server: FeedServer, write_config: WriteConfig
+) -> None:
+    feed_server.routes["/flaky.xml"] = Route(status=500, body=b"oops")
+    url = feed_server.url("flaky.xml")
+    app = make_app(write_config, [url])
+    now = datetime.fromisoformat(NOW)
+    waits = []
+    for _ in range(4):
+        assert one(app).status is FeedStatus.ERROR
+        waits.append(state(app, url).next_poll_at - now)
+
+    assert state(app, url).error_count == 4
+    for n, wait in enumerate(waits):  # nominal 1h, 2h, 4h, 8h, jittered down by <= 25%
+        nominal = timedelta(hours=2 ** n)
+        assert nominal * 0.75 <= wait <= nominal, (n, wait)
+    health = app.feeds()[0]
+    assert health.status is FeedStatus.ERROR
+    assert health.last_error == "HTTP 500 Internal Server Error"
+
+    feed_server.routes["/flaky.xml"] = Route(body=rss(("a", RECENT)))
+    assert one(app).status is FeedStatus.OK
+    assert state(app, url).error_count == 0
+    assert state(app, url).next_poll_at == now + timedelta(hours=1)
+
+
+# --- what a first poll stores ---
+
+
+def test_the_back_catalogue_is_stored_as_seen_but_never_offered(
+    feed_server: FeedServer, write_config: WriteConfig
+) -> None:
+    feed_server.routes["/old.xml"] = Route(body=rss(
+        ("recent", RECENT),
+        ("last-month", "Mon, 26 Oct 2026 09:00:00 +0000"),
+        ("last-year", "Wed, 26 Nov 2025 09:00:00 +0000")))
+    url = feed_server.url("old.xml")
+    app = make_app(write_config, [url])
+    assert one(app).new_items == 3
+    assert app.store.count_items() == 3
+
+    everything = app.store.items_between(datetime(2000, 1, 1, tzinfo=UTC),
+                                         datetime(2030, 1, 1, tzinfo=UTC), [url])
+
+    assert [i.guid for i in everything] == ["recent"]
+    assert one(app).new_items == 0  # and they are never new again
+
+
+def test_relative_guids_do_not_depend_on_the_host_and_port() -> None:
+    body = (FEEDS / "rss2.xml").read_bytes().replace(b"testwire-0001", b"/stories/0001")
+    a = parse_feed("http://127.0.0.1:8001/feed.xml", body)
+    b = parse_feed("http://localhost:9002/feed.xml", body)
+    assert "/stories/0001" in {i.guid for i in a.items}
+    assert [i.guid for i in a.items] == [i.guid for i in b.items]
+    assert [dedupe.item_key(i) for i in a.items] == [dedupe.item_key(i) for i in b.items]
+
+
+# --- databases made by an earlier digest ---
+
+
+def test_a_database_without_the_new_columns_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    store = Store(f"sqlite:///{path}")
+    store.sync_feeds([("https://wire.example/feed.xml", "Wire", 1.0)])
+    store.close()
+    with sqlite3.connect(path) as db:  # what the previous release's schema lacked
+        for table, column in (("feeds", "fetch_url"), ("feeds", "body_hash"),
+                              ("items", "seen_only")):
+            db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+
+    store = Store(f"sqlite:///{path}")
+
+    [feed] = store.feed_states(["https://wire.example/feed.xml"])
+    assert feed.fetch_url is None and feed.body_hash is None
+    with sqlite3.connect(path) as db:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(items)")}
+    assert "seen_only" in columns
+    store.close()
