@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from pathlib import Path
+from queue import SimpleQueue
 from random import Random
 
 from digest import classify, dedupe, rank
@@ -44,11 +45,12 @@ from digest.send import (
     compose,
     list_id,
 )
-from digest.store import FrozenEdition, Store
+from digest.store import FrozenEdition, PollRecord, Store
 
 log = logging.getLogger(__name__)
 
 ELSEWHERE_MAX_STORIES = 5
+STORE_BATCH = 200  # outcomes stored in one transaction, at most
 Clock = Callable[[], datetime]
 
 
@@ -135,22 +137,55 @@ class App:
         requests = [FeedRequest(s.url, s.fetch_url, s.etag, s.last_modified, s.body_hash)
                     for s in due]
         outcomes: dict[str, FeedOutcome] = {}
+        finished: SimpleQueue[FeedOutcome | None] = SimpleQueue()
 
-        def record(outcome: FeedOutcome) -> None:
-            stored = self._record(outcome, now, failures.get(outcome.url, 0))
-            outcomes[outcome.url] = stored
-            if on_done is not None:
-                on_done(stored)
+        def write() -> None:
+            # One writer thread stores outcomes while the downloads go on, in batches of
+            # whatever finished meanwhile: one transaction per batch, not per feed.
+            done = False
+            while not done:
+                batch = [finished.get()]
+                while len(batch) < STORE_BATCH and not finished.empty():
+                    batch.append(finished.get())
+                if batch[-1] is None:
+                    done = True
+                real = [o for o in batch if o is not None]
+                for stored in self._record(real, now, failures):
+                    outcomes[stored.url] = stored
+                    if on_done is not None:
+                        on_done(stored)
 
-        # Storing runs in one writer thread while the downloads go on, in the order the
-        # feeds finish; the event loop never waits for the database.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-store") as writer:
-            pending: list[Future[None]] = []
-            fetch_feeds(requests, self.limits,
-                        lambda outcome: pending.append(writer.submit(record, outcome)))
-            for future in pending:
-                future.result()  # a store error surfaces here, after the downloads
+            writing = writer.submit(write)
+            try:
+                fetch_feeds(requests, self.limits, finished.put)
+            finally:
+                finished.put(None)
+                writing.result()  # a store error surfaces here, after the downloads
         return [outcomes[r.url] for r in requests]
+
+    def _record(self, batch: Sequence[FeedOutcome], now: datetime,
+                failures: dict[str, int]) -> list[FeedOutcome]:
+        records = []
+        for outcome in batch:
+            keyed = []
+            for item in outcome.items:
+                item = replace(item, key=dedupe.item_key(item))
+                keyed.append((item, dedupe.canonical_url(item.url)))
+            failed = outcome.status is FeedStatus.ERROR
+            plan = plan_next_poll(outcome, now=now, every=self.poll_every[outcome.url],
+                                  failures=failures.get(outcome.url, 0) + 1 if failed else 0,
+                                  max_backoff=self.settings.fetch.max_backoff,
+                                  draw=self.random.random())
+            records.append(PollRecord(outcome, keyed, plan.next_poll_at))
+            if failed:
+                log.info("feed %s: %s; next poll %s", outcome.url, outcome.error, plan.reason)
+            if outcome.moved_to:
+                log.warning("feed %s moved permanently to %s; polling the new URL from now on",
+                            outcome.url, outcome.moved_to)
+        new = self.store.record_polls(records, now=now,
+                                      stale_before=now - self.settings.edition.window)
+        return [replace(o, items=(), new_items=n) for o, n in zip(batch, new, strict=True)]
 
     def due_feeds(self, *, force: bool = False, now: datetime | None = None) -> list[FeedState]:
         """The configured feeds a poll would fetch now: due ones, or all with `force`."""
@@ -158,25 +193,6 @@ class App:
         states = self.store.feed_states([f.url for f in self.settings.feeds])
         return [s for s in states if force or (s.status is not FeedStatus.DISABLED and (
             s.next_poll_at is None or s.next_poll_at <= now))]
-
-    def _record(self, outcome: FeedOutcome, now: datetime, failures: int) -> FeedOutcome:
-        keyed = []
-        for item in outcome.items:
-            item = replace(item, key=dedupe.item_key(item))
-            keyed.append((item, dedupe.canonical_url(item.url)))
-        failed = outcome.status is FeedStatus.ERROR
-        plan = plan_next_poll(outcome, now=now, every=self.poll_every[outcome.url],
-                              failures=failures + 1 if failed else 0,
-                              max_backoff=self.settings.fetch.max_backoff,
-                              draw=self.random.random())
-        new = self.store.record_poll(outcome, keyed, now=now, next_poll_at=plan.next_poll_at,
-                                     stale_before=now - self.settings.edition.window)
-        if failed:
-            log.info("feed %s: %s; next poll %s", outcome.url, outcome.error, plan.reason)
-        if outcome.moved_to:
-            log.warning("feed %s moved permanently to %s; polling the new URL from now on",
-                        outcome.url, outcome.moved_to)
-        return replace(outcome, items=(), new_items=new)
 
     # --- editions ---
 

@@ -138,6 +138,16 @@ deliveries = Table(
 
 
 @dataclass(frozen=True, slots=True)
+class PollRecord:
+    """One poll to store: its outcome, its items keyed for identity (item with `key` set,
+    canonical URL), and when the feed is due next (None: not until forced)."""
+
+    outcome: FeedOutcome
+    items: Sequence[tuple[Item, str]]
+    next_poll_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class FrozenEdition:
     """An edition as it was frozen: what was (or will be) sent, byte for byte."""
 
@@ -240,60 +250,74 @@ class Store:
         self, outcome: FeedOutcome, keyed_items: Sequence[tuple[Item, str]], *,
         now: datetime, next_poll_at: datetime | None, stale_before: datetime | None = None,
     ) -> int:
-        """Store a poll's outcome and its new items (identity `key`, canonical URL); returns
-        how many items were new. Items already stored are left as they are; new items dated
+        """Store one poll's outcome and its new items; see `record_polls`."""
+        return self.record_polls([PollRecord(outcome, keyed_items, next_poll_at)], now=now,
+                                 stale_before=stale_before)[0]
+
+    def record_polls(
+        self, records: Sequence[PollRecord], *, now: datetime,
+        stale_before: datetime | None = None,
+    ) -> list[int]:
+        """Store polls' outcomes and their new items in one transaction; returns how many items
+        were new, per record. Items already stored are left as they are; new items dated
         before `stale_before` are kept as seen but never offered. A failed poll keeps every
         item and validator stored before."""
+        if not records:
+            return []
+        now = _db_time(now)
+        urls = list({r.outcome.url for r in records})
         with self._tx() as conn:
-            feed = conn.execute(select(feeds.c.id, feeds.c.error_count)
-                                .where(feeds.c.url == outcome.url)).one()
-            now = _db_time(now)
-            values: dict[str, Any] = {
-                "last_fetched_at": now,
-                "next_poll_at": _db_time(next_poll_at) if next_poll_at else None}
-            if outcome.status is FeedStatus.OK:
-                values.update(status=FeedStatus.OK.value, last_success_at=now, last_error=None,
-                              error_count=0, etag=outcome.etag,
-                              last_modified=outcome.last_modified, body_hash=outcome.body_hash)
-                if outcome.moved_to:
-                    values["fetch_url"] = outcome.moved_to
-                if outcome.title:
-                    values["title"] = outcome.title
-            else:
-                status = FeedStatus.DISABLED if outcome.gone else FeedStatus.ERROR
-                values.update(status=status.value, last_error=outcome.error,
-                              error_count=feed.error_count + 1)
-            conn.execute(update(feeds).where(feeds.c.id == feed.id).values(**values))
-            return self._insert_new_items(conn, feed.id, keyed_items, now, stale_before)
+            known = {row.url: row for row in conn.execute(
+                select(feeds.c.url, feeds.c.id, feeds.c.error_count)
+                .where(feeds.c.url.in_(urls)))}
+            missing = [u for u in urls if u not in known]
+            if missing:
+                raise StoreError(f"feed not in the database: {missing[0]}")
+            for record in records:
+                feed = known[record.outcome.url]
+                conn.execute(update(feeds).where(feeds.c.id == feed.id).values(
+                    **_poll_values(record, now, feed.error_count)))
+            return self._insert_new_items(
+                conn, [(known[r.outcome.url].id, r.items) for r in records], now, stale_before)
 
     def _insert_new_items(
-        self, conn: Connection, feed_id: int, keyed: Sequence[tuple[Item, str]], now: datetime,
-        stale_before: datetime | None,
-    ) -> int:
-        if not keyed:
-            return 0
+        self, conn: Connection, batches: Sequence[tuple[int, Sequence[tuple[Item, str]]]],
+        now: datetime, stale_before: datetime | None,
+    ) -> list[int]:
         # A feed may repeat an entry; the first occurrence wins.
-        by_key: dict[str, tuple[Item, str]] = {}
-        for item, canonical in keyed:
-            by_key.setdefault(item.key, (item, canonical))
-        existing: set[str] = set()
-        keys = list(by_key)
+        wanted: dict[tuple[int, str], tuple[Item, str]] = {}
+        for feed_id, keyed in batches:
+            for item, canonical in keyed:
+                wanted.setdefault((feed_id, item.key), (item, canonical))
+        existing: set[tuple[int, str]] = set()
+        feed_ids = list({feed_id for feed_id, _ in wanted})
+        keys = list({key for _, key in wanted})
         for start in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
             chunk = keys[start:start + 500]
-            existing.update(conn.scalars(select(items.c.key).where(
-                items.c.feed_id == feed_id, items.c.key.in_(chunk))))
-        rows = [
-            {"feed_id": feed_id, "key": key, "guid": item.guid, "url": item.url,
-             "canonical_url": canonical, "title": item.title, "summary": item.summary,
-             "author": item.author, "first_seen_at": now,
-             "published_at": _db_time(item.published) if item.published else None,
-             "seen_only": bool(stale_before and item.published
-                               and item.published < stale_before)}
-            for key, (item, canonical) in by_key.items() if key not in existing
-        ]
+            existing.update((row.feed_id, row.key) for row in conn.execute(
+                select(items.c.feed_id, items.c.key).where(
+                    items.c.feed_id.in_(feed_ids), items.c.key.in_(chunk))))
+        new: dict[int, int] = {}
+        rows = []
+        for (feed_id, key), (item, canonical) in wanted.items():
+            if (feed_id, key) in existing:
+                continue
+            new[feed_id] = new.get(feed_id, 0) + 1
+            rows.append({
+                "feed_id": feed_id, "key": key, "guid": item.guid, "url": item.url,
+                "canonical_url": canonical, "title": item.title, "summary": item.summary,
+                "author": item.author, "first_seen_at": now,
+                "published_at": _db_time(item.published) if item.published else None,
+                "seen_only": bool(stale_before and item.published
+                                  and item.published < stale_before)})
         if rows:
             conn.execute(items.insert(), rows)
-        return len(rows)
+        counted: set[int] = set()
+        result = []
+        for feed_id, _ in batches:  # a feed polled twice in one batch: its items count once
+            result.append(0 if feed_id in counted else new.get(feed_id, 0))
+            counted.add(feed_id)
+        return result
 
     def feed_health(self) -> list[FeedHealth]:
         counts = (select(items.c.feed_id, func.count().label("n"))
@@ -436,6 +460,27 @@ class Store:
                      sent_at=_utc(r.sent_at), message_id=r.message_id, error=r.error)
             for r in rows
         ]
+
+
+def _poll_values(record: PollRecord, now: datetime, error_count: int) -> dict[str, Any]:
+    """The feed row's new values after one poll."""
+    outcome = record.outcome
+    values: dict[str, Any] = {
+        "last_fetched_at": now,
+        "next_poll_at": _db_time(record.next_poll_at) if record.next_poll_at else None}
+    if outcome.status is FeedStatus.OK:
+        values.update(status=FeedStatus.OK.value, last_success_at=now, last_error=None,
+                      error_count=0, etag=outcome.etag, last_modified=outcome.last_modified,
+                      body_hash=outcome.body_hash)
+        if outcome.moved_to:
+            values["fetch_url"] = outcome.moved_to
+        if outcome.title:
+            values["title"] = outcome.title
+    else:
+        status = FeedStatus.DISABLED if outcome.gone else FeedStatus.ERROR
+        values.update(status=status.value, last_error=outcome.error,
+                      error_count=error_count + 1)
+    return values
 
 
 def _add_missing_columns(engine: Engine) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from digest import dedupe
 from digest.errors import StoreError
 from digest.models import DeliveryStatus, FeedOutcome, FeedStatus, Item
-from digest.store import Store
+from digest.store import PollRecord, Store
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=1)
@@ -138,6 +138,30 @@ def test_record_poll_stores_new_items_and_counts_them(store: Store) -> None:
     assert first.published == NOW
     assert first.first_seen == NOW
     assert first.id is not None
+
+
+def test_record_polls_stores_several_feeds_in_one_batch(store: Store) -> None:
+    store.sync_feeds([(WIRE, "Wire", 1.0), (POST, "Post", 1.0)])
+    same_key = [make_item(WIRE, 1), make_item(POST, 1, guid=f"{WIRE}#1")]  # two feeds
+    assert same_key[0].key == same_key[1].key
+    wire_items = [same_key[0], make_item(WIRE, 2)]
+    post_items = [same_key[1], make_item(POST, 2)]
+    record(store, ok(WIRE, [wire_items[0]]))  # one of them is known already
+    failed = FeedOutcome(POST, FeedStatus.ERROR, error="HTTP 500")
+
+    new = store.record_polls([
+        PollRecord(ok(WIRE, wire_items), keyed(wire_items), LATER),
+        PollRecord(ok(POST, post_items), keyed(post_items), LATER),
+        PollRecord(ok(WIRE, wire_items), keyed(wire_items), LATER),  # polled twice: once
+    ], now=LATER)
+
+    assert new == [1, 2, 0]
+    assert store.count_items() == 4
+    assert store.record_polls([PollRecord(failed, [], None)], now=LATER) == [0]
+    assert store.count_items() == 4  # a failure loses nothing
+    states = {s.url: s for s in store.feed_states([WIRE, POST])}
+    assert states[POST].status is FeedStatus.ERROR and states[POST].next_poll_at is None
+    assert states[WIRE].status is FeedStatus.OK and states[WIRE].next_poll_at == LATER
 
 
 def test_recording_the_same_items_again_stores_nothing_new(store: Store) -> None:
