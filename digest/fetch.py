@@ -220,10 +220,14 @@ class _Parsers:
             # forkserver: workers fork from a clean single-threaded process that has imported
             # the parser once, never from this one (its resolver threads make fork unsafe).
             method = "forkserver" if sys.platform.startswith("linux") else "spawn"
-            context = multiprocessing.get_context(method)
-            if method == "forkserver":
-                context.set_forkserver_preload(["digest.parse"])
-            self._pool = ProcessPoolExecutor(max_workers=min(workers, feeds), mp_context=context)
+            try:
+                context = multiprocessing.get_context(method)
+                if method == "forkserver":
+                    context.set_forkserver_preload(["digest.parse"])
+                self._pool = ProcessPoolExecutor(max_workers=min(workers, feeds),
+                                                 mp_context=context)
+            except (OSError, ValueError, NotImplementedError) as e:  # no /dev/shm, sandboxes
+                log.warning("no process pool for parsing (%s); parsing in a thread", e)
 
     async def parse(self, url: str, body: bytes, content_type: str | None) -> FeedOutcome:
         loop = asyncio.get_running_loop()
