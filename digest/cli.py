@@ -11,10 +11,10 @@ import logging
 import os
 import sys
 import webbrowser
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +24,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
-from digest import __version__
+from digest import __version__, opml
 from digest.app import App, make_app, parse_edition
 from digest.config import DEFAULT_CONFIG, Settings, json_schema, load_settings
 from digest.errors import DigestError
-from digest.models import FeedOutcome, FeedStatus, iso
+from digest.models import FeedHealth, FeedOutcome, FeedStatus, iso
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -101,13 +101,14 @@ def cli(ctx: click.Context, config: str, verbose: int) -> None:
 def _print_outcomes(outcomes: list[FeedOutcome], names: dict[str, str], fmt: str) -> None:
     if fmt == "json":
         _dump([{"url": o.url, "name": names.get(o.url, o.title or o.url),
-                "status": o.status.value, "new_items": o.new_items,
-                "not_modified": o.not_modified, "error": o.error} for o in outcomes])
+                "status": "disabled" if o.gone else o.status.value, "new_items": o.new_items,
+                "not_modified": o.not_modified, "unchanged": o.unchanged,
+                "moved_to": o.moved_to, "error": o.error} for o in outcomes])
         return
     _table(f"{len(outcomes)} feeds polled", ("feed", "status", "new", "detail"), [
         (Text(names.get(o.url, o.title or o.url)),
          Text(o.status.value, "green" if o.status is FeedStatus.OK else "red"),
-         str(o.new_items), Text(o.error or ("not modified" if o.not_modified else "")))
+         str(o.new_items), Text(_detail(o)))
         for o in outcomes], right=("new",))
 
 
@@ -116,15 +117,37 @@ def _feed_names(app: App) -> dict[str, str]:
 
 
 @contextmanager
-def _progress(total: int, label: str) -> Iterator[Any]:
-    """A progress bar on a terminal; nothing (log lines only) when output is redirected."""
-    if not err.is_terminal or total == 0:
-        yield None
+def _progress(total: int, names: dict[str, str]) -> Iterator[Callable[[FeedOutcome], None]]:
+    """A progress bar on a terminal; a plain line per feed on stderr when it is not one
+    (cron, Docker logs), so a long poll is never silent."""
+    if not err.is_terminal:
+        done = 0
+
+        def line(outcome: FeedOutcome) -> None:
+            nonlocal done
+            done += 1
+            err.print(f"fetch [{done}/{total}] {_outcome_line(outcome, names)}",
+                      highlight=False, markup=False, soft_wrap=True)
+
+        yield line
         return
-    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), console=err,
+    with Progress(TextColumn("fetching"), BarColumn(), MofNCompleteColumn(), console=err,
                   transient=True) as progress:
-        task = progress.add_task(label, total=total)
+        task = progress.add_task("fetching", total=total)
         yield lambda _outcome: progress.advance(task)
+
+
+def _outcome_line(o: FeedOutcome, names: dict[str, str]) -> str:
+    return f"{o.status.value} {names.get(o.url) or o.title or o.url}: {_detail(o)}"
+
+
+def _detail(o: FeedOutcome) -> str:
+    """What one poll came to, in a few words."""
+    if o.status is not FeedStatus.OK:
+        return o.error or "failed"
+    detail = ("not modified (304)" if o.not_modified else "unchanged, not parsed again"
+              if o.unchanged else f"{o.new_items} new")
+    return detail + (f"; moved permanently to {o.moved_to}" if o.moved_to else "")
 
 
 @cli.command()
@@ -140,9 +163,11 @@ def fetch(state: State, force: bool, fmt: str) -> None:
     Example:
       digest fetch --all
     """
-    with state.app() as app, _progress(len(app.settings.feeds), "fetching") as advance:
-        outcomes = app.refresh(force=force, on_done=advance)
-        _print_outcomes(outcomes, _feed_names(app), fmt)
+    with state.app() as app:
+        names = _feed_names(app)
+        with _progress(len(app.due_feeds(force=force)), names) as advance:
+            outcomes = app.refresh(force=force, on_done=advance)
+        _print_outcomes(outcomes, names, fmt)
 
 
 @cli.command()
@@ -273,29 +298,122 @@ def history(state: State, fmt: str) -> None:
          Text(d.error or d.message_id or "")) for d in rows])
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @FORMAT_TABLE_JSON
 @click.pass_obj
 def feeds(state: State, fmt: str) -> None:
     """Show each feed's health: status, last poll, last error, stored items.
 
+    With a subcommand, import feeds from OPML or export them as OPML instead.
+
     \b
-    Example:
+    Examples:
       digest feeds --format json
+      digest feeds import subscriptions.opml --dry-run
+      digest feeds export --out feeds.opml
     """
+    if click.get_current_context().invoked_subcommand is not None:
+        return  # `digest feeds import|export`: the subcommand does the work
     with state.app() as app:
         rows = app.feeds()
     if fmt == "json":
         _dump([{"url": h.url, "name": h.name, "status": h.status.value,
                 "last_fetched_at": iso(h.last_fetched_at), "last_error": h.last_error,
-                "items": h.items} for h in rows])
+                "items": h.items, "last_success_at": iso(h.last_success_at),
+                "next_poll_at": iso(h.next_poll_at), "error_count": h.error_count,
+                "moved_to": h.moved_to} for h in rows])
         return
-    styles = {"ok": "green", "error": "red"}
+    styles = {"ok": "green", "error": "red", "disabled": "red"}
     _table(f"{len(rows)} feeds",
-           ("feed", "status", "items", "last fetched", "next poll", "last error"), [
+           ("feed", "status", "items", "last success", "next poll", "note"), [
         (Text(h.name), Text(h.status.value, styles.get(h.status.value, "yellow")), str(h.items),
-         _short(h.last_fetched_at) or "never", _short(h.next_poll_at) or "now",
-         Text(h.last_error or "")) for h in rows], right=("items",))
+         _short(h.last_success_at) or "never", _next_poll(h), Text(_health_note(h)))
+        for h in rows], right=("items",))
+
+
+def _next_poll(h: FeedHealth) -> str:
+    if h.status is FeedStatus.DISABLED:
+        return "not until fetch --all"
+    return _short(h.next_poll_at) or "now"
+
+
+def _health_note(h: FeedHealth) -> str:
+    """The last error (with how many polls in a row failed) and any permanent move."""
+    notes = []
+    if h.last_error:
+        streak = f" ({h.error_count} failed polls in a row)" if h.error_count > 1 else ""
+        notes.append(h.last_error + streak)
+    if h.moved_to:
+        notes.append(f"moved permanently to {h.moved_to}")
+    return "; ".join(notes)
+
+
+@feeds.command("import")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE.opml")
+@click.option("--section", metavar="ID",
+              help="Put every new feed in this section (or auto); default: the section its "
+                   "OPML folder or category names, else auto.")
+@click.option("--dry-run", is_flag=True, help="Say what would be added; change nothing.")
+@click.option("--allow-files", is_flag=True,
+              help="Also import file:// feeds (refused by default: the OPML may come from "
+                   "someone else, and they name files on this machine).")
+@click.pass_obj
+def feeds_import(state: State, file: Path, section: str | None, dry_run: bool,
+                 allow_files: bool) -> None:
+    """Add the feeds of an OPML file to feeds.yaml.
+
+    Reads the OPML that Feedly, Inoreader, NetNewsWire and other readers export. A feed in a
+    folder named like a section (id or title, any case) goes to that section, others to auto.
+    Feeds already listed are skipped; new ones go at the end of the feeds list, and the rest of
+    feeds.yaml (comments included) stays as it was. Nothing is written unless the result is a
+    valid configuration.
+
+    \b
+    Examples:
+      digest feeds import subscriptions.opml --dry-run
+      digest feeds import tech.opml --section tech
+    """
+    settings = state.settings()
+    plan = opml.plan_import(opml.read_opml(file), settings, section=section,
+                            allow_files=allow_files)
+    if plan.added and not dry_run:
+        opml.add_feeds(Path(settings.source), plan.added)  # all or nothing, so before any output
+    for url, why in plan.rejected:
+        _warn(f"rejected {url}: {why}")
+    for new in plan.skipped:
+        click.echo(f"skipped: {new.url} (already in {settings.source})")
+    verb = "would add" if dry_run else "added"
+    for new in plan.added:
+        name = f"{new.name} " if new.name else ""
+        click.echo(f"{verb}: {name}<{new.url}> (section: {new.section or 'auto'})")
+    summary = f"{verb} {len(plan.added)}, skipped {len(plan.skipped)}"
+    if plan.rejected:
+        summary += f", rejected {len(plan.rejected)}"
+    click.echo(f"{settings.source}: {summary}" + (" (dry run: nothing written)" if dry_run else ""))
+
+
+@feeds.command("export")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+              help="Write here instead of standard output.")
+@click.pass_obj
+def feeds_export(state: State, out: Path | None) -> None:
+    """Write the feeds as OPML 2.0, for a feed reader.
+
+    One folder per section holds its feeds; auto feeds sit at the top level. `digest feeds
+    import` reads the file back into the same sections.
+
+    \b
+    Examples:
+      digest feeds export --out feeds.opml
+      digest --config examples/demo/feeds.yaml feeds export
+    """
+    content = opml.write_opml(state.settings(), datetime.now(UTC))
+    if out is None:
+        click.echo(content, nl=False)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(content, encoding="utf-8")
+    click.echo(f"wrote {out}", err=True)
 
 
 @cli.group()

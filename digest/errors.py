@@ -46,3 +46,7 @@ class DeliveryError(DigestError):
         self.permanent = permanent
         self.connection = connection
         super().__init__(message)
+
+
+class OpmlError(UsageError):
+    """An OPML file to import is unreadable, not XML, not OPML or lists no feeds; names the file."""

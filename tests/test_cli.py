@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 import yaml
 
@@ -115,8 +116,9 @@ def test_fetch_twice_stores_nothing_twice(write_config: WriteConfig, feed_server
     assert again[0]["not_modified"] is True  # conditional GET with the stored ETag
     code, out, _ = run(capsys, "--config", str(config), "feeds", "--format", "json")
     health = json.loads(out)
-    assert [set(h) for h in health] == [
-        {"url", "name", "status", "last_fetched_at", "last_error", "items"}] * 4
+    contract = {"url", "name", "status", "last_fetched_at", "last_error", "items"}  # DESIGN.md
+    assert [set(h) for h in health] == [contract | {
+        "last_success_at", "next_poll_at", "error_count", "moved_to"}] * 4
     assert [h["items"] for h in health[:3]] == [o["new_items"] for o in first[:3]]
     assert health[2]["name"] == "Latin"
     assert health[0]["name"] == "Test Wire"  # the feed's own title when no name is set
@@ -253,8 +255,17 @@ def test_broken_feed_is_reported_but_build_succeeds(write_config: WriteConfig,
     assert json.loads(out)["sections"]
 
 
-@pytest.mark.parametrize("command", [name for name in cli.commands] + ["config check",
-                                                                        "config schema"])
+def _command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[str]:
+    """Every command and subcommand, so a new one cannot slip in without an example."""
+    paths = []
+    for name, command in group.commands.items():
+        paths.append(" ".join((*prefix, name)))
+        if isinstance(command, click.Group):
+            paths += _command_paths(command, (*prefix, name))
+    return paths
+
+
+@pytest.mark.parametrize("command", _command_paths(cli))
 def test_every_command_help_has_an_example(command: str, capsys: pytest.CaptureFixture[str]
                                            ) -> None:
     code, out, _ = run(capsys, *command.split(), "--help")

@@ -4,6 +4,7 @@ poll's back catalogue, and databases made by an earlier digest."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ import pytest
 from conftest import FEEDS, FeedServer, Route, WriteConfig, fixed_clock
 from digest import dedupe, fetch
 from digest.app import App
+from digest.cli import main
 from digest.config import load_settings
 from digest.models import FeedOutcome, FeedStatus
 from digest.parse import parse_feed
@@ -234,3 +236,57 @@ def test_a_database_without_the_new_columns_is_upgraded_in_place(tmp_path: Path)
         columns = {row[1] for row in db.execute("PRAGMA table_info(items)")}
     assert "seen_only" in columns
     store.close()
+
+
+# --- what the operator sees ---
+
+
+def test_fetch_prints_a_plain_line_per_feed_when_not_on_a_terminal(
+    feed_server: FeedServer, write_config: WriteConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    feed_server.routes["/missing.xml"] = Route(status=404, body=b"no")
+    path = write_config({"feeds": [{"url": feed_server.url("rss2.xml"), "name": "Wire"},
+                                   {"url": feed_server.url("missing.xml"), "name": "Gap"}]})
+
+    assert main(["--config", str(path), "fetch"]) == 0  # a broken feed is not a failed run
+
+    lines = capsys.readouterr().err.splitlines()
+    progress = sorted(line for line in lines if line.startswith("fetch ["))
+    assert len(progress) == 2
+    assert any(line.endswith("ok Wire: 5 new") for line in progress), progress
+    assert any("error Gap: HTTP 404" in line for line in progress), progress
+
+
+def test_feeds_reports_a_permanent_move_and_a_disabled_feed(
+    feed_server: FeedServer, write_config: WriteConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    feed_server.routes["/old.xml"] = Route(status=301,
+                                           headers={"Location": feed_server.url("new.xml")})
+    feed_server.routes["/new.xml"] = Route(body=rss(("a", RECENT)))
+    feed_server.routes["/gone.xml"] = Route(status=410, body=b"gone")
+    path = write_config({"feeds": [{"url": feed_server.url("old.xml"), "name": "Mover"},
+                                   {"url": feed_server.url("gone.xml"), "name": "Ghost"}]})
+    assert main(["--config", str(path), "fetch", "--format", "json"]) == 0
+    fetched = {f["name"]: f for f in json.loads(capsys.readouterr().out)}
+    assert fetched["Mover"]["moved_to"] == feed_server.url("new.xml")
+    assert fetched["Ghost"]["status"] == "disabled"
+
+    assert main(["--config", str(path), "feeds", "--format", "json"]) == 0
+    health = {f["name"]: f for f in json.loads(capsys.readouterr().out)}
+    assert health["Mover"]["status"] == "ok"
+    assert health["Mover"]["moved_to"] == feed_server.url("new.xml")
+    assert health["Mover"]["url"] == feed_server.url("old.xml")  # feeds.yaml's URL stays its id
+    assert health["Mover"]["items"] == 1 and health["Mover"]["last_success_at"]
+    assert health["Ghost"]["status"] == "disabled"
+    assert "410 Gone" in health["Ghost"]["last_error"]
+    assert health["Ghost"]["next_poll_at"] is None
+
+    assert main(["--config", str(path), "fetch"]) == 0  # nothing due: neither is requested
+    assert feed_server.hits("old.xml") == 1 and feed_server.hits("gone.xml") == 1
+    assert main(["--config", str(path), "fetch", "--all"]) == 0
+    assert feed_server.hits("old.xml") == 1  # the new URL is polled directly
+    assert feed_server.hits("new.xml") == 2 and feed_server.hits("gone.xml") == 2
+    capsys.readouterr()
+    assert main(["--config", str(path), "feeds"]) == 0
+    table = capsys.readouterr().out
+    assert "disabled" in table and "moved" in table
