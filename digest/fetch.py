@@ -41,6 +41,7 @@ _ACCEPT = (
     "text/xml;q=0.9, */*;q=0.5"
 )
 _SPACES = re.compile(r"\s+")
+_SHORT_BODY = re.compile(r"received (\d+) of (\d+) bytes")
 _MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
 # A process pool pays off once a batch has more bodies than a thread parses in its start-up time.
 PROCESS_POOL_MIN_FEEDS = 16
@@ -141,8 +142,11 @@ async def _download(
         headers["If-None-Match"] = request.etag
     if request.last_modified:
         headers["If-Modified-Since"] = request.last_modified
+    # aiohttp counts the response that would exceed its cap, so N + 1 follows N redirects; its
+    # 0 means "no limit", so 0 here means "follow none".
     async with session.get(
-        request.location, headers=headers, max_redirects=limits.max_redirects
+        request.location, headers=headers, allow_redirects=limits.max_redirects > 0,
+        max_redirects=limits.max_redirects + 1,
     ) as response:
         # Header names are case-insensitive (RFC 9110 5.1): keep them lower-cased.
         answer = _Response(response.status,
@@ -199,6 +203,9 @@ def _describe(error: BaseException, limits: FetchLimits) -> str:
     if isinstance(error, aiohttp.ServerDisconnectedError):
         return "server closed the connection before answering"
     if isinstance(error, aiohttp.ClientPayloadError):
+        if short := _SHORT_BODY.search(str(error)):
+            return (f"broken response body: the connection closed after {short.group(1)} of "
+                    f"{short.group(2)} bytes")
         return f"broken response body: {_SPACES.sub(' ', str(error))}"
     if isinstance(error, aiohttp.InvalidURL):
         return f"invalid URL: {error}"

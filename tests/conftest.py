@@ -140,7 +140,9 @@ def feed_server() -> Iterator[FeedServer]:
     httpd = _Server(("127.0.0.1", 0), _handler(state))
     httpd.daemon_threads = True
     state.base_url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    # A short poll interval: shutdown() waits up to one interval, at every test's teardown.
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
     thread.start()
     yield state
     state.stopping.set()  # wakes handlers that hang or drip on purpose
