@@ -14,8 +14,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from pathlib import Path
-from queue import SimpleQueue
+from queue import Empty, SimpleQueue
 from random import Random
+from time import monotonic
 
 from digest import classify, dedupe, rank
 from digest.config import Settings
@@ -51,6 +52,7 @@ log = logging.getLogger(__name__)
 
 ELSEWHERE_MAX_STORIES = 5
 STORE_BATCH = 200  # outcomes stored in one transaction, at most
+STORE_LINGER = 0.25  # seconds a batch waits for more outcomes before it is stored
 Clock = Callable[[], datetime]
 
 
@@ -140,15 +142,18 @@ class App:
         finished: SimpleQueue[FeedOutcome | None] = SimpleQueue()
 
         def write() -> None:
-            # One writer thread stores outcomes while the downloads go on, in batches of
-            # whatever finished meanwhile: one transaction per batch, not per feed.
+            # One writer thread stores outcomes while the downloads go on, in batches of what
+            # finished within STORE_LINGER: one transaction per batch, not per feed.
             done = False
             while not done:
                 batch = [finished.get()]
-                while len(batch) < STORE_BATCH and not finished.empty():
-                    batch.append(finished.get())
-                if batch[-1] is None:
-                    done = True
+                deadline = monotonic() + STORE_LINGER
+                while batch[-1] is not None and len(batch) < STORE_BATCH:
+                    try:
+                        batch.append(finished.get(timeout=max(deadline - monotonic(), 0)))
+                    except Empty:
+                        break
+                done = batch[-1] is None
                 real = [o for o in batch if o is not None]
                 for stored in self._record(real, now, failures):
                     outcomes[stored.url] = stored
