@@ -1,5 +1,7 @@
 """Run every digest benchmark in one process, print the tables and ratios, and write
-bench/results/latest.json (gitignored). `make bench` runs this; about a minute on 2 cores.
+bench/results/latest.json (gitignored). `make bench` runs this; about six minutes on 2 cores,
+most of it the sequential peers of the poll benchmark (see `--poll-peer-feeds` and
+`--skip-rss2email`).
 
 Only 127.0.0.1 traffic; every loop is bounded; nothing here asserts a timing. Speeds are
 reported as ratios against a peer measured in the same run, as DESIGN.md section 5 asks.
@@ -7,6 +9,7 @@ reported as ratios against a peer measured in the same run, as DESIGN.md section
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -20,20 +23,30 @@ sys.path.insert(0, os.fspath(HERE.parent))  # the repo, for `digest` without an 
 
 import http_clients  # noqa: E402  (bench/ is sys.path[0] when run as a script)
 import parse  # noqa: E402
+import poll  # noqa: E402
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run every digest benchmark.")
+    parser.add_argument("--poll-peer-feeds", type=int, default=poll.FEEDS, metavar="N",
+                        help="feeds the poll benchmark's peers poll (fewer: scaled, and said so)")
+    parser.add_argument("--skip-rss2email", action="store_true",
+                        help="poll benchmark: do not install and run rss2email")
+    args = parser.parse_args(argv)
     started = time.perf_counter()
     print(f"digest benchmarks: Python {platform.python_version()} on {platform.machine()}, "
           f"{os.cpu_count()} CPUs")
 
-    print("\n[1/2] HTTP clients (server sleeps 100 ms per GET)")
+    print("\n[1/3] HTTP clients (server sleeps 100 ms per GET)")
     http = http_clients.bench()
-    print("\n[2/2] feed parsing")
+    print("\n[2/3] feed parsing")
     parsing = parse.bench()
+    print(f"\n[3/3] a full poll of {poll.FEEDS} feeds (server sleeps 100 ms per GET)")
+    polling = poll.bench(peer_feeds=args.poll_peer_feeds, rss2email=not args.skip_rss2email)
 
     http_clients.print_report(http)
     parse.print_report(parsing)
+    poll.print_report(polling)
 
     elapsed = time.perf_counter() - started
     results = {
@@ -46,6 +59,7 @@ def main() -> int:
         },
         "http_clients": http,
         "parse": parsing,
+        "poll": polling,
         "total_seconds": round(elapsed, 1),
     }
     out = HERE / "results" / "latest.json"
