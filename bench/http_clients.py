@@ -138,16 +138,21 @@ class Server:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.proc is None:
-            return
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()  # our own child, by its handle
-            self.proc.wait()
+        stop_server(self.proc)
         self.proc = None
+
+
+def stop_server(proc: subprocess.Popen[str] | None, timeout: float = 10.0) -> None:
+    """End a bench server subprocess: close its stdin (it exits on EOF), else kill it."""
+    if proc is None:
+        return
+    if proc.stdin is not None:
+        proc.stdin.close()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # our own child, by its handle
+        proc.wait()
 
 
 # --- the clients ---

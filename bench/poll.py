@@ -72,6 +72,8 @@ from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
+from http_clients import stop_server  # bench/ is sys.path[0] when run as a script
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 LATENCY_S = 0.1
@@ -279,15 +281,7 @@ class FeedServer:
             return dict(json.load(response))
 
     def __exit__(self, *exc: object) -> None:
-        if self.proc is None:
-            return
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()  # our own child, by its handle
-            self.proc.wait()
+        stop_server(self.proc)
         self.proc = None
 
 
