@@ -315,14 +315,10 @@ PLAIN_TEXT = Fault(
     "plain-text-instead-of-feed",
     lambda s: Route(body=b"Service temporarily unavailable, please come back later.",
                     headers={"Content-Type": "text/plain"}),
-    ("not a feed",))
-XFAIL_PLAIN_TEXT = pytest.mark.xfail(strict=True, reason=(
-    "BUG: parse._outcome reports a 200 plain-text page (no '<' at all) as 'XML error at "
-    "line 1, column 0: syntax error' instead of 'not a feed': its parse-error check comes "
-    "before its 'no feed version' check"))
+    ("not a feed (no XML markup)",))
 
 
-@pytest.mark.parametrize("fault", [*FAULTS, pytest.param(PLAIN_TEXT, marks=XFAIL_PLAIN_TEXT)],
+@pytest.mark.parametrize("fault", [*FAULTS, PLAIN_TEXT],
                          ids=lambda f: f.id)
 def test_fault_gets_a_clear_status_and_loses_nothing(
     fault: Fault, feed_server: FeedServer, open_app: Callable[..., App]
