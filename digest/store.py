@@ -32,6 +32,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     create_engine,
     event,
     false,
@@ -273,10 +274,17 @@ class Store:
             missing = [u for u in urls if u not in known]
             if missing:
                 raise StoreError(f"feed not in the database: {missing[0]}")
+            # One executemany per kind of outcome, not one UPDATE per feed.
+            succeeded: list[dict[str, Any]] = []
+            failed: list[dict[str, Any]] = []
             for record in records:
                 feed = known[record.outcome.url]
-                conn.execute(update(feeds).where(feeds.c.id == feed.id).values(
-                    **_poll_values(record, now, feed.error_count)))
+                row = _poll_params(record, now, feed.id, feed.error_count)
+                (succeeded if record.outcome.status is FeedStatus.OK else failed).append(row)
+            if succeeded:
+                conn.execute(_POLL_OK, succeeded)
+            if failed:
+                conn.execute(_POLL_FAILED, failed)
             return self._insert_new_items(
                 conn, [(known[r.outcome.url].id, r.items) for r in records], now, stale_before)
 
@@ -462,25 +470,44 @@ class Store:
         ]
 
 
-def _poll_values(record: PollRecord, now: datetime, error_count: int) -> dict[str, Any]:
-    """The feed row's new values after one poll."""
+def _bind(column: Column[Any]) -> Any:
+    """A named parameter typed like `column` (so SQLite gets our UTC datetime format)."""
+    return bindparam(f"p_{column.name}", type_=column.type)
+
+
+_ID = bindparam("p_id", type_=Integer())
+# After a successful poll: validators and body hash replaced (a 304 outcome carries the ones it
+# kept), the error streak reset; the title and a permanent move only when the poll had them.
+_POLL_OK = update(feeds).where(feeds.c.id == _ID).values(
+    status=FeedStatus.OK.value, last_error=None, error_count=0,
+    last_fetched_at=_bind(feeds.c.last_fetched_at), last_success_at=_bind(feeds.c.last_success_at),
+    next_poll_at=_bind(feeds.c.next_poll_at), etag=_bind(feeds.c.etag),
+    last_modified=_bind(feeds.c.last_modified), body_hash=_bind(feeds.c.body_hash),
+    fetch_url=func.coalesce(_bind(feeds.c.fetch_url), feeds.c.fetch_url),
+    title=func.coalesce(_bind(feeds.c.title), feeds.c.title))
+# After a failed poll: validators, body hash, title and items stay as they were.
+_POLL_FAILED = update(feeds).where(feeds.c.id == _ID).values(
+    status=_bind(feeds.c.status), last_error=_bind(feeds.c.last_error),
+    error_count=_bind(feeds.c.error_count), last_fetched_at=_bind(feeds.c.last_fetched_at),
+    next_poll_at=_bind(feeds.c.next_poll_at))
+
+
+def _poll_params(record: PollRecord, now: datetime, feed_id: int, errors: int
+                 ) -> dict[str, Any]:
+    """One feed's parameters for _POLL_OK or _POLL_FAILED."""
     outcome = record.outcome
-    values: dict[str, Any] = {
-        "last_fetched_at": now,
-        "next_poll_at": _db_time(record.next_poll_at) if record.next_poll_at else None}
+    params: dict[str, Any] = {
+        "p_id": feed_id, "p_last_fetched_at": now,
+        "p_next_poll_at": _db_time(record.next_poll_at) if record.next_poll_at else None}
     if outcome.status is FeedStatus.OK:
-        values.update(status=FeedStatus.OK.value, last_success_at=now, last_error=None,
-                      error_count=0, etag=outcome.etag, last_modified=outcome.last_modified,
-                      body_hash=outcome.body_hash)
-        if outcome.moved_to:
-            values["fetch_url"] = outcome.moved_to
-        if outcome.title:
-            values["title"] = outcome.title
+        params.update(p_last_success_at=now, p_etag=outcome.etag,
+                      p_last_modified=outcome.last_modified, p_body_hash=outcome.body_hash,
+                      p_fetch_url=outcome.moved_to, p_title=outcome.title or None)
     else:
         status = FeedStatus.DISABLED if outcome.gone else FeedStatus.ERROR
-        values.update(status=status.value, last_error=outcome.error,
-                      error_count=error_count + 1)
-    return values
+        params.update(p_status=status.value, p_last_error=outcome.error,
+                      p_error_count=errors + 1)
+    return params
 
 
 def _add_missing_columns(engine: Engine) -> None:
