@@ -165,16 +165,16 @@ def feed_urls(hosts: list[tuple[str, int]], feeds: int) -> list[str]:
             for n in range(feeds)]
 
 
-# --- the server (runs in a subprocess: python bench/poll.py --serve FEEDS HOSTS) ---
+# --- the server (runs in a subprocess: python bench/poll.py --serve FEEDS HOSTS ITEMS) ---
 
 
-def serve(feeds: int, hosts: int) -> None:
+def serve(feeds: int, hosts: int, items: int = ITEMS) -> None:
     """Serve /feed/<n> on 127.0.1.1..H (ephemeral ports); print them; stop when stdin closes."""
     import socket
 
     from aiohttp import web
 
-    bodies = [feed_body(n) for n in range(feeds)]
+    bodies = [feed_body(n, items) for n in range(feeds)]
     etags = [f'"f{n:04d}-{len(b):x}"' for n, b in enumerate(bodies)]
     last_modified = format_datetime(LAST_MODIFIED, usegmt=True)
     counts: dict[str, int] = {}
@@ -245,8 +245,8 @@ def serve(feeds: int, hosts: int) -> None:
 class FeedServer:
     """The subprocess server as a context manager: `urls`, `body_bytes`, `stats()`."""
 
-    def __init__(self, feeds: int, hosts: int) -> None:
-        self.feeds, self.hosts = feeds, hosts
+    def __init__(self, feeds: int, hosts: int, items: int = ITEMS) -> None:
+        self.feeds, self.hosts, self.items = feeds, hosts, items
         self.proc: subprocess.Popen[str] | None = None
         self.urls: list[str] = []
         self.body_bytes: dict[str, int] = {}
@@ -255,7 +255,7 @@ class FeedServer:
     def __enter__(self) -> FeedServer:
         self.proc = subprocess.Popen(
             [sys.executable, os.fspath(Path(__file__).resolve()), "--serve",
-             str(self.feeds), str(self.hosts)],
+             str(self.feeds), str(self.hosts), str(self.items)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=child_env(),
         )
         assert self.proc.stdout is not None
@@ -627,13 +627,13 @@ def _workdir() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def parse_cost_ms(rounds: int = 10) -> float | None:
+def parse_cost_ms(rounds: int = 10, items: int = ITEMS) -> float | None:
     """Best-of-`rounds` ms for one digest parse_feed of feed 0's body, in this process."""
     try:
         from digest.parse import parse_feed
     except ImportError:
         return None
-    body, best = feed_body(0), math.inf
+    body, best = feed_body(0, items), math.inf
     for _ in range(rounds):
         t0 = time.perf_counter()
         parse_feed("http://127.0.1.1/feed/0", body)
@@ -658,12 +658,13 @@ def bench(
     rss2email: bool = True,
     repeats: int = REPEATS,
     log: Callable[[str], None] = print,
+    items: int = ITEMS,
 ) -> dict[str, Any]:
     peer_feeds = min(peer_feeds, feeds)
     load_before = os.getloadavg()
-    with _workdir() as folder, FeedServer(feeds, hosts) as server:
+    with _workdir() as folder, FeedServer(feeds, hosts, items) as server:
         body = server.body_bytes
-        log(f"  server: {feeds} feeds on {hosts} hosts ({HOST_PREFIX}1..{hosts}), {ITEMS} items "
+        log(f"  server: {feeds} feeds on {hosts} hosts ({HOST_PREFIX}1..{hosts}), {items} items "
             f"each, body {body['min']}..{body['max']} B (mean {body['mean']}), "
             f"{LATENCY_S * 1000:.0f} ms per response")
         digest_dir = folder / "digest"
@@ -722,7 +723,7 @@ def bench(
         "setup": {
             "feeds": feeds,
             "hosts": hosts,
-            "items_per_feed": ITEMS,
+            "items_per_feed": items,
             "body_bytes": body,
             "latency_s": LATENCY_S,
             "digest_repeats": repeats,
@@ -747,7 +748,7 @@ def bench(
             "median_wall_s": round(statistics.median(second_walls), 3),
             "pct_304": round(100 * second["server"]["304"] / answered, 2) if answered else None,
         },
-        "parse_feed_ms_per_body": parse_cost_ms(),
+        "parse_feed_ms_per_body": parse_cost_ms(items=items),
         "feedparser_sequential": peer1,
         "rss2email": peer2,
         "ratios": {
@@ -839,6 +840,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-rss2email", action="store_true", help="do not run rss2email")
     parser.add_argument("--repeats", type=int, default=REPEATS,
                         help="digest runs (each a 1st and a 2nd poll on a new database)")
+    parser.add_argument("--items", type=int, default=ITEMS, help="items in each feed (1..200)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results here")
     args = parser.parse_args(argv)
     if not (1 <= args.hosts <= 250 and args.feeds >= 1 and args.peer_feeds >= 1
@@ -847,7 +849,7 @@ def main(argv: list[str] | None = None) -> int:
                      "1 <= --repeats <= 20")
     sys.path.insert(0, os.fspath(REPO))
     result = bench(args.feeds, args.peer_feeds, args.hosts, not args.skip_rss2email,
-                   args.repeats)
+                   args.repeats, items=max(1, min(args.items, 200)))
     print_report(result)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
@@ -856,7 +858,7 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--serve"]:
-        serve(int(sys.argv[2]), int(sys.argv[3]))
+        serve(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
     elif sys.argv[1:2] == ["--feedparser-peer"]:
         feedparser_peer(sys.argv[2])
     else:
