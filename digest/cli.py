@@ -324,10 +324,12 @@ def feeds(state: State, fmt: str) -> None:
                 "moved_to": h.moved_to} for h in rows])
         return
     styles = {"ok": "green", "error": "red", "disabled": "red"}
-    _table(f"{len(rows)} feeds",
-           ("feed", "status", "items", "last success", "next poll", "note"), [
+    moved = any(h.moved_to for h in rows)  # a column for moves only when a feed has moved
+    columns = ("feed", "status", "items", "last success", "next poll", "last error")
+    _table(f"{len(rows)} feeds", columns + (("moved permanently to",) if moved else ()), [
         (Text(h.name), Text(h.status.value, styles.get(h.status.value, "yellow")), str(h.items),
-         _short(h.last_success_at) or "never", _next_poll(h), Text(_health_note(h)))
+         _short(h.last_success_at) or "never", _next_poll(h), Text(_last_error(h)))
+        + ((Text(h.moved_to or ""),) if moved else ())
         for h in rows], right=("items",))
 
 
@@ -337,15 +339,12 @@ def _next_poll(h: FeedHealth) -> str:
     return _short(h.next_poll_at) or "now"
 
 
-def _health_note(h: FeedHealth) -> str:
-    """The last error (with how many polls in a row failed) and any permanent move."""
-    notes = []
-    if h.last_error:
-        streak = f" ({h.error_count} failed polls in a row)" if h.error_count > 1 else ""
-        notes.append(h.last_error + streak)
-    if h.moved_to:
-        notes.append(f"moved permanently to {h.moved_to}")
-    return "; ".join(notes)
+def _last_error(h: FeedHealth) -> str:
+    """The last error, with how many polls in a row have failed."""
+    if not h.last_error:
+        return ""
+    return h.last_error + (f" ({h.error_count} failed polls in a row)" if h.error_count > 1
+                           else "")
 
 
 @feeds.command("import")

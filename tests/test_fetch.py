@@ -6,12 +6,14 @@ from __future__ import annotations
 import socket
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import urljoin
 
+import aiohttp
 import pytest
 
 from conftest import CORPUS, FEEDS, FeedServer, Route
-from digest.fetch import FeedRequest, FetchLimits, fetch_feeds
+from digest.fetch import FeedRequest, FetchLimits, _describe, fetch_feeds
 from digest.models import FeedOutcome, FeedStatus, Item
 from digest.parse import parse_feed
 
@@ -231,6 +233,15 @@ def test_connection_refused_is_an_error_naming_host_and_port() -> None:
 
     error = assert_one_line_error(outcome)
     assert error == f"connection refused by 127.0.0.1:{port}"
+
+
+def test_a_failed_name_lookup_is_a_dns_error_naming_the_host() -> None:
+    # Built by hand: a real lookup would ask the machine's DNS server, and tests send nothing
+    # beyond 127.0.0.1.
+    key = SimpleNamespace(host="feeds.example", port=443, ssl=True, is_ssl=True)
+    error = aiohttp.ClientConnectorError(key, socket.gaierror(-2, "Name or service not known"))
+
+    assert _describe(error, FAST) == "DNS: cannot resolve feeds.example"
 
 
 def test_slow_server_times_out(feed_server: FeedServer) -> None:
