@@ -128,12 +128,18 @@ class App:
     # --- fetching ---
 
     def refresh(
-        self, *, force: bool = False, on_done: Callable[[FeedOutcome], None] | None = None
+        self, *, force: bool = False, on_done: Callable[[FeedOutcome], None] | None = None,
+        as_of: datetime | None = None,
     ) -> list[FeedOutcome]:
         """Poll the feeds that are due (all with force, disabled ones included) and store
         their new items; `on_done` sees each outcome once it is stored (from a worker thread).
+
+        A new item dated more than the edition window before `as_of` (default now; a build
+        passes its edition's send time, when that is earlier) is kept as seen only: a feed's
+        back catalogue never floods an edition.
         """
         now = self.clock()
+        stale_before = min(now, as_of or now) - self.settings.edition.window
         due = self.due_feeds(force=force, now=now)
         failures = {s.url: s.error_count for s in due}
         requests = [FeedRequest(s.url, s.fetch_url, s.etag, s.last_modified, s.body_hash)
@@ -155,7 +161,7 @@ class App:
                         break
                 done = batch[-1] is None
                 real = [o for o in batch if o is not None]
-                for stored in self._record(real, now, failures):
+                for stored in self._record(real, now, failures, stale_before):
                     outcomes[stored.url] = stored
                     if on_done is not None:
                         on_done(stored)
@@ -169,8 +175,8 @@ class App:
                 writing.result()  # a store error surfaces here, after the downloads
         return [outcomes[r.url] for r in requests]
 
-    def _record(self, batch: Sequence[FeedOutcome], now: datetime,
-                failures: dict[str, int]) -> list[FeedOutcome]:
+    def _record(self, batch: Sequence[FeedOutcome], now: datetime, failures: dict[str, int],
+                stale_before: datetime) -> list[FeedOutcome]:
         records = []
         for outcome in batch:
             keyed = []
@@ -188,8 +194,7 @@ class App:
             if outcome.moved_to:
                 log.warning("feed %s moved permanently to %s; polling the new URL from now on",
                             outcome.url, outcome.moved_to)
-        new = self.store.record_polls(records, now=now,
-                                      stale_before=now - self.settings.edition.window)
+        new = self.store.record_polls(records, now=now, stale_before=stale_before)
         return [replace(o, items=(), new_items=n) for o, n in zip(batch, new, strict=True)]
 
     def due_feeds(self, *, force: bool = False, now: datetime | None = None) -> list[FeedState]:
@@ -218,7 +223,7 @@ class App:
             return BuildResult(edition_from_dict(frozen.payload), send_at, frozen=True,
                                explain=(f"edition {day} was frozen when first sent; "
                                         "shown as it went out",))
-        fetched = tuple(self.refresh()) if fetch else ()
+        fetched = tuple(self.refresh(as_of=send_at)) if fetch else ()
         s = self.settings
         items = self.store.items_between(send_at - s.edition.window, send_at,
                                          [f.url for f in s.feeds])

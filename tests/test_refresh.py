@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from random import Random
 from typing import Any
@@ -290,3 +290,19 @@ def test_feeds_reports_a_permanent_move_and_a_disabled_feed(
     assert main(["--config", str(path), "feeds"]) == 0
     table = capsys.readouterr().out
     assert "disabled" in table and "moved" in table
+
+
+def test_an_edition_built_long_after_its_date_still_offers_its_stories(
+    feed_server: FeedServer, write_config: WriteConfig
+) -> None:
+    # The offline demo's way: fixed-date feeds, an edition named by date, built months later.
+    # The back-catalogue cut is then measured from that edition's send, not from today.
+    feed_server.routes["/past.xml"] = Route(body=rss(("recent", RECENT), (
+        "older", "Mon, 26 Oct 2026 09:00:00 +0000")))
+    url = feed_server.url("past.xml")
+    app = make_app(write_config, [url], when="2027-03-01T12:00:00+00:00")
+
+    result = app.build(date(2026, 11, 30))
+
+    assert [s.url for s in result.edition.stories] == ["https://wire.example/recent"]
+    assert app.store.count_items() == 2  # the older one is kept, as seen only
