@@ -253,27 +253,44 @@ class _Parsers:
             pool.shutdown(wait=False, cancel_futures=True)
 
 
+@dataclass(frozen=True, slots=True)
+class _Gates:
+    host: asyncio.Semaphore  # this feed's host: `per_host` at a time
+    overall: asyncio.Semaphore  # every host: `concurrency` at a time
+    backlog: asyncio.Semaphore  # bodies held in memory, downloaded or waiting to be parsed
+
+
 async def _poll(
     session: aiohttp.ClientSession,
-    gates: tuple[asyncio.Semaphore, asyncio.Semaphore],
+    gates: _Gates,
     parsers: _Parsers,
     request: FeedRequest,
     limits: FetchLimits,
 ) -> FeedOutcome:
-    host_gate, global_gate = gates
     # The host's gate first: feeds queued behind a slow host wait without holding one of the
     # global slots, so one hanging server never holds up the others.
-    async with host_gate, global_gate:
+    async with gates.host, gates.overall:
+        # When parsing falls behind, downloads wait for it: memory stays bounded.
+        await gates.backlog.acquire()
         try:
             if urlsplit(request.location).scheme == "file":
                 answer = _Response(200, _read_file(request.location, limits.max_bytes))
             else:
                 answer = await _download(session, request, limits)
         except Exception as e:  # one bad feed never stops the others
+            gates.backlog.release()
             retry = e.retry_after if isinstance(e, _Failure) else None
             gone = e.gone if isinstance(e, _Failure) else False
             return FeedOutcome(request.url, FeedStatus.ERROR, error=_describe(e, limits),
                                retry_after=retry, gone=gone)
+    try:
+        return await _conclude(parsers, request, answer)
+    finally:
+        gates.backlog.release()
+
+
+async def _conclude(parsers: _Parsers, request: FeedRequest, answer: _Response) -> FeedOutcome:
+    """A downloaded answer as an outcome: not modified, unchanged, or parsed."""
     headers = answer.headers
     etag, last_modified = headers.get("etag"), headers.get("last-modified")
     moved_to, cache_for = answer.moved_to, _cache_for(headers)
@@ -307,7 +324,8 @@ async def _poll_all(
 ) -> list[FeedOutcome]:
     timeout = aiohttp.ClientTimeout(total=limits.total_timeout, connect=limits.connect_timeout)
     connector = aiohttp.TCPConnector(limit=limits.concurrency, limit_per_host=limits.per_host)
-    global_gate = asyncio.Semaphore(limits.concurrency)
+    overall, backlog = asyncio.Semaphore(limits.concurrency), asyncio.Semaphore(
+        limits.concurrency * 2)
     host_gates: dict[str, asyncio.Semaphore] = {}
     parsers = _Parsers(len(requests), limits.parse_workers)
     try:
@@ -317,8 +335,9 @@ async def _poll_all(
 
             async def one(request: FeedRequest) -> FeedOutcome:
                 host = (urlsplit(request.location).hostname or "").lower()
-                gate = host_gates.setdefault(host, asyncio.Semaphore(limits.per_host))
-                outcome = await _poll(session, (gate, global_gate), parsers, request, limits)
+                gates = _Gates(host_gates.setdefault(host, asyncio.Semaphore(limits.per_host)),
+                               overall, backlog)
+                outcome = await _poll(session, gates, parsers, request, limits)
                 if on_done is not None:
                     on_done(outcome)
                 return outcome
