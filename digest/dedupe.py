@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from digest.models import AlsoLink, Item, Story
@@ -25,6 +26,7 @@ TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "oly_")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+@lru_cache(maxsize=1 << 16)  # a poll keys each item by it and stores it: computed once
 def canonical_url(url: str) -> str:
     """The form two links to the same article share.
 
