@@ -1,12 +1,14 @@
 """Turn the bytes of one feed document into cleaned `Item`s (or a one-line reason it is not a
 feed); no network, no clock, no store.
 
-The only importer of feedparser; its dicts never leave this module. Untrusted HTML becomes plain
-text here (nh3), and only absolute http(s) links come out.
+With digest/feedxml.py (its strict-parse driver), the only importer of feedparser; its dicts
+never leave these two modules. Untrusted HTML becomes plain text here (nh3), and only absolute
+http(s) links come out.
 
-Speed (bench/parse.py): feedparser's own SAX handler does all the feed semantics, but we drive
-expat ourselves (as xml.sax's expatreader would, with text buffered) and hold back the elements
-whose values we never read, so feedparser's per-element work is spent on the fields we keep.
+Speed (bench/parse.py): feedparser's own SAX handler does all the feed semantics, but feedxml
+drives expat itself (as xml.sax's expatreader would, with text buffered), holds back the
+elements whose values we never read, and runs the handler with cheaper equivalents of its
+hottest methods, so feedparser's per-element work is spent on the fields we keep.
 """
 
 from __future__ import annotations
@@ -24,21 +26,17 @@ from html.entities import name2codepoint
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 from xml.parsers import expat
-from xml.sax.xmlreader import AttributesNSImpl
 
 import feedparser
 import nh3
 
+from digest import feedxml
 from digest.models import FeedOutcome, FeedStatus, Item
 
 try:  # feedparser.parse() in pieces; stable through 6.0.x (pyproject pins <7)
     from feedparser.api import LooseFeedParser, StrictFeedParser
     from feedparser.encodings import convert_to_utf8
-    from feedparser.exceptions import (
-        CharacterEncodingOverride,
-        CharacterEncodingUnknown,
-        UndeclaredNamespace,
-    )
+    from feedparser.exceptions import CharacterEncodingOverride, CharacterEncodingUnknown
     from feedparser.sanitizer import replace_doctype
 except ImportError:  # pragma: no cover - another feedparser layout: use feedparser.parse()
     StrictFeedParser = None
@@ -220,10 +218,12 @@ def _items(feed_url: str, base: str, entries: Iterable[dict[str, Any]],
 # every corpus file), with these differences:
 # 1. no sanitizer or relative-URI resolution inside HTML (we clean title/summary ourselves) and
 #    no base URI, so relative guids stay as the publisher wrote them;
-# 2. expat is driven here, as xml.sax's expatreader would, but with text buffered: one
-#    characters() call per text node instead of one per line and per entity;
-# 3. elements we never read (categories, media thumbnails and credits, enclosures, comment
-#    links, channel description/image/...) are not handed to feedparser when they are leaves,
+# 2. expat is driven by feedxml.py, as xml.sax's expatreader would, but with text buffered: one
+#    characters() call per text node instead of one per line and per entity, and the handler's
+#    hottest methods replaced by cheaper ones that give the same values for the fields we read
+#    (tests/test_parse.py compares with feedparser's own handler on every corpus file);
+# 3. (feedxml.py) elements we never read (categories, media thumbnails and credits, enclosures,
+#    comment links, channel description/image/...) are not handed to feedparser when leaves,
 #    and an entry's full-text content is not handed over when the entry already has a summary
 #    (we show the summary; if it turns out blank, the document is parsed again with content);
 # 4. malformed XML whose error is a bare "&" or an HTML entity is mended and parsed strictly
@@ -292,13 +292,13 @@ def _parse(body: bytes, content_type: str | None, *, skip_content: bool) -> _Par
         line_offset -= 1  # convert_to_utf8 put a declaration line in front
     version, data, entities = replace_doctype(data)
     parsed = _Parsed(version=version or "", encoding_note=note, line_offset=line_offset)
-    driver: _Driver | None = None
+    driver: feedxml.Driver | None = None
     if result.get("encoding"):
-        driver, parsed.error = _strict(data, skip_content)
+        driver, parsed.error = feedxml.strict_parse(data, skip_content)
         if parsed.error is not None and _repairable(parsed.error):
             # Bare "&" and HTML entities are the commonest breakage: mended, the document
             # still goes through the strict parser (a third of the loose parser's time).
-            driver, _ = _strict(_repair(data), skip_content)
+            driver, _ = feedxml.strict_parse(_repair(data), skip_content)
     if driver is not None:
         handler = driver.h
         parsed.content_skipped = driver.content_skipped
@@ -310,18 +310,6 @@ def _parse(body: bytes, content_type: str | None, *, skip_content: bool) -> _Par
     parsed.feed = handler.feeddata
     parsed.version = parsed.version or handler.version or ""
     return parsed
-
-
-def _strict(data: bytes, skip_content: bool) -> tuple[_Driver | None, Exception | None]:
-    """feedparser's strict (SAX) parse: (driver, None), or (None, why it failed)."""
-    handler = StrictFeedParser("", None, "utf-8")
-    handler.resolve_relative_uris = handler.sanitize_html = False
-    driver = _Driver(handler, skip_content)
-    try:
-        driver.parse(data)
-    except (expat.ExpatError, xml.sax.SAXException, UndeclaredNamespace) as e:
-        return None, handler.exc or e
-    return driver, None
 
 
 _MENDABLE = frozenset({expat.errors.codes[expat.errors.XML_ERROR_INVALID_TOKEN],
@@ -466,167 +454,3 @@ def _encoding_note(body: bytes, content_type: str | None, chosen: str) -> str:
     else:
         problem = f"declared {declared} but the bytes are not valid {declared}"
     return f"{problem} (read as {chosen})" if chosen else problem
-
-
-# Elements whose values feedparser stores under keys we never read, held back when they are
-# leaves (a child element, say a <media:title> inside <media:content>, sends them on).
-_MRSS = "http://search.yahoo.com/mrss/"
-_HARMLESS_LEAVES = frozenset({
-    (None, "category"), (None, "comments"), (None, "enclosure"),
-    ("http://www.w3.org/2005/Atom", "category"),
-    ("http://purl.org/dc/elements/1.1/", "subject"),
-    ("http://purl.org/dc/elements/1.1/", "language"),
-    ("http://purl.org/dc/elements/1.1/", "rights"),
-    ("http://purl.org/dc/elements/1.1/", "publisher"),
-    ("http://purl.org/dc/elements/1.1/", "identifier"),
-    ("http://purl.org/dc/elements/1.1/", "format"),
-    ("http://purl.org/dc/elements/1.1/", "type"),
-    ("http://purl.org/rss/1.0/modules/slash/", "comments"),
-    ("http://wellformedweb.org/CommentAPI/", "commentRss"),
-    ("http://wellformedweb.org/CommentAPI/", "comment"),
-    ("http://rssnamespace.org/feedburner/ext/1.0", "origLink"),
-    ("com-wordpress:feed-additions:1", "post-id"),
-    (_MRSS, "content"), (_MRSS, "thumbnail"), (_MRSS, "credit"), (_MRSS, "keywords"),
-    (_MRSS, "rating"), (_MRSS, "copyright"), (_MRSS, "text"), (_MRSS, "hash"),
-})
-# Channel-level RSS elements (outside items) that only set feed keys we never read (we read
-# the feed's title, link and ttl): held back as leaves; a channel <image> is skipped whole
-# (its title and link belong to the image, never to the feed).
-_SY = "http://purl.org/rss/1.0/modules/syndication/"
-_CHANNEL_LEAVES = frozenset({
-    (None, "description"), (None, "language"), (None, "copyright"), (None, "lastBuildDate"),
-    (None, "pubDate"), (None, "generator"), (None, "docs"), (None, "managingEditor"),
-    (None, "webMaster"), (None, "rating"),
-    (_SY, "updatePeriod"), (_SY, "updateFrequency"), (_SY, "updateBase"),
-})
-_CHANNEL_SUBTREES = frozenset({(None, "image")})
-# A non-alternate Atom link with an href only adds to `links` (never `link`).
-_ATOM_LINKS = frozenset({("http://www.w3.org/2005/Atom", "link")})
-# Full-text content: not handed over once the entry has a summary (both set hasContent).
-_CONTENT = frozenset({
-    ("http://purl.org/rss/1.0/modules/content/", "encoded"),
-    ("http://www.w3.org/2005/Atom", "content"),
-})
-
-
-def _pair(name: str) -> tuple[str | None, str]:
-    # expat with namespace_separator=" " and namespace_prefixes: "uri local prefix".
-    parts = name.split(" ")
-    if len(parts) == 1:
-        return None, name
-    return parts[0], parts[1]
-
-
-class _Driver:
-    """expat -> feedparser's SAX handler, as xml.sax.expatreader does it, with text buffered
-    (one characters() call per text node, not one per line or entity) and the elements above
-    held back."""
-
-    def __init__(self, handler: Any, skip_content: bool) -> None:
-        self.h = handler
-        self.skip_content = skip_content
-        self.skipping = 0  # depth inside a subtree not handed over
-        self.held: tuple[tuple[str | None, str], dict[str, str], list[str]] | None = None
-        self.content_skipped: set[int] = set()
-        self.pairs: dict[str, tuple[str | None, str]] = {}  # expat's name -> SAX's (uri, local)
-
-    def pair(self, name: str) -> tuple[str | None, str]:
-        pair = self.pairs.get(name)
-        if pair is None:
-            pair = self.pairs[name] = _pair(name)
-        return pair
-
-    def parse(self, data: bytes) -> None:
-        parser = expat.ParserCreate(None, " ")
-        parser.namespace_prefixes = True
-        parser.buffer_text = True
-        parser.buffer_size = 1 << 16
-        parser.StartElementHandler = self.start
-        parser.EndElementHandler = self.end
-        parser.CharacterDataHandler = self.characters
-        parser.StartNamespaceDeclHandler = self.h.startPrefixMapping
-        parser.ExternalEntityRefHandler = _no_external_entities
-        parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_UNLESS_STANDALONE)
-        try:
-            parser.Parse(data, True)
-        except expat.ExpatError as e:
-            self.h.exc = e
-            raise
-
-    def start(self, name: str, attrs: dict[str, str]) -> None:
-        if self.skipping:
-            self.skipping += 1
-            return
-        if self.held is not None:
-            self._release()
-        h = self.h
-        pair = self.pair(name)
-        if not (h.incontent or h.inimage or h.intextinput):
-            if pair in _HARMLESS_LEAVES or (
-                    pair in _ATOM_LINKS and "href" in attrs
-                    and (attrs.get("rel") or "alternate").lower() != "alternate"):
-                self.held = (pair, attrs, [])
-                return
-            if not (h.inentry or h.insource) and h.infeed:
-                if pair in _CHANNEL_LEAVES:
-                    self.held = (pair, attrs, [])
-                    return
-                if pair in _CHANNEL_SUBTREES:
-                    self.skipping = 1
-                    return
-            if (self.skip_content and pair in _CONTENT and h.inentry and not h.insource
-                    and (dict.get(h.entries[-1], "summary") or "").strip()):
-                self.skipping = 1
-                h.hasContent = 1  # as feedparser's _start_content would
-                self.content_skipped.add(len(h.entries) - 1)
-                return
-        self._start(pair, attrs)
-
-    def _release(self) -> None:
-        assert self.held is not None
-        pair, attrs, text = self.held
-        self.held = None
-        self._start(pair, attrs)
-        for piece in text:
-            self.h.characters(piece)
-
-    def _start(self, pair: tuple[str | None, str], attrs: dict[str, str]) -> None:
-        if not attrs:
-            self.h.startElementNS(pair, None, AttributesNSImpl({}, {}))
-            return
-        newattrs = {}
-        qnames = {}
-        for aname, value in attrs.items():
-            parts = aname.split(" ")
-            if len(parts) == 1:
-                apair: tuple[str | None, str] = (None, aname)
-                qname = aname
-            elif len(parts) == 3:
-                apair, qname = (parts[0], parts[1]), f"{parts[2]}:{parts[1]}"
-            else:
-                apair, qname = (parts[0], parts[1]), parts[1]
-            newattrs[apair] = value
-            qnames[apair] = qname
-        self.h.startElementNS(pair, None, AttributesNSImpl(newattrs, qnames))
-
-    def end(self, name: str) -> None:
-        if self.skipping:
-            self.skipping -= 1
-            return
-        if self.held is not None:  # the held element ends with no child: drop it
-            self.held = None
-            return
-        self.h.endElementNS(self.pair(name), None)
-
-    def characters(self, text: str) -> None:
-        if self.skipping:
-            return
-        if self.held is not None:
-            self.held[2].append(text)
-            return
-        self.h.characters(text)
-
-
-def _no_external_entities(*_args: object) -> int:
-    return 1  # never fetch a DTD or external entity (xml.sax's feature_external_ges off)
-

@@ -1,9 +1,12 @@
 """parse: how digest drives feedparser (elements held back, content skipped, malformed XML
-mended), wrong charset declarations, and cleaning only a prefix of long HTML, checked against
-the straightforward parse on our own small feeds and on the real-world corpus."""
+mended, feedparser's handler made cheaper), wrong charset declarations, and cleaning only a
+prefix of long HTML, checked against the straightforward parse on our own small feeds and on
+the real-world corpus, and against feedparser's unmodified handler on feedparser's own test
+feeds too (DIGEST_FEEDPARSER_TESTS: the tests/ folder of feedparser's sdist)."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,7 +15,7 @@ import feedparser
 import pytest
 
 from conftest import CORPUS, FEEDS
-from digest import parse
+from digest import feedxml, parse
 from digest.models import FeedStatus
 from digest.parse import MAX_SUMMARY_CHARS, html_to_text, parse_feed
 
@@ -99,8 +102,123 @@ def test_our_feeds_equal_the_straightforward_parse(path: Path) -> None:
 
 def test_the_fast_path_is_in_use() -> None:
     # feedparser's pieces imported: a feedparser release that moves them would silently fall
-    # back to feedparser.parse() (correct, but slower); this says so.
+    # back to feedparser.parse() (correct, but slower); this says so. Likewise the cheaper
+    # handler: it is checked against feedparser 6.0.x internals, and another feedparser gets
+    # the unmodified one (re-check the overrides in digest/feedxml.py against its mixin.py).
     assert parse.StrictFeedParser is not None
+    assert feedxml.HANDLER is feedxml._FastStrictParser, feedparser.__version__
+
+
+def test_another_feedparser_gets_the_unmodified_handler(monkeypatch: pytest.MonkeyPatch) -> None:
+    from feedparser.api import StrictFeedParser
+
+    monkeypatch.setattr(feedparser, "__version__", "6.1.0")
+    assert feedxml._handler_class() is StrictFeedParser
+    monkeypatch.undo()
+    assert feedxml._handler_class() is feedxml._FastStrictParser
+    monkeypatch.setattr(feedxml, "_RELIED_ON", (*feedxml._RELIED_ON, "an_attribute_gone_in_7"))
+    assert feedxml._handler_class() is StrictFeedParser
+
+
+# --- the cheaper handler against feedparser's own: the same outcome, the same fields read ---
+
+
+def both_handlers(url: str, body: bytes) -> list[tuple[Any, ...]]:
+    """What parse_feed makes of `body`, and the fields it reads from feedparser's dicts (with
+    and without content skipped), with feedparser's unmodified handler and with ours."""
+    from feedparser.api import StrictFeedParser
+
+    assert feedxml.HANDLER is feedxml._FastStrictParser
+    results = []
+    for handler in (StrictFeedParser, feedxml._FastStrictParser):
+        feedxml.HANDLER = handler
+        try:
+            o = parse_feed(url, body)
+            read = [read_fields(parse._parse(body, None, skip_content=skip))
+                    for skip in (True, False)] if body.strip() else []
+        finally:
+            feedxml.HANDLER = feedxml._FastStrictParser
+        results.append((o.status, o.error, o.title, o.ttl, o.items, read))
+    return results
+
+
+ENTRY_KEYS = ("title", "link", "id", "guidislink", "summary", "published_parsed",
+              "updated_parsed", "created_parsed", "author")
+
+
+def read_fields(p: Any) -> tuple[Any, ...]:
+    entries = [([dict.get(e, k) for k in ENTRY_KEYS],
+                [c.get("value") for c in dict.get(e, "content") or ()]) for e in p.entries]
+    feed = [dict.get(p.feed, k) for k in ("title", "link", "ttl")]
+    return entries, feed, p.version, repr(p.error), p.content_skipped
+
+
+@pytest.mark.skipif(not CORPUS_FILES, reason=f"no feed corpus at {CORPUS}")
+@pytest.mark.parametrize("path", CORPUS_FILES or [Path("missing")], ids=lambda p: p.name)
+def test_corpus_same_with_feedparsers_own_handler(path: Path) -> None:
+    plain, fast = both_handlers(f"https://corpus.example/{path.name}", path.read_bytes())
+    assert fast == plain
+
+
+@pytest.mark.parametrize("path", OUR_FILES, ids=lambda p: p.name)
+def test_our_feeds_same_with_feedparsers_own_handler(path: Path) -> None:
+    plain, fast = both_handlers("https://testwire.example/feeds/rss.xml", path.read_bytes())
+    assert fast == plain
+
+
+FEEDPARSER_TESTS = os.environ.get("DIGEST_FEEDPARSER_TESTS")
+
+
+@pytest.mark.skipif(
+    not FEEDPARSER_TESTS or not Path(FEEDPARSER_TESTS, "wellformed").is_dir(),
+    reason="DIGEST_FEEDPARSER_TESTS does not name feedparser's sdist tests/ folder")
+@pytest.mark.parametrize("folder", ["wellformed", "illformed"])
+def test_feedparsers_own_test_feeds_same_with_its_own_handler(folder: str) -> None:
+    # Each of these files exercises one corner of feedparser (xml:base, base64 and xhtml
+    # content, C1 characters, mis-encoded UTF-8, namespaces, ...): every one, read in place.
+    files = sorted(Path(FEEDPARSER_TESTS or ".", folder).rglob("*.xml"))
+    assert files, f"no test feeds under {FEEDPARSER_TESTS}/{folder}"
+    differ = [path for path in files
+              if (pair := both_handlers(f"https://feedparser.example/{path.name}",
+                                        path.read_bytes()))[0] != pair[1]]
+    assert not differ, differ[:20]
+
+
+ATOM = ('<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"{ns}>'
+        "<title>A</title>{body}</feed>")
+
+
+@pytest.mark.parametrize("body", [
+    # xml:base on the feed and on an entry: links, ids and the base itself resolved by feedparser
+    ATOM.format(ns=' xml:base="https://base.example/dir/"', body=(
+        '<entry xml:base="sub/"><id>rel/1</id><title>T</title><link href="../a"/>'
+        "<summary>S</summary></entry>")).encode(),
+    # xhtml content (its div unwrapped) and base64 content, with no summary
+    ATOM.format(ns="", body=(
+        '<entry><id>tag:a,1</id><title type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">'
+        'X <b>y</b></div></title><link href="https://e.example/1"/><content type="xhtml">'
+        '<div xmlns="http://www.w3.org/1999/xhtml"><p>Body <i>it</i> &amp; &lt;x&gt;</p></div>'
+        "</content>"
+        '</entry><entry><id>tag:a,2</id><title>B</title><link href="https://e.example/2"/>'
+        '<content type="application/octet-stream" mode="base64">PHA+SGk8L3A+</content>'
+        "</entry>")).encode(),
+    # C1 controls read as windows-1252, UTF-8 mis-read as latin-1, a ":///" link, "&amp;" in
+    # a query, a text/plain title that looks like HTML, a guid that is a permalink
+    rss(item("CafÃ© quoted &amp;lt;b&amp;gt;x&amp;lt;/b&amp;gt;",
+             "Sum  &lt;i&gt;x&lt;/i&gt;")
+        + "<item><title>L</title><link>https:///enc.example/a?b=1&amp;c=2&amp;d;</link>"
+          '<guid isPermaLink="true">https:///enc.example/g</guid></item>'
+        + '<item><title>G</title><guid>https://enc.example/perma</guid></item>').encode(),
+    # an unknown namespace and a namespace prefix reused for another known URI
+    rss(item("N", extra='<x:thing xmlns:x="urn:x">v</x:thing>'
+                        '<dc:creator xmlns:dc="http://purl.org/dc/terms/">Who</dc:creator>'
+                        '<a:author xmlns:a="http://purl.org/dc/elements/1.1/">Else</a:author>'),
+        ).encode(),
+])
+def test_feedparser_corners_same_with_its_own_handler(body: bytes) -> None:
+    plain, fast = both_handlers(URL, body)
+    assert fast == plain
+    assert plain[0] is FeedStatus.OK
 
 
 # --- elements held back and content skipped: nothing we read changes ---
