@@ -716,28 +716,21 @@ def slow_feeds(server: FeedServer, count: int) -> list[dict[str, Any]]:
     return [{"url": server.url(f"slow{i}.xml")} for i in range(count)]
 
 
-def test_per_host_limit_is_reached_and_never_passed(
-    feed_server: FeedServer, open_app: Callable[..., App]
+@pytest.mark.parametrize(("feeds", "per_host", "concurrency", "limit"), [
+    (4, 2, 64, 2),  # the per-host limit
+    (6, 10, 3, 3),  # the global limit
+], ids=["per-host", "global"])
+def test_concurrency_limit_is_reached_and_never_passed(
+    feed_server: FeedServer, open_app: Callable[..., App], feeds: int, per_host: int,
+    concurrency: int, limit: int,
 ) -> None:
-    app = open_app(slow_feeds(feed_server, 4),
-                   fetch={**FAST_FETCH, "timeout": "10s", "per_host": 2, "concurrency": 64})
+    app = open_app(slow_feeds(feed_server, feeds), fetch={
+        **FAST_FETCH, "timeout": "10s", "per_host": per_host, "concurrency": concurrency})
 
     outcomes = app.refresh(force=True)
 
-    assert [o.status for o in outcomes] == [FeedStatus.OK] * 4
-    assert feed_server.max_in_flight == 2
-
-
-def test_global_limit_is_reached_and_never_passed(
-    feed_server: FeedServer, open_app: Callable[..., App]
-) -> None:
-    app = open_app(slow_feeds(feed_server, 6),
-                   fetch={**FAST_FETCH, "timeout": "10s", "per_host": 10, "concurrency": 3})
-
-    outcomes = app.refresh(force=True)
-
-    assert [o.status for o in outcomes] == [FeedStatus.OK] * 6
-    assert feed_server.max_in_flight == 3
+    assert [o.status for o in outcomes] == [FeedStatus.OK] * feeds
+    assert feed_server.max_in_flight == limit
 
 
 def test_a_hanging_feed_is_reported_after_every_healthy_one(feed_server: FeedServer) -> None:
