@@ -13,7 +13,6 @@ happened and in which order, never by how long it took.
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import threading
 import zlib
@@ -30,7 +29,6 @@ import pytest
 
 from conftest import CORPUS, FEEDS, FeedServer, Route, WriteConfig
 from digest.app import App, utc_now
-from digest.cli import main
 from digest.config import load_settings
 from digest.fetch import FeedRequest, FetchLimits, fetch_feeds
 from digest.models import FeedHealth, FeedOutcome, FeedStatus, Item
@@ -536,22 +534,6 @@ def test_410_gone_disables_the_feed_until_forced(
     assert health(app)[url].items == 3
 
 
-def test_digest_feeds_shows_a_gone_feed_as_disabled(
-    feed_server: FeedServer, write_config: WriteConfig, capsys: pytest.CaptureFixture[str]
-) -> None:
-    feed_server.routes["/gone.xml"] = Route(status=410)
-    config = write_config({"feeds": [{"url": feed_server.url("gone.xml")}],
-                           "fetch": FAST_FETCH})
-    assert main(["--config", str(config), "fetch"]) == 0
-    capsys.readouterr()
-
-    assert main(["--config", str(config), "feeds", "--format", "json"]) == 0
-
-    row, = json.loads(capsys.readouterr().out)
-    assert row["status"] == "disabled"
-    assert "410 Gone" in row["last_error"]
-
-
 # --- 3. redirects ---
 
 
@@ -646,26 +628,6 @@ def test_max_redirects_zero_follows_no_redirect(
 
     assert outcome.status is FeedStatus.ERROR
     assert feed_server.hits("r1.xml") == 0
-
-
-def test_digest_feeds_says_a_feed_moved(
-    feed_server: FeedServer, write_config: WriteConfig, capsys: pytest.CaptureFixture[str]
-) -> None:
-    feed_server.routes["/old.xml"] = Route(status=301, headers={"Location": "/new.xml"})
-    feed_server.routes["/new.xml"] = good_route(rss("moved", 2))
-    config = write_config({"feeds": [{"url": feed_server.url("old.xml")}],
-                           "fetch": FAST_FETCH})
-    assert main(["--config", str(config), "fetch"]) == 0
-    capsys.readouterr()
-
-    assert main(["--config", str(config), "feeds", "--format", "json"]) == 0
-    row, = json.loads(capsys.readouterr().out)
-    assert main(["--config", str(config), "feeds"]) == 0
-    table = " ".join(capsys.readouterr().out.split())
-
-    assert row["url"] == feed_server.url("old.xml")
-    assert row["moved_to"] == feed_server.url("new.xml")
-    assert "moved" in table  # the table wraps its cells; the words are in the JSON above
 
 
 # --- 4. compression, User-Agent ---
