@@ -28,7 +28,6 @@ from digest.models import (
     Edition,
     FeedHealth,
     FeedOutcome,
-    FeedState,
     FeedStatus,
     Rendered,
     Story,
@@ -129,10 +128,11 @@ class App:
 
     def refresh(
         self, *, force: bool = False, on_done: Callable[[FeedOutcome], None] | None = None,
-        as_of: datetime | None = None,
+        on_start: Callable[[int], None] | None = None, as_of: datetime | None = None,
     ) -> list[FeedOutcome]:
         """Poll the feeds that are due (all with force, disabled ones included) and store
-        their new items; `on_done` sees each outcome once it is stored (from a worker thread).
+        their new items. `on_start` learns how many feeds are due; `on_done` sees each outcome
+        once it is stored (from a worker thread).
 
         A new item dated more than the edition window before `as_of` (default now; a build
         passes its edition's send time, when that is earlier) is kept as seen only: a feed's
@@ -140,7 +140,11 @@ class App:
         """
         now = self.clock()
         stale_before = min(now, as_of or now) - self.settings.edition.window
-        due = self.due_feeds(force=force, now=now)
+        states = self.store.feed_states([f.url for f in self.settings.feeds])
+        due = [s for s in states if force or (s.status is not FeedStatus.DISABLED and (
+            s.next_poll_at is None or s.next_poll_at <= now))]
+        if on_start is not None:
+            on_start(len(due))
         failures = {s.url: s.error_count for s in due}
         requests = [FeedRequest(s.url, s.fetch_url, s.etag, s.last_modified, s.body_hash)
                     for s in due]
@@ -196,13 +200,6 @@ class App:
                             outcome.url, outcome.moved_to)
         new = self.store.record_polls(records, now=now, stale_before=stale_before)
         return [replace(o, items=(), new_items=n) for o, n in zip(batch, new, strict=True)]
-
-    def due_feeds(self, *, force: bool = False, now: datetime | None = None) -> list[FeedState]:
-        """The configured feeds a poll would fetch now: due ones, or all with `force`."""
-        now = now or self.clock()
-        states = self.store.feed_states([f.url for f in self.settings.feeds])
-        return [s for s in states if force or (s.status is not FeedStatus.DISABLED and (
-            s.next_poll_at is None or s.next_poll_at <= now))]
 
     # --- editions ---
 

@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 import webbrowser
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -101,13 +101,13 @@ def cli(ctx: click.Context, config: str, verbose: int) -> None:
 def _print_outcomes(outcomes: list[FeedOutcome], names: dict[str, str], fmt: str) -> None:
     if fmt == "json":
         _dump([{"url": o.url, "name": names.get(o.url, o.title or o.url),
-                "status": "disabled" if o.gone else o.status.value, "new_items": o.new_items,
+                "status": _status(o), "new_items": o.new_items,
                 "not_modified": o.not_modified, "unchanged": o.unchanged,
                 "moved_to": o.moved_to, "error": o.error} for o in outcomes])
         return
     _table(f"{len(outcomes)} feeds polled", ("feed", "status", "new", "detail"), [
         (Text(names.get(o.url, o.title or o.url)),
-         Text(o.status.value, "green" if o.status is FeedStatus.OK else "red"),
+         Text(_status(o), "green" if o.status is FeedStatus.OK else "red"),
          str(o.new_items), Text(_detail(o)))
         for o in outcomes], right=("new",))
 
@@ -116,29 +116,48 @@ def _feed_names(app: App) -> dict[str, str]:
     return {h.url: h.name for h in app.feeds()}
 
 
-@contextmanager
-def _progress(total: int, names: dict[str, str]) -> Iterator[Callable[[FeedOutcome], None]]:
+class _FetchProgress:
     """A progress bar on a terminal; a plain line per feed on stderr when it is not one
-    (cron, Docker logs), so a long poll is never silent."""
+    (cron, Docker logs), so a long poll is never silent. `start` learns how many feeds are
+    due; each finished feed is passed to the instance."""
+
+    def __init__(self, names: dict[str, str], bar: Progress | None) -> None:
+        self.names, self.bar = names, bar
+        self.total = self.done = 0
+        self.task = bar.add_task("fetching", total=None) if bar is not None else None
+
+    def start(self, total: int) -> None:
+        self.total = total
+        if self.bar is not None and self.task is not None:
+            self.bar.update(self.task, total=total)
+
+    def __call__(self, outcome: FeedOutcome) -> None:
+        self.done += 1
+        if self.bar is not None and self.task is not None:
+            self.bar.advance(self.task)
+            return
+        # Plain text, no rich rendering: a thousand lines must cost next to nothing.
+        click.echo(f"fetch [{self.done}/{self.total}] {_outcome_line(outcome, self.names)}",
+                   err=True)
+
+
+@contextmanager
+def _progress(names: dict[str, str]) -> Iterator[_FetchProgress]:
     if not err.is_terminal:
-        done = 0
-
-        def line(outcome: FeedOutcome) -> None:
-            nonlocal done
-            done += 1
-            # Plain text, no rich rendering: a thousand lines must cost next to nothing.
-            click.echo(f"fetch [{done}/{total}] {_outcome_line(outcome, names)}", err=True)
-
-        yield line
+        yield _FetchProgress(names, None)
         return
     with Progress(TextColumn("fetching"), BarColumn(), MofNCompleteColumn(), console=err,
-                  transient=True) as progress:
-        task = progress.add_task("fetching", total=total)
-        yield lambda _outcome: progress.advance(task)
+                  transient=True) as bar:
+        yield _FetchProgress(names, bar)
 
 
 def _outcome_line(o: FeedOutcome, names: dict[str, str]) -> str:
-    return f"{o.status.value} {names.get(o.url) or o.title or o.url}: {_detail(o)}"
+    return f"{_status(o)} {names.get(o.url) or o.title or o.url}: {_detail(o)}"
+
+
+def _status(o: FeedOutcome) -> str:
+    """The feed's status after this poll, as `digest feeds` will show it."""
+    return FeedStatus.DISABLED.value if o.gone else o.status.value
 
 
 def _detail(o: FeedOutcome) -> str:
@@ -165,8 +184,8 @@ def fetch(state: State, force: bool, fmt: str) -> None:
     """
     with state.app() as app:
         names = _feed_names(app)
-        with _progress(len(app.due_feeds(force=force)), names) as advance:
-            outcomes = app.refresh(force=force, on_done=advance)
+        with _progress(names) as progress:
+            outcomes = app.refresh(force=force, on_start=progress.start, on_done=progress)
         _print_outcomes(outcomes, names, fmt)
 
 
