@@ -6,47 +6,87 @@ Pure functions of their arguments: no I/O, no clock, no store.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from functools import lru_cache
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
+from w3lib.url import canonicalize_url
+
+from digest import neardup
 from digest.models import AlsoLink, Item, Story
 
-# Query parameters that say how a reader arrived, not what they read. Dropped before comparing.
+# Query parameters that say how a reader arrived, not what they read. Dropped before comparing
+# (names compared case-insensitively), as is any parameter starting with TRACKING_PREFIXES.
 TRACKING_PARAMS = frozenset({
     "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "igshid",
     "mc_cid", "mc_eid", "ref", "ref_src", "ref_url", "referrer", "cmpid", "ocid", "at_medium",
     "at_campaign", "at_custom1", "at_custom2", "at_custom3", "at_custom4", "ito", "icid",
     "_hsenc", "_hsmi", "mkt_tok", "spm", "share", "s_cid", "smid", "sr_share", "rss",
     "taid", "ns_mchannel", "ns_source", "ns_campaign", "ns_linkname", "ns_fee", "xtor",
-    "__twitter_impression", "feature", "output_type",
+    "__twitter_impression", "feature", "output_type", "cid", "guccounter", "soc_src",
+    "soc_trk", "sh", "dicbo",
 })
-TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "oly_")
+TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "oly_", "vero_")
+# Parameters that only ask for the AMP rendering of the same article: `?amp`, `?amp=1`,
+# `?output=amp`, `?outputType=amp`.
+_AMP_PARAMS = frozenset({"amp", "amp=1", "amp=true", "amp=", "output=amp", "outputtype=amp"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _keep_param(pair: str) -> bool:
+    name = pair.split("=", 1)[0].lower()
+    return not (name in TRACKING_PARAMS or name.startswith(TRACKING_PREFIXES)
+                or pair.lower() in _AMP_PARAMS)
+
+
+def _amp_cache_target(host: str, path: str) -> str | None:
+    """The article behind a Google AMP cache link, as `host/path`, or None."""
+    if host.endswith(".cdn.ampproject.org"):  # /c/s/example.org/a, /v/s/..., /i/s/...
+        parts = path.split("/", 4)
+        if len(parts) == 5 and len(parts[1]) == 1 and parts[2] == "s":
+            return parts[3] + "/" + parts[4]
+    if host in {"google.com", "www.google.com"} and path.startswith("/amp/s/"):
+        return path.removeprefix("/amp/s/")
+    return None
 
 
 @lru_cache(maxsize=1 << 16)  # a poll keys each item by it and stores it: computed once
 def canonical_url(url: str) -> str:
     """The form two links to the same article share.
 
-    Lower-case scheme and host; http and https compare equal (the scheme is dropped); `www.`,
-    default ports, fragments, trailing slashes and tracking parameters (TRACKING_PARAMS, any
-    utm_*/pk_*/mtm_*) removed; the remaining query sorted; percent-escapes normalised.
+    w3lib (Scrapy's URL library) does the RFC 3986 work: case of scheme and host, IDNA hosts,
+    percent-escapes, dot segments, the fragment, query sorting. Then digest's own rules: http and
+    https compare equal (the scheme is dropped); `www.` and `amp.` hosts, default ports and
+    trailing slashes go; tracking parameters (TRACKING_PARAMS, TRACKING_PREFIXES) go; AMP
+    variants (`?amp`, `?output=amp`, a last path segment `/amp`, `name.amp.html`, Google's AMP
+    cache links) become the article they render.
     """
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
+    url = url.strip()
+    with contextlib.suppress(ValueError):  # a link w3lib cannot parse is compared as written
+        url = canonicalize_url(url)
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
     host = (parts.hostname or "").rstrip(".")
-    host = host.removeprefix("www.")
-    port = parts.port if parts.port and parts.port != _DEFAULT_PORTS.get(scheme) else None
-    netloc = f"{host}:{port}" if port else host
-    path = quote(unquote(parts.path), safe="/:@!$&'()*+,;=-._~%") or "/"
-    path = path.rstrip("/") or "/"
-    query = sorted(
-        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(TRACKING_PREFIXES)
-    )
-    return urlunsplit(("", netloc, path, urlencode(query), "")).removeprefix("//")
+    path = parts.path
+    target = _amp_cache_target(host, path)
+    if target is not None:
+        return canonical_url("https://" + target + (f"?{parts.query}" if parts.query else ""))
+    host = host.removeprefix("www.").removeprefix("amp.").removeprefix("www.")
+    if port and port != _DEFAULT_PORTS.get(parts.scheme):
+        host = f"{host}:{port}"
+    if path.endswith(".amp.html"):
+        path = path.removesuffix(".amp.html") + ".html"
+    path = path.rstrip("/")
+    if path.endswith("/amp"):
+        path = path.removesuffix("/amp").rstrip("/")
+    query = "&".join(p for p in parts.query.split("&") if p and _keep_param(p))
+    return urlunsplit(("", host, path or "/", query, "")).removeprefix("//")
 
 
 def item_key(item: Item) -> str:
@@ -65,12 +105,33 @@ def item_key(item: Item) -> str:
     return f"title:{digest}"
 
 
+# A sent story's words are kept as a fingerprint too, so a later edition recognises it under
+# another URL: "text:<published ISO>\x1f<title>\x1f<start of summary>".
+TEXT_MARK = "text:"
+_SEP = "\x1f"
+
+
 def fingerprints(item: Item) -> set[str]:
-    """Every identity by which a later edition recognises this item as already sent."""
-    out = {f"url:{canonical_url(item.url)}"}
+    """Every identity by which a later edition recognises this item as already sent: its
+    canonical URL, its guid when globally unique, and its words (see TEXT_MARK)."""
+    out = {_text_mark(item)}
+    if item.url:
+        out.add(f"url:{canonical_url(item.url)}")
     if item.guid and _is_global_guid(item.guid):
         out.add(f"guid:{item.guid}")
     return out
+
+
+def _text_mark(item: Item) -> str:
+    when = item.when.isoformat() if item.when else ""
+    summary = item.summary[:neardup.LEDE_CHARS + 80]
+    return TEXT_MARK + _SEP.join((when, item.title.replace(_SEP, " "), summary.replace(_SEP, " ")))
+
+
+def _sent_text(mark: str) -> tuple[str, neardup.Text]:
+    """The title and comparable words of a sent story's text fingerprint."""
+    when, title, summary = mark.removeprefix(TEXT_MARK).split(_SEP, 2)
+    return title, neardup.text_of(title, summary, datetime.fromisoformat(when) if when else None)
 
 
 def _is_global_guid(guid: str) -> bool:
@@ -89,10 +150,12 @@ class _UnionFind:
             i = self.parent[i]
         return i
 
-    def union(self, a: int, b: int) -> None:
+    def union(self, a: int, b: int) -> bool:
         ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[max(ra, rb)] = min(ra, rb)
+        if ra == rb:
+            return False
+        self.parent[max(ra, rb)] = min(ra, rb)
+        return True
 
 
 def _representative_order(item: Item) -> tuple[float, int, float, int]:
@@ -103,27 +166,67 @@ def _representative_order(item: Item) -> tuple[float, int, float, int]:
 
 
 def cluster_stories(
-    items: Sequence[Item], already_sent: Iterable[str] = ()
+    items: Sequence[Item], sent: Mapping[str, str] | None = None
 ) -> tuple[list[Story], list[str]]:
-    """Merge items that share a canonical URL or a global guid into stories.
+    """Merge items that are the same story into stories, and refuse stories already sent.
 
-    Returns the stories (representative chosen by `_representative_order`, the others in
-    `also`) and one explanation per story refused because an earlier edition carried it.
+    Items are the same story when they share a canonical URL or a global guid, or when their
+    texts are near-duplicates (`neardup`). `sent` maps the fingerprints of stories in delivered
+    editions to the edition's name; a story matching one, by URL, guid or text, is left out.
+
+    Returns the stories (the representative chosen by `_representative_order`, the other
+    outlets in `also`, one `merge_reasons` line per merged item) and one line per story refused
+    as already sent.
     """
-    sent = set(already_sent)
-    union = _UnionFind(len(items))
-    first_seen: dict[str, int] = {}
+    sent = sent or {}
+    n = len(items)
+    union = _UnionFind(n)
     reasons: dict[int, str] = {}
+    sent_because: dict[int, str] = {}  # item -> why it counts as already sent
+
+    first_seen: dict[str, int] = {}
     for i, item in enumerate(items):
-        for mark in sorted(fingerprints(item)):
+        marks = fingerprints(item)
+        for mark in sorted(marks):
+            if mark.startswith(TEXT_MARK):
+                continue
+            kind = "same URL" if mark.startswith("url:") else "same guid"
+            if mark in sent:
+                sent_because.setdefault(i, f"{kind} as a story in edition {sent[mark]}")
             j = first_seen.setdefault(mark, i)
-            if j != i and union.find(i) != union.find(j):
-                union.union(i, j)
-                kind = "same URL" if mark.startswith("url:") else "same guid"
+            if j != i and union.union(i, j):
                 reasons.setdefault(i, f"{kind} as {items[j].source}")
                 reasons.setdefault(j, f"{kind} as {items[i].source}")
+
+    sent_texts = [(edition, *_sent_text(mark)) for mark, edition in sorted(sent.items())
+                  if mark.startswith(TEXT_MARK)]
+    texts = [neardup.text_of(it.title, it.summary, it.when) for it in items]
+    texts.extend(text for _, _, text in sent_texts)
+    comparison = neardup.Comparison(texts)
+    members_of = {i: [i] for i in range(n)}  # root -> the items of its group
+    for i in range(n):
+        root = union.find(i)
+        if root != i:
+            members_of[root].append(i)
+            del members_of[i]
+    for match in comparison.matches():
+        if match.b < n:  # two items of this window
+            ra, rb = union.find(match.a), union.find(match.b)
+            if ra == rb or not comparison.join_ok(match, members_of[ra], members_of[rb]):
+                continue
+            union.union(ra, rb)
+            root = union.find(ra)
+            members_of[root] = members_of.pop(ra if root == rb else rb) + members_of[root]
+            a, b = items[match.a], items[match.b]
+            reasons.setdefault(match.b, f"similarity {match.score:.2f} to {a.source} {a.title!r}")
+            reasons.setdefault(match.a, f"similarity {match.score:.2f} to {b.source} {b.title!r}")
+        elif match.a < n:  # an item and a sent story
+            edition, title, _ = sent_texts[match.b - n]
+            sent_because.setdefault(
+                match.a, f"similarity {match.score:.2f} to {title!r} in edition {edition}")
+
     groups: dict[int, list[int]] = {}
-    for i in range(len(items)):
+    for i in range(n):
         groups.setdefault(union.find(i), []).append(i)
 
     stories: list[Story] = []
@@ -132,9 +235,9 @@ def cluster_stories(
         order = sorted(members, key=lambda i: _representative_order(items[i]))
         group = [items[i] for i in order]
         lead = group[0]
-        marks = set().union(*(fingerprints(it) for it in group))
-        if marks & sent:
-            dropped.append(f"already sent: {lead.title!r} ({lead.source}, {lead.url})")
+        why_sent = next((sent_because[i] for i in order if i in sent_because), None)
+        if why_sent:
+            dropped.append(f"already sent: {lead.title!r} ({lead.source}, {lead.url}): {why_sent}")
             continue
         also: list[AlsoLink] = []
         seen_sources = {lead.source}
