@@ -372,17 +372,19 @@ class Store:
 
     # --- editions ---
 
-    def sent_fingerprints(self, *, except_edition: str | None = None) -> set[str]:
-        """Fingerprints of stories in editions that went to at least one recipient."""
+    def sent_fingerprints(self, *, except_edition: str | None = None) -> dict[str, str]:
+        """Fingerprints of stories in editions that went to at least one recipient, each with
+        the name of the (earliest) edition that carried it."""
         sent = select(deliveries.c.edition_id).where(
             deliveries.c.status == DeliveryStatus.SENT.value)
-        query = (select(edition_fingerprints.c.fingerprint)
+        query = (select(edition_fingerprints.c.fingerprint, editions.c.edition)
                  .join(editions, editions.c.id == edition_fingerprints.c.edition_id)
-                 .where(edition_fingerprints.c.edition_id.in_(sent)))
+                 .where(edition_fingerprints.c.edition_id.in_(sent))
+                 .order_by(editions.c.edition.desc()))
         if except_edition is not None:
             query = query.where(editions.c.edition != except_edition)
         with self._tx() as conn:
-            return set(conn.scalars(query))
+            return dict(conn.execute(query).tuples().all())
 
     def frozen_edition(self, edition: str) -> FrozenEdition | None:
         with self._tx() as conn:

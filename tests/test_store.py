@@ -373,7 +373,7 @@ def test_freezing_twice_keeps_the_first(store: Store) -> None:
     # the loser's fingerprints were not added to the winner's edition
     store.claim_delivery(first.id, "ana@example.org", now=NOW)
     store.finish_delivery(first.id, "ana@example.org", DeliveryStatus.SENT, now=NOW)
-    assert store.sent_fingerprints() == {"url:a.example/1"}
+    assert store.sent_fingerprints() == {"url:a.example/1": "2026-11-30"}
 
 
 def test_freezing_an_edition_without_stories(store: Store) -> None:
@@ -460,14 +460,25 @@ def test_sent_fingerprints_only_from_sent_editions(store: Store) -> None:
     store.claim_delivery(deferred, "ana@example.org", now=NOW)
     store.finish_delivery(deferred, "ana@example.org", DeliveryStatus.DEFERRED, now=NOW)
 
-    assert store.sent_fingerprints() == {"url:a.example/1", "guid:tag:a,1"}
-    assert store.sent_fingerprints(except_edition="2026-11-23") == set()
-    assert store.sent_fingerprints(except_edition="2026-11-30") == {
-        "url:a.example/1", "guid:tag:a,1"}
+    first = {"url:a.example/1": "2026-11-23", "guid:tag:a,1": "2026-11-23"}
+    assert store.sent_fingerprints() == first
+    assert store.sent_fingerprints(except_edition="2026-11-23") == {}
+    assert store.sent_fingerprints(except_edition="2026-11-30") == first
 
     store.claim_delivery(deferred, "ana@example.org", now=LATER)
     store.finish_delivery(deferred, "ana@example.org", DeliveryStatus.SENT, now=LATER)
-    assert store.sent_fingerprints(except_edition="2026-11-23") == {"url:b.example/2"}
+    assert store.sent_fingerprints(except_edition="2026-11-23") == {
+        "url:b.example/2": "2026-11-30"}
+
+
+def test_sent_fingerprints_name_the_earliest_edition(store: Store) -> None:
+    # A story can be in two sent editions (the second built before the first was sent).
+    for edition in ("2026-11-30", "2026-11-23"):
+        edition_id = freeze(store, edition, ["url:a.example/1"])
+        store.claim_delivery(edition_id, "ana@example.org", now=NOW)
+        store.finish_delivery(edition_id, "ana@example.org", DeliveryStatus.SENT, now=NOW)
+
+    assert store.sent_fingerprints() == {"url:a.example/1": "2026-11-23"}
 
 
 # --- health ---

@@ -1,0 +1,384 @@
+"""Near-duplicates: which texts tell the same story in other words (wire copy, "UPDATE:"
+prefixes, an edited headline, another outlet's rewrite), found without comparing all pairs.
+
+1. Each text (a title plus the start of its summary) becomes a set of normalised words: case,
+   accents and punctuation folded, agency datelines ("NAIROBI (Reuters) -") and desk prefixes
+   ("UPDATE 2-", "Live:") removed, stop words dropped.
+2. Blocking: a MinHash signature of each set, cut into LSH bands; only texts that share a band
+   become candidate pairs. Cost grows with the number of texts, not their square.
+3. Verification: each candidate pair gets a similarity score (see `similarity`) and is a
+   duplicate at SIMILARITY_THRESHOLD or above, unless a guard says the two report different
+   events: opposite verbs ("wins" / "loses"), different numbers in the titles, or days apart.
+
+Pure functions of their arguments: no I/O, no clock. The only importer of numpy.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import Stemmer
+
+# --- the documented knobs (README "Stories") ---
+
+# The score a pair needs depends on how far apart the two were published: another outlet's
+# write-up of the same event comes out the same news cycle; a similar story days later is
+# usually a follow-up, which readers want as a story of its own.
+THRESHOLDS = ((12.0, 0.18), (36.0, 0.5))  # (within hours, score needed), nearest first
+FAR_APART_THRESHOLD = 0.8  # further apart (or undated): the score needed
+STRONG = 0.5  # at or above: a match joins groups on its own; below, see Comparison.join_ok
+JOIN_SAMPLE = 16  # join_ok compares at most 16 x 16 members
+# Opposite words ("wins" / "loses") veto a pair only in titles this alike (plain Jaccard): "X
+# wins" and "X loses" share the rest, while two write-ups of one event may use "backs" and
+# "veto" about different actors.
+OPPOSED_TITLES = 0.4
+LEDE_CHARS = 320  # how much of the summary is read: the lede, not the whole article
+BANDS, ROWS = 24, 3  # LSH: 24 bands of 3 MinHash values (72 hash functions)
+RARE_WORDS = 8  # blocking also pairs texts sharing two of their 6 rarest words ...
+RARE_ALONE = 4  # ... or one word that at most 4 texts have
+RARE_BUCKET_MAX = 64  # ... unless more than 64 texts share that pair (then it is not rare)
+
+_STOPWORD_TEXT = """
+a about above after again against all also am an and any are as at be because been before being
+below between both but by can could did do does doing down during each few for from further had
+has have having he her here hers him his how i if in into is it its itself just me more most my
+no nor not now of off on once only or other our out over own same she should so some such than
+that the their them then there these they this those through to too under until up very was we
+were what when where which while who whom why will with would you your says said say new after
+amid over its it's s t live update updated breaking watch
+"""
+_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+# Desk and live-page prefixes: "UPDATE 2-", "Updated:", "BREAKING:", "Live:", "As it happened:".
+_PREFIX = re.compile(
+    r"^\s*(?:(?:update[sd]?|updating|refile|rpt|corrected|correction|urgent|breaking(?: news)?|"
+    r"just in|developing|exclusive|analysis|explainer|factbox|watch|video|live(?: updates?| blog"
+    r"| coverage)?|as it happened)\s*\d*\s*[-:–—|]+\s*)+",
+    re.IGNORECASE)
+_SUFFIX = re.compile(r"\s*[-–—|:(]\s*(?:live(?: updates?| blog)?|as it happened|video|update[sd]?)"
+                     r"\)?\s*$", re.IGNORECASE)
+# Agency datelines at the start of a summary: "NAIROBI (Reuters) -", "BERLIN, Nov 24 (AP) —",
+# "(Reuters) -".
+_DATELINE = re.compile(
+    r"^\s*(?:[A-Z][A-Z .'’/-]{1,40}(?:,\s*[A-Z][A-Za-z .]{1,30})?"
+    r"(?:,\s*[A-Z][a-z]{2,8}\.?\s+\d{1,2})?\s*)?\([A-Za-z .]{2,25}\)\s*[-–—]+\s*"
+    r"|^\s*[A-Z][A-Z .'’/-]{2,40}\s*[-–—]{1,2}\s+")
+# Titles of items that gather several stories: they share words with each, so they merge only
+# with a strong match, never through the same-news-cycle threshold.
+_ROUNDUP = re.compile(
+    r"\b(?:round-?ups?|what we'?re watching|briefing|newsletter|playbook|week in review|"
+    r"the week|how major .{0,30} fared|markets? wrap|live blog|morning|evening|daily digest)\b",
+    re.IGNORECASE)
+_YEAR = re.compile(r"(?:19|20)\d\d")
+_WORD = re.compile(r"[^\W_]+(?:[.,'’][^\W_]+)*")
+
+# Words that reverse a headline's meaning: a pair of texts where one says a word of one side and
+# the other a word of the other side (and neither says both) reports two different events.
+_OPPOSITES: dict[str, tuple[str, int]] = {}
+for _group, _yes, _no in (
+    ("win", "win wins won winning victory beat beats triumph triumphs clinch clinches clinched",
+     "lose loses lost losing defeat defeated defeats loss"),
+    ("rise", "rise rises rose rising climb climbs climbed jump jumps jumped gain gains gained "
+     "surge surges surged soar soars soared rally rallies rallied higher increase increases",
+     "fall falls fell falling drop drops dropped slide slides slid slump slumps slumped plunge "
+     "plunges plunged tumble tumbles tumbled sink sinks sank lower decrease decreases"),
+    ("pass", "approve approves approved passes passed backs backed endorse endorses "
+     "endorsed accept accepts accepted adopt adopts adopted ratify ratifies ratified",
+     "reject rejects rejected block blocks blocked veto vetoes vetoed fail fails failed "
+     "defeat defeated scrap scraps scrapped"),
+    ("confirm", "confirm confirms confirmed admit admits admitted",
+     "deny denies denied refute refutes refuted"),
+    ("open", "open opens opened reopen reopens reopened", "close closes closed shut shuts"),
+    ("start", "start starts started begin begins began launch launches launched resume resumes "
+     "resumed", "end ends ended halt halts halted suspend suspends suspended stop stops stopped "
+     "collapse collapses collapsed"),
+    ("lift", "lift lifts lifted ease eases eased", "impose imposes imposed tighten tightens "
+     "tightened"),
+    ("raise", "raise raises raised hike hikes hiked", "cut cuts lower lowers lowered"),
+    ("join", "join joins joined enter enters entered", "leave leaves quit quits exit exits"),
+    ("allow", "allow allows allowed permit permits permitted", "ban bans banned forbid forbids"),
+    ("buy", "buy buys bought acquire acquires acquired", "sell sells sold divest divests"),
+):
+    for _word in _yes.split():
+        _OPPOSITES[_word] = (_group, 1)
+    for _word in _no.split():
+        _OPPOSITES.setdefault(_word, (_group, -1))
+del _group, _yes, _no, _word
+
+_stemmer = Stemmer.Stemmer("english")
+_stems: dict[str, str] = {}  # the stemmer is fast, but a window repeats its words a lot
+_STEMS_KEPT = 1 << 18
+_OPPOSITES = {_stemmer.stemWord(w): side for w, side in _OPPOSITES.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A story's words as the comparison sees them."""
+
+    title: frozenset[str]
+    lede: frozenset[str]
+    words: frozenset[str]  # title | lede: what MinHash blocks on
+    numbers: frozenset[str]  # the numbers in the title, years left out
+    when: float | None  # publication time, POSIX seconds
+    roundup: bool = False  # a round-up or briefing: covers several stories at once
+
+
+def strip_title(title: str) -> str:
+    """The headline without desk and live-page prefixes and suffixes."""
+    return _SUFFIX.sub("", _PREFIX.sub("", title)).strip()
+
+
+def words(text: str) -> list[str]:
+    """Lower-case, accent-free, stemmed words (Snowball English: "ships", "shipping" and
+    "shipped" are all "ship"), stop words and lone letters left out, in order."""
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    if not folded.isascii():
+        folded = "".join(c for c in folded if not unicodedata.combining(c))
+    out = []
+    for w in _WORD.findall(folded):
+        w = w.replace("’", "'").replace(",", "")
+        if not w[0].isdigit():
+            w = w.replace(".", "")  # "u.s" is "us"; "2.1" stays a number
+        if w.endswith("'s"):
+            w = w[:-2]
+        if (len(w) > 1 and w not in _STOPWORDS) or w.isdigit():
+            stem = _stems.get(w)
+            if stem is None:
+                if len(_stems) > _STEMS_KEPT:
+                    _stems.clear()
+                stem = _stems[w] = _stemmer.stemWord(w)
+            out.append(stem)
+    return out
+
+
+def text_of(title: str, summary: str, when: datetime | None) -> Text:
+    """Prepare one item for comparison: its title and the start of its summary."""
+    title_words = words(strip_title(title))
+    lede = _DATELINE.sub("", summary[:LEDE_CHARS + 80], count=1)[:LEDE_CHARS]
+    lede_words = words(lede)
+    if lede_words and set(lede_words) <= set(title_words):
+        lede_words = []  # a summary that only repeats the title adds nothing
+    elif len(lede) == LEDE_CHARS and len(lede_words) > 3:
+        lede_words.pop()  # the cut may have split the last word
+    title_set, lede_set = frozenset(title_words), frozenset(lede_words)
+    return Text(title_set, lede_set, title_set | lede_set,
+                frozenset(w for w in title_set if w[0].isdigit() and not _YEAR.fullmatch(w)),
+                when.timestamp() if when else None, bool(_ROUNDUP.search(title)))
+
+
+# --- blocking: MinHash signatures and LSH bands ---
+
+_HASHES = BANDS * ROWS
+_rng = np.random.default_rng(20261127)  # fixed: the same input always gives the same pairs
+_MUL = _rng.integers(1, 2**63, _HASHES, dtype=np.uint64) | np.uint64(1)
+_ADD = _rng.integers(0, 2**63, _HASHES, dtype=np.uint64)
+_BAND_MUL = _rng.integers(1, 2**63, ROWS, dtype=np.uint64) | np.uint64(1)
+_CHUNK = 1 << 16  # words hashed at once: bounds memory at _CHUNK x _HASHES x 8 bytes
+
+
+def _signatures(sets: Sequence[frozenset[str]]) -> np.ndarray:
+    """One row of _HASHES minimum hash values per (non-empty) word set."""
+    out = np.empty((len(sets), _HASHES), dtype=np.uint64)
+    start = 0
+    while start < len(sets):
+        end, total = start, 0
+        while end < len(sets) and (total == 0 or total + len(sets[end]) <= _CHUNK):
+            total += len(sets[end])
+            end += 1
+        ids = np.fromiter((zlib.crc32(w.encode()) for s in sets[start:end] for w in s),
+                          dtype=np.uint64, count=total)
+        # multiply-shift hashing: (a*x + b) mod 2^64, high 32 bits; one column per hash function
+        hashed = (ids[:, None] * _MUL[None, :] + _ADD[None, :]) >> np.uint64(32)
+        offsets = np.cumsum([0] + [len(s) for s in sets[start:end - 1]])
+        out[start:end] = np.minimum.reduceat(hashed, offsets, axis=0)
+        start = end
+    return out
+
+
+def candidate_pairs(texts: Sequence[Text], df: dict[str, int]) -> set[tuple[int, int]]:
+    """Index pairs (i < j) worth verifying: those whose word sets share an LSH band (similar
+    wording), those with the same headline words, and those that share two of their RARE_WORDS
+    rarest words or one word at most RARE_ALONE texts have (the same names and numbers in
+    other words: another outlet's write-up)."""
+    pairs = _rare_word_pairs(texts, df)
+    present = [i for i, t in enumerate(texts) if t.words]
+    if len(present) < 2:
+        return pairs
+    signatures = _signatures([texts[i].words for i in present])
+    index = np.asarray(present)
+    for band in range(BANDS):
+        rows = signatures[:, band * ROWS:(band + 1) * ROWS]
+        keys = (rows * _BAND_MUL[None, :]).sum(axis=1, dtype=np.uint64)
+        order = np.argsort(keys, kind="stable")
+        sorted_keys = keys[order]
+        same = np.flatnonzero(sorted_keys[1:] == sorted_keys[:-1])
+        if not same.size:
+            continue
+        # runs of equal keys: every pair inside a run is a candidate
+        run_starts = same[np.r_[True, np.diff(same) > 1]]
+        for start in run_starts.tolist():
+            stop = start + 1
+            while stop < len(sorted_keys) and sorted_keys[stop] == sorted_keys[start]:
+                stop += 1
+            _add_pairs(pairs, index[order[start:stop]].tolist())
+    return pairs
+
+
+def _rare_word_pairs(texts: Sequence[Text], df: dict[str, int]) -> set[tuple[int, int]]:
+    buckets: dict[object, list[int]] = {}
+    for i, text in enumerate(texts):
+        if len(text.title) >= 3:  # the same headline over different summaries
+            buckets.setdefault(text.title, []).append(i)
+        shared = [w for w in text.words if df[w] > 1]  # a word no other text has pairs nothing
+        rare = sorted(sorted(shared, key=lambda w: (df[w], w))[:RARE_WORDS])
+        for a in range(len(rare)):
+            if df[rare[a]] <= RARE_ALONE:
+                buckets.setdefault(rare[a], []).append(i)
+            for b in range(a + 1, len(rare)):
+                buckets.setdefault((rare[a], rare[b]), []).append(i)
+    pairs: set[tuple[int, int]] = set()
+    for members in buckets.values():
+        if 1 < len(members) <= RARE_BUCKET_MAX:
+            _add_pairs(pairs, members)
+    return pairs
+
+
+def _add_pairs(pairs: set[tuple[int, int]], members: list[int]) -> None:
+    members = sorted(members)
+    for a in range(len(members)):
+        for b in range(a + 1, len(members)):
+            pairs.add((members[a], members[b]))
+
+
+# --- verification ---
+
+
+def document_frequency(texts: Sequence[Text]) -> dict[str, int]:
+    """In how many of the texts each word occurs."""
+    df: dict[str, int] = {}
+    for t in texts:
+        for w in t.words:
+            df[w] = df.get(w, 0) + 1
+    return df
+
+
+def idf_weights(df: dict[str, int], n: int) -> dict[str, float]:
+    """Inverse document frequency: rare words (names, numbers, places) count for more than
+    words every story uses."""
+    return {w: math.log((n + 1) / c) + 1.0 for w, c in df.items()}
+
+
+def _weighted_jaccard(a: frozenset[str], b: frozenset[str], weight: dict[str, float]) -> float:
+    if not a or not b:
+        return 0.0
+    shared = sum(weight.get(w, 1.0) for w in a & b)
+    if not shared:
+        return 0.0
+    return shared / (sum(weight.get(w, 1.0) for w in a | b))
+
+
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b) if a or b else 0.0
+
+
+def _opposed(a: frozenset[str], b: frozenset[str]) -> str | None:
+    """The word pair that makes two titles say opposite things, if any."""
+    sides_a = {_OPPOSITES[w]: w for w in a - b if w in _OPPOSITES}
+    sides_b = {_OPPOSITES[w]: w for w in b - a if w in _OPPOSITES}
+    for (group, sign), word in sides_a.items():
+        other = sides_b.get((group, -sign))
+        if other and (group, -sign) not in sides_a and (group, sign) not in sides_b:
+            return f"{word!r} vs {other!r}"
+    return None
+
+
+def needed(hours: float | None) -> float:
+    """The score two texts published `hours` apart need to count as one story."""
+    if hours is not None:
+        for within, score in THRESHOLDS:
+            if hours <= within:
+                return score
+    return FAR_APART_THRESHOLD
+
+
+def similarity(a: Text, b: Text, weight: dict[str, float]) -> tuple[float, str | None]:
+    """How alike two texts are, 0..1, and why they are not one story, if they are not.
+
+    The score is the IDF-weighted Jaccard similarity of the two word sets (title plus lede),
+    or of the titles alone when either lacks a lede. It must reach `needed(hours apart)` (at
+    least STRONG when either is a round-up), and the titles must not say opposite things
+    ("wins" / "loses") or carry different numbers.
+    """
+    if a.lede and b.lede:
+        score = _weighted_jaccard(a.words, b.words, weight)
+    else:
+        score = _weighted_jaccard(a.title, b.title, weight)
+    hours = abs(a.when - b.when) / 3600 if a.when is not None and b.when is not None else None
+    need = needed(hours)
+    if a.roundup or b.roundup:
+        need = max(need, STRONG)
+    if score < need:
+        apart = f", published {hours:.0f} h apart" if hours is not None else ""
+        return score, f"similarity {score:.2f} < {need:.2f}{apart}"
+    opposed = _opposed(a.title, b.title) if _jaccard(a.title, b.title) >= OPPOSED_TITLES else None
+    if opposed:
+        return score, f"opposite words {opposed}"
+    if a.numbers and b.numbers and not a.numbers & b.numbers:
+        return score, "different numbers in the titles"
+    return score, None
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Two texts found to be the same story."""
+
+    a: int
+    b: int
+    score: float
+
+    @property
+    def strong(self) -> bool:
+        """Alike enough to be the same story whatever else is known (see `join_ok`)."""
+        return self.score >= STRONG
+
+
+class Comparison:
+    """The texts of one window (and of the sent stories), compared."""
+
+    def __init__(self, texts: Sequence[Text]) -> None:
+        self.texts = texts
+        self.df = document_frequency(texts)
+        self.weight = idf_weights(self.df, len(texts))
+
+    def score(self, i: int, j: int) -> float:
+        return similarity(self.texts[i], self.texts[j], self.weight)[0]
+
+    def matches(self) -> list[Match]:
+        """Every verified near-duplicate pair, best first."""
+        found = []
+        for i, j in candidate_pairs(self.texts, self.df):
+            score, veto = similarity(self.texts[i], self.texts[j], self.weight)
+            if veto is None:
+                found.append(Match(i, j, score))
+        found.sort(key=lambda m: (-m.score, m.a, m.b))
+        return found
+
+    def join_ok(self, match: Match, left: Sequence[int], right: Sequence[int]) -> bool:
+        """Whether a match may join the two groups its texts are in.
+
+        A strong match always may. A weaker one (another outlet's write-up) joins two groups
+        only if the groups are alike on average, not just at that one pair, so that one
+        borderline link cannot pull a whole story into another ("OPEC+ holds output" and "Oil
+        edges up after OPEC+ decision").
+        """
+        if match.strong or (len(left) == 1 and len(right) == 1):
+            return True
+        left, right = left[:JOIN_SAMPLE], right[:JOIN_SAMPLE]
+        mean = sum(self.score(i, j) for i in left for j in right) / (len(left) * len(right))
+        return mean >= THRESHOLDS[0][1]

@@ -1,0 +1,112 @@
+"""neardup: text normalisation, LSH blocking, verification guards."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from digest import neardup
+from digest.neardup import Comparison, Match, strip_title, text_of, words
+
+NOON = datetime(2026, 11, 24, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("title", "stripped"), [
+    ("UPDATE 2-Kenya passes finance bill", "Kenya passes finance bill"),
+    ("Updated: Kenya passes finance bill", "Kenya passes finance bill"),
+    ("BREAKING: Kenya passes finance bill", "Kenya passes finance bill"),
+    ("Live updates: Kenya passes finance bill", "Kenya passes finance bill"),
+    ("As it happened: Kenya passes finance bill", "Kenya passes finance bill"),
+    ("EXCLUSIVE - UPDATE 1-Kenya passes finance bill", "Kenya passes finance bill"),
+    ("Kenya passes finance bill - live", "Kenya passes finance bill"),
+    ("Kenya passes finance bill: what it means", "Kenya passes finance bill: what it means"),
+])
+def test_desk_prefixes_and_suffixes_are_stripped(title: str, stripped: str) -> None:
+    assert strip_title(title) == stripped
+
+
+def test_words_fold_case_accents_punctuation_and_word_forms() -> None:
+    assert words("Côte d’Ivoire’s SHIPPING ships shipped") == words("cote d'ivoire ship ship ship")
+    assert words("The AI of the U.S.") == ["ai", "us"]  # stop words and lone letters go
+    assert words("at least 7 killed") == ["least", "7", "kill"]  # one digit is still a number
+
+
+def test_agency_datelines_are_not_part_of_the_lede() -> None:
+    plain = text_of("T", "Lawmakers approved the bill.", NOON)
+    for dateline in ("NAIROBI (Reuters) - ", "NAIROBI, Nov 24 (Reuters) - ",
+                     "BERLIN, Germany (AP) — ", "(Reuters) - "):
+        assert text_of("T", dateline + "Lawmakers approved the bill.", NOON).lede == plain.lede
+
+
+def test_a_summary_repeating_the_title_is_no_lede() -> None:
+    assert text_of("Kenya passes finance bill", "Kenya passes finance bill.", NOON).lede == set()
+
+
+def test_blocking_finds_copies_without_comparing_all_pairs() -> None:
+    rng = random.Random(7)
+    vocabulary = [f"w{n}" for n in range(5000)]
+
+    def story() -> str:
+        return " ".join(rng.choice(vocabulary) for _ in range(30))
+
+    texts = [text_of(story(), story(), NOON) for _ in range(2000)]
+    copies = {5: 1500, 17: 1999, 300: 301}
+    for original, copy in copies.items():
+        texts[copy] = texts[original]
+    pairs = neardup.candidate_pairs(texts, neardup.document_frequency(texts))
+    assert set(copies.items()) <= pairs
+    assert len(pairs) < 2000 * 1999 // 2 // 100  # far fewer than all 2M pairs
+
+
+def test_opposite_words_veto_only_titles_that_are_otherwise_alike() -> None:
+    lede = "The striker scored twice in the second half at the Stade de France on Sunday."
+    wins = text_of("PSG wins Paris derby against Paris FC", lede, NOON)
+    loses = text_of("PSG loses Paris derby against Paris FC", lede, NOON)
+    comparison = Comparison([wins, loses])
+    score, veto = neardup.similarity(wins, loses, comparison.weight)
+    assert score > neardup.STRONG and veto is not None and "opposite" in veto
+
+    backs = text_of("EU countries back fresh Russia sanctions after Hungary drops veto", lede,
+                    NOON)
+    agrees = text_of("EU agrees sanctions package on shadow fleet", lede, NOON)
+    assert neardup.similarity(backs, agrees, Comparison([backs, agrees]).weight)[1] is None
+
+
+def test_different_title_numbers_are_different_events() -> None:
+    lede = "Germany's statistics office said prices rose less than expected."
+    a = text_of("German inflation eases to 2.1% in November", lede, NOON)
+    b = text_of("German inflation eases to 2.4% in November", lede, NOON)
+    veto = neardup.similarity(a, b, Comparison([a, b]).weight)[1]
+    assert veto == "different numbers in the titles"
+
+
+@pytest.mark.parametrize(("hours", "needed"), [
+    (0, neardup.THRESHOLDS[0][1]), (12, neardup.THRESHOLDS[0][1]),
+    (13, neardup.THRESHOLDS[1][1]), (36, neardup.THRESHOLDS[1][1]),
+    (37, neardup.FAR_APART_THRESHOLD), (None, neardup.FAR_APART_THRESHOLD),
+])
+def test_texts_further_apart_need_a_higher_score(hours: float | None, needed: float) -> None:
+    assert neardup.needed(hours) == needed
+    a = text_of("Ruto signs finance bill", "The president signed the bill into law.", NOON)
+    when = None if hours is None else NOON + timedelta(hours=hours)
+    b = text_of("Ruto signs finance bill", "The president signed the bill into law.", when)
+    assert neardup.similarity(a, b, Comparison([a, b]).weight)[1] is None  # identical: 1.0
+
+
+def test_a_weak_link_joins_groups_only_if_they_are_alike_on_average() -> None:
+    lede_a = "Lawmakers approved the finance bill raising fuel and mobile money taxes in Nairobi."
+    group = [
+        text_of("Kenya passes finance bill", lede_a, NOON),
+        text_of("Kenyan MPs back tax law", "Members of parliament voted through new levies on "
+                "fuel as police dispersed crowds with tear gas outside the assembly.", NOON),
+    ]
+    loose = text_of("Shilling steadies", "Traders said the finance bill raising fuel taxes "
+                    "weighed on sentiment in Nairobi, leaving the currency flat.", NOON)
+    comparison = Comparison([*group, loose])
+    weak = Match(0, 2, neardup.THRESHOLDS[0][1])
+    assert comparison.score(1, 2) < neardup.THRESHOLDS[0][1]
+    assert not comparison.join_ok(weak, [0, 1], [2])
+    assert comparison.join_ok(weak, [0], [2])  # two single texts: the link is all there is
+    assert comparison.join_ok(Match(0, 2, neardup.STRONG), [0, 1], [2])
