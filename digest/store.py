@@ -384,7 +384,7 @@ class Store:
         if except_edition is not None:
             query = query.where(editions.c.edition != except_edition)
         with self._tx() as conn:
-            return dict(conn.execute(query).tuples().all())
+            return {fingerprint: edition for fingerprint, edition in conn.execute(query)}
 
     def frozen_edition(self, edition: str) -> FrozenEdition | None:
         with self._tx() as conn:

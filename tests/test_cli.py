@@ -7,6 +7,7 @@ import email.policy
 import json
 import re
 import subprocess
+from html import escape
 import sys
 from pathlib import Path
 
@@ -221,6 +222,41 @@ def test_sent_stories_are_not_offered_again(demo: Path, capsys: pytest.CaptureFi
     assert later_urls, "stories the first edition left out should still be offered"
     assert not later_urls & sent_urls
     assert "already sent" in err
+
+
+def test_a_sent_story_is_refused_under_a_new_url_and_title(
+        demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = yaml.safe_load(demo.read_text())  # a 7-day window: the sent items are out of it
+    assert run(capsys, "--config", str(demo), "send", "--edition", DEMO_EDITION)[0] == 0
+    first = json.loads(run(capsys, "--config", str(demo), "build", "--format", "json",
+                           "--edition", DEMO_EDITION)[1])
+    sent = first["sections"][0]["stories"][0]
+    # A week later another outlet republishes it with a desk prefix, at a new address.
+    entries = [
+        ("UPDATE 1-" + sent["title"], "https://mirror.example/2026/12/01/republished",
+         sent["summary"]),
+        ("Volcanic ash closes Iceland's main airport for a second day",
+         "https://mirror.example/2026/12/02/iceland-ash",
+         "Flights at Keflavik stayed grounded on Wednesday as the ash cloud drifted west."),
+    ]
+    items = "".join(
+        f"<item><title>{escape(t)}</title><link>{u}</link><description>{escape(d)}</description>"
+        f"<pubDate>Wed, 02 Dec 2026 08:00:00 GMT</pubDate></item>" for t, u, d in entries)
+    (demo.parent / "feeds" / "mirror.xml").write_text(
+        f"<rss version='2.0'><channel><title>Mirror</title>{items}</channel></rss>")
+    config["feeds"].append({"url": "feeds/mirror.xml", "name": "Mirror", "section": "tech"})
+    demo.write_text(yaml.safe_dump(config))
+
+    code, out, err = run(capsys, "--config", str(demo), "build", "--format", "json",
+                         "--edition", "2026-12-07", "--explain")
+
+    assert code == 0
+    titles = {st["title"] for s in json.loads(out)["sections"] for st in s["stories"]}
+    assert entries[1][0] in titles
+    assert entries[0][0] not in titles
+    refusal = next(line for line in err.splitlines() if "UPDATE 1-" in line)
+    assert "already sent" in refusal and f"in edition {DEMO_EDITION}" in refusal
+    assert "similarity" in refusal
 
 
 def test_preview_never_counts_as_sent(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
