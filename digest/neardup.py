@@ -31,17 +31,23 @@ import Stemmer
 # The score a pair needs depends on how far apart the two were published: another outlet's
 # write-up of the same event comes out the same news cycle; a similar story days later is
 # usually a follow-up, which readers want as a story of its own.
-THRESHOLDS = ((12.0, 0.18), (36.0, 0.5))  # (within hours, score needed), nearest first
+THRESHOLDS = ((12.0, 0.16), (36.0, 0.5))  # (within hours, score needed), nearest first
 FAR_APART_THRESHOLD = 0.8  # further apart (or undated): the score needed
+NAME_BOOST = 2.5  # names (capitalised inside a sentence) and numbers weigh 2.5x
 STRONG = 0.5  # at or above: a match joins groups on its own; below, see Comparison.join_ok
 JOIN_SAMPLE = 16  # join_ok compares at most 16 x 16 members
+JOIN_MEAN = 0.10  # ... whose mean score must reach this
 # Opposite words ("wins" / "loses") veto a pair only in titles this alike (plain Jaccard): "X
 # wins" and "X loses" share the rest, while two write-ups of one event may use "backs" and
 # "veto" about different actors.
 OPPOSED_TITLES = 0.4
+# Different numbers veto a pair when the titles' other words are this alike: "inflation eases
+# to 2.1%" / "to 2.4%" are two months; "kills at least 7" / "death toll rises to 11" is one
+# event, updated.
+NUMBERS_ALIKE = 0.5
 LEDE_CHARS = 320  # how much of the summary is read: the lede, not the whole article
 BANDS, ROWS = 24, 3  # LSH: 24 bands of 3 MinHash values (72 hash functions)
-RARE_WORDS = 8  # blocking also pairs texts sharing two of their 6 rarest words ...
+RARE_WORDS = 8  # blocking also pairs texts sharing two of their 8 heaviest words ...
 RARE_ALONE = 4  # ... or one word that at most 4 texts have
 RARE_BUCKET_MAX = 64  # ... unless more than 64 texts share that pair (then it is not rare)
 
@@ -71,10 +77,28 @@ _DATELINE = re.compile(
     r"|^\s*[A-Z][A-Z .'’/-]{2,40}\s*[-–—]{1,2}\s+")
 # Titles of items that gather several stories: they share words with each, so they merge only
 # with a strong match, never through the same-news-cycle threshold.
+# Market reports ("Stocks fall as Nvidia slides on China report") name the news that moved the
+# market, so they are treated the same way.
 _ROUNDUP = re.compile(
     r"\b(?:round-?ups?|what we'?re watching|briefing|newsletter|playbook|week in review|"
-    r"the week|how major .{0,30} fared|markets? wrap|live blog|morning|evening|daily digest)\b",
+    r"the week|how major .{0,30} fared|markets? wrap|live blog|morning|evening|daily digest)\b"
+    # a dated edition: "Semafor Africa: Wednesday, November 25"
+    r"|\b(?:mon|tues|wednes|thurs|fri|satur|sun)day,? (?:jan|feb|mar|apr|may|jun|jul|aug|sep|"
+    r"oct|nov|dec)[a-z]* \d"
+    r"|^(?:(?:south |north |east |west )?(?:us|u\.s\.|uk|european|asian|global|world|emerging|"
+    r"african|gulf|japanese|chinese|indian|nigerian|kenyan|german|french|british) )?"
+    r"(?:stocks|shares|markets?|equities|wall street|oil|gold|bonds|treasuries|(?:the )?dollar|"
+    r"bitcoin|ftse|dax|cac|nikkei|s&p|nasdaq|dow|jse|nse|naira|rand|shilling|cedi|euro|yen|sterling|pound)"
+    r"(?: \S+){0,3}? (?:rise|rises|rose|fall|falls|fell|edge|edges|slip|slips|climb|climbs|"
+    r"drop|drops|gain|gains|jump|jumps|slide|slides|slump|slumps|rally|rallies|steady|steadies|"
+    r"firm|firms|weaken|weakens|hit|hits|extend|extends|retreat|retreats|surge|surges|"
+    r"tumble|tumbles|sink|sinks)\b",
     re.IGNORECASE)
+_GENERIC_LEDE = re.compile(
+    r"\b(?:follow (?:our|along|the) live|live (?:coverage|updates|blog)|as it happen|"
+    r"minute-by-minute|all the latest (?:news|updates))", re.IGNORECASE)
+# a capitalised word that does not start a sentence or a headline
+_NAME = re.compile(r"(?<=[\w,;’'] )((?:[A-Z][\w’'.-]*\s?)+)")
 _YEAR = re.compile(r"(?:19|20)\d\d")
 _WORD = re.compile(r"[^\W_]+(?:[.,'’][^\W_]+)*")
 
@@ -127,6 +151,7 @@ class Text:
     numbers: frozenset[str]  # the numbers in the title, years left out
     when: float | None  # publication time, POSIX seconds
     roundup: bool = False  # a round-up or briefing: covers several stories at once
+    names: frozenset[str] = frozenset()  # words written as names, and numbers
 
 
 def strip_title(title: str) -> str:
@@ -157,10 +182,29 @@ def words(text: str) -> list[str]:
     return out
 
 
+# capitalised, but not names
+_CALENDAR = frozenset(words(
+    "Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April "
+    "May June July August September October November December"))
+
+
+def _names(text: str) -> set[str]:
+    """The stems of words written with a capital inside a sentence (names of people, places,
+    companies) and of numbers."""
+    out: set[str] = set()
+    for match in _NAME.finditer(text):
+        out.update(w for w in words(match.group(1)) if w not in _CALENDAR)
+    out.update(w for w in words(text) if w[0].isdigit())
+    return out
+
+
 def text_of(title: str, summary: str, when: datetime | None) -> Text:
     """Prepare one item for comparison: its title and the start of its summary."""
-    title_words = words(strip_title(title))
+    stripped = strip_title(title)
+    title_words = words(stripped)
     lede = _DATELINE.sub("", summary[:LEDE_CHARS + 80], count=1)[:LEDE_CHARS]
+    if _GENERIC_LEDE.search(lede):
+        lede = ""  # "Follow our live coverage of ...": says nothing about this story
     lede_words = words(lede)
     if lede_words and set(lede_words) <= set(title_words):
         lede_words = []  # a summary that only repeats the title adds nothing
@@ -169,7 +213,8 @@ def text_of(title: str, summary: str, when: datetime | None) -> Text:
     title_set, lede_set = frozenset(title_words), frozenset(lede_words)
     return Text(title_set, lede_set, title_set | lede_set,
                 frozenset(w for w in title_set if w[0].isdigit() and not _YEAR.fullmatch(w)),
-                when.timestamp() if when else None, bool(_ROUNDUP.search(title)))
+                when.timestamp() if when else None, bool(_ROUNDUP.search(title)),
+                frozenset(_names(stripped) | _names(lede)))
 
 
 # --- blocking: MinHash signatures and LSH bands ---
@@ -201,12 +246,13 @@ def _signatures(sets: Sequence[frozenset[str]]) -> np.ndarray:
     return out
 
 
-def candidate_pairs(texts: Sequence[Text], df: dict[str, int]) -> set[tuple[int, int]]:
+def candidate_pairs(texts: Sequence[Text], df: dict[str, int],
+                    weight: dict[str, float]) -> set[tuple[int, int]]:
     """Index pairs (i < j) worth verifying: those whose word sets share an LSH band (similar
     wording), those with the same headline words, and those that share two of their RARE_WORDS
     rarest words or one word at most RARE_ALONE texts have (the same names and numbers in
     other words: another outlet's write-up)."""
-    pairs = _rare_word_pairs(texts, df)
+    pairs = _rare_word_pairs(texts, df, weight)
     present = [i for i, t in enumerate(texts) if t.words]
     if len(present) < 2:
         return pairs
@@ -230,13 +276,14 @@ def candidate_pairs(texts: Sequence[Text], df: dict[str, int]) -> set[tuple[int,
     return pairs
 
 
-def _rare_word_pairs(texts: Sequence[Text], df: dict[str, int]) -> set[tuple[int, int]]:
+def _rare_word_pairs(texts: Sequence[Text], df: dict[str, int],
+                     weight: dict[str, float]) -> set[tuple[int, int]]:
     buckets: dict[object, list[int]] = {}
     for i, text in enumerate(texts):
         if len(text.title) >= 3:  # the same headline over different summaries
             buckets.setdefault(text.title, []).append(i)
         shared = [w for w in text.words if df[w] > 1]  # a word no other text has pairs nothing
-        rare = sorted(sorted(shared, key=lambda w: (df[w], w))[:RARE_WORDS])
+        rare = sorted(sorted(shared, key=lambda w: (-weight[w], w))[:RARE_WORDS])
         for a in range(len(rare)):
             if df[rare[a]] <= RARE_ALONE:
                 buckets.setdefault(rare[a], []).append(i)
@@ -329,7 +376,8 @@ def similarity(a: Text, b: Text, weight: dict[str, float]) -> tuple[float, str |
     opposed = _opposed(a.title, b.title) if _jaccard(a.title, b.title) >= OPPOSED_TITLES else None
     if opposed:
         return score, f"opposite words {opposed}"
-    if a.numbers and b.numbers and not a.numbers & b.numbers:
+    if (a.numbers and b.numbers and not a.numbers & b.numbers
+            and _jaccard(a.title - a.numbers, b.title - b.numbers) >= NUMBERS_ALIKE):
         return score, "different numbers in the titles"
     return score, None
 
@@ -355,6 +403,14 @@ class Comparison:
         self.texts = texts
         self.df = document_frequency(texts)
         self.weight = idf_weights(self.df, len(texts))
+        if NAME_BOOST != 1:
+            names: dict[str, int] = {}
+            for t in texts:
+                for w in t.names:
+                    names[w] = names.get(w, 0) + 1
+            for w, count in names.items():
+                if w in self.weight and count * 2 >= self.df[w]:
+                    self.weight[w] *= NAME_BOOST
 
     def score(self, i: int, j: int) -> float:
         return similarity(self.texts[i], self.texts[j], self.weight)[0]
@@ -362,7 +418,7 @@ class Comparison:
     def matches(self) -> list[Match]:
         """Every verified near-duplicate pair, best first."""
         found = []
-        for i, j in candidate_pairs(self.texts, self.df):
+        for i, j in candidate_pairs(self.texts, self.df, self.weight):
             score, veto = similarity(self.texts[i], self.texts[j], self.weight)
             if veto is None:
                 found.append(Match(i, j, score))
@@ -381,4 +437,4 @@ class Comparison:
             return True
         left, right = left[:JOIN_SAMPLE], right[:JOIN_SAMPLE]
         mean = sum(self.score(i, j) for i in left for j in right) / (len(left) * len(right))
-        return mean >= THRESHOLDS[0][1]
+        return mean >= JOIN_MEAN

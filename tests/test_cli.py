@@ -7,8 +7,8 @@ import email.policy
 import json
 import re
 import subprocess
-from html import escape
 import sys
+from html import escape
 from pathlib import Path
 
 import click

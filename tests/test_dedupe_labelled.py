@@ -1,9 +1,10 @@
 """Clustering scored on the hand-labelled story sets (tests/data/stories/, 400+ items).
 
-The floors below are what digest achieves today, kept so a change cannot make it worse
-unnoticed; the issue's targets (precision 0.99, recall 0.97) are not met, mostly because
-another outlet's own write-up of an event shares too few words with the wire copy (see the
-README "Stories" section and `make bench` for the figures per kind).
+The floors below sit just under what digest achieves today (dev: precision 1.000, recall
+0.924; holdout: 0.973, 0.941), so a change cannot make it worse unnoticed. The issue's targets
+(precision 0.99, recall 0.97) are not both met: some of another outlet's own write-ups and
+live pages share too few words with the wire copy, and a few same-topic events share too many
+(README "Duplicates"; `make bench` prints the figures per kind).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import pytest
 from labelled_stories import SETS, load, score
 
 # kinds of duplicate that share a URL, a guid or nearly all their words: every pair is found
-COMPLETE = ("tracking-url", "amp-url", "same-guid", "wire", "punctuation-case", "edited-title")
+COMPLETE = ("tracking-url", "amp-url", "same-guid", "wire", "punctuation-case", "edited-title",
+            "update-prefix")
 
 
 @pytest.mark.parametrize("name", SETS)
@@ -29,8 +31,8 @@ def test_labelled_set_is_big_and_varied_enough(name: str) -> None:
 def test_precision_and_recall_on_labelled_stories(name: str) -> None:
     result = score(load(name))
     wrong = [f"{a.title!r} + {b.title!r}" for a, b in result.wrong]
-    assert result.precision >= 0.95, wrong
-    assert result.recall >= 0.70
+    assert result.precision >= 0.96, wrong
+    assert result.recall >= 0.90
     for kind in COMPLETE:
         found, total = result.recall_by_kind[kind]
         assert found == total, kind

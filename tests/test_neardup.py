@@ -55,7 +55,8 @@ def test_blocking_finds_copies_without_comparing_all_pairs() -> None:
     copies = {5: 1500, 17: 1999, 300: 301}
     for original, copy in copies.items():
         texts[copy] = texts[original]
-    pairs = neardup.candidate_pairs(texts, neardup.document_frequency(texts))
+    comparison = Comparison(texts)
+    pairs = neardup.candidate_pairs(texts, comparison.df, comparison.weight)
     assert set(copies.items()) <= pairs
     assert len(pairs) < 2000 * 1999 // 2 // 100  # far fewer than all 2M pairs
 
@@ -101,12 +102,19 @@ def test_a_weak_link_joins_groups_only_if_they_are_alike_on_average() -> None:
         text_of("Kenya passes finance bill", lede_a, NOON),
         text_of("Kenyan MPs back tax law", "Members of parliament voted through new levies on "
                 "fuel as police dispersed crowds with tear gas outside the assembly.", NOON),
+        text_of("Ruto hails vote", "President William Ruto praised members for a decision he "
+                "called brave, speaking at State House.", NOON),
+        text_of("Opposition vows court fight", "Raila Odinga's coalition said it would "
+                "challenge the law before the High Court this week.", NOON),
     ]
     loose = text_of("Shilling steadies", "Traders said the finance bill raising fuel taxes "
                     "weighed on sentiment in Nairobi, leaving the currency flat.", NOON)
     comparison = Comparison([*group, loose])
-    weak = Match(0, 2, neardup.THRESHOLDS[0][1])
-    assert comparison.score(1, 2) < neardup.THRESHOLDS[0][1]
-    assert not comparison.join_ok(weak, [0, 1], [2])
-    assert comparison.join_ok(weak, [0], [2])  # two single texts: the link is all there is
-    assert comparison.join_ok(Match(0, 2, neardup.STRONG), [0, 1], [2])
+    link = comparison.score(0, 4)
+    assert neardup.THRESHOLDS[0][1] <= link < neardup.STRONG  # a weak link on its own ...
+    weak = Match(0, 4, link)
+    mean = sum(comparison.score(i, 4) for i in range(4)) / 4
+    assert mean < neardup.JOIN_MEAN  # ... to a group it is not like on average
+    assert not comparison.join_ok(weak, [0, 1, 2, 3], [4])
+    assert comparison.join_ok(weak, [0], [4])  # two single texts: the link is all there is
+    assert comparison.join_ok(Match(0, 4, neardup.STRONG), [0, 1, 2, 3], [4])
