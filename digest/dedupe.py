@@ -7,8 +7,9 @@ Pure functions of their arguments: no I/O, no clock, no store.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
@@ -178,7 +179,25 @@ def cluster_stories(
     outlets in `also`, one `merge_reasons` line per merged item) and one line per story refused
     as already sent.
     """
-    sent = sent or {}
+    with _no_gc():
+        return _cluster(items, sent or {})
+
+
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    """Pause the cycle collector: clustering allocates hundreds of thousands of small objects
+    (word sets, pairs) and no cycles; with the collector on, a 50,000-item window takes about
+    30% longer, and proportionally more the bigger the window."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _cluster(items: Sequence[Item], sent: Mapping[str, str]) -> tuple[list[Story], list[str]]:
     n = len(items)
     union = _UnionFind(n)
     reasons: dict[int, str] = {}

@@ -46,10 +46,10 @@ OPPOSED_TITLES = 0.4
 # event, updated.
 NUMBERS_ALIKE = 0.5
 LEDE_CHARS = 320  # how much of the summary is read: the lede, not the whole article
-BANDS, ROWS = 24, 3  # LSH: 24 bands of 3 MinHash values (72 hash functions)
-RARE_WORDS = 8  # blocking also pairs texts sharing two of their 8 heaviest words ...
+BANDS, ROWS = 18, 4  # LSH: 18 bands of 4 MinHash values (72 hash functions)
+RARE_WORDS = 6  # blocking also pairs texts sharing two of their 6 heaviest words ...
 RARE_ALONE = 4  # ... or one word that at most 4 texts have
-RARE_BUCKET_MAX = 64  # ... unless more than 64 texts share that pair (then it is not rare)
+RARE_BUCKET_MAX = 16  # ... unless more than 16 texts share that pair (then it is not rare)
 
 _STOPWORD_TEXT = """
 a about above after again against all also am an and any are as at be because been before being
@@ -97,8 +97,6 @@ _ROUNDUP = re.compile(
 _GENERIC_LEDE = re.compile(
     r"\b(?:follow (?:our|along|the) live|live (?:coverage|updates|blog)|as it happen|"
     r"minute-by-minute|all the latest (?:news|updates))", re.IGNORECASE)
-# a capitalised word that does not start a sentence or a headline
-_NAME = re.compile(r"(?<=[\w,;’'] )((?:[A-Z][\w’'.-]*\s?)+)")
 _YEAR = re.compile(r"(?:19|20)\d\d")
 _WORD = re.compile(r"[^\W_]+(?:[.,'’][^\W_]+)*")
 
@@ -159,53 +157,66 @@ def strip_title(title: str) -> str:
     return _SUFFIX.sub("", _PREFIX.sub("", title)).strip()
 
 
-def words(text: str) -> list[str]:
-    """Lower-case, accent-free, stemmed words (Snowball English: "ships", "shipping" and
-    "shipped" are all "ship"), stop words and lone letters left out, in order."""
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    if not folded.isascii():
-        folded = "".join(c for c in folded if not unicodedata.combining(c))
-    out = []
-    for w in _WORD.findall(folded):
-        w = w.replace("’", "'").replace(",", "")
-        if not w[0].isdigit():
-            w = w.replace(".", "")  # "u.s" is "us"; "2.1" stays a number
-        if w.endswith("'s"):
-            w = w[:-2]
-        if (len(w) > 1 and w not in _STOPWORDS) or w.isdigit():
-            stem = _stems.get(w)
+def _tokens(text: str) -> tuple[list[str], set[str]]:
+    """The words of a text (see `words`) and, among them, its names and numbers: words written
+    with a capital inside a sentence (people, places, companies; not weekdays or months)."""
+    out: list[str] = []
+    names: set[str] = set()
+    stems = _stems
+    for segment in _SENTENCE_BREAK.split(text):
+        first = True
+        for raw in _WORD.findall(segment):
+            stem = stems.get(raw)
             if stem is None:
-                if len(_stems) > _STEMS_KEPT:
-                    _stems.clear()
-                stem = _stems[w] = _stemmer.stemWord(w)
-            out.append(stem)
-    return out
+                stem = _normalise(raw)
+                if len(stems) > _STEMS_KEPT:
+                    stems.clear()
+                stems[raw] = stem
+            if stem:
+                out.append(stem)
+                if stem[0].isdigit() or (not first and raw[0].isupper()
+                                         and stem not in _CALENDAR):
+                    names.add(stem)
+            first = False
+    return out, names
+
+
+def _normalise(raw: str) -> str:
+    """One word as compared: folded, stemmed; "" for a stop word or a lone letter."""
+    w = raw.casefold()
+    if not w.isascii():
+        w = "".join(c for c in unicodedata.normalize("NFKD", w) if not unicodedata.combining(c))
+    w = w.replace("’", "'").replace(",", "")
+    if not w[0].isdigit():
+        w = w.replace(".", "")  # "u.s" is "us"; "2.1" stays a number
+    if w.endswith("'s"):
+        w = w[:-2]
+    if w.isdigit():
+        return w
+    if len(w) < 2 or w in _STOPWORDS:
+        return ""
+    return str(_stemmer.stemWord(w))
 
 
 # capitalised, but not names
-_CALENDAR = frozenset(words(
-    "Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April "
-    "May June July August September October November December"))
+_CALENDAR = frozenset(_normalise(w) for w in ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"])
+# where a sentence, a clause or a headline part starts: the next word's capital is no name
+_SENTENCE_BREAK = re.compile(r"[.!?:;]\s|[\"“”(\[|–—]|\s-\s")
 
 
-def _names(text: str) -> set[str]:
-    """The stems of words written with a capital inside a sentence (names of people, places,
-    companies) and of numbers."""
-    out: set[str] = set()
-    for match in _NAME.finditer(text):
-        out.update(w for w in words(match.group(1)) if w not in _CALENDAR)
-    out.update(w for w in words(text) if w[0].isdigit())
-    return out
+def words(text: str) -> list[str]:
+    """Lower-case, accent-free, stemmed words (Snowball English: "ships", "shipping" and
+    "shipped" are all "ship"), stop words and lone letters left out, in order."""
+    return _tokens(text)[0]
 
 
 def text_of(title: str, summary: str, when: datetime | None) -> Text:
     """Prepare one item for comparison: its title and the start of its summary."""
-    stripped = strip_title(title)
-    title_words = words(stripped)
+    title_words, title_names = _tokens(strip_title(title))
     lede = _DATELINE.sub("", summary[:LEDE_CHARS + 80], count=1)[:LEDE_CHARS]
     if _GENERIC_LEDE.search(lede):
         lede = ""  # "Follow our live coverage of ...": says nothing about this story
-    lede_words = words(lede)
+    lede_words, lede_names = _tokens(lede)
     if lede_words and set(lede_words) <= set(title_words):
         lede_words = []  # a summary that only repeats the title adds nothing
     elif len(lede) == LEDE_CHARS and len(lede_words) > 3:
@@ -214,7 +225,7 @@ def text_of(title: str, summary: str, when: datetime | None) -> Text:
     return Text(title_set, lede_set, title_set | lede_set,
                 frozenset(w for w in title_set if w[0].isdigit() and not _YEAR.fullmatch(w)),
                 when.timestamp() if when else None, bool(_ROUNDUP.search(title)),
-                frozenset(_names(stripped) | _names(lede)))
+                frozenset(title_names | lede_names))
 
 
 # --- blocking: MinHash signatures and LSH bands ---
@@ -227,8 +238,9 @@ _BAND_MUL = _rng.integers(1, 2**63, ROWS, dtype=np.uint64) | np.uint64(1)
 _CHUNK = 1 << 16  # words hashed at once: bounds memory at _CHUNK x _HASHES x 8 bytes
 
 
-def _signatures(sets: Sequence[frozenset[str]]) -> np.ndarray:
-    """One row of _HASHES minimum hash values per (non-empty) word set."""
+def _signatures(sets: Sequence[frozenset[str]], ids: dict[str, int]) -> np.ndarray:
+    """One row of _HASHES minimum hash values per (non-empty) word set; `ids` gives each
+    word a stable 32-bit number (CRC-32: the same on every run, unlike hash())."""
     out = np.empty((len(sets), _HASHES), dtype=np.uint64)
     start = 0
     while start < len(sets):
@@ -236,10 +248,10 @@ def _signatures(sets: Sequence[frozenset[str]]) -> np.ndarray:
         while end < len(sets) and (total == 0 or total + len(sets[end]) <= _CHUNK):
             total += len(sets[end])
             end += 1
-        ids = np.fromiter((zlib.crc32(w.encode()) for s in sets[start:end] for w in s),
-                          dtype=np.uint64, count=total)
+        numbers = np.fromiter((ids[w] for s in sets[start:end] for w in s),
+                              dtype=np.uint64, count=total)
         # multiply-shift hashing: (a*x + b) mod 2^64, high 32 bits; one column per hash function
-        hashed = (ids[:, None] * _MUL[None, :] + _ADD[None, :]) >> np.uint64(32)
+        hashed = (numbers[:, None] * _MUL[None, :] + _ADD[None, :]) >> np.uint64(32)
         offsets = np.cumsum([0] + [len(s) for s in sets[start:end - 1]])
         out[start:end] = np.minimum.reduceat(hashed, offsets, axis=0)
         start = end
@@ -256,7 +268,8 @@ def candidate_pairs(texts: Sequence[Text], df: dict[str, int],
     present = [i for i, t in enumerate(texts) if t.words]
     if len(present) < 2:
         return pairs
-    signatures = _signatures([texts[i].words for i in present])
+    ids = {w: zlib.crc32(w.encode()) for w in df}
+    signatures = _signatures([texts[i].words for i in present], ids)
     index = np.asarray(present)
     for band in range(BANDS):
         rows = signatures[:, band * ROWS:(band + 1) * ROWS]
@@ -278,22 +291,40 @@ def candidate_pairs(texts: Sequence[Text], df: dict[str, int],
 
 def _rare_word_pairs(texts: Sequence[Text], df: dict[str, int],
                      weight: dict[str, float]) -> set[tuple[int, int]]:
+    # Each word another text has too, numbered heaviest first (ties by the word, so the
+    # choice is the same on every run); a word no other text has pairs nothing.
+    shared = sorted((w for w, n in df.items() if n > 1), key=lambda w: (-weight[w], w))
+    rank = {w: n for n, w in enumerate(shared)}
+    alone = {rank[w] for w in shared if df[w] <= RARE_ALONE}
     buckets: dict[object, list[int]] = {}
     for i, text in enumerate(texts):
         if len(text.title) >= 3:  # the same headline over different summaries
             buckets.setdefault(text.title, []).append(i)
-        shared = [w for w in text.words if df[w] > 1]  # a word no other text has pairs nothing
-        rare = sorted(sorted(shared, key=lambda w: (-weight[w], w))[:RARE_WORDS])
-        for a in range(len(rare)):
-            if df[rare[a]] <= RARE_ALONE:
-                buckets.setdefault(rare[a], []).append(i)
-            for b in range(a + 1, len(rare)):
-                buckets.setdefault((rare[a], rare[b]), []).append(i)
+        rare = sorted([rank[w] for w in text.words if w in rank])[:RARE_WORDS]
+        for a, first in enumerate(rare):
+            if first in alone:
+                buckets.setdefault(first, []).append(i)
+            for second in rare[a + 1:]:
+                buckets.setdefault((first, second), []).append(i)
+    # Beyond THRESHOLDS' last span a pair needs FAR_APART_THRESHOLD, and words that alike share
+    # an LSH band: the rare-word pairs are only needed within it.
+    span = THRESHOLDS[-1][0] * 3600
     pairs: set[tuple[int, int]] = set()
     for members in buckets.values():
         if 1 < len(members) <= RARE_BUCKET_MAX:
-            _add_pairs(pairs, members)
+            _add_close_pairs(pairs, members, texts, span)
     return pairs
+
+
+def _add_close_pairs(pairs: set[tuple[int, int]], members: list[int], texts: Sequence[Text],
+                     span: float) -> None:
+    for a in range(len(members)):
+        i = members[a]
+        when_i = texts[i].when
+        for j in members[a + 1:]:
+            when_j = texts[j].when
+            if when_i is None or when_j is None or abs(when_i - when_j) <= span:
+                pairs.add((i, j) if i < j else (j, i))
 
 
 def _add_pairs(pairs: set[tuple[int, int]], members: list[int]) -> None:
@@ -321,13 +352,24 @@ def idf_weights(df: dict[str, int], n: int) -> dict[str, float]:
     return {w: math.log((n + 1) / c) + 1.0 for w, c in df.items()}
 
 
-def _weighted_jaccard(a: frozenset[str], b: frozenset[str], weight: dict[str, float]) -> float:
-    if not a or not b:
+def _totals(text: Text, weight: dict[str, float]) -> tuple[float, float]:
+    """The summed weight of a text's title words and of all its words."""
+    return (sum(weight.get(w, 1.0) for w in text.title),
+            sum(weight.get(w, 1.0) for w in text.words))
+
+
+def _weighted_jaccard(a: Text, b: Text, weight: dict[str, float],
+                      totals_a: tuple[float, float], totals_b: tuple[float, float]) -> float:
+    """IDF-weighted Jaccard of the word sets (of the titles alone when either has no lede):
+    shared weight / (weight of a + weight of b - shared weight)."""
+    if a.lede and b.lede:
+        x, y, wx, wy = a.words, b.words, totals_a[1], totals_b[1]
+    else:
+        x, y, wx, wy = a.title, b.title, totals_a[0], totals_b[0]
+    if not x or not y:
         return 0.0
-    shared = sum(weight.get(w, 1.0) for w in a & b)
-    if not shared:
-        return 0.0
-    return shared / (sum(weight.get(w, 1.0) for w in a | b))
+    shared = sum(weight.get(w, 1.0) for w in x & y)
+    return shared / (wx + wy - shared) if shared else 0.0
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
@@ -362,10 +404,10 @@ def similarity(a: Text, b: Text, weight: dict[str, float]) -> tuple[float, str |
     least STRONG when either is a round-up), and the titles must not say opposite things
     ("wins" / "loses") or carry different numbers.
     """
-    if a.lede and b.lede:
-        score = _weighted_jaccard(a.words, b.words, weight)
-    else:
-        score = _weighted_jaccard(a.title, b.title, weight)
+    return _judge(a, b, _weighted_jaccard(a, b, weight, _totals(a, weight), _totals(b, weight)))
+
+
+def _judge(a: Text, b: Text, score: float) -> tuple[float, str | None]:
     hours = abs(a.when - b.when) / 3600 if a.when is not None and b.when is not None else None
     need = needed(hours)
     if a.roundup or b.roundup:
@@ -411,15 +453,23 @@ class Comparison:
             for w, count in names.items():
                 if w in self.weight and count * 2 >= self.df[w]:
                     self.weight[w] *= NAME_BOOST
+        self._totals: dict[int, tuple[float, float]] = {}  # only texts that get compared
+
+    def _total(self, i: int) -> tuple[float, float]:
+        total = self._totals.get(i)
+        if total is None:
+            total = self._totals[i] = _totals(self.texts[i], self.weight)
+        return total
 
     def score(self, i: int, j: int) -> float:
-        return similarity(self.texts[i], self.texts[j], self.weight)[0]
+        texts = self.texts
+        return _weighted_jaccard(texts[i], texts[j], self.weight, self._total(i), self._total(j))
 
     def matches(self) -> list[Match]:
         """Every verified near-duplicate pair, best first."""
         found = []
         for i, j in candidate_pairs(self.texts, self.df, self.weight):
-            score, veto = similarity(self.texts[i], self.texts[j], self.weight)
+            score, veto = _judge(self.texts[i], self.texts[j], self.score(i, j))
             if veto is None:
                 found.append(Match(i, j, score))
         found.sort(key=lambda m: (-m.score, m.a, m.b))
