@@ -199,7 +199,10 @@ def _normalise(raw: str) -> str:
 
 
 # capitalised, but not names
-_CALENDAR = frozenset(_normalise(w) for w in ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"])
+_CALENDAR = frozenset(_normalise(w) for w in (
+    "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "January",
+    "February", "March", "April", "May", "June", "July", "August", "September", "October",
+    "November", "December"))
 # where a sentence, a clause or a headline part starts: the next word's capital is no name
 _SENTENCE_BREAK = re.compile(r"[.!?:;]\s|[\"“”(\[|–—]|\s-\s")
 
