@@ -36,7 +36,7 @@ FAR_APART_THRESHOLD = 0.8  # further apart (or undated): the score needed
 NAME_BOOST = 2.5  # names (capitalised inside a sentence) and numbers weigh 2.5x
 STRONG = 0.5  # at or above: a match joins groups on its own; below, see Comparison.join_ok
 JOIN_SAMPLE = 16  # join_ok compares at most 16 x 16 members
-JOIN_MEAN = 0.10  # ... whose mean score must reach this
+JOIN_MEAN = 0.14  # ... whose mean score must reach this
 # Opposite words ("wins" / "loses") veto a pair only in titles this alike (plain Jaccard): "X
 # wins" and "X loses" share the rest, while two write-ups of one event may use "backs" and
 # "veto" about different actors.
