@@ -415,8 +415,11 @@ def _explain(edition: Edition, placed: Sequence[Story], candidates: int) -> list
             lines.append(f"         section: {story.section_reason}")
             lines.extend(f"         {reason}" for reason in story.merge_reasons)
     lines.extend(f"dropped: {line}" for line in edition.dropped)
-    lines.extend(f"not selected (section or edition full): {s.title!r} [{s.section}] ({s.source})"
-                 for s in placed if s.url not in chosen)
+    for story in placed:
+        if story.url not in chosen:
+            lines.append(f"not selected (section or edition full): {story.title!r} "
+                         f"[{story.section}] ({story.source})")
+            lines.extend(f"         {reason}" for reason in story.merge_reasons)
     return lines
 
 
