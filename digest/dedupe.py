@@ -117,16 +117,31 @@ def fingerprints(item: Item) -> set[str]:
     canonical URL, its guid when globally unique, and its words (see TEXT_MARK)."""
     out = {_text_mark(item)}
     if item.url:
-        out.add(f"url:{canonical_url(item.url)}")
+        out.add(_bounded(f"url:{canonical_url(item.url)}"))
     if item.guid and _is_global_guid(item.guid):
-        out.add(f"guid:{item.guid}")
+        out.add(_bounded(f"guid:{item.guid}"))
     return out
+
+
+# Fingerprints are kept in an indexed column; PostgreSQL refuses index entries over about 2.7
+# kB, so a long URL or guid is kept as its hash and a text mark is cut (UTF-8: at most 4 bytes
+# a character, 4 x (200 + 400) + the date stays under that).
+_MARK_CHARS = 500
+_TITLE_CHARS = 200
+
+
+def _bounded(mark: str) -> str:
+    if len(mark) <= _MARK_CHARS:
+        return mark
+    kind, _, value = mark.partition(":")
+    return f"{kind}:sha256:{hashlib.sha256(value.encode()).hexdigest()}"
 
 
 def _text_mark(item: Item) -> str:
     when = item.when.isoformat() if item.when else ""
-    summary = item.summary[:neardup.LEDE_CHARS + 80]
-    return TEXT_MARK + _SEP.join((when, item.title.replace(_SEP, " "), summary.replace(_SEP, " ")))
+    title = item.title[:_TITLE_CHARS].replace(_SEP, " ")
+    summary = item.summary[:neardup.LEDE_CHARS + 80].replace(_SEP, " ")
+    return TEXT_MARK + _SEP.join((when, title, summary))
 
 
 def _sent_text(mark: str) -> tuple[str, neardup.Text]:
