@@ -2,21 +2,27 @@
 prefixes, an edited headline, another outlet's rewrite), found without comparing all pairs.
 
 1. Each text (a title plus the start of its summary) becomes a set of normalised words: case,
-   accents and punctuation folded, agency datelines ("NAIROBI (Reuters) -") and desk prefixes
-   ("UPDATE 2-", "Live:") removed, stop words dropped.
-2. Blocking: a MinHash signature of each set, cut into LSH bands; only texts that share a band
-   become candidate pairs. Cost grows with the number of texts, not their square.
-3. Verification: each candidate pair gets a similarity score (see `similarity`) and is a
-   duplicate at SIMILARITY_THRESHOLD or above, unless a guard says the two report different
-   events: opposite verbs ("wins" / "loses"), different numbers in the titles, or days apart.
+   accents and punctuation folded, Snowball-stemmed, stop words dropped; agency datelines
+   ("NAIROBI (Reuters) -"), desk prefixes ("UPDATE 2-", "Live:") and generic live-page blurbs
+   left out. Words written as names, and numbers, weigh NAME_BOOST times as much.
+2. Blocking (`candidate_pairs`): MinHash signatures cut into LSH bands pair texts with nearly
+   the same words; texts that share rare words (RARE_WORDS, RARE_ALONE) or the same headline
+   are paired too. Cost grows with the number of texts, not their square.
+3. Verification (`similarity`): the IDF-weighted Jaccard similarity of a pair must reach the
+   score THRESHOLDS set for how far apart the two were published, and no guard may say they
+   report different events (opposite words, different numbers in otherwise alike titles).
+4. Joining (`Comparison.join_ok`): a weak match joins two groups only if they are alike on
+   average (JOIN_MEAN), so one borderline link cannot merge two stories.
 
-Pure functions of their arguments: no I/O, no clock. The only importer of numpy.
+Every knob is documented in the README ("Duplicates"). Pure functions of their arguments: no
+I/O, no clock. The only importer of numpy and PyStemmer.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import threading
 import unicodedata
 import zlib
 from collections.abc import Sequence
@@ -26,7 +32,7 @@ from datetime import datetime
 import numpy as np
 import Stemmer
 
-# --- the documented knobs (README "Stories") ---
+# --- the documented knobs (README "Duplicates") ---
 
 # The score a pair needs depends on how far apart the two were published: another outlet's
 # write-up of the same event comes out the same news cycle; a similar story days later is
@@ -133,10 +139,19 @@ for _group, _yes, _no in (
         _OPPOSITES.setdefault(_word, (_group, -1))
 del _group, _yes, _no, _word
 
-_stemmer = Stemmer.Stemmer("english")
+_thread = threading.local()  # a PyStemmer stemmer must not be shared between threads
 _stems: dict[str, str] = {}  # the stemmer is fast, but a window repeats its words a lot
 _STEMS_KEPT = 1 << 18
-_OPPOSITES = {_stemmer.stemWord(w): side for w, side in _OPPOSITES.items()}
+
+
+def _stem(word: str) -> str:
+    stemmer = getattr(_thread, "stemmer", None)
+    if stemmer is None:
+        stemmer = _thread.stemmer = Stemmer.Stemmer("english")
+    return str(stemmer.stemWord(word))
+
+
+_OPPOSITES = {_stem(w): side for w, side in _OPPOSITES.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +210,7 @@ def _normalise(raw: str) -> str:
         return w
     if len(w) < 2 or w in _STOPWORDS:
         return ""
-    return str(_stemmer.stemWord(w))
+    return _stem(w)
 
 
 # capitalised, but not names
