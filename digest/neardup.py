@@ -53,6 +53,7 @@ OPPOSED_TITLES = 0.4
 NUMBERS_ALIKE = 0.5
 LEDE_CHARS = 320  # how much of the summary is read: the lede, not the whole article
 BANDS, ROWS = 18, 4  # LSH: 18 bands of 4 MinHash values (72 hash functions)
+LSH_RUN_MAX = 64  # more texts than this in one band are paired in a chain, not all pairs
 RARE_WORDS = 6  # blocking also pairs texts sharing two of their 6 heaviest words ...
 RARE_ALONE = 4  # ... or one word that at most 4 texts have
 RARE_BUCKET_MAX = 16  # ... unless more than 16 texts share that pair (then it is not rare)
@@ -347,6 +348,11 @@ def _add_close_pairs(pairs: set[tuple[int, int]], members: list[int], texts: Seq
 
 def _add_pairs(pairs: set[tuple[int, int]], members: list[int]) -> None:
     members = sorted(members)
+    if len(members) > LSH_RUN_MAX:
+        # Hundreds of texts in one band are copies of one text (a feed repeating an item):
+        # each paired with the next is enough to join them all, without their square.
+        pairs.update(zip(members, members[1:], strict=False))
+        return
     for a in range(len(members)):
         for b in range(a + 1, len(members)):
             pairs.add((members[a], members[b]))

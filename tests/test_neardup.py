@@ -61,6 +61,16 @@ def test_blocking_finds_copies_without_comparing_all_pairs() -> None:
     assert len(pairs) < 2000 * 1999 // 2 // 100  # far fewer than all 2M pairs
 
 
+def test_many_copies_of_one_text_are_chained_not_paired_all_ways() -> None:
+    copy = text_of("Qatar PM arrives in Venezuela", "The visit is the first since Maduro's ouster.",
+                   NOON)
+    texts = [copy] * 500
+    comparison = Comparison(texts)
+    pairs = neardup.candidate_pairs(texts, comparison.df, comparison.weight)
+    assert len(pairs) < 2000  # not the 124,750 pairs of 500 texts
+    assert {(i, i + 1) for i in range(499)} <= pairs  # enough to join all 500
+
+
 def test_opposite_words_veto_only_titles_that_are_otherwise_alike() -> None:
     lede = "The striker scored twice in the second half at the Stade de France on Sunday."
     wins = text_of("PSG wins Paris derby against Paris FC", lede, NOON)
