@@ -20,6 +20,7 @@ I/O, no clock. The only importer of numpy and PyStemmer.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import threading
@@ -351,7 +352,7 @@ def _add_pairs(pairs: set[tuple[int, int]], members: list[int]) -> None:
     if len(members) > LSH_RUN_MAX:
         # Hundreds of texts in one band are copies of one text (a feed repeating an item):
         # each paired with the next is enough to join them all, without their square.
-        pairs.update(zip(members, members[1:], strict=False))
+        pairs.update(itertools.pairwise(members))
         return
     for a in range(len(members)):
         for b in range(a + 1, len(members)):
