@@ -19,7 +19,7 @@ from random import Random
 from time import monotonic
 
 from digest import classify, dedupe, rank
-from digest.config import Settings
+from digest.config import Settings, load_lexicon
 from digest.errors import DeliveryError, UsageError
 from digest.fetch import FeedRequest, FetchLimits, fetch_feeds
 from digest.models import (
@@ -115,7 +115,7 @@ class App:
         self.random = random or Random()  # backoff jitter
         self.renderer = Renderer(settings.tz)
         self._transport = transport or self._configured_transport
-        self.rules = [classify.compile_rule(s.id, s.title, s.keywords) for s in settings.sections]
+        self.lexicon = section_lexicon(settings)
         self.feed_sections = {f.url: f.section for f in settings.feeds}
         self.poll_every = {f.url: f.poll_every or settings.schedule.poll_every
                            for f in settings.feeds}
@@ -227,12 +227,16 @@ class App:
         sent = self.store.sent_fingerprints(except_edition=day.isoformat())
         stories, dropped = dedupe.cluster_stories(items, sent)
         fallback = classify.ELSEWHERE_ID if s.edition.unmatched == "elsewhere" else None
-        placed, unplaced = classify.classify_stories(stories, self.rules, self.feed_sections,
-                                                     fallback=fallback)
-        limits = [rank.SectionLimit(x.id, x.title, x.max_stories) for x in s.sections]
+        placed, unplaced = classify.classify_stories(
+            stories, self.lexicon, self.feed_sections, fallback=fallback,
+            always=s.edition.classify == "always", min_score=s.edition.min_score)
+        limits = [rank.SectionLimit(x.id, x.title, x.max_stories, x.min_stories,
+                                    x.max_per_source or s.edition.max_per_source, x.boost)
+                  for x in s.sections]
         if fallback:
             limits.append(rank.SectionLimit(fallback, classify.ELSEWHERE_TITLE,
-                                            ELSEWHERE_MAX_STORIES))
+                                            ELSEWHERE_MAX_STORIES,
+                                            max_per_source=s.edition.max_per_source))
         sections = rank.select_sections(placed, limits, now=send_at, half_life=s.edition.half_life,
                                         max_stories=s.edition.max_stories)
         edition = Edition(date=day, title=s.title, generated_at=self.clock(),
@@ -421,6 +425,21 @@ def _explain(edition: Edition, placed: Sequence[Story], candidates: int) -> list
                          f"[{story.section}] ({story.source})")
             lines.extend(f"         {reason}" for reason in story.merge_reasons)
     return lines
+
+
+def section_lexicon(settings: Settings) -> classify.Lexicon:
+    """Every section's words: its built-in word lists, its keywords, less its exclusions."""
+    specs = []
+    for section in settings.sections:
+        terms = [term for name in section.lexicons() for term in load_lexicon(name)]
+        terms.extend((k.term, k.weight) for k in section.keywords)
+        specs.append(classify.SectionSpec(section.id, section.title, tuple(terms),
+                                          section.exclude, section.weight))
+    # What readers expect under "Elsewhere" even when it happens in a section's region: sport,
+    # entertainment, science. Listed last, so a tie goes to a real section.
+    specs.append(classify.SectionSpec(classify.ELSEWHERE_ID, classify.ELSEWHERE_TITLE,
+                                      load_lexicon(classify.ELSEWHERE_ID)))
+    return classify.Lexicon(specs)
 
 
 def fetch_limits(settings: Settings) -> FetchLimits:

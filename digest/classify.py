@@ -1,16 +1,26 @@
-"""Which section a story belongs to, with the reason; pure: no I/O, no clock, no store.
+"""Which section a story belongs to, with the words that decided it; pure: no I/O, no clock.
 
-A feed with a fixed `section:` puts its stories there. For `section: auto` feeds each story is
-scored against every section's keywords: whole words only, ALL-CAPS keywords (AI, EU, AU) match
-case-sensitively so "ai" or "eu" inside prose does not count, other keywords match in any case
-and in the plural; a keyword in the title counts twice. The best score wins, ties go to the
-section listed first; a story matching nothing goes to the fallback section or is dropped.
+Each section has a vocabulary: built-in knowledge (`digest/lexicon/<name>.yaml`, read by
+`config.load_lexicon`: countries, capitals, cities, demonyms, regional bodies, leaders for
+Africa and Europe; companies, products and technologies for tech) plus the section's own
+`keywords`, minus its `exclude` list. Every term has a weight (1 weak .. 4 decisive).
+
+A story's text is cut into words once; every run of words is looked up in one table of all the
+sections' terms, longest first ("South Africa" is one term, not also "Africa"). Matching is by
+whole words: ALL-CAPS terms (AI, EU, AU) only match in capitals; terms written with a capital
+(names: "Apple", "Orange") match any case but all lower case ("apple growers"); other terms
+match in any case; all without accents, as a plural ("chips") or a possessive ("Kenya's"), or
+as part of a hyphenated word ("Kenya-based"). A section's score is the sum of the weights of the distinct terms found,
+a term in the title counting twice. The best score wins; a tie goes to the feed's own section
+when it is one of the tied, else to the section listed first; below `min_score` the story goes
+to the fallback section ("Elsewhere") or is dropped.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from digest.models import Story
@@ -19,96 +29,213 @@ AUTO = "auto"
 ELSEWHERE_ID = "elsewhere"
 ELSEWHERE_TITLE = "Elsewhere"
 TITLE_WEIGHT = 2
+KEYWORD_WEIGHT = 3.0  # a section's own keyword, unless it says otherwise
+MIN_SCORE = 5.0  # the default score a story needs to enter a section
+MAX_TERM_WORDS = 5
+
+_TOKEN = re.compile(r"[^\W_]+(?:[-'’.&][^\W_]+)*")
 
 
 @dataclass(frozen=True, slots=True)
-class SectionRule:
-    """A section and its keywords, compiled once per build."""
+class SectionSpec:
+    """What sorts stories into one section: (term, weight) pairs and terms left out."""
 
     id: str
     title: str
-    exact: re.Pattern[str] | None  # case-sensitive keywords (acronyms)
-    folded: re.Pattern[str] | None  # case-insensitive keywords
+    terms: tuple[tuple[str, float], ...]
+    exclude: tuple[str, ...] = ()
+    weight: float = 1.0  # multiplies every term's weight
 
-    def hits(self, text: str) -> dict[str, str]:
-        """Distinct keywords found, case-folded -> as written in the text."""
-        found: dict[str, str] = {}
-        for pattern in (self.exact, self.folded):
-            if pattern is not None:
-                for match in pattern.finditer(text):
-                    word = " ".join(match.group(0).split())
-                    found.setdefault(word.casefold(), word)
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    section: str
+    weight: float
+    term: str  # as the lexicon writes it
+    proper: bool = False  # written with a capital: a name, not a common word
+
+
+class Lexicon:
+    """Every section's terms in two lookup tables: word runs folded to lower case and without
+    accents, and acronyms (all capitals) as written."""
+
+    def __init__(self, sections: Sequence[SectionSpec]) -> None:
+        self.order = [s.id for s in sections]
+        self.titles = {s.id: s.title for s in sections}
+        self.folded: dict[tuple[str, ...], list[Hit]] = {}
+        self.exact: dict[tuple[str, ...], list[Hit]] = {}
+        for spec in sections:
+            excluded = {_key(_words(term)) for term in spec.exclude}
+            best: dict[tuple[bool, tuple[str, ...]], Hit] = {}
+            for term, weight in spec.terms:
+                tokens = _words(term)
+                if not tokens or len(tokens) > MAX_TERM_WORDS or _key(tokens) in excluded:
+                    continue
+                acronym = _is_acronym(term)
+                key = tuple(tokens) if acronym else _key(tokens)
+                old = best.get((acronym, key))
+                if old is None or weight > old.weight:  # a term listed twice keeps its best
+                    best[(acronym, key)] = Hit(spec.id, weight * spec.weight, term.strip(),
+                                               any(c.isupper() for c in term))
+            for (acronym, key), hit in best.items():
+                (self.exact if acronym else self.folded).setdefault(key, []).append(hit)
+        self.longest = max((len(k) for k in (*self.folded, *self.exact)), default=1)
+
+    def hits(self, text: str) -> list[Hit]:
+        """Every term found in the text, longest match first at each place."""
+        tokens = _words(text)
+        found: list[Hit] = []
+        i, n = 0, len(tokens)
+        while i < n:
+            step = 1
+            for size in range(min(self.longest, n - i), 0, -1):
+                hits = self._lookup(tokens[i:i + size])
+                if hits:
+                    found.extend(hits)
+                    step = size
+                    break
+            i += step
         return found
 
+    def _lookup(self, run: list[str]) -> list[Hit] | None:
+        exact = tuple(run)
+        hits = self.exact.get(exact)
+        if hits:
+            return hits
+        last = run[-1]
+        if len(last) > 2 and last.endswith("s") and last[:-1].isupper():  # "GPUs", "MEPs"
+            hits = self.exact.get((*exact[:-1], last[:-1]))
+            if hits:
+                return hits
+        key = _key(run)
+        common = all(t.islower() for t in run)  # "apple", not "Apple" or "APPLE"
+        hits = self._names_only(self.folded.get(key), common)
+        if hits:
+            return hits
+        folded_last = key[-1]
+        for cut in ("s", "es"):  # "chips", "businesses"
+            if len(folded_last) > len(cut) + 2 and folded_last.endswith(cut):
+                hits = self._names_only(self.folded.get((*key[:-1], folded_last[: -len(cut)])),
+                                        common)
+                if hits:
+                    return hits
+        if len(run) == 1 and "-" in last:  # "Kenya-based", "Nvidia-backed"
+            for part in last.split("-"):
+                hits = self._lookup([part])
+                if hits:
+                    return hits
+        return None
 
-def _is_acronym(word: str) -> bool:
-    letters = [c for c in word if c.isalpha()]
+
+    @staticmethod
+    def _names_only(hits: list[Hit] | None, common: bool) -> list[Hit] | None:
+        """A term written with a capital (a name: "Apple", "Orange", "Snap") does not match a
+        word written in lower case ("apple growers", "a snap election")."""
+        if not hits or not common:
+            return hits
+        return [h for h in hits if not h.proper] or None
+
+
+def _words(text: str) -> list[str]:
+    out = []
+    for token in _TOKEN.findall(text):
+        if token.endswith(("'s", "’s")):
+            token = token[:-2]
+        out.append(token.rstrip("."))
+    return [t for t in out if t]
+
+
+def _key(tokens: Iterable[str]) -> tuple[str, ...]:
+    return tuple(_fold(t) for t in tokens)
+
+
+def _fold(word: str) -> str:
+    word = word.casefold()
+    if word.isascii():
+        return word
+    return "".join(c for c in unicodedata.normalize("NFKD", word)
+                   if not unicodedata.combining(c)).replace("’", "'")
+
+
+def _is_acronym(term: str) -> bool:
+    letters = [c for c in term if c.isalpha()]
     return len(letters) >= 2 and all(c.isupper() for c in letters)
-
-
-def _alternation(words: Sequence[str], *, plural: bool) -> str:
-    # Longest first, so "South Africa" wins over "Africa" at the same position.
-    parts = []
-    for word in sorted(set(words), key=len, reverse=True):
-        body = r"\s+".join(re.escape(w) for w in word.split())
-        parts.append(body + ("(?:e?s)?" if plural and word[-1].isalpha() else ""))
-    return r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)"
-
-
-def compile_rule(section_id: str, title: str, keywords: Sequence[str]) -> SectionRule:
-    words = [k.strip() for k in keywords if k.strip()]
-    acronyms = [w for w in words if _is_acronym(w)]
-    others = [w for w in words if not _is_acronym(w)]
-    return SectionRule(
-        id=section_id,
-        title=title,
-        # Acronyms may take a lower-case plural ("GPUs") but never match in lower case.
-        exact=re.compile(_alternation(acronyms, plural=True)) if acronyms else None,
-        folded=re.compile(_alternation(others, plural=True), re.IGNORECASE) if others else None,
-    )
 
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    section: str | None  # None: dropped
-    score: int
+    section: str | None  # None: below the threshold
+    score: float
     reason: str
+    terms: tuple[str, ...] = ()  # the winning section's terms, as found
 
 
-def score_story(story: Story, rules: Sequence[SectionRule]) -> Verdict:
-    best: Verdict | None = None
-    for rule in rules:
-        in_title = rule.hits(story.title)
-        in_summary = {k: v for k, v in rule.hits(story.summary).items() if k not in in_title}
-        score = TITLE_WEIGHT * len(in_title) + len(in_summary)
-        if score and (best is None or score > best.score):
-            words = sorted(in_title.values()) + sorted(in_summary.values())
-            best = Verdict(rule.id, score, f"keywords {', '.join(words)} (score {score})")
-    return best or Verdict(None, 0, "no section keyword matched")
+def score_story(story: Story, lexicon: Lexicon, *, default: str | None = None,
+                min_score: float = MIN_SCORE) -> Verdict:
+    """The section a story's words point to (see the module docstring)."""
+    scores: dict[str, float] = {}
+    terms: dict[str, dict[str, float]] = {}
+    seen: set[tuple[str, str]] = set()
+    for text, factor in ((story.title, TITLE_WEIGHT), (story.summary, 1)):
+        for hit in lexicon.hits(text):
+            mark = (hit.section, hit.term)
+            if mark in seen:
+                continue
+            seen.add(mark)
+            points = hit.weight * factor
+            scores[hit.section] = scores.get(hit.section, 0.0) + points
+            terms.setdefault(hit.section, {})[hit.term] = points
+    if not scores:
+        return Verdict(None, 0.0, "no section's words found")
+    top = max(scores.values())
+    tied = [s for s in lexicon.order if scores.get(s) == top]
+    winner = default if default in tied else tied[0]
+    found = terms[winner]
+    words = ", ".join(f"{t} {p:g}" for t, p in sorted(found.items(), key=lambda x: (-x[1], x[0])))
+    others = ", ".join(f"{s} {scores[s]:g}" for s in lexicon.order if s in scores and s != winner)
+    reason = f"{winner} {top:g} ({words})" + (f"; also {others}" if others else "")
+    if top < min_score:
+        return Verdict(None, top, f"{reason}: below {min_score:g}", tuple(found))
+    return Verdict(winner, top, reason, tuple(found))
 
 
 def classify_stories(
     stories: Sequence[Story],
-    rules: Sequence[SectionRule],
+    lexicon: Lexicon,
     feed_sections: Mapping[str, str],
     *,
     fallback: str | None = ELSEWHERE_ID,
+    always: bool = False,
+    min_score: float = MIN_SCORE,
 ) -> tuple[list[Story], list[str]]:
-    """Give each story its section; returns the placed stories and a line per dropped one."""
+    """Give each story its section; returns the placed stories and a line per dropped one.
+
+    A feed with a fixed section puts its stories there, unless `always` is set: then its
+    stories are classified too, and the feed's section only breaks ties and catches what
+    matches no section well enough.
+    """
     placed: list[Story] = []
     dropped: list[str] = []
     for story in stories:
         feed_url = story.items[0].feed_url if story.items else ""
         fixed = feed_sections.get(feed_url, AUTO)
-        if fixed != AUTO:
+        if fixed != AUTO and not always:
             placed.append(replace(story, section=fixed, section_reason=f"feed section {fixed}"))
             continue
-        verdict = score_story(story, rules)
+        verdict = score_story(story, lexicon, default=None if fixed == AUTO else fixed,
+                              min_score=min_score)
+        if verdict.section == ELSEWHERE_ID:  # sport, entertainment, science
+            verdict = replace(verdict, section=None)
         if verdict.section is not None:
-            placed.append(replace(story, section=verdict.section, section_reason=verdict.reason))
+            placed.append(replace(story, section=verdict.section, section_reason=verdict.reason,
+                                  section_terms=verdict.terms))
+        elif fixed != AUTO:
+            placed.append(replace(story, section=fixed,
+                                  section_reason=f"{verdict.reason}: feed section {fixed}"))
         elif fallback is not None:
             placed.append(replace(story, section=fallback,
                                   section_reason=f"{verdict.reason}: fallback {fallback}"))
         else:
-            dropped.append(f"unmatched, dropped: {story.title!r} ({story.source})")
+            dropped.append(f"unmatched, dropped: {story.title!r} ({story.source}): "
+                           f"{verdict.reason}")
     return placed, dropped

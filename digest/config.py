@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Mapping
 from datetime import timedelta
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -95,6 +96,13 @@ class EditionSettings(_Frozen):
     half_life: Duration = Field(
         timedelta(days=2), description="a story's recency score halves over this time"
     )
+    classify: Literal["auto", "always"] = Field(
+        "auto", description="auto: sort only `section: auto` feeds by content; always: every "
+                            "feed (a feed's section then breaks ties and catches the rest)")
+    min_score: float = Field(
+        5.0, ge=0, description="the word score a story needs to enter a section")
+    max_per_source: int | None = Field(
+        None, ge=1, description="stories one source may have in a section (diversity)")
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]i?B|B)?\s*$", re.IGNORECASE)
@@ -129,11 +137,56 @@ class FetchSettings(_Frozen):
         timedelta(hours=24), description="longest wait after repeated failures")
 
 
+class Keyword(_Frozen):
+    term: str = Field(min_length=1, description="a word or name; ALL CAPS matches only in caps")
+    weight: float = Field(3.0, gt=0, le=10, description="1 weak .. 4 decisive")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, value: object) -> object:
+        return {"term": value} if isinstance(value, str) else value
+
+
 class SectionSettings(_Frozen):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     title: str = Field(min_length=1)
     max_stories: int = Field(10, ge=1)
-    keywords: tuple[str, ...] = ()
+    min_stories: int = Field(1, ge=1, description="fewer stories than this: section left out")
+    weight: float = Field(
+        1.0, gt=0, le=10, description="multiplies the score of this section's words")
+    max_per_source: int | None = Field(
+        None, ge=1, description="stories one source may have here; default edition.max_per_source")
+    keywords: tuple[Keyword, ...] = Field(
+        (), description="words that point to this section: `Nvidia` or {term: Nvidia, weight: 4}")
+    exclude: tuple[str, ...] = Field((), description="words (built-in or own) not to count here")
+    knowledge: tuple[str, ...] | None = Field(
+        None, description="built-in word lists to use (africa, europe, tech); default: the one "
+                          "named like the section id, if there is one; [] for none")
+    boost: dict[str, float] = Field(
+        {}, description="rank multiplier for stories naming a word, e.g. {Nvidia: 1.5}")
+
+    @field_validator("knowledge")
+    @classmethod
+    def _known_lists(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        for name in value or ():
+            if name not in lexicon_names():
+                raise ValueError(f"no built-in word list {name!r} "
+                                 f"(there are: {', '.join(lexicon_names())})")
+        return value
+
+    @field_validator("boost")
+    @classmethod
+    def _positive_boosts(cls, value: dict[str, float]) -> dict[str, float]:
+        for term, factor in value.items():
+            if factor <= 0:
+                raise ValueError(f"boost for {term!r} must be above 0, not {factor}")
+        return value
+
+    def lexicons(self) -> tuple[str, ...]:
+        """The built-in word lists this section uses."""
+        if self.knowledge is not None:
+            return self.knowledge
+        return (self.id,) if self.id in lexicon_names() else ()
 
 
 class FeedSettings(_Frozen):
@@ -238,6 +291,29 @@ class Settings(_Frozen):
 
     def section(self, section_id: str) -> SectionSettings | None:
         return next((s for s in self.sections if s.id == section_id), None)
+
+
+_LEXICONS = Path(__file__).parent / "lexicon"
+
+
+@lru_cache(maxsize=1)
+def lexicon_names() -> tuple[str, ...]:
+    """The built-in word lists shipped in digest/lexicon/."""
+    return tuple(sorted(p.stem for p in _LEXICONS.glob("*.yaml")))
+
+
+@cache
+def load_lexicon(name: str) -> tuple[tuple[str, float], ...]:
+    """A built-in word list as (term, weight) pairs: each group's weight times the list's
+    `scale` (tech words say what a story is about, place names only where it happened)."""
+    path = _LEXICONS / f"{name}.yaml"
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader)
+        scale = float(data.get("scale", 1))
+        return tuple((str(term), scale * float(group.get("weight", 3)))
+                     for group in data["groups"].values() for term in group["terms"])
+    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as e:
+        raise ConfigError(str(path), [f"<file>: not a word list: {e}"]) from e
 
 
 def _base_dir(info: ValidationInfo) -> Path:

@@ -112,6 +112,7 @@ class Story:
     merge_reasons: tuple[str, ...] = ()  # one line per merged item, for --explain
     section: str = ""
     section_reason: str = ""
+    section_terms: tuple[str, ...] = ()  # the words that decided the section, as found
     score: float = 0.0
 
     @property

@@ -1,16 +1,31 @@
 """Scores and per-section selection; pure and deterministic given `now`: no I/O, no clock.
 
-score = feed weight x 0.5 ** (age / half_life): a story loses half its weight every half-life.
-A story without any date counts as published at `now`.
+    score = recency x feed weight x coverage x boost
+
+- recency = 0.5 ** (age / half_life): a story loses half its score every half-life; a story
+  without a date, or dated in the future, counts as published at `now`;
+- feed weight: the weight of the feed the story's representative came from;
+- coverage = 1 + 0.5 x log2(outlets): the outlets that carried the story (the representative
+  and its `also`): 1 for one outlet, 1.5 for two, 2 for four, 2.5 for eight;
+- boost: the largest of the section's `boost` factors whose word the story names, else 1.
+
+Selection takes stories best first (ties: title, then URL) into their section, skipping a story
+when its section is full (`max_stories`), the edition is full, or its source already has
+`max_per_source` stories in that section. A section that ends with fewer than its
+`min_stories` is left out and selection runs again without it, so its places go to others.
+Sections come in the configured order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from digest.models import Section, Story
+
+COVERAGE_PER_DOUBLING = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,12 +33,53 @@ class SectionLimit:
     id: str
     title: str
     max_stories: int
+    min_stories: int = 1
+    max_per_source: int | None = None
+    boost: Mapping[str, float] = field(default_factory=dict)
 
 
-def score(story: Story, now: datetime, half_life: timedelta) -> float:
+def outlets(story: Story) -> int:
+    """How many outlets carried the story."""
+    return 1 + len(story.also)
+
+
+def coverage(story: Story) -> float:
+    return 1.0 + COVERAGE_PER_DOUBLING * math.log2(outlets(story))
+
+
+def boost(story: Story, factors: Mapping[str, float]) -> float:
+    """The largest factor whose word the story names (`section_terms`, as classify found
+    them, or the title and summary), else 1."""
+    if not factors:
+        return 1.0
+    named = {t.casefold() for t in story.section_terms}
+    text = f"{story.title} {story.summary}".casefold()
+    best = 1.0
+    for word, factor in factors.items():
+        folded = word.casefold()
+        if folded in named or _names(text, folded):
+            best = max(best, factor)
+    return best
+
+
+def _names(text: str, word: str) -> bool:
+    start = text.find(word)
+    while start >= 0:
+        end = start + len(word)
+        before = text[start - 1] if start else " "
+        after = text[end] if end < len(text) else " "
+        if not before.isalnum() and not after.isalnum():
+            return True
+        start = text.find(word, start + 1)
+    return False
+
+
+def score(story: Story, now: datetime, half_life: timedelta,
+          factors: Mapping[str, float] | None = None) -> float:
     when = story.when or now
     age = max((now - when).total_seconds(), 0.0)
-    return float(story.weight * 0.5 ** (age / half_life.total_seconds()))
+    recency = 0.5 ** (age / half_life.total_seconds())
+    return float(story.weight * recency * coverage(story) * boost(story, factors or {}))
 
 
 def select_sections(
@@ -34,19 +90,43 @@ def select_sections(
     half_life: timedelta,
     max_stories: int,
 ) -> list[Section]:
-    """Rank stories, keep the best `max_stories` per section and per edition, sections in the
-    configured order, empty sections left out. Ties go to the earlier title alphabetically."""
+    """Rank stories and fill the sections (see the module docstring); empty sections and
+    sections below their minimum are left out."""
+    limits = {s.id: s for s in sections}
     scored = sorted(
-        (replace(s, score=score(s, now, half_life)) for s in stories),
+        (replace(s, score=score(s, now, half_life, limits[s.section].boost
+                                if s.section in limits else None)) for s in stories),
         key=lambda s: (-s.score, s.title, s.url),
     )
-    limits = {s.id: s.max_stories for s in sections}
-    chosen: dict[str, list[Story]] = {s.id: [] for s in sections}
+    allowed = {s.id for s in sections}
+    while True:
+        chosen = _fill(scored, limits, allowed, max_stories)
+        short = {sid for sid in allowed if len(chosen[sid]) < limits[sid].min_stories}
+        if not short:
+            break
+        allowed -= short
+    return [Section(s.id, s.title, tuple(chosen[s.id])) for s in sections
+            if s.id in allowed and chosen[s.id]]
+
+
+def _fill(scored: Sequence[Story], limits: Mapping[str, SectionLimit], allowed: set[str],
+          max_stories: int) -> dict[str, list[Story]]:
+    chosen: dict[str, list[Story]] = {sid: [] for sid in limits}
+    per_source: dict[tuple[str, str], int] = {}
     total = 0
     for story in scored:  # best first, so the edition cap keeps the best across sections
-        bucket = chosen.get(story.section)
-        if bucket is None or len(bucket) >= limits[story.section] or total >= max_stories:
+        if total >= max_stories:
+            break
+        limit = limits.get(story.section)
+        if limit is None or story.section not in allowed:
+            continue
+        bucket = chosen[story.section]
+        if len(bucket) >= limit.max_stories:
+            continue
+        key = (story.section, story.source)
+        if limit.max_per_source is not None and per_source.get(key, 0) >= limit.max_per_source:
             continue
         bucket.append(story)
+        per_source[key] = per_source.get(key, 0) + 1
         total += 1
-    return [Section(s.id, s.title, tuple(chosen[s.id])) for s in sections if chosen[s.id]]
+    return chosen

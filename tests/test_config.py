@@ -84,6 +84,40 @@ def test_every_problem_is_reported_with_its_key_path(write_config: WriteConfig) 
     assert not (path.parent / "test.db").exists()  # nothing written
 
 
+def test_section_words_and_limits(write_config: WriteConfig) -> None:
+    path = write_config({
+        "edition": {"classify": "always", "min_score": 4, "max_per_source": 2},
+        "sections": [
+            {"id": "tech", "title": "Tech", "keywords": ["Graphcore", {"term": "RISC-V",
+                                                                       "weight": 4}],
+             "exclude": ["Apple"], "boost": {"Nvidia": 1.5}, "min_stories": 2},
+            {"id": "asia", "title": "Asia", "knowledge": [], "max_per_source": 1},
+        ],
+    })
+    settings = load_settings(path, env={})
+    tech, asia = settings.sections
+    assert [(k.term, k.weight) for k in tech.keywords] == [("Graphcore", 3.0), ("RISC-V", 4.0)]
+    assert tech.lexicons() == ("tech",)  # named like a built-in list
+    assert asia.lexicons() == ()
+    assert tech.boost == {"Nvidia": 1.5} and tech.min_stories == 2
+    assert settings.edition.classify == "always" and settings.edition.max_per_source == 2
+
+
+def test_bad_section_words_are_named(write_config: WriteConfig) -> None:
+    path = write_config({"sections": [
+        {"id": "asia", "title": "Asia", "knowledge": ["asia"], "boost": {"Sony": 0},
+         "keywords": [{"term": "", "weight": 99}]},
+    ], "edition": {"classify": "sometimes"}})
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env={})
+    problems = "\n".join(caught.value.problems)
+    assert "sections[0].knowledge: no built-in word list 'asia' (there are: africa" in problems
+    assert "sections[0].boost: boost for 'Sony' must be above 0" in problems
+    assert "sections[0].keywords[0].term:" in problems
+    assert "sections[0].keywords[0].weight:" in problems
+    assert "edition.classify:" in problems
+
+
 def test_unknown_keys_are_named(write_config: WriteConfig) -> None:
     path = write_config({"feeds": [{"url": "https://example.org/f.xml", "sectoin": "tech"}]})
     with pytest.raises(ConfigError) as caught:

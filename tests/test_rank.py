@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from digest.models import Item, Story
-from digest.rank import SectionLimit, score, select_sections
+from digest.models import AlsoLink, Item, Story
+from digest.rank import SectionLimit, coverage, score, select_sections
 
 NOW = datetime(2026, 11, 30, 7, tzinfo=UTC)
 DAY = timedelta(days=1)
 
 
-def story(title: str, section: str, age: timedelta, weight: float = 1.0) -> Story:
+def story(title: str, section: str, age: timedelta, weight: float = 1.0, source: str = "S",
+          also: int = 0, summary: str = "") -> Story:
     when = NOW - age
     it = Item(feed_url="f", key=title, url=f"https://x.example/{title}", title=title,
-              summary="", published=when, source="S", weight=weight)
-    return Story(title=title, url=it.url, source="S", published=when, summary="",
-                 weight=weight, items=(it,), section=section)
+              summary=summary, published=when, source=source, weight=weight)
+    others = tuple(AlsoLink(f"Outlet {n}", f"https://o{n}.example/{title}") for n in range(also))
+    return Story(title=title, url=it.url, source=source, published=when, summary=summary,
+                 weight=weight, items=(it,), section=section, also=others)
 
 
 def test_score_halves_every_half_life() -> None:
@@ -60,3 +62,42 @@ def test_weight_can_outrank_recency() -> None:
     sections = select_sections([light, heavy], [SectionLimit("tech", "Tech", 5)], now=NOW,
                                half_life=DAY, max_stories=5)
     assert [s.title for s in sections[0].stories] == ["heavy", "light"]
+
+
+def test_coverage_counts_outlets_on_a_log_scale() -> None:
+    assert [coverage(story("c", "tech", DAY, also=n)) for n in (0, 1, 3, 7)] == [
+        1.0, 1.5, 2.0, 2.5]
+    widely = story("wide", "tech", DAY, also=3)  # four outlets, a day old
+    alone = story("alone", "tech", timedelta(0))
+    assert score(widely, NOW, DAY) == 1.0  # 0.5 recency x 2.0 coverage
+    assert score(widely, NOW, DAY) == score(alone, NOW, DAY)
+
+
+def test_boost_multiplies_stories_naming_a_word() -> None:
+    nvidia = story("Nvidia results", "tech", timedelta(0), summary="The chipmaker grew.")
+    other = story("Intel results", "tech", timedelta(0))
+    assert score(nvidia, NOW, DAY, {"nvidia": 1.5, "chipmaker": 2.0}) == 2.0  # the largest
+    assert score(other, NOW, DAY, {"nvidia": 1.5}) == 1.0
+    assert score(story("Nvidiaish", "tech", timedelta(0)), NOW, DAY, {"Nvidia": 3}) == 1.0
+    limits = [SectionLimit("tech", "Tech", 1, boost={"Nvidia": 3.0})]
+    older = story("Nvidia outage", "tech", DAY)  # 0.5 x 3 beats a fresh story at 1
+    sections = select_sections([other, older], limits, now=NOW, half_life=DAY, max_stories=5)
+    assert [s.title for s in sections[0].stories] == ["Nvidia outage"]
+
+
+def test_at_most_n_stories_per_source_in_a_section() -> None:
+    stories = [story(f"wire{i}", "tech", i * DAY / 10, source="Wire") for i in range(5)]
+    stories.append(story("blog", "tech", DAY, source="Blog"))
+    limits = [SectionLimit("tech", "Tech", 5, max_per_source=2)]
+    sections = select_sections(stories, limits, now=NOW, half_life=DAY, max_stories=30)
+    assert [s.title for s in sections[0].stories] == ["wire0", "wire1", "blog"]
+
+
+def test_a_section_below_its_minimum_is_left_out_and_its_places_reused() -> None:
+    stories = [story("lone-africa", "africa", timedelta(0))]
+    stories += [story(f"t{i}", "tech", (i + 1) * DAY / 10) for i in range(3)]
+    limits = [SectionLimit("tech", "Tech", 5), SectionLimit("africa", "Africa", 5,
+                                                            min_stories=2)]
+    sections = select_sections(stories, limits, now=NOW, half_life=DAY, max_stories=3)
+    assert [s.id for s in sections] == ["tech"]
+    assert [s.title for s in sections[0].stories] == ["t0", "t1", "t2"]  # 3 places, all tech
