@@ -32,7 +32,10 @@ TITLE_WEIGHT = 2
 KEYWORD_WEIGHT = 3.0  # a section's own keyword, unless it says otherwise
 MIN_SCORE = 5.0  # the default score a story needs to enter a section
 MAX_TERM_WORDS = 5
+SUMMARY_CHARS = 600  # the start of the summary says what the story is about
 
+_UNSEEN: list[Hit] = []  # a sentinel: not looked up yet
+_SEEN_KEPT = 1 << 17
 _TOKEN = re.compile(r"[^\W_]+(?:[-'’.&][^\W_]+)*")
 
 
@@ -56,14 +59,16 @@ class Hit:
 
 
 class Lexicon:
-    """Every section's terms in two lookup tables: word runs folded to lower case and without
-    accents, and acronyms (all capitals) as written."""
+    """Every section's terms in lookup tables: one-word terms by their folded form (lower case,
+    no accents) or, for acronyms (all capitals), as written; longer terms by word tuples."""
 
     def __init__(self, sections: Sequence[SectionSpec]) -> None:
         self.order = [s.id for s in sections]
         self.titles = {s.id: s.title for s in sections}
-        self.folded: dict[tuple[str, ...], list[Hit]] = {}
-        self.exact: dict[tuple[str, ...], list[Hit]] = {}
+        self.folded: dict[str, list[Hit]] = {}  # one word, folded
+        self.exact: dict[str, list[Hit]] = {}  # one acronym, as written
+        self.runs: dict[tuple[str, ...], list[Hit]] = {}  # several words, folded
+        self.exact_runs: dict[tuple[str, ...], list[Hit]] = {}  # several words with acronyms
         for spec in sections:
             excluded = {_key(_words(term)) for term in spec.exclude}
             best: dict[tuple[bool, tuple[str, ...]], Hit] = {}
@@ -78,62 +83,89 @@ class Lexicon:
                     best[(acronym, key)] = Hit(spec.id, weight * spec.weight, term.strip(),
                                                any(c.isupper() for c in term))
             for (acronym, key), hit in best.items():
-                (self.exact if acronym else self.folded).setdefault(key, []).append(hit)
-        self.longest = max((len(k) for k in (*self.folded, *self.exact)), default=1)
+                if len(key) == 1:
+                    (self.exact if acronym else self.folded).setdefault(key[0], []).append(hit)
+                else:
+                    (self.exact_runs if acronym else self.runs).setdefault(key, []).append(hit)
+        # the first words of longer terms: only there is a longer match tried
+        # the first words of longer terms, with the longest such term: only there is a run of
+        # words looked up
+        self.starts: dict[str, int] = {}
+        for key in (*self.runs, *(tuple(_fold(w) for w in k) for k in self.exact_runs)):
+            self.starts[key[0]] = max(self.starts.get(key[0], 0), len(key))
+        self._seen: dict[str, list[Hit] | None] = {}  # word as written -> its one-word hits
 
     def hits(self, text: str) -> list[Hit]:
-        """Every term found in the text, longest match first at each place."""
-        tokens = _words(text)
+        """Every term found in the text, the longest match first at each place."""
+        raw = _words(text)
+        folded = [_fold(t) for t in raw]
         found: list[Hit] = []
-        i, n = 0, len(tokens)
+        i, n = 0, len(raw)
         while i < n:
-            step = 1
-            for size in range(min(self.longest, n - i), 0, -1):
-                hits = self._lookup(tokens[i:i + size])
-                if hits:
-                    found.extend(hits)
-                    step = size
-                    break
-            i += step
+            longest = self.starts.get(folded[i])
+            if longest:
+                size = self._longest_run(raw, folded, i, min(longest, n - i), found)
+                if size:
+                    i += size
+                    continue
+            word = raw[i]
+            hits = self._seen.get(word, _UNSEEN)
+            if hits is _UNSEEN:
+                if len(self._seen) > _SEEN_KEPT:
+                    self._seen.clear()
+                hits = self._seen[word] = self._one(word, folded[i])
+            if hits:
+                found.extend(hits)
+            i += 1
         return found
 
-    def _lookup(self, run: list[str]) -> list[Hit] | None:
-        exact = tuple(run)
-        hits = self.exact.get(exact)
+    def _longest_run(self, raw: list[str], folded: list[str], i: int, longest: int,
+                     found: list[Hit]) -> int:
+        for size in range(longest, 1, -1):
+            key = tuple(folded[i:i + size])
+            hits = self.runs.get(key)
+            if not hits and key[-1].endswith("s"):  # "African Union summits"
+                hits = self.runs.get((*key[:-1], key[-1][:-1]))
+            if hits:
+                hits = _names_only(hits, all(t.islower() for t in raw[i:i + size]))
+            if not hits and self.exact_runs:
+                hits = self.exact_runs.get(tuple(raw[i:i + size]))
+            if hits:
+                found.extend(hits)
+                return size
+        return 0
+
+    def _one(self, word: str, folded: str) -> list[Hit] | None:
+        hits = self.exact.get(word)
         if hits:
             return hits
-        last = run[-1]
-        if len(last) > 2 and last.endswith("s") and last[:-1].isupper():  # "GPUs", "MEPs"
-            hits = self.exact.get((*exact[:-1], last[:-1]))
+        if len(word) > 2 and word[-1] == "s" and word[:-1].isupper():  # "GPUs", "MEPs"
+            hits = self.exact.get(word[:-1])
             if hits:
                 return hits
-        key = _key(run)
-        common = all(t.islower() for t in run)  # "apple", not "Apple" or "APPLE"
-        hits = self._names_only(self.folded.get(key), common)
+        common = word.islower()  # "apple", not "Apple" or "APPLE"
+        hits = _names_only(self.folded.get(folded), common)
         if hits:
             return hits
-        folded_last = key[-1]
-        for cut in ("s", "es"):  # "chips", "businesses"
-            if len(folded_last) > len(cut) + 2 and folded_last.endswith(cut):
-                hits = self._names_only(self.folded.get((*key[:-1], folded_last[: -len(cut)])),
-                                        common)
+        for cut in (1, 2):  # "chips", "businesses"
+            if len(folded) > cut + 2 and folded.endswith("es"[2 - cut:]):
+                hits = _names_only(self.folded.get(folded[:-cut]), common)
                 if hits:
                     return hits
-        if len(run) == 1 and "-" in last:  # "Kenya-based", "Nvidia-backed"
-            for part in last.split("-"):
-                hits = self._lookup([part])
+        if "-" in word:  # "Kenya-based", "Nvidia-backed"
+            for part in word.split("-"):
+                hits = self._one(part, _fold(part))
                 if hits:
                     return hits
         return None
 
 
-    @staticmethod
-    def _names_only(hits: list[Hit] | None, common: bool) -> list[Hit] | None:
-        """A term written with a capital (a name: "Apple", "Orange", "Snap") does not match a
-        word written in lower case ("apple growers", "a snap election")."""
-        if not hits or not common:
-            return hits
-        return [h for h in hits if not h.proper] or None
+def _names_only(hits: list[Hit] | None, common: bool) -> list[Hit] | None:
+    """A term written with a capital (a name: "Apple", "Orange", "Snap") does not match a word
+    written in lower case ("apple growers", "a snap election")."""
+    if not hits or not common:
+        return hits
+    return [h for h in hits if not h.proper] or None
 
 
 def _words(text: str) -> list[str]:
@@ -176,7 +208,7 @@ def score_story(story: Story, lexicon: Lexicon, *, default: str | None = None,
     scores: dict[str, float] = {}
     terms: dict[str, dict[str, float]] = {}
     seen: set[tuple[str, str]] = set()
-    for text, factor in ((story.title, TITLE_WEIGHT), (story.summary, 1)):
+    for text, factor in ((story.title, TITLE_WEIGHT), (story.summary[:SUMMARY_CHARS], 1)):
         for hit in lexicon.hits(text):
             mark = (hit.section, hit.term)
             if mark in seen:
