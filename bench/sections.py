@@ -132,7 +132,8 @@ def bench(n: int = STORIES) -> dict[str, Any]:
                       for i, got, reason in result.wrong],
         }
     return {
-        "stories": n, "terms": sum(map(len, (lexicon.folded, lexicon.exact, lexicon.runs, lexicon.exact_runs))),
+        "stories": n,
+        "terms": sum(map(len, (lexicon.folded, lexicon.exact, lexicon.runs, lexicon.exact_runs))),
         "classify_s": round(classify_s, 3), "classify_us": round(classify_s / n * 1e6, 1),
         "rank_s": round(rank_s, 3), "rank_us": round(rank_s / n * 1e6, 1),
         "peer_s": round(peer_s, 3), "peer_us": round(peer_s / n * 1e6, 1),

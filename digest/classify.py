@@ -5,13 +5,16 @@ Each section has a vocabulary: built-in knowledge (`digest/lexicon/<name>.yaml`,
 Africa and Europe; companies, products and technologies for tech) plus the section's own
 `keywords`, minus its `exclude` list. Every term has a weight (1 weak .. 4 decisive).
 
-A story's text is cut into words once; every run of words is looked up in one table of all the
-sections' terms, longest first ("South Africa" is one term, not also "Africa"). Matching is by
+A story's text is cut into words once; every word, and every run of words where a longer term
+starts, is looked up in one table of all the sections' terms, longest first ("South Africa" is
+one term, not also "Africa"). The fallback section has a word list too (sport, entertainment,
+science): a story it wins goes to the fallback whatever place it names. Matching is by
 whole words: ALL-CAPS terms (AI, EU, AU) only match in capitals; terms written with a capital
 (names: "Apple", "Orange") match any case but all lower case ("apple growers"); other terms
 match in any case; all without accents, as a plural ("chips") or a possessive ("Kenya's"), or
-as part of a hyphenated word ("Kenya-based"). A section's score is the sum of the weights of the distinct terms found,
-a term in the title counting twice. The best score wins; a tie goes to the feed's own section
+as part of a hyphenated word ("Kenya-based"). A section's score is the sum of the weights of the
+distinct terms found (in the title and the summary's first SUMMARY_CHARS), a term in the title
+counting twice; a section's `weight`, and a word list's `scale`, multiply its terms' weights. The best score wins; a tie goes to the feed's own section
 when it is one of the tied, else to the section listed first; below `min_score` the story goes
 to the fallback section ("Elsewhere") or is dropped.
 """
