@@ -14,9 +14,10 @@ whole words: ALL-CAPS terms (AI, EU, AU) only match in capitals; terms written w
 match in any case; all without accents, as a plural ("chips") or a possessive ("Kenya's"), or
 as part of a hyphenated word ("Kenya-based"). A section's score is the sum of the weights of the
 distinct terms found (in the title and the summary's first SUMMARY_CHARS), a term in the title
-counting twice; a section's `weight`, and a word list's `scale`, multiply its terms' weights. The best score wins; a tie goes to the feed's own section
-when it is one of the tied, else to the section listed first; below `min_score` the story goes
-to the fallback section ("Elsewhere") or is dropped.
+counting twice; a section's `weight`, and a word list's `scale`, multiply its terms' weights.
+The best score wins; a tie goes to the feed's own section when it is one of the tied, else to
+the section listed first; below `min_score` the story goes to the fallback section
+("Elsewhere") or is dropped.
 """
 
 from __future__ import annotations
