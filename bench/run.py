@@ -1,5 +1,5 @@
 """Run every digest benchmark in one process, print the tables and ratios, and write
-bench/results/latest.json (gitignored). `make bench` runs this; about nine minutes on 2 cores,
+bench/results/latest.json (gitignored). `make bench` runs this; about twelve minutes on 2 cores,
 most of it the sequential peers of the poll benchmark (see `--poll-peer-feeds` and
 `--skip-rss2email`).
 
@@ -25,6 +25,7 @@ import dedupe  # noqa: E402  (bench/ is sys.path[0] when run as a script)
 import http_clients  # noqa: E402
 import parse  # noqa: E402
 import poll  # noqa: E402
+import sections  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,19 +39,22 @@ def main(argv: list[str] | None = None) -> int:
     print(f"digest benchmarks: Python {platform.python_version()} on {platform.machine()}, "
           f"{os.cpu_count()} CPUs")
 
-    print("\n[1/4] HTTP clients (server sleeps 100 ms per GET)")
+    print("\n[1/5] HTTP clients (server sleeps 100 ms per GET)")
     http = http_clients.bench()
-    print("\n[2/4] feed parsing")
+    print("\n[2/5] feed parsing")
     parsing = parse.bench()
-    print(f"\n[3/4] a full poll of {poll.FEEDS} feeds (server sleeps 100 ms per GET)")
+    print(f"\n[3/5] a full poll of {poll.FEEDS} feeds (server sleeps 100 ms per GET)")
     polling = poll.bench(peer_feeds=args.poll_peer_feeds, rss2email=not args.skip_rss2email)
-    print("\n[4/4] story clustering (synthetic windows, all-pairs peer, labelled sets)")
+    print("\n[4/5] story clustering (synthetic windows, all-pairs peer, labelled sets)")
     clustering = dedupe.bench()
+    print("\n[5/5] sectioning and ranking (50,000 stories, regex peer, labelled sets)")
+    sectioning = sections.bench()
 
     http_clients.print_report(http)
     parse.print_report(parsing)
     poll.print_report(polling)
     dedupe.print_report(clustering)
+    sections.print_report(sectioning)
 
     elapsed = time.perf_counter() - started
     results = {
@@ -65,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         "parse": parsing,
         "poll": polling,
         "dedupe": clustering,
+        "sections": sectioning,
         "total_seconds": round(elapsed, 1),
     }
     out = HERE / "results" / "latest.json"
