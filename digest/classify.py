@@ -83,15 +83,15 @@ class Lexicon:
                 acronym = _is_acronym(term)
                 key = tuple(tokens) if acronym else _key(tokens)
                 old = best.get((acronym, key))
+                weight *= spec.weight
                 if old is None or weight > old.weight:  # a term listed twice keeps its best
-                    best[(acronym, key)] = Hit(spec.id, weight * spec.weight, term.strip(),
+                    best[(acronym, key)] = Hit(spec.id, weight, term.strip(),
                                                any(c.isupper() for c in term))
             for (acronym, key), hit in best.items():
                 if len(key) == 1:
                     (self.exact if acronym else self.folded).setdefault(key[0], []).append(hit)
                 else:
                     (self.exact_runs if acronym else self.runs).setdefault(key, []).append(hit)
-        # the first words of longer terms: only there is a longer match tried
         # the first words of longer terms, with the longest such term: only there is a run of
         # words looked up
         self.starts: dict[str, int] = {}
