@@ -71,6 +71,13 @@ def test_ties_go_to_the_feeds_section_else_the_first_section() -> None:
     assert score_story(tied, SMALL, default="africa").section == "africa"
 
 
+def test_a_sections_weight_multiplies_its_words() -> None:
+    heavy = Lexicon([SectionSpec("tech", "Tech", (("AI", 3),)),
+                     SectionSpec("africa", "Africa", (("Kenya", 3),), weight=2.0)])
+    verdict = score_story(story("AI in Kenya"), heavy)
+    assert verdict.section == "africa" and verdict.score == 12  # 3 x 2 (title) x 2
+
+
 def test_exclude_removes_a_word_from_a_section() -> None:
     lexicon = Lexicon([SectionSpec("tech", "Tech", (("Apple", 3), ("AI", 3)),
                                    exclude=("apple",))])
