@@ -20,7 +20,7 @@ from time import monotonic
 
 from digest import classify, dedupe, rank
 from digest.config import Settings, load_lexicon
-from digest.errors import DeliveryError, UsageError
+from digest.errors import ConfigError, DeliveryError, RenderError, UsageError
 from digest.fetch import FeedRequest, FetchLimits, fetch_feeds
 from digest.models import (
     Delivery,
@@ -113,7 +113,12 @@ class App:
         self.clock = clock
         self.limits = limits or fetch_limits(settings)
         self.random = random or Random()  # backoff jitter
-        self.renderer = Renderer(settings.tz)
+        e = settings.email
+        try:
+            self.renderer = Renderer(settings.tz, lang=e.lang, direction=e.dir,
+                                     overrides=e.templates, subject=e.subject)
+        except RenderError as error:  # a subject template that does not parse: a config error
+            raise ConfigError(settings.source, [str(error)]) from error
         self._transport = transport or self._configured_transport
         self.lexicon = section_lexicon(settings)
         self.feed_sections = {f.url: f.section for f in settings.feeds}

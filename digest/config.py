@@ -202,6 +202,28 @@ class FeedSettings(_Frozen):
         return resolve_feed_url(value, _base_dir(info))
 
 
+class EmailSettings(_Frozen):
+    templates: str | None = Field(
+        None, description="a folder of templates that replace the built-in ones by name "
+                          "(edition.mjml.j2, edition.txt.j2, subject.txt.j2)")
+    subject: str | None = Field(
+        None, description="Jinja2 template of the subject line, e.g. "
+                          "'{{ title }}: {{ lead.title if lead else edition_date | longdate }}'")
+    lang: str = Field("en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+                      description="the language of the email (BCP 47)")
+    dir: Literal["ltr", "rtl"] = Field("ltr", description="text direction")
+
+    @field_validator("templates")
+    @classmethod
+    def _resolve_templates(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        folder = (_base_dir(info) / Path(value).expanduser()).resolve()
+        if not folder.is_dir():
+            raise ValueError(f"no such folder: {folder}")
+        return str(folder)
+
+
 class SmtpSettings(_Frozen):
     host: str = "localhost"
     port: int = Field(587, ge=1, le=65535)
@@ -268,6 +290,7 @@ class Settings(_Frozen):
     sections: tuple[SectionSettings, ...] = ()
     feeds: tuple[FeedSettings, ...] = ()
     delivery: DeliverySettings = DeliverySettings()
+    email: EmailSettings = EmailSettings()
     recipients: tuple[Recipient, ...] = ()
     source: SkipJsonSchema[str] = Field("", exclude=True)
 

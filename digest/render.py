@@ -61,13 +61,19 @@ def _wrap(text: str, width: int = 72, indent: str = "", first: str | None = None
 class Renderer:
     """Renders editions; built once per process (templates are compiled once)."""
 
-    def __init__(self, tz: ZoneInfo, *, lang: str = "en", direction: str = "ltr") -> None:
+    def __init__(self, tz: ZoneInfo, *, lang: str = "en", direction: str = "ltr",
+                 overrides: str | Path | None = None, subject: str | None = None) -> None:
+        """`overrides`: a folder whose templates replace the built-in ones of the same name;
+        `subject`: a Jinja2 template for the subject line, replacing subject.txt.j2."""
         self.tz = tz
         self.lang = lang
         self.direction = direction
-        loader = jinja2.FileSystemLoader(str(template_dir()))
+        self.overrides = Path(overrides) if overrides else None
+        loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(str(template_dir()))]
+        if self.overrides is not None:
+            loaders.insert(0, jinja2.FileSystemLoader(str(self.overrides)))
         self.env = jinja2.Environment(
-            loader=loader,
+            loader=jinja2.ChoiceLoader(loaders),
             autoescape=jinja2.select_autoescape(
                 enabled_extensions=("mjml.j2", "html.j2", "html"), default=False),
             undefined=jinja2.StrictUndefined,
@@ -78,6 +84,12 @@ class Renderer:
         self.env.filters.update(
             summarize=summarize, wrap=_wrap, longdate=self._longdate, shortdate=self._shortdate,
         )
+        self.subject: jinja2.Template | None = None
+        if subject is not None:
+            try:
+                self.subject = self.env.from_string(subject)
+            except jinja2.TemplateSyntaxError as e:
+                raise RenderError(f"email.subject: {e.message}") from e
 
     def _local(self, value: datetime) -> datetime:
         return value.astimezone(self.tz)
@@ -90,13 +102,20 @@ class Renderer:
         local = self._local(value)
         return f"{local:%a} {local.day} {local:%b}"
 
+    def _where(self, name: str) -> str:
+        """A template's name, with the override folder when it comes from there."""
+        if self.overrides is not None and (self.overrides / name).is_file():
+            return str(self.overrides / name)
+        return name
+
     def _render(self, name: str, context: dict[str, Any]) -> str:
         try:
             return self.env.get_template(name).render(context)
         except jinja2.TemplateSyntaxError as e:
-            raise RenderError(f"template {e.name or name}, line {e.lineno}: {e.message}") from e
+            where = self._where(e.name or name)
+            raise RenderError(f"template {where}, line {e.lineno}: {e.message}") from e
         except jinja2.TemplateError as e:
-            raise RenderError(f"template {name}: {e}") from e
+            raise RenderError(f"template {self._where(name)}: {e}") from e
 
     def render(self, edition: Edition, *, sections: Sequence[str] | None = None) -> Rendered:
         """Subject, HTML and text of an edition, optionally only some sections (by id)."""
@@ -115,11 +134,18 @@ class Renderer:
             "lang": self.lang,
             "dir": self.direction,
         }
-        subject = " ".join(self._render(SUBJECT_TEMPLATE, context).split())
+        if self.subject is not None:
+            try:
+                subject = self.subject.render(context)
+            except jinja2.TemplateError as e:
+                raise RenderError(f"email.subject: {e}") from e
+        else:
+            subject = self._render(SUBJECT_TEMPLATE, context)
+        subject = " ".join(subject.split())
         mjml_source = self._render(HTML_TEMPLATE, context)
         try:
             html = mjml2html(mjml_source)
         except Exception as e:  # MRML raises its own error type for invalid MJML
-            raise RenderError(f"template {HTML_TEMPLATE}: invalid MJML: {e}") from e
+            raise RenderError(f"template {self._where(HTML_TEMPLATE)}: invalid MJML: {e}") from e
         text = self._render(TEXT_TEMPLATE, context)
         return Rendered(subject=subject, html=html, text=text)

@@ -318,3 +318,60 @@ def test_installed_entry_point_exit_codes(demo: Path, tmp_path: Path) -> None:
                          capture_output=True, text=True, check=False)
     assert bad.returncode == 2
     assert "cannot read" in bad.stderr and "Traceback" not in bad.stderr
+
+
+# --- the email's templates and subject from feeds.yaml ---
+
+
+def _demo_with(demo: Path, email: dict[str, object]) -> None:
+    config = yaml.safe_load(demo.read_text())
+    config["email"] = email
+    demo.write_text(yaml.safe_dump(config))
+
+
+def test_templates_from_a_folder_replace_the_built_in_ones(
+        demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = demo.parent / "my-templates"
+    folder.mkdir()
+    (folder / "edition.txt.j2").write_text(
+        "OUR OWN LAYOUT for {{ title }}\n{% for s in sections %}{{ s.title }}\n{% endfor %}",
+        encoding="utf-8")
+    _demo_with(demo, {"templates": "my-templates",
+                      "subject": "Brief: {{ lead.title if lead else title }}",
+                      "lang": "fr", "dir": "ltr"})
+    code, text, _ = run(capsys, "--config", str(demo), "build", "--format", "text",
+                        "--edition", DEMO_EDITION, "--no-fetch")
+    assert code == 0 and text.startswith("OUR OWN LAYOUT for The Weekly Brief")
+    code, html, _ = run(capsys, "--config", str(demo), "build", "--format", "html",
+                        "--edition", DEMO_EDITION, "--no-fetch")
+    assert code == 0 and 'lang="fr"' in html  # the built-in HTML template still serves
+    code, eml, _ = run(capsys, "--config", str(demo), "build", "--format", "eml",
+                       "--edition", DEMO_EDITION, "--no-fetch")
+    subject = email.message_from_string(eml, policy=email.policy.default)["Subject"]
+    assert code == 0 and subject.startswith("Brief: ") and len(subject) > len("Brief: ")
+
+
+def test_a_broken_override_names_its_file_and_line(
+        demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = demo.parent / "my-templates"
+    folder.mkdir()
+    (folder / "edition.txt.j2").write_text("line one\n{% for s in sections %}\n{{ s.title |",
+                                           encoding="utf-8")
+    _demo_with(demo, {"templates": "my-templates"})
+    code, _, err = run(capsys, "--config", str(demo), "build", "--format", "text",
+                       "--edition", DEMO_EDITION, "--no-fetch")
+    assert code != 0
+    assert str(folder / "edition.txt.j2") in err and "line 3" in err
+    assert "Traceback" not in err
+
+
+def test_bad_email_settings_are_config_errors(demo: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    _demo_with(demo, {"templates": "no-such-folder", "dir": "sideways"})
+    code, _, err = run(capsys, "--config", str(demo), "config", "check")
+    assert code == 2
+    assert "email.templates: no such folder" in err and "email.dir:" in err
+    _demo_with(demo, {"subject": "{{ title"})
+    code, _, err = run(capsys, "--config", str(demo), "build", "--edition", DEMO_EDITION,
+                       "--no-fetch")
+    assert code == 2 and "email.subject:" in err and "Traceback" not in err
