@@ -30,6 +30,7 @@ from digest.models import (
     FeedOutcome,
     FeedStatus,
     Rendered,
+    Section,
     Story,
     edition_from_dict,
     edition_to_dict,
@@ -68,6 +69,7 @@ class BuildResult:
     frozen: bool  # True: this edition was already frozen for sending; shown as it went out
     explain: tuple[str, ...] = ()
     fetched: tuple[FeedOutcome, ...] = ()
+    trimmed: tuple[str, ...] = ()  # stories left out to keep the HTML under the size budget
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,8 +248,28 @@ class App:
                                         max_stories=s.edition.max_stories)
         edition = Edition(date=day, title=s.title, generated_at=self.clock(),
                           sections=tuple(sections), dropped=tuple(dropped + unplaced))
+        edition, trimmed = self._within_budget(edition)
         return BuildResult(edition, send_at, frozen=False,
-                           explain=tuple(_explain(edition, placed, len(items))), fetched=fetched)
+                           explain=tuple(_explain(edition, placed, len(items))), fetched=fetched,
+                           trimmed=tuple(trimmed))
+
+    def _within_budget(self, edition: Edition) -> tuple[Edition, list[str]]:
+        """Leave out the lowest-ranked stories until the HTML fits `email.max_html_bytes`
+        (Gmail clips messages over about 102 KB and hides the rest behind a link)."""
+        budget = self.settings.email.max_html_bytes
+        trimmed: list[str] = []
+        while edition.stories:
+            size = len(self.render(edition).html.encode())
+            if size <= budget:
+                break
+            worst = min(edition.stories, key=lambda st: (st.score, st.title))
+            sections = tuple(
+                Section(sec.id, sec.title, tuple(st for st in sec.stories if st is not worst))
+                for sec in edition.sections)
+            edition = replace(edition, sections=tuple(sec for sec in sections if sec.stories))
+            trimmed.append(f"{worst.title!r} ({worst.source}, score {worst.score:.3f}): the "
+                           f"HTML was {size:,} bytes, over the {budget:,}-byte budget")
+        return edition, trimmed
 
     def render(self, edition: Edition, sections: Sequence[str] | None = None) -> Rendered:
         return self.renderer.render(edition, sections=sections)

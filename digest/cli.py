@@ -219,6 +219,8 @@ def build(state: State, preview: bool, out: Path | None, fmt: str, edition: str 
         if explain:
             for line in result.explain:
                 err.print(line, highlight=False, markup=False)
+        for line in result.trimmed:
+            _warn(f"left out to keep the email under the size budget: {line}")
         if not result.edition.stories:
             _warn(f"edition {result.edition.date} has no stories in its window")
         if preview:

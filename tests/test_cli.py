@@ -375,3 +375,36 @@ def test_bad_email_settings_are_config_errors(demo: Path,
     code, _, err = run(capsys, "--config", str(demo), "build", "--edition", DEMO_EDITION,
                        "--no-fetch")
     assert code == 2 and "email.subject:" in err and "Traceback" not in err
+
+
+def test_an_edition_over_the_size_budget_is_trimmed_and_says_so(
+        demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, full, _ = run(capsys, "--config", str(demo), "build", "--format", "html",
+                        "--edition", DEMO_EDITION)
+    assert code == 0
+    budget = len(full.encode()) * 2 // 3
+    _demo_with(demo, {"max_html_bytes": budget})
+    code, html, err = run(capsys, "--config", str(demo), "build", "--format", "html",
+                          "--edition", DEMO_EDITION, "--no-fetch")
+    assert code == 0
+    assert len(html.encode()) <= budget < len(full.encode())
+    notes = [line for line in err.splitlines() if "size budget" in line]
+    assert notes and all("score" in line for line in notes)
+    code, out, _ = run(capsys, "--config", str(demo), "build", "--format", "json",
+                       "--edition", DEMO_EDITION, "--no-fetch")
+    kept = [st["title"] for s in json.loads(out)["sections"] for st in s["stories"]]
+    left_out = [m.group(2) for line in notes
+                if (m := re.search(r"budget: (['\"])(.*)\1 \(", line))]
+    assert len(left_out) == len(notes)
+    assert not set(left_out) & set(kept)  # the JSON edition is the trimmed one
+    assert set(left_out) <= _untrimmed_titles(demo, capsys)
+
+
+def _untrimmed_titles(demo: Path, capsys: pytest.CaptureFixture[str]) -> set[str]:
+    """The demo edition's story titles without a size budget."""
+    config = yaml.safe_load(demo.read_text())
+    config.pop("email", None)
+    demo.write_text(yaml.safe_dump(config))
+    out = run(capsys, "--config", str(demo), "build", "--format", "json",
+              "--edition", DEMO_EDITION, "--no-fetch")[1]
+    return {st["title"] for s in json.loads(out)["sections"] for st in s["stories"]}
