@@ -290,13 +290,18 @@ class App:
         raise UsageError(f"unknown format {fmt!r}")
 
     def write_preview(self, result: BuildResult, out_dir: Path) -> list[Path]:
-        """Write the edition's HTML, text and JSON next to each other; returns their paths."""
+        """Write the edition's HTML, text, the whole message (.eml, as the first recipient would
+        get it) and JSON next to each other; returns their paths, the HTML first."""
         rendered = self.render(result.edition)
         out_dir.mkdir(parents=True, exist_ok=True)
         stem = f"edition-{result.edition.date.isoformat()}"
+        first = self.settings.recipients[0].email if self.settings.recipients else None
+        message = self._message(rendered, result.edition.date.isoformat(),
+                                first or "preview@example.invalid")
         files = {
             out_dir / f"{stem}.html": rendered.html,
             out_dir / f"{stem}.txt": rendered.text,
+            out_dir / f"{stem}.eml": message.as_string(),
             out_dir / f"{stem}.json": json.dumps(edition_to_dict(result.edition), indent=2,
                                                  ensure_ascii=False),
         }

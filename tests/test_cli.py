@@ -25,19 +25,25 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-def test_demo_preview_writes_html_text_and_json(demo: Path, capsys: pytest.CaptureFixture[str]
-                                                ) -> None:
+def test_demo_preview_writes_html_text_eml_and_json(
+        demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--config", str(demo), "build", "--preview",
                        "--edition", DEMO_EDITION)
     assert code == 0
     paths = [Path(p) for p in re.findall(r"(?m)^\s+\w+: (/.+)$", out)]
-    assert {p.suffix for p in paths} == {".html", ".txt", ".json"}
+    assert {p.suffix for p in paths} == {".html", ".txt", ".eml", ".json"}
     assert all(p.is_file() and p.parent == demo.parent / "preview" for p in paths)
     html = next(p for p in paths if p.suffix == ".html").read_text(encoding="utf-8")
     assert "The Weekly Brief (demo)" in html and "Also covered by" in html
     assert "<script" not in html.lower().replace("<script type=\"application/ld+json\"", "")
     edition = json.loads(next(p for p in paths if p.suffix == ".json").read_text())
     assert [s["id"] for s in edition["sections"]] == ["tech", "africa", "europe", "elsewhere"]
+    eml = next(p for p in paths if p.suffix == ".eml").read_bytes()
+    message = email.message_from_bytes(eml, policy=email.policy.default)
+    assert message["To"] == "ana@example.org"
+    assert message.get_content_type() == "multipart/alternative"
+    parts = {part.get_content_type(): part.get_content() for part in message.iter_parts()}
+    assert "The Weekly Brief (demo)" in parts["text/html"] and parts["text/plain"].strip()
 
 
 def test_build_json_follows_the_contract(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
