@@ -27,7 +27,7 @@ from rich.text import Text
 from digest import __version__, opml
 from digest.app import App, make_app, parse_edition
 from digest.config import DEFAULT_CONFIG, Settings, json_schema, load_settings
-from digest.errors import DigestError
+from digest.errors import ConfigError, DigestError
 from digest.models import FeedHealth, FeedOutcome, FeedStatus, iso
 
 out = Console(soft_wrap=True)
@@ -240,6 +240,57 @@ def build(state: State, preview: bool, out: Path | None, fmt: str, edition: str 
             click.echo(f"wrote {out}", err=True)
         else:
             click.echo(content)
+
+
+@cli.command()
+@click.option("--serve", "serve_", is_flag=True, required=True,
+              help="Serve the preview on a local web page (the only mode so far).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8025, show_default=True, type=int, help="Port to listen on.")
+@click.option("--edition", metavar="DATE", help="The edition's date (default: the next send).")
+@click.pass_obj
+def preview(state: State, serve_: bool, host: str, port: int, edition: str | None) -> None:
+    """Serve the upcoming edition, rendered again when feeds.yaml or a template changes.
+
+    Stored items only: nothing is polled. For template authors: edit a template in the folder
+    named by `email.templates` and the page reloads itself.
+
+    \b
+    Examples:
+      digest preview --serve
+      digest preview --serve --port 9000 --edition 2026-11-30
+    """
+    from digest.render import template_dir
+    from digest.serve import Page, Preview, serve
+
+    day = parse_edition(edition)
+    config = Path(state.config).resolve()
+
+    def render() -> Page:
+        with state.app() as app:
+            result = app.build(day, fetch=False)
+            rendered = app.render(result.edition)
+        return Page(rendered.html, rendered.text)
+
+    def watched() -> list[Path]:
+        folders = [template_dir()]
+        try:
+            templates = state.settings().email.templates
+        except ConfigError:
+            templates = None
+        if templates:
+            folders.append(Path(templates))
+        return [config, *(p for folder in folders for p in sorted(folder.glob("*.j2")))]
+
+    server = serve(Preview(render, watched), host, port)
+    click.echo(f"preview of {config.name} at http://{host}:{server.server_port}/ "
+               "(Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 def _open_in_browser(path: Path) -> None:
