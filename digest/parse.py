@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from html.entities import name2codepoint
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 from xml.parsers import expat
 
 import feedparser
@@ -71,7 +71,7 @@ def html_to_text(fragment: str | None, limit: int | None = None) -> str:
     if not fragment:
         return ""
     if "<" not in fragment and "&" not in fragment:
-        return " ".join(fragment.split())[:limit]
+        return _plain(fragment)[:limit]
     if limit is not None and len(fragment) > _CLEAN_PREFIX_CHARS:
         text = _clean(fragment[:_CLEAN_PREFIX_CHARS])
         if len(text) >= limit + _CUT_MARGIN:
@@ -81,9 +81,23 @@ def html_to_text(fragment: str | None, limit: int | None = None) -> str:
 
 def _clean(fragment: str) -> str:
     # Block-level tags become spaces so "<p>a</p><p>b</p>" reads "a b", not "ab".
-    text = html.unescape(_nh3_text(_BLOCK_TAGS.sub(" ", fragment)))
+    return _plain(html.unescape(_nh3_text(_BLOCK_TAGS.sub(" ", fragment))))
+
+
+def _plain(text: str) -> str:
+    """Whitespace collapsed; control characters, and the bidirectional overrides that make
+    "\u202efdp.exe" read as "exe.pdf", replaced: never shown to a reader as they are."""
+    if not text.isascii() or _CONTROLS_ASCII.search(text):
+        text = _CONTROLS.sub(" ", text)
     # str.split() and re's \s agree on whitespace (both Py_UNICODE_ISSPACE); split is faster.
     return " ".join(text.split())
+
+
+_CONTROLS_ASCII = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Characters a URL cannot hold as they are (quotes, angle brackets, spaces, controls) are
+# percent-encoded, so a link can close no attribute and no "<URL>" in the text part.
+_URL_SAFE = "!#$%&'()*+,-./:;=?@[]_~"
 
 
 # No tags allowed, so attributes, URL schemes and rel are moot; one Cleaner built once (nh3's
@@ -101,6 +115,8 @@ def _http_url(link: str | None, base: str) -> str | None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None
+    if not url.isascii() or not url.isprintable() or any(c in url for c in '"<>\\^`{|} '):
+        url = quote(url, safe=_URL_SAFE)
     return url
 
 

@@ -144,7 +144,10 @@ class Renderer:
         subject = " ".join(subject.split())
         mjml_source = self._render(HTML_TEMPLATE, context)
         try:
-            html = mjml2html(mjml_source)
+            # fonts={}: no web-font stylesheet (MRML links Google Fonts for Roboto and others
+            # by default): no remote request when the email is opened; the template's font
+            # stack falls back to the reader's system fonts.
+            html = mjml2html(mjml_source, fonts={})
         except Exception as e:  # MRML raises its own error type for invalid MJML
             raise RenderError(f"template {self._where(HTML_TEMPLATE)}: invalid MJML: {e}") from e
         text = self._render(TEXT_TEMPLATE, context)
