@@ -118,7 +118,8 @@ class App:
         e = settings.email
         try:
             self.renderer = Renderer(settings.tz, lang=e.lang, direction=e.dir,
-                                     overrides=e.templates, subject=e.subject)
+                                     overrides=e.templates, subject=e.subject,
+                                     thumbnails=e.thumbnails)
         except RenderError as error:  # a subject template that does not parse: a config error
             raise ConfigError(settings.source, [str(error)]) from error
         self._transport = transport or self._configured_transport

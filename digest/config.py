@@ -212,6 +212,7 @@ class EmailSettings(_Frozen):
     lang: str = Field("en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
                       description="the language of the email (BCP 47)")
     dir: Literal["ltr", "rtl"] = Field("ltr", description="text direction")
+    thumbnails: bool = Field(True, description="show the feeds' https thumbnails")
     max_html_bytes: Size = Field(
         90 * 1000, ge=10 * 1000, description="the HTML part's budget; Gmail clips at ~102 KB")
 

@@ -286,6 +286,6 @@ def _cluster(items: Sequence[Item], sent: Mapping[str, str]) -> tuple[list[Story
         stories.append(Story(
             title=lead.title, url=lead.url, source=lead.source, published=lead.published,
             summary=lead.summary, weight=lead.weight, items=tuple(group), also=tuple(also),
-            merge_reasons=merge_reasons,
+            merge_reasons=merge_reasons, image=next((it.image for it in group if it.image), None),
         ))
     return stories, dropped

@@ -258,7 +258,7 @@ def strict_parse(data: bytes, skip_content: bool) -> tuple[Driver | None, Except
 # leaves (a child element, say a <media:title> inside <media:content>, sends them on).
 _MRSS = "http://search.yahoo.com/mrss/"
 _HARMLESS_LEAVES = frozenset({
-    (None, "category"), (None, "comments"), (None, "enclosure"),
+    (None, "category"), (None, "comments"),
     ("http://www.w3.org/2005/Atom", "category"),
     ("http://purl.org/dc/elements/1.1/", "subject"),
     ("http://purl.org/dc/elements/1.1/", "language"),
@@ -272,7 +272,7 @@ _HARMLESS_LEAVES = frozenset({
     ("http://wellformedweb.org/CommentAPI/", "comment"),
     ("http://rssnamespace.org/feedburner/ext/1.0", "origLink"),
     ("com-wordpress:feed-additions:1", "post-id"),
-    (_MRSS, "content"), (_MRSS, "thumbnail"), (_MRSS, "credit"), (_MRSS, "keywords"),
+    (_MRSS, "credit"), (_MRSS, "keywords"),
     (_MRSS, "rating"), (_MRSS, "copyright"), (_MRSS, "text"), (_MRSS, "hash"),
 })
 # Channel-level RSS elements (outside items) that only set feed keys we never read (we read

@@ -44,6 +44,7 @@ class Item:
     source: str = ""  # the feed's display name, filled in when read back from the store
     weight: float = 1.0  # the feed's weight, filled in when read back from the store
     first_seen: datetime | None = None  # when we first stored it, UTC
+    image: str | None = None  # an https thumbnail (media:thumbnail, media:content, enclosure)
 
     @property
     def when(self) -> datetime | None:
@@ -114,6 +115,7 @@ class Story:
     section_reason: str = ""
     section_terms: tuple[str, ...] = ()  # the words that decided the section, as found
     score: float = 0.0
+    image: str | None = None  # the representative's thumbnail, else another item's
 
     @property
     def when(self) -> datetime | None:
@@ -206,6 +208,7 @@ def edition_to_dict(edition: Edition) -> dict[str, object]:
                         "summary": story.summary,
                         "score": round(story.score, 4),
                         "also": [{"source": a.source, "url": a.url} for a in story.also],
+                        "image": story.image,
                     }
                     for story in section.stories
                 ],
@@ -231,6 +234,7 @@ def edition_from_dict(data: dict[str, Any]) -> Edition:
                 also=tuple(AlsoLink(a["source"], a["url"]) for a in st["also"]),
                 section=s["id"],
                 score=float(st["score"]),
+                image=st.get("image"),
             )
             for st in s["stories"]
         )

@@ -223,7 +223,37 @@ def _items(feed_url: str, base: str, entries: Iterable[dict[str, Any]],
             published=_entry_date(entry),
             guid=guid,
             author=html_to_text(dict.get(entry, "author")) or None,
+            image=_entry_image(entry, base),
         )
+
+
+def _entry_image(entry: dict[str, Any], base: str) -> str | None:
+    """The entry's thumbnail: media:thumbnail, else an image media:content, else an image
+    enclosure. Only https (an email must not load http), never a declared 1x1 or other tiny
+    image, nor one whose declared file size is that of a tracking pixel."""
+    candidates: list[dict[str, Any]] = []
+    candidates.extend(dict.get(entry, "media_thumbnail") or [])
+    candidates.extend(c for c in dict.get(entry, "media_content") or []
+                      if c.get("medium") == "image" or str(c.get("type", "")).startswith("image/"))
+    candidates.extend(link for link in dict.get(entry, "links") or []
+                      if link.get("rel") == "enclosure"
+                      and str(link.get("type", "")).startswith("image/"))
+    for candidate in candidates:
+        url = _http_url(candidate.get("url") or candidate.get("href"), base)
+        if url is None or not url.startswith("https://"):
+            continue
+        sizes = [candidate.get("width"), candidate.get("height")]
+        if any(str(v).isdigit() and int(str(v)) < _MIN_IMAGE_PX for v in sizes if v):
+            continue
+        length = candidate.get("length") or candidate.get("filesize")
+        if str(length).isdigit() and int(str(length)) < _MIN_IMAGE_BYTES:
+            continue  # a 43-byte GIF is a pixel, not a picture
+        return url
+    return None
+
+
+_MIN_IMAGE_PX = 32
+_MIN_IMAGE_BYTES = 2048
 
 
 # --- feedparser.parse(), our way ---

@@ -62,12 +62,14 @@ class Renderer:
     """Renders editions; built once per process (templates are compiled once)."""
 
     def __init__(self, tz: ZoneInfo, *, lang: str = "en", direction: str = "ltr",
-                 overrides: str | Path | None = None, subject: str | None = None) -> None:
+                 overrides: str | Path | None = None, subject: str | None = None,
+                 thumbnails: bool = True) -> None:
         """`overrides`: a folder whose templates replace the built-in ones of the same name;
         `subject`: a Jinja2 template for the subject line, replacing subject.txt.j2."""
         self.tz = tz
         self.lang = lang
         self.direction = direction
+        self.thumbnails = thumbnails
         self.overrides = Path(overrides) if overrides else None
         loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(str(template_dir()))]
         if self.overrides is not None:
@@ -133,6 +135,7 @@ class Renderer:
             "toc": ", ".join(f"{s.title} ({len(s.stories)})" for s in chosen),
             "lang": self.lang,
             "dir": self.direction,
+            "thumbnails": self.thumbnails,
         }
         if self.subject is not None:
             try:

@@ -89,6 +89,7 @@ items = Table(
     Column("title", Text, nullable=False),
     Column("summary", Text, nullable=False, default=""),
     Column("author", Text),
+    Column("image", Text),  # an https thumbnail from the feed, if it gave one
     Column("published_at", DateTime(timezone=True)),
     Column("first_seen_at", DateTime(timezone=True), nullable=False),
     # Older than the edition window when first seen (a feed's back catalogue on its first
@@ -314,7 +315,7 @@ class Store:
             rows.append({
                 "feed_id": feed_id, "key": key, "guid": item.guid, "url": item.url,
                 "canonical_url": canonical, "title": item.title, "summary": item.summary,
-                "author": item.author, "first_seen_at": now,
+                "author": item.author, "image": item.image, "first_seen_at": now,
                 "published_at": _db_time(item.published) if item.published else None,
                 "seen_only": bool(stale_before and item.published
                                   and item.published < stale_before)})
@@ -362,7 +363,8 @@ class Store:
         return [
             Item(feed_url=r.feed_url, key=r.key, url=r.url, title=r.title, summary=r.summary,
                  published=_utc(r.published_at), guid=r.guid, author=r.author, id=r.id,
-                 source=r.source, weight=r.weight, first_seen=_utc(r.first_seen_at))
+                 source=r.source, weight=r.weight, first_seen=_utc(r.first_seen_at),
+                 image=r.image)
             for r in rows
         ]
 

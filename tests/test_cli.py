@@ -58,7 +58,9 @@ def test_build_json_follows_the_contract(demo: Path, capsys: pytest.CaptureFixtu
     for section in edition["sections"]:
         assert set(section) == {"id", "title", "stories"}
     for story in stories:
-        assert set(story) == {"title", "url", "source", "published", "summary", "score", "also"}
+        assert set(story) == {"title", "url", "source", "published", "summary", "score", "also",
+                              "image"}  # DESIGN.md's keys, plus image (added, not renamed)
+        assert story["image"] is None or story["image"].startswith("https://")
         assert story["url"].startswith("https://")
         assert isinstance(story["score"], float)
         assert all(set(a) == {"source", "url"} for a in story["also"])

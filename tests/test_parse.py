@@ -516,3 +516,26 @@ def test_relative_guid_is_kept_as_written() -> None:
     for url in ("https://a.example:8443/feed.xml", "http://127.0.0.1:5000/feed.xml"):
         (one,) = parse_feed(url, rss(entry).encode()).items
         assert one.guid == "/stories/a"
+
+
+def test_thumbnails_https_only_no_tracking_pixels() -> None:
+    media = 'xmlns:media="http://search.yahoo.com/mrss/"'
+    body = f"""<rss version="2.0" {media}><channel><title>Pics</title>
+    <item><title>A</title><link>https://p.example/a</link>
+      <media:thumbnail url="https://img.p.example/a.jpg" width="300" height="200"/></item>
+    <item><title>B</title><link>https://p.example/b</link>
+      <media:thumbnail url="http://img.p.example/b.jpg"/></item>
+    <item><title>C</title><link>https://p.example/c</link>
+      <media:content url="https://t.example/pixel.gif" medium="image" width="1" height="1"/>
+      <enclosure url="https://img.p.example/c.png" type="image/png" length="48213"/></item>
+    <item><title>D</title><link>https://p.example/d</link>
+      <media:content url="https://img.p.example/d.jpg" medium="image"/></item>
+    <item><title>E</title><link>https://p.example/e</link>
+      <enclosure url="https://p.example/e.mp3" type="audio/mpeg" length="100000"/></item>
+    <item><title>F</title><link>https://p.example/f</link>
+      <enclosure url="https://t.example/f.gif" type="image/gif" length="43"/></item>
+    </channel></rss>""".encode()
+    images = {i.title: i.image for i in parse_feed("https://p.example/feed", body).items}
+    assert images == {"A": "https://img.p.example/a.jpg", "B": None,
+                      "C": "https://img.p.example/c.png", "D": "https://img.p.example/d.jpg",
+                      "E": None, "F": None}

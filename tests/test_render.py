@@ -43,10 +43,11 @@ def make_story(
     published: datetime | None = datetime(2026, 11, 28, 9, 15, tzinfo=UTC),
     also: tuple[AlsoLink, ...] = (),
     section: str = "",
+    image: str | None = None,
 ) -> Story:
     return Story(
         title=title, url=url, source=source, published=published, summary=summary,
-        weight=1.0, items=(), also=also, section=section,
+        weight=1.0, items=(), also=also, section=section, image=image,
     )
 
 
@@ -351,6 +352,7 @@ def test_full_edition_html_stays_under_gmail_clipping(renderer: Renderer) -> Non
                 published=GENERATED - timedelta(hours=i),
                 also=(AlsoLink("Another Outlet",
                                f"https://another.example.com/{sid}/2026/11/28/coverage-{i}"),),
+                image=f"https://images.news{s}.example.org/2026/11/28/{sid}-{i}-thumbnail.jpg",
             )
             for i in range(10)
         )
@@ -359,8 +361,23 @@ def test_full_edition_html_stays_under_gmail_clipping(renderer: Renderer) -> Non
     html = renderer.render(edition).html
     assert len(edition.stories) == 40
     assert all(story.title in html for story in edition.stories)
+    assert html.count("-thumbnail.jpg") == 40  # every story shows its thumbnail
     size = len(html.encode("utf-8"))
-    assert size < GMAIL_CLIP_BYTES, f"HTML of a 40-story edition is {size} bytes"
+    assert size < 90_000, f"HTML of a 40-story edition with thumbnails is {size} bytes"
+
+
+def test_thumbnails_have_alt_text_a_size_and_can_be_turned_off() -> None:
+    lead = make_story("Lead story", "https://x.example/1", image="https://img.example/1.jpg")
+    other = make_story("Second story", "https://x.example/2", image="https://img.example/2.jpg")
+    bare = make_story("Third story", "https://x.example/3")
+    edition = make_edition(Section("tech", "Tech", (lead, other, bare)))
+    html = Renderer(LONDON).render(edition).html
+    images = re.findall(r"<img [^>]*>", html)
+    assert len(images) == 2
+    assert 'alt="Lead story"' in images[0] and 'width="544"' in images[0]
+    assert "max-width:544px" in images[0]  # never wider than the column
+    assert 'alt="Second story"' in images[1] and 'width="96"' in images[1]
+    assert Renderer(LONDON, thumbnails=False).render(edition).html.count("<img ") == 0
 
 
 # --- packaging ------------------------------------------------------------------------------

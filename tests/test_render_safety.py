@@ -121,9 +121,11 @@ def ordinary_feed() -> bytes:
     items = "".join(
         f"<item><title>{title}</title><link>{url}</link><guid>{url}</guid>"
         f"<pubDate>Wed, 25 Nov 2026 0{n}:00:00 +0000</pubDate>"
+        f'<media:thumbnail url="https://img.courier.example/{n}.jpg" width="600" height="400"/>'
         f"<description>An ordinary summary, number {n}.</description></item>"
         for n, (title, url) in enumerate(ORDINARY.items(), start=1))
-    return (f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+    return (f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" '
+            f'xmlns:media="http://search.yahoo.com/mrss/"><channel>'
             f"<title>Harbourside Courier</title><link>https://courier.example/</link>"
             f"<description>News</description>{items}</channel></rss>").encode()
 
