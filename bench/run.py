@@ -25,6 +25,7 @@ import dedupe  # noqa: E402  (bench/ is sys.path[0] when run as a script)
 import http_clients  # noqa: E402
 import parse  # noqa: E402
 import poll  # noqa: E402
+import render  # noqa: E402
 import sections  # noqa: E402
 
 
@@ -39,22 +40,25 @@ def main(argv: list[str] | None = None) -> int:
     print(f"digest benchmarks: Python {platform.python_version()} on {platform.machine()}, "
           f"{os.cpu_count()} CPUs")
 
-    print("\n[1/5] HTTP clients (server sleeps 100 ms per GET)")
+    print("\n[1/6] HTTP clients (server sleeps 100 ms per GET)")
     http = http_clients.bench()
-    print("\n[2/5] feed parsing")
+    print("\n[2/6] feed parsing")
     parsing = parse.bench()
-    print(f"\n[3/5] a full poll of {poll.FEEDS} feeds (server sleeps 100 ms per GET)")
+    print(f"\n[3/6] a full poll of {poll.FEEDS} feeds (server sleeps 100 ms per GET)")
     polling = poll.bench(peer_feeds=args.poll_peer_feeds, rss2email=not args.skip_rss2email)
-    print("\n[4/5] story clustering (synthetic windows, all-pairs peer, labelled sets)")
+    print("\n[4/6] story clustering (synthetic windows, all-pairs peer, labelled sets)")
     clustering = dedupe.bench()
-    print("\n[5/5] sectioning and ranking (50,000 stories, regex peer, labelled sets)")
+    print("\n[5/6] sectioning and ranking (50,000 stories, regex peer, labelled sets)")
     sectioning = sections.bench()
+    print("\n[6/6] rendering an edition (10/40/100 stories, Node's mjml on the same MJML)")
+    rendering = render.bench()
 
     http_clients.print_report(http)
     parse.print_report(parsing)
     poll.print_report(polling)
     dedupe.print_report(clustering)
     sections.print_report(sectioning)
+    render.print_report(rendering)
 
     elapsed = time.perf_counter() - started
     results = {
@@ -70,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         "poll": polling,
         "dedupe": clustering,
         "sections": sectioning,
+        "render": rendering,
         "total_seconds": round(elapsed, 1),
     }
     out = HERE / "results" / "latest.json"
