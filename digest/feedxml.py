@@ -258,7 +258,7 @@ def strict_parse(data: bytes, skip_content: bool) -> tuple[Driver | None, Except
 # leaves (a child element, say a <media:title> inside <media:content>, sends them on).
 _MRSS = "http://search.yahoo.com/mrss/"
 _HARMLESS_LEAVES = frozenset({
-    (None, "category"), (None, "comments"),
+    (None, "category"), (None, "comments"), (None, "enclosure"),
     ("http://www.w3.org/2005/Atom", "category"),
     ("http://purl.org/dc/elements/1.1/", "subject"),
     ("http://purl.org/dc/elements/1.1/", "language"),
@@ -272,7 +272,7 @@ _HARMLESS_LEAVES = frozenset({
     ("http://wellformedweb.org/CommentAPI/", "comment"),
     ("http://rssnamespace.org/feedburner/ext/1.0", "origLink"),
     ("com-wordpress:feed-additions:1", "post-id"),
-    (_MRSS, "credit"), (_MRSS, "keywords"),
+    (_MRSS, "content"), (_MRSS, "thumbnail"), (_MRSS, "credit"), (_MRSS, "keywords"),
     (_MRSS, "rating"), (_MRSS, "copyright"), (_MRSS, "text"), (_MRSS, "hash"),
 })
 # Channel-level RSS elements (outside items) that only set feed keys we never read (we read
@@ -288,6 +288,9 @@ _CHANNEL_LEAVES = frozenset({
 _CHANNEL_SUBTREES = frozenset({(None, "image")})
 # A non-alternate Atom link with an href only adds to `links` (never `link`).
 _ATOM_LINKS = frozenset({("http://www.w3.org/2005/Atom", "link")})
+# Held back, but read here: an entry's pictures (parse.py picks its thumbnail from them).
+_IMAGES = frozenset({(_MRSS, "thumbnail"), (_MRSS, "content"), (None, "enclosure"),
+                     ("http://www.w3.org/2005/Atom", "link")})
 # Full-text content: not handed over once the entry has a summary (both set hasContent).
 _CONTENT = frozenset({
     ("http://purl.org/rss/1.0/modules/content/", "encoded"),
@@ -314,6 +317,7 @@ class Driver:
         self.skipping = 0  # depth inside a subtree not handed over
         self.held: tuple[tuple[str | None, str], dict[str, str], list[str]] | None = None
         self.content_skipped: set[int] = set()
+        self.images: dict[int, list[dict[str, str]]] = {}  # entry index -> picture attributes
         self.pairs: dict[str, tuple[str | None, str]] = {}  # expat's name -> SAX's (uri, local)
 
     def pair(self, name: str) -> tuple[str | None, str]:
@@ -351,6 +355,9 @@ class Driver:
             if pair in _HARMLESS_LEAVES or (
                     pair in _ATOM_LINKS and "href" in attrs
                     and (attrs.get("rel") or "alternate").lower() != "alternate"):
+                if pair in _IMAGES and h.inentry and not h.insource:
+                    self.images.setdefault(len(h.entries) - 1, []).append(
+                        {"element": pair[1], **attrs})
                 self.held = (pair, attrs, [])
                 return
             if not (h.inentry or h.insource) and h.infeed:

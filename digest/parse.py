@@ -178,7 +178,7 @@ def _outcome(url: str, body: bytes, parsed: _Parsed) -> FeedOutcome:
     # Relative links resolve against the feed's URL; a local file has none that a reader
     # could follow, so its channel <link> stands in.
     base = url if urlsplit(url).scheme in ("http", "https") else (dict.get(feed, "link") or "")
-    items = tuple(_items(url, base, entries, parsed.content_skipped))
+    items = tuple(_items(url, base, entries, parsed.content_skipped, parsed.images))
     if not items:
         if parsed.error:
             return FeedOutcome(url, FeedStatus.ERROR, error=parsed.error_message())
@@ -200,7 +200,7 @@ def _ttl(feed: dict[str, Any]) -> timedelta | None:
 
 
 def _items(feed_url: str, base: str, entries: Iterable[dict[str, Any]],
-           content_skipped: set[int]) -> Iterable[Item]:
+           content_skipped: set[int], images: dict[int, list[dict[str, str]]]) -> Iterable[Item]:
     for index, entry in enumerate(entries):
         guid = (dict.get(entry, "id") or "").strip() or None
         link = dict.get(entry, "link")
@@ -223,21 +223,27 @@ def _items(feed_url: str, base: str, entries: Iterable[dict[str, Any]],
             published=_entry_date(entry),
             guid=guid,
             author=html_to_text(dict.get(entry, "author")) or None,
-            image=_entry_image(entry, base),
+            image=_entry_image(entry, images.get(index), base),
         )
 
 
-def _entry_image(entry: dict[str, Any], base: str) -> str | None:
+def _entry_image(entry: dict[str, Any], pictures: list[dict[str, str]] | None,
+                 base: str) -> str | None:
     """The entry's thumbnail: media:thumbnail, else an image media:content, else an image
     enclosure. Only https (an email must not load http), never a declared 1x1 or other tiny
-    image, nor one whose declared file size is that of a tracking pixel."""
+    image, nor one whose declared file size is that of a tracking pixel.
+
+    `pictures` are the attributes feedxml read while holding those elements back from
+    feedparser; after the loose parser, feedparser's own keys are read instead."""
     candidates: list[dict[str, Any]] = []
-    candidates.extend(dict.get(entry, "media_thumbnail") or [])
-    candidates.extend(c for c in dict.get(entry, "media_content") or []
-                      if c.get("medium") == "image" or str(c.get("type", "")).startswith("image/"))
-    candidates.extend(link for link in dict.get(entry, "links") or []
-                      if link.get("rel") == "enclosure"
-                      and str(link.get("type", "")).startswith("image/"))
+    if pictures is not None:  # media:thumbnail first, then pictures among the others
+        candidates.extend(p for p in pictures if p["element"] == "thumbnail")
+        candidates.extend(p for p in pictures if p["element"] != "thumbnail" and _is_image(p))
+    else:
+        candidates.extend(dict.get(entry, "media_thumbnail") or [])
+        candidates.extend(c for c in dict.get(entry, "media_content") or [] if _is_image(c))
+        candidates.extend(link for link in dict.get(entry, "links") or []
+                          if link.get("rel") == "enclosure" and _is_image(link))
     for candidate in candidates:
         url = _http_url(candidate.get("url") or candidate.get("href"), base)
         if url is None or not url.startswith("https://"):
@@ -245,11 +251,19 @@ def _entry_image(entry: dict[str, Any], base: str) -> str | None:
         sizes = [candidate.get("width"), candidate.get("height")]
         if any(str(v).isdigit() and int(str(v)) < _MIN_IMAGE_PX for v in sizes if v):
             continue
-        length = candidate.get("length") or candidate.get("filesize")
+        length = (candidate.get("length") or candidate.get("filesize")
+                  or candidate.get("fileSize"))
         if str(length).isdigit() and int(str(length)) < _MIN_IMAGE_BYTES:
             continue  # a 43-byte GIF is a pixel, not a picture
         return url
     return None
+
+
+def _is_image(attrs: dict[str, Any]) -> bool:
+    """A media:content or enclosure (RSS or Atom) that is a picture."""
+    if attrs.get("rel", "enclosure") != "enclosure":
+        return False
+    return attrs.get("medium") == "image" or str(attrs.get("type", "")).startswith("image/")
 
 
 _MIN_IMAGE_PX = 32
@@ -290,6 +304,7 @@ class _Parsed:
     error: Exception | None = None  # why the strict parse failed (bozo_exception)
     encoding_note: str = ""  # "declared utf-8 but the bytes are not valid utf-8", say
     content_skipped: set[int] = field(default_factory=set)  # entry indexes
+    images: dict[int, list[dict[str, str]]] = field(default_factory=dict)  # from feedxml
     line_offset: int = 0  # add to expat's line numbers to get the document's
 
     def error_message(self) -> str:
@@ -348,6 +363,7 @@ def _parse(body: bytes, content_type: str | None, *, skip_content: bool) -> _Par
     if driver is not None:
         handler = driver.h
         parsed.content_skipped = driver.content_skipped
+        parsed.images = driver.images
     else:
         handler = LooseFeedParser("", None, "utf-8", entities)
         handler.resolve_relative_uris = handler.sanitize_html = False

@@ -539,3 +539,14 @@ def test_thumbnails_https_only_no_tracking_pixels() -> None:
     assert images == {"A": "https://img.p.example/a.jpg", "B": None,
                       "C": "https://img.p.example/c.png", "D": "https://img.p.example/d.jpg",
                       "E": None, "F": None}
+
+
+def test_thumbnails_also_after_the_loose_parser() -> None:
+    # Not well-formed (a mismatched tag): feedparser's loose parser reads it, and the
+    # thumbnail comes from feedparser's own keys instead of feedxml's.
+    body = b"""<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel>
+    <title>Broken</title><item><title>A <b>bold</i> claim</title><link>https://p.example/a</link>
+    <media:thumbnail url="https://img.p.example/a.jpg" width="300" height="200"/></item>
+    </channel></rss>"""
+    outcome = parse_feed("https://p.example/feed", body)
+    assert [i.image for i in outcome.items] == ["https://img.p.example/a.jpg"]
