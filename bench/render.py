@@ -198,18 +198,8 @@ def make_edition(stories: int, seed: int = SEED) -> Edition:
 
 
 def context_of(renderer: Renderer, edition: Edition) -> dict[str, Any]:
-    """The template context `Renderer.render` builds (all sections), replicated here."""
-    leads = [s.stories[0] for s in edition.sections if s.stories]
-    return {
-        "title": edition.title,
-        "edition_date": edition.date,
-        "sections": edition.sections,
-        "lead": leads[0] if leads else None,
-        "preheader": " · ".join(story.title for story in leads[:3]),
-        "toc": ", ".join(f"{s.title} ({len(s.stories)})" for s in edition.sections),
-        "lang": renderer.lang,
-        "dir": renderer.direction,
-    }
+    """The template context `Renderer.render` uses (all sections)."""
+    return renderer.context(edition)
 
 
 def timings(runs: int, fn: Callable[[], object]) -> tuple[float, float]:

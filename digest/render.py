@@ -119,14 +119,16 @@ class Renderer:
         except jinja2.TemplateError as e:
             raise RenderError(f"template {self._where(name)}: {e}") from e
 
-    def render(self, edition: Edition, *, sections: Sequence[str] | None = None) -> Rendered:
-        """Subject, HTML and text of an edition, optionally only some sections (by id)."""
+    def context(self, edition: Edition, sections: Sequence[str] | None = None
+                ) -> dict[str, Any]:
+        """What the templates see: the edition's (chosen) sections, its lead story, the
+        preheader and table of contents, and the email's language settings."""
         chosen: tuple[Section, ...] = edition.sections
         if sections is not None:
             wanted = set(sections)
             chosen = tuple(s for s in edition.sections if s.id in wanted)
         leads = [s.stories[0] for s in chosen if s.stories]
-        context = {
+        return {
             "title": edition.title,
             "edition_date": edition.date,
             "sections": chosen,
@@ -137,6 +139,10 @@ class Renderer:
             "dir": self.direction,
             "thumbnails": self.thumbnails,
         }
+
+    def render(self, edition: Edition, *, sections: Sequence[str] | None = None) -> Rendered:
+        """Subject, HTML and text of an edition, optionally only some sections (by id)."""
+        context = self.context(edition, sections)
         if self.subject is not None:
             try:
                 subject = self.subject.render(context)
