@@ -119,7 +119,7 @@ class App:
         try:
             self.renderer = Renderer(settings.tz, lang=e.lang, direction=e.dir,
                                      overrides=e.templates, subject=e.subject,
-                                     thumbnails=e.thumbnails)
+                                     thumbnails=e.thumbnails, view_url=e.view_url)
         except RenderError as error:  # a subject template that does not parse: a config error
             raise ConfigError(settings.source, [str(error)]) from error
         self._transport = transport or self._configured_transport

@@ -213,6 +213,21 @@ class EmailSettings(_Frozen):
                       description="the language of the email (BCP 47)")
     dir: Literal["ltr", "rtl"] = Field("ltr", description="text direction")
     thumbnails: bool = Field(True, description="show the feeds' https thumbnails")
+    view_url: str | None = Field(
+        None, description="where each edition is on the web, for a 'view in your browser' "
+                          "link: {edition} becomes its date, e.g. https://example.org/{edition}")
+
+    @field_validator("view_url")
+    @classmethod
+    def _valid_view_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        sample = urlsplit(value.replace("{edition}", "2026-11-30"))
+        if sample.scheme not in ("http", "https") or not sample.hostname:
+            raise ValueError(f"not an http(s) URL: {value!r}")
+        if "{" in value.replace("{edition}", ""):
+            raise ValueError(f"only {{edition}} may be filled in: {value!r}")
+        return value
     max_html_bytes: Size = Field(
         90 * 1000, ge=10 * 1000, description="the HTML part's budget; Gmail clips at ~102 KB")
 

@@ -63,13 +63,14 @@ class Renderer:
 
     def __init__(self, tz: ZoneInfo, *, lang: str = "en", direction: str = "ltr",
                  overrides: str | Path | None = None, subject: str | None = None,
-                 thumbnails: bool = True) -> None:
+                 thumbnails: bool = True, view_url: str | None = None) -> None:
         """`overrides`: a folder whose templates replace the built-in ones of the same name;
         `subject`: a Jinja2 template for the subject line, replacing subject.txt.j2."""
         self.tz = tz
         self.lang = lang
         self.direction = direction
         self.thumbnails = thumbnails
+        self.view_url = view_url  # "{edition}" is replaced by the edition's date
         self.overrides = Path(overrides) if overrides else None
         loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(str(template_dir()))]
         if self.overrides is not None:
@@ -138,6 +139,8 @@ class Renderer:
             "lang": self.lang,
             "dir": self.direction,
             "thumbnails": self.thumbnails,
+            "view_url": (self.view_url.replace("{edition}", edition.date.isoformat())
+                         if self.view_url else None),
         }
 
     def render(self, edition: Edition, *, sections: Sequence[str] | None = None) -> Rendered:

@@ -346,13 +346,15 @@ def test_templates_from_a_folder_replace_the_built_in_ones(
         encoding="utf-8")
     _demo_with(demo, {"templates": "my-templates",
                       "subject": "Brief: {{ lead.title if lead else title }}",
-                      "lang": "fr", "dir": "ltr"})
+                      "lang": "fr", "dir": "ltr",
+                      "view_url": "https://brief.example.org/editions/{edition}"})
     code, text, _ = run(capsys, "--config", str(demo), "build", "--format", "text",
                         "--edition", DEMO_EDITION, "--no-fetch")
     assert code == 0 and text.startswith("OUR OWN LAYOUT for The Weekly Brief")
     code, html, _ = run(capsys, "--config", str(demo), "build", "--format", "html",
                         "--edition", DEMO_EDITION, "--no-fetch")
     assert code == 0 and 'lang="fr"' in html  # the built-in HTML template still serves
+    assert f'href="https://brief.example.org/editions/{DEMO_EDITION}"' in html
     code, eml, _ = run(capsys, "--config", str(demo), "build", "--format", "eml",
                        "--edition", DEMO_EDITION, "--no-fetch")
     subject = email.message_from_string(eml, policy=email.policy.default)["Subject"]
@@ -375,10 +377,12 @@ def test_a_broken_override_names_its_file_and_line(
 
 def test_bad_email_settings_are_config_errors(demo: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
-    _demo_with(demo, {"templates": "no-such-folder", "dir": "sideways"})
+    _demo_with(demo, {"templates": "no-such-folder", "dir": "sideways",
+                      "view_url": "ftp://x.example/{edition}"})
     code, _, err = run(capsys, "--config", str(demo), "config", "check")
     assert code == 2
     assert "email.templates: no such folder" in err and "email.dir:" in err
+    assert "email.view_url: not an http(s) URL" in err
     _demo_with(demo, {"subject": "{{ title"})
     code, _, err = run(capsys, "--config", str(demo), "build", "--edition", DEMO_EDITION,
                        "--no-fetch")

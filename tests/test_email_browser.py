@@ -62,7 +62,8 @@ PROBE = """
     const right = el.getBoundingClientRect().right;
     if (right > maxRight) { maxRight = right; widest = name(el); }
   }
-  const text = [...document.querySelectorAll('.card h1, .card h2, .story-title a, .card p')]
+  const text = [...document.querySelectorAll(
+      '.card h1, .card h2, .story-title a, .card p, .card p a')]
     .filter(el => el.getClientRects().length && el.textContent.trim())
     .map(el => ({what: name(el), color: getComputedStyle(el).color, behind: backdrop(el)}));
   return {
@@ -259,6 +260,7 @@ def test_demo_edition_fits_the_screen(width: int, demo: Path, tmp_path: Path,
     probe = look_at(demo_html(demo, capsys), width, tmp_path, f"email-{width}.png")
     assert not probe["dark"]
     assert_fits(probe, width)
+    assert_readable(probe)
 
 
 @pytest.mark.parametrize("width", [375, 600])
@@ -278,6 +280,20 @@ def luminance(css: str) -> float:
     return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b)
 
 
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two computed colours."""
+    la, lb = sorted((luminance(a), luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def assert_readable(probe: dict[str, Any]) -> None:
+    """Every heading, paragraph and link meets WCAG AA for normal text (4.5:1)."""
+    assert len(probe["text"]) > 20
+    poor = [(item["what"], round(contrast(item["color"], item["behind"]), 2))
+            for item in probe["text"] if contrast(item["color"], item["behind"]) < 4.5]
+    assert not poor, poor
+
+
 def test_dark_mode_gives_dark_cards_and_light_text(demo: Path, tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     # --force-dark-mode makes Chromium report prefers-color-scheme: dark to pages.
@@ -292,3 +308,4 @@ def test_dark_mode_gives_dark_cards_and_light_text(demo: Path, tmp_path: Path,
     for item in probe["text"]:
         assert luminance(item["behind"]) < 0.2, item
         assert luminance(item["color"]) > 0.4, item
+    assert_readable(probe)

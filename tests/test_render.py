@@ -502,3 +502,12 @@ def test_missing_template_is_a_render_error(tmp_path: Path,
     (folder / "subject.txt.j2").unlink()
     with pytest.raises(RenderError, match=r"subject\.txt\.j2"):
         Renderer(LONDON).render(make_edition(Section("tech", "Tech", ())))
+
+
+def test_view_in_browser_link_when_configured(edition: Edition) -> None:
+    plain = Renderer(LONDON).render(edition)
+    assert "in your browser" not in plain.html and "on the web" not in plain.text
+    web = Renderer(LONDON, view_url="https://brief.example.org/{edition}.html").render(edition)
+    url = f"https://brief.example.org/{edition.date.isoformat()}.html"
+    assert f'href="{url}"' in web.html and "View this edition in your browser" in web.html
+    assert f"<{url}>" in web.text
