@@ -365,6 +365,7 @@ class App:
             return report
 
         done = self.store.delivery_statuses(frozen.id) if frozen else {}
+        suppressed = self.store.suppressed()
         variants: dict[tuple[str, ...] | None, Rendered] = {}
         if frozen is not None:
             variants[None] = Rendered(frozen.subject, frozen.html, frozen.text)
@@ -375,6 +376,18 @@ class App:
                 if status in (DeliveryStatus.SENT, DeliveryStatus.FAILED,
                               DeliveryStatus.SUPPRESSED, DeliveryStatus.SENDING):
                     report.results.append(DeliveryResult(address, status, "already recorded"))
+                    continue
+                since = suppressed.get(address.lower())
+                if since is not None:
+                    why = f"unsubscribed on {since:%Y-%m-%d}"
+                    if not dry_run and frozen is not None and self.store.claim_delivery(
+                            frozen.id, address, now=self.clock()):
+                        self.store.finish_delivery(frozen.id, address,
+                                                   DeliveryStatus.SUPPRESSED, now=self.clock(),
+                                                   error=why)
+                    report.results.append(DeliveryResult(
+                        address, None if dry_run else DeliveryStatus.SUPPRESSED,
+                        f"would skip: {why}" if dry_run else f"skipped: {why}"))
                     continue
                 key = tuple(recipient.sections) if recipient.sections else None
                 cached = variants.get(key)
@@ -394,6 +407,11 @@ class App:
                 report.results.append(self._deliver_one(transport, frozen.id, name, address,
                                                         rendered))
         return report
+
+    def unsubscribe(self, addresses: Sequence[str]) -> list[tuple[str, bool]]:
+        """Add addresses to the suppression list: (address, newly added) each."""
+        return [(a, self.store.suppress(a, now=self.clock(), source="command"))
+                for a in addresses]
 
     def _deliver_one(self, transport: Transport, edition_id: int, edition: str,
                      address: str, rendered: Rendered) -> DeliveryResult:

@@ -26,8 +26,8 @@ from rich.text import Text
 
 from digest import __version__, opml
 from digest.app import App, make_app, parse_edition
-from digest.config import DEFAULT_CONFIG, Settings, json_schema, load_settings
-from digest.errors import ConfigError, DigestError
+from digest.config import DEFAULT_CONFIG, Settings, check_email, json_schema, load_settings
+from digest.errors import ConfigError, DigestError, UsageError
 from digest.models import FeedHealth, FeedOutcome, FeedStatus, iso
 
 out = Console(soft_wrap=True)
@@ -240,6 +240,27 @@ def build(state: State, preview: bool, out: Path | None, fmt: str, edition: str 
             click.echo(f"wrote {out}", err=True)
         else:
             click.echo(content)
+
+
+@cli.command()
+@click.argument("addresses", nargs=-1, required=True, metavar="ADDR...")
+@click.pass_obj
+def unsubscribe(state: State, addresses: tuple[str, ...]) -> None:
+    """Stop sending to these addresses: every later send skips them and records that.
+
+    \b
+    Examples:
+      digest unsubscribe ana@example.org
+      digest unsubscribe ana@example.org ben@example.org
+    """
+    for address in addresses:
+        try:
+            check_email(address)
+        except ValueError as e:
+            raise UsageError(f"unsubscribe: {e}") from None
+    with state.app() as app:
+        for address, added in app.unsubscribe(addresses):
+            click.echo(f"{address}: {'unsubscribed' if added else 'already unsubscribed'}")
 
 
 @cli.command()

@@ -72,6 +72,9 @@ def _check_email(value: str) -> str:
     return value.strip()
 
 
+check_email = _check_email  # for the CLI: the same rule as recipients in feeds.yaml
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 

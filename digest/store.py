@@ -123,6 +123,15 @@ edition_fingerprints = Table(
     Index("ix_edition_fingerprints_fingerprint", "fingerprint"),
 )
 
+# Addresses that asked not to get the newsletter (`digest unsubscribe`, later the unsubscribe
+# link): every send skips them and records that.
+suppressions = Table(
+    "suppressions", metadata,
+    Column("address", String(320), primary_key=True),  # lower case
+    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("source", String(32), nullable=False),  # how: "command", "link", ...
+)
+
 deliveries = Table(
     "deliveries", metadata,
     Column("id", Integer, primary_key=True),
@@ -454,6 +463,24 @@ class Store:
             conn.execute(update(deliveries).where(
                 deliveries.c.edition_id == edition_id,
                 deliveries.c.recipient == recipient).values(**values))
+
+    # --- suppressions ---
+
+    def suppress(self, address: str, *, now: datetime, source: str) -> bool:
+        """Add an address to the suppression list; False when it was there already."""
+        try:
+            with self._tx() as conn:
+                conn.execute(suppressions.insert().values(
+                    address=address.strip().lower(), added_at=_db_time(now), source=source))
+        except IntegrityError:
+            return False
+        return True
+
+    def suppressed(self) -> dict[str, datetime]:
+        """Every suppressed address (lower case) with when it was added."""
+        with self._tx() as conn:
+            rows = conn.execute(select(suppressions.c.address, suppressions.c.added_at)).all()
+        return {r.address: _utc(r.added_at) or datetime.min for r in rows}
 
     def delivery_statuses(self, edition_id: int) -> dict[str, DeliveryStatus]:
         with self._tx() as conn:

@@ -420,3 +420,36 @@ def _untrimmed_titles(demo: Path, capsys: pytest.CaptureFixture[str]) -> set[str
     out = run(capsys, "--config", str(demo), "build", "--format", "json",
               "--edition", DEMO_EDITION, "--no-fetch")[1]
     return {st["title"] for s in json.loads(out)["sections"] for st in s["stories"]}
+
+
+# --- the suppression list ---
+
+
+def test_unsubscribed_addresses_are_skipped_and_recorded(
+        demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--config", str(demo), "unsubscribe", "BEN@example.org")
+    assert code == 0 and "BEN@example.org: unsubscribed" in out
+    code, out, _ = run(capsys, "--config", str(demo), "unsubscribe", "ben@example.org")
+    assert code == 0 and "already unsubscribed" in out
+
+    code, out, _ = run(capsys, "--config", str(demo), "send", "--dry-run",
+                       "--edition", DEMO_EDITION)
+    assert code == 0 and out.count("would send") == 2
+    assert re.search(r"ben@example\.org .* would skip: unsubscribed on \d{4}-\d\d-\d\d", out)
+
+    code, out, _ = run(capsys, "--config", str(demo), "send", "--edition", DEMO_EDITION)
+    assert code == 0
+    outbox = demo.parent / "outbox" / DEMO_EDITION
+    assert sorted(p.name for p in outbox.iterdir()) == ["ana@example.org.eml",
+                                                        "kofi@example.org.eml"]
+    history = json.loads(run(capsys, "--config", str(demo), "history", "--format", "json")[1])
+    assert {h["recipient"]: h["status"] for h in history} == {
+        "ana@example.org": "sent", "ben@example.org": "suppressed", "kofi@example.org": "sent"}
+
+    code, out, _ = run(capsys, "--config", str(demo), "send", "--edition", DEMO_EDITION)
+    assert code == 0 and "ben@example.org" in out and out.count("already recorded") == 3
+
+
+def test_unsubscribe_names_a_bad_address(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "--config", str(demo), "unsubscribe", "not-an-address")
+    assert code == 2 and "not an email address: 'not-an-address'" in err

@@ -562,3 +562,9 @@ def test_sqlite_path_under_a_file_raises_store_error(tmp_path: Path) -> None:
 
     with pytest.raises(StoreError, match="not-a-folder"):
         Store(f"sqlite:///{blocker}/digest.db")
+
+
+def test_suppression_list_is_case_insensitive_and_idempotent(store: Store) -> None:
+    assert store.suppress("Ana@Example.org", now=NOW, source="command")
+    assert not store.suppress("ana@example.org ", now=LATER, source="link")
+    assert store.suppressed() == {"ana@example.org": NOW}
