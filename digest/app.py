@@ -43,6 +43,7 @@ from digest.send import (
     SmtpOptions,
     SmtpTransport,
     Transport,
+    Unsubscribe,
     compose,
     list_id,
 )
@@ -124,6 +125,10 @@ class App:
             raise ConfigError(settings.source, [str(error)]) from error
         self._transport = transport or self._configured_transport
         self.lexicon = section_lexicon(settings)
+        secret = settings.delivery.unsubscribe_secret
+        self.unsubscribe_links = Unsubscribe(
+            settings.delivery.unsubscribe_url,
+            secret.get_secret_value().encode() if secret else b"")
         self.feed_sections = {f.url: f.section for f in settings.feeds}
         self.poll_every = {f.url: f.poll_every or settings.schedule.poll_every
                            for f in settings.feeds}
@@ -321,9 +326,10 @@ class App:
                                          d.smtp.username, password, d.smtp.timeout))
 
     def _message(self, rendered: Rendered, edition: str, recipient: str) -> EmailMessage:
-        sender = self.settings.delivery.from_
-        return compose(rendered, sender=sender, recipient=recipient, edition=edition,
-                       list_id=list_id(self.settings.title, sender))
+        d = self.settings.delivery
+        return compose(rendered, sender=d.from_, recipient=recipient, edition=edition,
+                       list_id=list_id(self.settings.title, d.from_),
+                       unsubscribe=self.unsubscribe_links)
 
     def _freeze(self, result: BuildResult) -> FrozenEdition:
         rendered = self.render(result.edition)

@@ -266,6 +266,28 @@ class DeliverySettings(_Frozen):
     transport: Literal["smtp", "file"] = "file"
     outbox: str = Field("outbox/", description="where the file transport writes .eml files")
     smtp: SmtpSettings = SmtpSettings()
+    unsubscribe_url: str | None = Field(
+        None, description="https address of the unsubscribe page: each recipient's link gets "
+                          "their address and a signed token (needs unsubscribe_secret)")
+    unsubscribe_secret: SecretStr | None = Field(
+        None, description="key that signs unsubscribe links: ${DIGEST_UNSUBSCRIBE_SECRET}")
+
+    @field_validator("unsubscribe_url")
+    @classmethod
+    def _https_unsubscribe(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
+                raise ValueError(f"not an https address without ?query or #fragment: {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _secret_for_links(self) -> DeliverySettings:
+        if self.unsubscribe_url and not (
+                self.unsubscribe_secret and len(self.unsubscribe_secret.get_secret_value()) >= 16):
+            raise ValueError("unsubscribe_url needs unsubscribe_secret, at least 16 characters "
+                             "(set it from the environment: ${DIGEST_UNSUBSCRIBE_SECRET})")
+        return self
 
     @field_validator("from_")
     @classmethod

@@ -7,6 +7,10 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+# Where each recipient's unsubscribe link goes in a rendered edition: rendered (and frozen) once
+# per edition, the message gets each recipient's own link when it is composed.
+UNSUBSCRIBE_PLACEHOLDER = "https://unsubscribe.invalid/digest-recipient"
+
 
 class FeedStatus(StrEnum):
     """Health of a feed after its last poll."""

@@ -19,7 +19,7 @@ import jinja2
 from mjml import mjml2html
 
 from digest.errors import RenderError
-from digest.models import Edition, Rendered, Section
+from digest.models import UNSUBSCRIBE_PLACEHOLDER, Edition, Rendered, Section
 
 SUMMARY_CHARS = 320
 HTML_TEMPLATE = "edition.mjml.j2"
@@ -139,6 +139,7 @@ class Renderer:
             "lang": self.lang,
             "dir": self.direction,
             "thumbnails": self.thumbnails,
+            "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,  # send.compose fills in each link
             "view_url": (self.view_url.replace("{edition}", edition.date.isoformat())
                          if self.view_url else None),
         }

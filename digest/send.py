@@ -7,8 +7,10 @@ Built on the standard library's `email` and `smtplib`. A transport raises Delive
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
+import hmac
 import os
 import re
 import smtplib
@@ -17,12 +19,14 @@ import tempfile
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, localtime, parseaddr
+from html import escape
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol, Self
+from urllib.parse import urlencode
 
 from digest.errors import DeliveryError
-from digest.models import Rendered
+from digest.models import UNSUBSCRIBE_PLACEHOLDER, Rendered
 
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9@._+-]")
 
@@ -35,12 +39,40 @@ def message_id(edition: str, recipient: str, sender: str) -> str:
     return f"<digest.{edition}.{token}@{domain}>"
 
 
+@dataclass(frozen=True, slots=True)
+class Unsubscribe:
+    """How recipients leave: by mail to the sender, and by a signed https link if configured."""
+
+    url: str | None = None  # the unsubscribe page
+    secret: bytes = b""  # signs the links
+
+    def token(self, recipient: str, list_id: str) -> str:
+        """A recipient's signature: HMAC-SHA256 of the list and the address (lower case)."""
+        mac = hmac.new(self.secret, f"{list_id}\0{recipient.lower()}".encode(), hashlib.sha256)
+        return base64.urlsafe_b64encode(mac.digest()[:18]).decode()
+
+    def verify(self, recipient: str, list_id: str, token: str) -> bool:
+        """Whether a link's token is this list's signature of this address."""
+        return bool(self.url) and hmac.compare_digest(self.token(recipient, list_id), token)
+
+    def link(self, recipient: str, list_id: str) -> str | None:
+        if not self.url:
+            return None
+        query = urlencode({"u": recipient, "t": self.token(recipient, list_id)})
+        return f"{self.url}?{query}"
+
+
 def compose(
     rendered: Rendered, *, sender: str, recipient: str, edition: str, list_id: str,
-    date: str | None = None,
+    date: str | None = None, unsubscribe: Unsubscribe | None = None,
 ) -> EmailMessage:
     """multipart/alternative: the text part first, the HTML part last (RFC 2046 5.1.4: the
-    last part is the preferred one)."""
+    last part is the preferred one). The recipient's unsubscribe link is filled into both
+    parts and into List-Unsubscribe (RFC 2369), with one-click List-Unsubscribe-Post
+    (RFC 8058) when there is an https link."""
+    address = parseaddr(sender)[1]
+    mailto = f"mailto:{address}?subject=unsubscribe"
+    https = (unsubscribe or Unsubscribe()).link(recipient, list_id)
     msg = EmailMessage()
     msg["Subject"] = rendered.subject
     msg["From"] = sender
@@ -48,9 +80,15 @@ def compose(
     msg["Date"] = date or format_datetime(localtime())
     msg["Message-ID"] = message_id(edition, recipient, sender)
     msg["List-Id"] = list_id
+    msg["List-Unsubscribe"] = f"<{mailto}>" + (f", <{https}>" if https else "")
+    if https:
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["X-Digest-Edition"] = edition
-    msg.set_content(rendered.text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    msg.add_alternative(rendered.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    link = https or mailto
+    text = rendered.text.replace(UNSUBSCRIBE_PLACEHOLDER, link)
+    html = rendered.html.replace(UNSUBSCRIBE_PLACEHOLDER, escape(link))
+    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     return msg
 
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from html import escape
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import click
 import pytest
@@ -453,3 +454,51 @@ def test_unsubscribed_addresses_are_skipped_and_recorded(
 def test_unsubscribe_names_a_bad_address(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "--config", str(demo), "unsubscribe", "not-an-address")
     assert code == 2 and "not an email address: 'not-an-address'" in err
+
+
+def test_each_recipient_gets_a_signed_unsubscribe_link(
+        demo: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIGEST_UNSUBSCRIBE_SECRET", "a-test-secret-of-some-length")
+    config = yaml.safe_load(demo.read_text())
+    config["delivery"]["unsubscribe_url"] = "https://brief.example.org/unsubscribe"
+    config["delivery"]["unsubscribe_secret"] = "${DIGEST_UNSUBSCRIBE_SECRET}"
+    demo.write_text(yaml.safe_dump(config))
+    assert run(capsys, "--config", str(demo), "send", "--edition", DEMO_EDITION)[0] == 0
+
+    from digest.send import Unsubscribe
+    links = Unsubscribe("https://brief.example.org/unsubscribe", b"a-test-secret-of-some-length")
+    outbox = demo.parent / "outbox" / DEMO_EDITION
+    seen = set()
+    for path in sorted(outbox.iterdir()):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        recipient = str(message["To"])
+        header = " ".join(str(message["List-Unsubscribe"]).split())  # folding aside
+        assert header.startswith("<mailto:brief@example.org?subject=unsubscribe>, <https://")
+        assert str(message["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click"
+        https = re.search(r"<(https://[^>]+)>", header)
+        assert https is not None
+        query = dict(parse_qsl(urlsplit(https.group(1)).query))
+        assert query["u"] == recipient
+        assert links.verify(recipient, str(message["List-Id"]), query["t"])
+        assert not links.verify("someone@else.example", str(message["List-Id"]), query["t"])
+        html = message.get_body(("html",)).get_content()
+        text = message.get_body(("plain",)).get_content()
+        assert html.count(https.group(1).replace("&", "&amp;")) == 1
+        assert f"<{https.group(1)}>" in text
+        assert "unsubscribe.invalid" not in html + text  # the placeholder never leaves
+        seen.add(https.group(1))
+    assert len(seen) == 3  # one message rendered per edition, a link per recipient
+
+
+def test_an_unsubscribe_url_needs_a_secret(demo: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    config = yaml.safe_load(demo.read_text())
+    config["delivery"]["unsubscribe_url"] = "http://brief.example.org/unsubscribe"
+    demo.write_text(yaml.safe_dump(config))
+    code, _, err = run(capsys, "--config", str(demo), "config", "check")
+    assert code == 2 and "delivery.unsubscribe_url: not an https address" in err
+    config["delivery"]["unsubscribe_url"] = "https://brief.example.org/unsubscribe"
+    demo.write_text(yaml.safe_dump(config))
+    code, _, err = run(capsys, "--config", str(demo), "config", "check")
+    assert code == 2 and "unsubscribe_url needs unsubscribe_secret" in err

@@ -18,7 +18,7 @@ from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
 from conftest import SmtpServer, free_port, start_server
 from digest.errors import DeliveryError
-from digest.models import AlsoLink, Edition, Rendered, Section, Story
+from digest.models import UNSUBSCRIBE_PLACEHOLDER, AlsoLink, Edition, Rendered, Section, Story
 from digest.render import Renderer
 from digest.send import (
     FileTransport,
@@ -78,8 +78,11 @@ def test_compose_is_multipart_alternative_text_first_html_last(rendered: Rendere
     parts = list(msg.iter_parts())
     assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
     assert [p.get_content_charset() for p in parts] == ["utf-8", "utf-8"]
-    assert parts[0].get_content() == rendered.text
-    assert same_text(parts[1].get_content(), rendered.html)
+    mailto = "mailto:brief@example.org?subject=unsubscribe"  # no https link configured
+    assert parts[0].get_content() == rendered.text.replace(UNSUBSCRIBE_PLACEHOLDER, mailto)
+    assert same_text(parts[1].get_content(), rendered.html.replace(UNSUBSCRIBE_PLACEHOLDER,
+                                                                   mailto))
+    assert UNSUBSCRIBE_PLACEHOLDER in rendered.text and UNSUBSCRIBE_PLACEHOLDER in rendered.html
 
 
 def test_compose_sets_the_required_headers(rendered: Rendered) -> None:
@@ -206,8 +209,11 @@ def test_smtp_plain_delivery_reaches_the_server(smtp_server: SmtpServer,
     received = parse(envelope.content)
     assert received["Subject"] == SUBJECT_NON_ASCII
     assert received["Message-ID"] == message["Message-ID"]
-    assert same_text(received.get_body(("html",)).get_content(), rendered.html)
-    assert same_text(received.get_body(("plain",)).get_content(), rendered.text)
+    mailto = "mailto:brief@example.org?subject=unsubscribe"
+    assert same_text(received.get_body(("html",)).get_content(),
+                     rendered.html.replace(UNSUBSCRIBE_PLACEHOLDER, mailto))
+    assert same_text(received.get_body(("plain",)).get_content(),
+                     rendered.text.replace(UNSUBSCRIBE_PLACEHOLDER, mailto))
 
 
 def test_smtp_reuses_one_connection_for_a_batch(smtp_server: SmtpServer,
