@@ -36,7 +36,7 @@ from digest.models import (
     edition_to_dict,
 )
 from digest.polling import plan_next_poll
-from digest.render import Renderer
+from digest.render import Renderer, template_dir
 from digest.schedule import next_send, send_time_on
 from digest.send import (
     FileTransport,
@@ -482,6 +482,13 @@ def _explain(edition: Edition, placed: Sequence[Story], candidates: int) -> list
                          f"[{story.section}] ({story.source})")
             lines.extend(f"         {reason}" for reason in story.merge_reasons)
     return lines
+
+
+def template_files(templates: str | None) -> list[Path]:
+    """The templates an edition is rendered from: the built-in ones and, when an override
+    folder is set (`email.templates`), its own (for `preview --serve` to watch)."""
+    folders = [template_dir(), *([Path(templates)] if templates else [])]
+    return [path for folder in folders for path in sorted(folder.glob("*.j2"))]
 
 
 def section_lexicon(settings: Settings) -> classify.Lexicon:

@@ -281,7 +281,7 @@ def preview(state: State, serve_: bool, host: str, port: int, edition: str | Non
       digest preview --serve
       digest preview --serve --port 9000 --edition 2026-11-30
     """
-    from digest.render import template_dir
+    from digest.app import template_files
     from digest.serve import Page, Preview, serve
 
     day = parse_edition(edition)
@@ -294,14 +294,11 @@ def preview(state: State, serve_: bool, host: str, port: int, edition: str | Non
         return Page(rendered.html, rendered.text)
 
     def watched() -> list[Path]:
-        folders = [template_dir()]
         try:
             templates = state.settings().email.templates
-        except ConfigError:
+        except ConfigError:  # shown as the page; the built-in templates are still watched
             templates = None
-        if templates:
-            folders.append(Path(templates))
-        return [config, *(p for folder in folders for p in sorted(folder.glob("*.j2")))]
+        return [config, *template_files(templates)]
 
     server = serve(Preview(render, watched), host, port)
     click.echo(f"preview of {config.name} at http://{host}:{server.server_port}/ "
