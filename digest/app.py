@@ -380,7 +380,7 @@ class App:
                 address = recipient.email
                 status = done.get(address)
                 if status in (DeliveryStatus.SENT, DeliveryStatus.FAILED,
-                              DeliveryStatus.SUPPRESSED, DeliveryStatus.SENDING):
+                              DeliveryStatus.SUPPRESSED):
                     report.results.append(DeliveryResult(address, status, "already recorded"))
                     continue
                 since = suppressed.get(address.lower())
@@ -410,8 +410,9 @@ class App:
                     report.results.append(DeliveryResult(
                         address, None, f"would send {stories} stories: {rendered.subject}"))
                     continue
-                report.results.append(self._deliver_one(transport, frozen.id, name, address,
-                                                        rendered))
+                report.results.append(self._deliver_one(
+                    transport, frozen.id, name, address, rendered,
+                    reclaim=status is DeliveryStatus.SENDING))
         return report
 
     def unsubscribe(self, addresses: Sequence[str]) -> list[tuple[str, bool]]:
@@ -420,10 +421,23 @@ class App:
                 for a in addresses]
 
     def _deliver_one(self, transport: Transport, edition_id: int, edition: str,
-                     address: str, rendered: Rendered) -> DeliveryResult:
-        if not self.store.claim_delivery(edition_id, address, now=self.clock()):
+                     address: str, rendered: Rendered, *, reclaim: bool = False
+                     ) -> DeliveryResult:
+        """Claim, send, record. `reclaim`: the last run claimed this delivery and never
+        recorded its outcome (it died in between): once the claim is older than
+        `delivery.claim_timeout`, it is taken again, and sent again unless the transport can
+        tell it went out (the file outbox can; SMTP cannot, so the recipient may get a second
+        copy, with the same Message-ID)."""
+        now = self.clock()
+        stale = now - self.settings.delivery.claim_timeout if reclaim else None
+        if not self.store.claim_delivery(edition_id, address, now=now, stale_before=stale):
             return DeliveryResult(address, DeliveryStatus.SENDING, "claimed by another run")
         message = self._message(rendered, edition, address)
+        if reclaim and transport.delivered(message):
+            self.store.finish_delivery(edition_id, address, DeliveryStatus.SENT,
+                                       now=self.clock(), message_id=str(message["Message-ID"]))
+            return DeliveryResult(address, DeliveryStatus.SENT,
+                                  "sent before the last run stopped; recorded now")
         try:
             transport.send(message)
         except DeliveryError as e:
@@ -464,6 +478,9 @@ class _NoTransport:
 
     def send(self, message: EmailMessage) -> None:
         raise AssertionError("a dry run never sends")
+
+    def delivered(self, message: EmailMessage) -> bool:
+        return False
 
 
 def _explain(edition: Edition, placed: Sequence[Story], candidates: int) -> list[str]:

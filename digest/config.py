@@ -266,6 +266,9 @@ class DeliverySettings(_Frozen):
     transport: Literal["smtp", "file"] = "file"
     outbox: str = Field("outbox/", description="where the file transport writes .eml files")
     smtp: SmtpSettings = SmtpSettings()
+    claim_timeout: Duration = Field(
+        timedelta(minutes=15), description="a delivery claimed this long ago and never "
+                                           "recorded (the sending process died) is tried again")
     unsubscribe_url: str | None = Field(
         None, description="https address of the unsubscribe page: each recipient's link gets "
                           "their address and a signed token (needs unsubscribe_secret)")

@@ -109,6 +109,12 @@ class Transport(Protocol):
 
     def send(self, message: EmailMessage) -> None: ...
 
+    def delivered(self, message: EmailMessage) -> bool:
+        """Whether this very message (same Message-ID) was already handed over, as far as the
+        transport can tell: after a crash between sending and recording, True avoids a second
+        copy. SMTP cannot tell (False: the message is sent again, same Message-ID)."""
+        ...
+
 
 class FileTransport:
     """Writes one .eml per recipient under outbox/<edition>/, atomically (temp file, rename)."""
@@ -127,6 +133,14 @@ class FileTransport:
         edition = str(message.get("X-Digest-Edition", "edition"))
         recipient = _UNSAFE_FILENAME.sub("_", str(message["To"]))
         return self.outbox / _UNSAFE_FILENAME.sub("_", edition) / f"{recipient}.eml"
+
+    def delivered(self, message: EmailMessage) -> bool:
+        path = self.path_for(message)
+        if not path.is_file():
+            return False
+        with path.open("rb") as f:
+            head = f.read(64 * 1024)
+        return f"Message-ID: {message['Message-ID']}".encode() in head
 
     def send(self, message: EmailMessage) -> None:
         path = self.path_for(message)
@@ -161,6 +175,9 @@ class SmtpTransport:
     def __init__(self, options: SmtpOptions) -> None:
         self.options = options
         self._smtp: smtplib.SMTP | None = None
+
+    def delivered(self, message: EmailMessage) -> bool:
+        return False  # a server keeps no record we can ask for
 
     def __enter__(self) -> Self:
         return self

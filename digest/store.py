@@ -427,11 +427,16 @@ class Store:
 
     # --- deliveries ---
 
-    def claim_delivery(self, edition_id: int, recipient: str, *, now: datetime) -> bool:
-        """Take (edition, recipient) for sending; False when it was sent or is taken already."""
+    def claim_delivery(self, edition_id: int, recipient: str, *, now: datetime,
+                       stale_before: datetime | None = None) -> bool:
+        """Take (edition, recipient) for sending; False when it was sent or is taken already.
+
+        A claim made before `stale_before` that never finished (the process died between
+        claiming and recording the outcome) may be taken again."""
         now = _db_time(now)
         with self._tx() as conn:
-            row = conn.execute(select(deliveries.c.id, deliveries.c.status).where(
+            row = conn.execute(select(deliveries.c.id, deliveries.c.status,
+                                      deliveries.c.claimed_at).where(
                 deliveries.c.edition_id == edition_id,
                 deliveries.c.recipient == recipient)).first()
             if row is None:
@@ -443,11 +448,19 @@ class Store:
                     return True
                 except IntegrityError:
                     return False  # another process inserted it between our read and write
-            if row.status not in (DeliveryStatus.PENDING.value, DeliveryStatus.DEFERRED.value):
+            claimed_at = _utc(row.claimed_at)
+            abandoned = (row.status == DeliveryStatus.SENDING.value
+                         and stale_before is not None and claimed_at is not None
+                         and claimed_at < stale_before)
+            if row.status not in (DeliveryStatus.PENDING.value,
+                                  DeliveryStatus.DEFERRED.value) and not abandoned:
                 return False
-            # Compare-and-set on the status we read, so two processes cannot both claim it.
-            claimed = conn.execute(update(deliveries).where(
-                deliveries.c.id == row.id, deliveries.c.status == row.status).values(
+            # Compare-and-set on the status (and claim time) we read, so two processes cannot
+            # both claim it.
+            same = [deliveries.c.id == row.id, deliveries.c.status == row.status]
+            if abandoned:
+                same.append(deliveries.c.claimed_at == row.claimed_at)
+            claimed = conn.execute(update(deliveries).where(*same).values(
                 status=DeliveryStatus.SENDING.value, claimed_at=now,
                 attempts=deliveries.c.attempts + 1))
             return bool(claimed.rowcount == 1)

@@ -502,3 +502,34 @@ def test_an_unsubscribe_url_needs_a_secret(demo: Path,
     demo.write_text(yaml.safe_dump(config))
     code, _, err = run(capsys, "--config", str(demo), "config", "check")
     assert code == 2 and "unsubscribe_url needs unsubscribe_secret" in err
+
+
+def test_a_send_that_died_between_sending_and_recording_is_resolved(
+        demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from digest.config import load_settings
+    from digest.models import DeliveryStatus
+    from digest.store import Store
+
+    assert run(capsys, "--config", str(demo), "send", "--edition", DEMO_EDITION)[0] == 0
+    outbox = demo.parent / "outbox" / DEMO_EDITION
+    ana, ben = outbox / "ana@example.org.eml", outbox / "ben@example.org.eml"
+    written = ana.stat().st_mtime_ns
+    ben.unlink()  # ben's run died before the file was written; ana's after
+    store = Store(load_settings(demo, env={}).database)
+    edition_id = store.frozen_edition(DEMO_EDITION).id  # type: ignore[union-attr]
+    long_ago = datetime.now(UTC) - timedelta(hours=1)
+    for address in ("ana@example.org", "ben@example.org"):
+        store.finish_delivery(edition_id, address, DeliveryStatus.PENDING, now=long_ago)
+        assert store.claim_delivery(edition_id, address, now=long_ago)  # left SENDING
+    store.close()
+
+    code, out, _ = run(capsys, "--config", str(demo), "send", "--edition", DEMO_EDITION)
+    assert code == 0
+    assert re.search(r"ana@example\.org\s+sent\s+sent before the last run stopped", out)
+    assert re.search(r"ben@example\.org\s+sent\s+<digest\.", out)
+    assert ana.stat().st_mtime_ns == written  # not written twice
+    assert ben.is_file()
+    history = json.loads(run(capsys, "--config", str(demo), "history", "--format", "json")[1])
+    assert {h["status"] for h in history} == {"sent"} and len(history) == 3

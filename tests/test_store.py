@@ -568,3 +568,20 @@ def test_suppression_list_is_case_insensitive_and_idempotent(store: Store) -> No
     assert store.suppress("Ana@Example.org", now=NOW, source="command")
     assert not store.suppress("ana@example.org ", now=LATER, source="link")
     assert store.suppressed() == {"ana@example.org": NOW}
+
+
+def test_an_abandoned_claim_can_be_taken_again_once(store: Store) -> None:
+    edition_id = freeze(store, "2026-11-30", [])
+    assert store.claim_delivery(edition_id, "ana@example.org", now=NOW)  # then the run died
+    # Too fresh to be abandoned: another run may still be at it.
+    assert not store.claim_delivery(edition_id, "ana@example.org", now=LATER,
+                                    stale_before=NOW - timedelta(minutes=15))
+    assert not store.claim_delivery(edition_id, "ana@example.org", now=LATER)  # no stale_before
+    # Older than the timeout: taken again, by one run only.
+    assert store.claim_delivery(edition_id, "ana@example.org", now=LATER, stale_before=LATER)
+    assert not store.claim_delivery(edition_id, "ana@example.org", now=LATER,
+                                    stale_before=NOW + timedelta(minutes=1))
+    store.finish_delivery(edition_id, "ana@example.org", DeliveryStatus.SENT, now=LATER)
+    later_still = LATER + timedelta(hours=1)
+    assert not store.claim_delivery(edition_id, "ana@example.org", now=later_still,
+                                    stale_before=later_still)  # sent: never taken again
