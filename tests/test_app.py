@@ -5,6 +5,8 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -120,3 +122,30 @@ def test_the_upcoming_edition_follows_the_schedule(demo: Path) -> None:
     built = app.build()  # the demo's edition, found from the clock alone
     assert built.edition.date == day and len(built.edition.stories) > 20
     app.close()
+
+
+def test_two_send_processes_at_once_deliver_one_copy_each(
+        demo: Path, smtp_server: SmtpServer) -> None:
+    config = smtp_demo(demo, smtp_server)
+    data = yaml.safe_load(config.read_text())
+    recipients = [f"reader{n:02d}@example.org" for n in range(40)]
+    data["recipients"] = recipients
+    config.write_text(yaml.safe_dump(data))
+    subprocess.run([sys.executable, "-m", "digest", "--config", str(config), "fetch"],
+                   check=True, capture_output=True, timeout=60)
+    command = [sys.executable, "-m", "digest", "--config", str(config), "send",
+               "--edition", DEMO_EDITION, "--no-fetch"]
+    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for _ in range(2)]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    received = sorted(rcpt for env in smtp_server.handler.envelopes for rcpt in env.rcpt_tos)
+    assert received == recipients  # every reader once: no one twice, no one missed
+    # Both runs did part of the work, or one did it all; either way the history is whole.
+    store = Store(load_settings(config, env={}).database)
+    try:
+        history = store.history()
+    finally:
+        store.close()
+    assert sorted(d.recipient for d in history) == recipients
+    assert {d.status for d in history} == {DeliveryStatus.SENT}
