@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from queue import Empty, SimpleQueue
@@ -34,6 +34,7 @@ from digest.models import (
     Story,
     edition_from_dict,
     edition_to_dict,
+    iso,
 )
 from digest.polling import plan_next_poll
 from digest.render import Renderer, template_dir
@@ -431,6 +432,10 @@ class App:
         now = self.clock()
         stale = now - self.settings.delivery.claim_timeout if reclaim else None
         if not self.store.claim_delivery(edition_id, address, now=now, stale_before=stale):
+            _, retry_after = self.store.delivery_attempts(edition_id, address)
+            if retry_after is not None and retry_after > now:
+                return DeliveryResult(address, DeliveryStatus.DEFERRED,
+                                      f"deferred: next try after {iso(retry_after)}")
             return DeliveryResult(address, DeliveryStatus.SENDING, "claimed by another run")
         message = self._message(rendered, edition, address)
         if reclaim and transport.delivered(message):
@@ -447,8 +452,12 @@ class App:
                 raise DeliveryError(f"{e}; stopped, the rest will be sent on the next run",
                                     permanent=e.permanent, connection=True) from e
             status = DeliveryStatus.FAILED if e.permanent else DeliveryStatus.DEFERRED
+            retry = None
+            if status is DeliveryStatus.DEFERRED:  # 4xx: back off, more each time
+                attempts, _ = self.store.delivery_attempts(edition_id, address)
+                retry = self.clock() + retry_delay(attempts)
             self.store.finish_delivery(edition_id, address, status, now=self.clock(),
-                                       error=str(e))
+                                       error=str(e), retry_after=retry)
             log.info("delivery to %s %s: %s", address, status.value, e)
             return DeliveryResult(address, status, str(e))
         self.store.finish_delivery(edition_id, address, DeliveryStatus.SENT, now=self.clock(),
@@ -499,6 +508,17 @@ def _explain(edition: Edition, placed: Sequence[Story], candidates: int) -> list
                          f"[{story.section}] ({story.source})")
             lines.extend(f"         {reason}" for reason in story.merge_reasons)
     return lines
+
+
+RETRY_FIRST = timedelta(minutes=5)
+RETRY_MAX = timedelta(hours=6)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long a deferred (4xx) delivery waits before the next try: 5 minutes after the first
+    attempt, doubling with each one, at most 6 hours."""
+    delay: timedelta = RETRY_FIRST * 2 ** max(attempts - 1, 0)
+    return min(delay, RETRY_MAX)
 
 
 def template_files(templates: str | None) -> list[Path]:

@@ -140,6 +140,7 @@ deliveries = Table(
     Column("recipient", String(320), nullable=False),
     Column("status", String(16), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
+    Column("retry_after", DateTime(timezone=True)),  # a deferred delivery: not before this
     Column("claimed_at", DateTime(timezone=True)),
     Column("sent_at", DateTime(timezone=True)),
     Column("message_id", Text),
@@ -436,7 +437,7 @@ class Store:
         now = _db_time(now)
         with self._tx() as conn:
             row = conn.execute(select(deliveries.c.id, deliveries.c.status,
-                                      deliveries.c.claimed_at).where(
+                                      deliveries.c.claimed_at, deliveries.c.retry_after).where(
                 deliveries.c.edition_id == edition_id,
                 deliveries.c.recipient == recipient)).first()
             if row is None:
@@ -455,6 +456,9 @@ class Store:
             if row.status not in (DeliveryStatus.PENDING.value,
                                   DeliveryStatus.DEFERRED.value) and not abandoned:
                 return False
+            retry_after = _utc(row.retry_after)
+            if row.status == DeliveryStatus.DEFERRED.value and retry_after and retry_after > now:
+                return False  # backing off
             # Compare-and-set on the status (and claim time) we read, so two processes cannot
             # both claim it.
             same = [deliveries.c.id == row.id, deliveries.c.status == row.status]
@@ -468,8 +472,10 @@ class Store:
     def finish_delivery(
         self, edition_id: int, recipient: str, status: DeliveryStatus, *,
         now: datetime, message_id: str | None = None, error: str | None = None,
+        retry_after: datetime | None = None,
     ) -> None:
-        values: dict[str, Any] = {"status": status.value, "error": error}
+        values: dict[str, Any] = {"status": status.value, "error": error,
+                                  "retry_after": _db_time(retry_after) if retry_after else None}
         if status is DeliveryStatus.SENT:
             values.update(sent_at=_db_time(now), message_id=message_id)
         with self._tx() as conn:
@@ -500,6 +506,14 @@ class Store:
             rows = conn.execute(select(deliveries.c.recipient, deliveries.c.status)
                                 .where(deliveries.c.edition_id == edition_id)).all()
         return {r.recipient: DeliveryStatus(r.status) for r in rows}
+
+    def delivery_attempts(self, edition_id: int, recipient: str) -> tuple[int, datetime | None]:
+        """How often a delivery was tried, and when it may be tried again (if deferred)."""
+        with self._tx() as conn:
+            row = conn.execute(select(deliveries.c.attempts, deliveries.c.retry_after).where(
+                deliveries.c.edition_id == edition_id,
+                deliveries.c.recipient == recipient)).first()
+        return (int(row.attempts), _utc(row.retry_after)) if row else (0, None)
 
     def history(self) -> list[Delivery]:
         query = (select(editions.c.edition, deliveries)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import re
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,21 @@ def test_permanent_failure_exits_1_and_temporary_is_retried(
                         "kofi@example.org": "deferred"}
 
     del smtp_server.handler.rcpt_replies["kofi@example.org"]
+    # Straight away, kofi is still backing off (5 minutes after a first 4xx) ...
+    main(["--config", str(config), "send", "--edition", DEMO_EDITION])
+    assert re.search(r"kofi@example\.org\s+deferred\s+deferred: next try after ",
+                     capsys.readouterr().out)
+    assert len(smtp_server.handler.envelopes) == 1
+    # ... and once the wait is over, the next run sends.
+    store = Store(load_settings(config, env={}).database)
+    try:
+        edition_id = store.frozen_edition(DEMO_EDITION).id  # type: ignore[union-attr]
+        attempts, retry_after = store.delivery_attempts(edition_id, "kofi@example.org")
+        assert attempts == 1 and retry_after is not None
+        store.finish_delivery(edition_id, "kofi@example.org", DeliveryStatus.DEFERRED,
+                              now=retry_after, retry_after=retry_after - timedelta(minutes=6))
+    finally:
+        store.close()
     main(["--config", str(config), "send", "--edition", DEMO_EDITION])
     capsys.readouterr()
     main(["--config", str(config), "history", "--format", "json"])
@@ -149,3 +165,11 @@ def test_two_send_processes_at_once_deliver_one_copy_each(
         store.close()
     assert sorted(d.recipient for d in history) == recipients
     assert {d.status for d in history} == {DeliveryStatus.SENT}
+
+
+def test_retry_delay_doubles_and_is_capped() -> None:
+    from digest.app import retry_delay
+
+    assert [retry_delay(n) for n in (1, 2, 3)] == [
+        timedelta(minutes=5), timedelta(minutes=10), timedelta(minutes=20)]
+    assert retry_delay(30) == timedelta(hours=6)

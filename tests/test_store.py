@@ -585,3 +585,15 @@ def test_an_abandoned_claim_can_be_taken_again_once(store: Store) -> None:
     later_still = LATER + timedelta(hours=1)
     assert not store.claim_delivery(edition_id, "ana@example.org", now=later_still,
                                     stale_before=later_still)  # sent: never taken again
+
+
+def test_a_deferred_delivery_waits_for_its_retry_time(store: Store) -> None:
+    edition_id = freeze(store, "2026-11-30", [])
+    assert store.claim_delivery(edition_id, "ana@example.org", now=NOW)
+    store.finish_delivery(edition_id, "ana@example.org", DeliveryStatus.DEFERRED, now=NOW,
+                          error="451", retry_after=LATER)
+    assert store.delivery_attempts(edition_id, "ana@example.org") == (1, LATER)
+    assert not store.claim_delivery(edition_id, "ana@example.org",
+                                    now=LATER - timedelta(seconds=1))
+    assert store.claim_delivery(edition_id, "ana@example.org", now=LATER)
+    assert store.delivery_attempts(edition_id, "ana@example.org")[0] == 2
