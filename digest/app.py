@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -111,12 +112,15 @@ class App:
         limits: FetchLimits | None = None,
         transport: Callable[[], Transport] | None = None,
         random: Random | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock
         self.limits = limits or fetch_limits(settings)
         self.random = random or Random()  # backoff jitter
+        self.sleep = sleep  # waits between messages under delivery.smtp.max_per_second
+        self._last_send = float("-inf")
         e = settings.email
         try:
             self.renderer = Renderer(settings.tz, lang=e.lang, direction=e.dir,
@@ -443,6 +447,7 @@ class App:
                                        now=self.clock(), message_id=str(message["Message-ID"]))
             return DeliveryResult(address, DeliveryStatus.SENT,
                                   "sent before the last run stopped; recorded now")
+        self._pace()
         try:
             transport.send(message)
         except DeliveryError as e:
@@ -463,6 +468,16 @@ class App:
         self.store.finish_delivery(edition_id, address, DeliveryStatus.SENT, now=self.clock(),
                                    message_id=str(message["Message-ID"]))
         return DeliveryResult(address, DeliveryStatus.SENT, str(message["Message-ID"]))
+
+    def _pace(self) -> None:
+        """Keep to delivery.smtp.max_per_second (SMTP only: the outbox has no limit)."""
+        rate = self.settings.delivery.smtp.max_per_second
+        if rate is None or self.settings.delivery.transport != "smtp":
+            return
+        wait = self._last_send + 1 / rate - time.monotonic()
+        if wait > 0:
+            self.sleep(wait)
+        self._last_send = time.monotonic()
 
     # --- reports ---
 

@@ -252,6 +252,8 @@ class SmtpSettings(_Frozen):
     username: str | None = None
     password: SecretStr | None = None
     timeout: float = Field(30.0, gt=0)
+    max_per_second: float | None = Field(
+        None, gt=0, description="at most this many messages a second (a provider's limit)")
 
     @field_validator("username", "password", mode="before")
     @classmethod

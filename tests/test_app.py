@@ -173,3 +173,21 @@ def test_retry_delay_doubles_and_is_capped() -> None:
     assert [retry_delay(n) for n in (1, 2, 3)] == [
         timedelta(minutes=5), timedelta(minutes=10), timedelta(minutes=20)]
     assert retry_delay(30) == timedelta(hours=6)
+
+
+def test_smtp_sends_keep_to_max_per_second(demo: Path, smtp_server: SmtpServer) -> None:
+    config = smtp_demo(demo, smtp_server)
+    data = yaml.safe_load(config.read_text())
+    data["delivery"]["smtp"]["max_per_second"] = 2
+    config.write_text(yaml.safe_dump(data))
+    settings = load_settings(config, env={})
+    waits: list[float] = []
+    app = App(settings, Store(settings.database), sleep=waits.append)  # no real waiting
+    try:
+        report = app.deliver(date.fromisoformat(DEMO_EDITION))
+    finally:
+        app.close()
+    assert [r.status for r in report.results] == [DeliveryStatus.SENT] * 3
+    # The 2nd and 3rd messages each wait out the rest of their half second.
+    assert len(waits) == 2 and all(0 < w <= 0.5 for w in waits), waits
+    assert len(smtp_server.handler.envelopes) == 3
