@@ -1,5 +1,5 @@
 """Run every digest benchmark in one process, print the tables and ratios, and write
-bench/results/latest.json (gitignored). `make bench` runs this; about twelve minutes on 2 cores,
+bench/results/latest.json (gitignored). `make bench` runs this; about thirteen minutes on 2 cores,
 most of it the sequential peers of the poll benchmark (see `--poll-peer-feeds` and
 `--skip-rss2email`).
 
@@ -22,6 +22,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, os.fspath(HERE.parent))  # the repo, for `digest` without an install
 
 import dedupe  # noqa: E402  (bench/ is sys.path[0] when run as a script)
+import delivery  # noqa: E402
 import http_clients  # noqa: E402
 import parse  # noqa: E402
 import poll  # noqa: E402
@@ -40,18 +41,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"digest benchmarks: Python {platform.python_version()} on {platform.machine()}, "
           f"{os.cpu_count()} CPUs")
 
-    print("\n[1/6] HTTP clients (server sleeps 100 ms per GET)")
+    print("\n[1/7] HTTP clients (server sleeps 100 ms per GET)")
     http = http_clients.bench()
-    print("\n[2/6] feed parsing")
+    print("\n[2/7] feed parsing")
     parsing = parse.bench()
-    print(f"\n[3/6] a full poll of {poll.FEEDS} feeds (server sleeps 100 ms per GET)")
+    print(f"\n[3/7] a full poll of {poll.FEEDS} feeds (server sleeps 100 ms per GET)")
     polling = poll.bench(peer_feeds=args.poll_peer_feeds, rss2email=not args.skip_rss2email)
-    print("\n[4/6] story clustering (synthetic windows, all-pairs peer, labelled sets)")
+    print("\n[4/7] story clustering (synthetic windows, all-pairs peer, labelled sets)")
     clustering = dedupe.bench()
-    print("\n[5/6] sectioning and ranking (50,000 stories, regex peer, labelled sets)")
+    print("\n[5/7] sectioning and ranking (50,000 stories, regex peer, labelled sets)")
     sectioning = sections.bench()
-    print("\n[6/6] rendering an edition (10/40/100 stories, Node's mjml on the same MJML)")
+    print("\n[6/7] rendering an edition (10/40/100 stories, Node's mjml on the same MJML)")
     rendering = render.bench()
+    print(f"\n[7/7] delivering an edition to {delivery.RECIPIENTS:,} recipients on a local "
+          "aiosmtpd (one connection per message peer)")
+    delivering = delivery.bench()
 
     http_clients.print_report(http)
     parse.print_report(parsing)
@@ -59,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     dedupe.print_report(clustering)
     sections.print_report(sectioning)
     render.print_report(rendering)
+    delivery.print_report(delivering)
 
     elapsed = time.perf_counter() - started
     results = {
@@ -75,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         "dedupe": clustering,
         "sections": sectioning,
         "render": rendering,
+        "delivery": delivering,
         "total_seconds": round(elapsed, 1),
     }
     out = HERE / "results" / "latest.json"

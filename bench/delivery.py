@@ -1,0 +1,311 @@
+"""Delivering an edition to 2,000 recipients over SMTP: messages per second against one new
+connection per message with the edition rendered afresh each time (rss2email's way), the cost
+of assembling one recipient's message, and the share of the history bookkeeping.
+
+1. Setup, in a temp folder: a copy of examples/demo with 2,000 recipients
+   (reader0001@example.org ...), SMTP transport (`security: none`) to an aiosmtpd Controller on
+   127.0.0.1 started here, whose handler only counts messages and bytes. The feeds are fetched
+   once (`App.refresh`, clock stopped at 2026-11-30 06:00 UTC), then the timed run.
+2. digest's way: `App.deliver(date(2026, 11, 30), fetch=False)` end to end (build, render and
+   freeze the edition once, then per recipient: claim in SQLite, compose, send over one reused
+   SMTP connection, record). The server's counter must reach 2,000.
+3. The peer, rss2email's way: per recipient, render the edition afresh (`app.render`), compose
+   (`digest.send.compose`), open a new `smtplib.SMTP` connection, send, quit; no bookkeeping.
+   Run for a sample (`--peer-recipients`, default 300) against a fresh server and counter, and
+   scaled linearly to all recipients (the report says so).
+4. Assembly: `app._message(rendered, edition, address)` (compose with the recipient's
+   unsubscribe link) over every address, us per message; and `message.as_bytes()` separately
+   (the serialisation smtplib needs). Best of `--runs`. Target: under 100 us per recipient.
+5. Bookkeeping: `store.claim_delivery` + `store.finish_delivery(SENT)` for every recipient on a
+   fresh edition row of the same SQLite database, as a share of digest's total seconds. For
+   context, `deliver` is also run with a transport that sends nothing, on a copy of the
+   database taken before the timed run (digest's way without the wire).
+
+The SMTP server runs in a thread of this process (as tests/conftest.py runs it), so client and
+server share one interpreter for both ways alike. Only 127.0.0.1 traffic; every loop is
+bounded; nothing here asserts a timing. Run alone: `python bench/delivery.py` (`--recipients`,
+`--peer-recipients`, `--runs`); well under a minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import smtplib
+import socket
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from email.message import EmailMessage
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import yaml
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope, Session
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, os.fspath(REPO))
+
+from digest.app import App  # noqa: E402
+from digest.config import load_settings  # noqa: E402
+from digest.models import DeliveryStatus, edition_from_dict  # noqa: E402
+from digest.send import compose, list_id  # noqa: E402
+from digest.store import Store  # noqa: E402
+
+DEMO = REPO / "examples" / "demo"
+RECIPIENTS = 2_000
+PEER_RECIPIENTS = 300
+RUNS = 3
+EDITION = date(2026, 11, 30)
+NOW = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)  # an hour before the demo's Monday 07:00 send
+TARGET_RATIO = 2.0
+TARGET_ASSEMBLY_US = 100.0
+SMTP_TIMEOUT_S = 30.0
+
+
+@dataclass
+class Counter:
+    """aiosmtpd handler: accepts everything, keeps a count and a byte total, not the bodies."""
+
+    messages: int = 0
+    recipients: int = 0
+    bytes: int = 0
+    connections: int = 0  # EHLOs: smtplib sends one per connection
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_EHLO(self, server: Any, session: Session, envelope: Envelope,
+                          hostname: str, responses: list[str]) -> list[str]:
+        session.host_name = hostname
+        with self.lock:
+            self.connections += 1
+        return responses
+
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
+        with self.lock:
+            self.messages += 1
+            self.recipients += len(envelope.rcpt_tos)
+            self.bytes += len(envelope.original_content or b"")
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def start_server() -> tuple[Controller, Counter, int]:
+    counter = Counter()
+    port = free_port()
+    controller = Controller(counter, hostname="127.0.0.1", port=port)
+    controller.start()
+    return controller, counter, port
+
+
+class NoWire:
+    """A transport that sends nothing (for digest's way without SMTP)."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, e: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        return None
+
+    def send(self, message: EmailMessage) -> None:
+        return None
+
+    def delivered(self, message: EmailMessage) -> bool:
+        return False
+
+
+def write_config(folder: Path, port: int, recipients: list[str]) -> Path:
+    target = folder / "demo"
+    shutil.copytree(DEMO, target, ignore=shutil.ignore_patterns("preview", "outbox", "*.db*"))
+    config = target / "feeds.yaml"
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["database"] = "bench.db"
+    data["delivery"] = {"from": "The Weekly Brief <brief@example.org>", "transport": "smtp",
+                        "smtp": {"host": "127.0.0.1", "port": port, "security": "none"}}
+    data["recipients"] = recipients
+    config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return config
+
+
+def best_of(runs: int, fn: Any) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def bench(recipients: int = RECIPIENTS, peer_recipients: int = PEER_RECIPIENTS,
+          runs: int = RUNS) -> dict[str, Any]:
+    addresses = [f"reader{n:04d}@example.org" for n in range(1, recipients + 1)]
+    peer_n = min(peer_recipients, recipients)
+    with tempfile.TemporaryDirectory(prefix="digest-bench-delivery-") as tmp:
+        folder = Path(tmp)
+        controller, counter, port = start_server()
+        try:
+            config = write_config(folder, port, addresses)
+            settings = load_settings(config, env={})
+            app = App(settings, Store(settings.database), clock=lambda: NOW)
+            try:
+                _, send_at = app.edition_for(EDITION)
+                app.refresh(as_of=send_at)
+                db_file = config.parent / "bench.db"
+                nowire_db = folder / "nowire.db"
+                app.store.close()  # flush to the file before copying it
+                shutil.copyfile(db_file, nowire_db)
+                app = App(settings, Store(settings.database), clock=lambda: NOW)
+
+                # --- digest's way: one edition, one connection, bookkeeping ---
+                start = time.perf_counter()
+                report = app.deliver(EDITION, fetch=False)
+                digest_s = time.perf_counter() - start
+                sent = sum(1 for r in report.results if r.status is DeliveryStatus.SENT)
+                digest_received, digest_sessions = counter.messages, counter.connections
+                digest_bytes = counter.bytes
+                frozen = app.store.frozen_edition(EDITION.isoformat())
+                assert frozen is not None, "the demo edition was not frozen"
+                edition = edition_from_dict(frozen.payload)
+                rendered = app.render(edition)
+                name = EDITION.isoformat()
+
+                # --- per-recipient assembly, and serialisation ---
+                messages: list[EmailMessage] = []
+
+                def assemble() -> None:
+                    nonlocal messages
+                    messages = [app._message(rendered, name, a) for a in addresses]
+
+                assemble_s = best_of(runs, assemble)
+                serialise_s = best_of(runs, lambda: [m.as_bytes() for m in messages])
+                wire_bytes = len(messages[0].as_bytes())
+                messages = []  # let the 2,000 messages go
+
+                # --- bookkeeping: claim + finish per recipient, fresh edition row ---
+                row = app.store.freeze_edition(
+                    f"{name}-bookkeeping", title=edition.title, payload={},
+                    subject=frozen.subject, html="", text="", fingerprints=(), now=NOW)
+                store = app.store
+                start = time.perf_counter()
+                for address in addresses:
+                    if store.claim_delivery(row.id, address, now=NOW):
+                        store.finish_delivery(row.id, address, DeliveryStatus.SENT, now=NOW,
+                                              message_id=f"<{address}>")
+                bookkeeping_s = time.perf_counter() - start
+            finally:
+                app.close()
+
+            # --- digest's way without the wire, on the database as it was before sending ---
+            nowire = App(settings, Store(f"sqlite:///{nowire_db}"), clock=lambda: NOW,
+                         transport=NoWire)
+            try:
+                start = time.perf_counter()
+                nowire.deliver(EDITION, fetch=False)
+                nowire_s = time.perf_counter() - start
+            finally:
+                nowire.close()
+        finally:
+            controller.stop()
+
+        # --- the peer: render afresh, compose, new connection per message, no records ---
+        controller, peer_counter, port = start_server()
+        try:
+            sender = settings.delivery.from_
+            lid = list_id(settings.title, sender)
+            start = time.perf_counter()
+            for address in addresses[:peer_n]:
+                fresh = app.render(edition)
+                message = compose(fresh, sender=sender, recipient=address, edition=name,
+                                  list_id=lid, unsubscribe=app.unsubscribe_links)
+                smtp = smtplib.SMTP("127.0.0.1", port, timeout=SMTP_TIMEOUT_S)
+                try:
+                    smtp.send_message(message)
+                finally:
+                    smtp.quit()
+            peer_s = time.perf_counter() - start
+            peer_received, peer_sessions = peer_counter.messages, peer_counter.connections
+        finally:
+            controller.stop()
+
+    digest_rate = recipients / digest_s
+    peer_rate = peer_n / peer_s
+    return {
+        "recipients": recipients,
+        "html_bytes": len(rendered.html.encode()),
+        "text_bytes": len(rendered.text.encode()),
+        "message_bytes": wire_bytes,
+        "stories": sum(len(s.stories) for s in edition.sections),
+        "digest_s": round(digest_s, 3),
+        "digest_per_s": round(digest_rate, 1),
+        "digest_sent": sent,
+        "digest_received": digest_received,
+        "digest_connections": digest_sessions,
+        "digest_received_mb": round(digest_bytes / 1e6, 1),
+        "nowire_s": round(nowire_s, 3),
+        "peer_recipients": peer_n,
+        "peer_s": round(peer_s, 3),
+        "peer_scaled_s": round(peer_s * recipients / peer_n, 2),
+        "peer_per_s": round(peer_rate, 1),
+        "peer_received": peer_received,
+        "peer_connections": peer_sessions,
+        "ratio": round(digest_rate / peer_rate, 2),
+        "assembly_us": round(assemble_s / recipients * 1e6, 1),
+        "as_bytes_us": round(serialise_s / recipients * 1e6, 1),
+        "bookkeeping_s": round(bookkeeping_s, 3),
+        "bookkeeping_us": round(bookkeeping_s / recipients * 1e6, 1),
+        "bookkeeping_share": round(bookkeeping_s / digest_s, 3),
+        "runs": runs,
+    }
+
+
+def print_report(r: dict[str, Any]) -> None:
+    n = r["recipients"]
+    print(f"\nDelivery ({n:,} recipients, demo edition {EDITION}: {r['stories']} stories, "
+          f"HTML {r['html_bytes']:,} bytes, text {r['text_bytes']:,} bytes, "
+          f"{r['message_bytes']:,} bytes on the wire per message; local aiosmtpd)")
+    print(f"  digest deliver      {r['digest_s']:7.2f} s  {r['digest_per_s']:8.1f} msg/s  "
+          f"({r['digest_sent']:,} recorded sent, {r['digest_received']:,} received over "
+          f"{r['digest_connections']} connection(s), {r['digest_received_mb']} MB)")
+    print(f"  peer: render + compose + new connection per message (rss2email's way), "
+          f"{r['peer_recipients']:,} recipients")
+    print(f"                      {r['peer_s']:7.2f} s  {r['peer_per_s']:8.1f} msg/s  "
+          f"({r['peer_received']:,} received over {r['peer_connections']} connections)")
+    scaled = "" if r["peer_recipients"] == n else ", scaled linearly from the sample"
+    print(f"  peer for {n:,}      {r['peer_scaled_s']:7.2f} s{scaled}")
+    print(f"  RATIO digest / peer messages per second: {r['ratio']}x  (target >= "
+          f"{TARGET_RATIO:g}x)")
+    print(f"  assembly  app._message      {r['assembly_us']:7.1f} us/recipient  (target < "
+          f"{TARGET_ASSEMBLY_US:g} us; best of {r['runs']})")
+    print(f"            + as_bytes()      {r['as_bytes_us']:7.1f} us/recipient  (together "
+          f"{r['assembly_us'] + r['as_bytes_us']:.1f} us)")
+    print(f"  bookkeeping claim + finish  {r['bookkeeping_s']:7.2f} s  "
+          f"{r['bookkeeping_us']:7.1f} us/recipient  = {r['bookkeeping_share']:.1%} of "
+          "digest's total")
+    print(f"  digest deliver, no SMTP (transport sends nothing) {r['nowire_s']:7.2f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipients", type=int, default=RECIPIENTS)
+    parser.add_argument("--peer-recipients", type=int, default=PEER_RECIPIENTS, metavar="N",
+                        help="recipients the peer sends to (fewer: scaled, and said so)")
+    parser.add_argument("--runs", type=int, default=RUNS, help="assembly timing: best of N")
+    args = parser.parse_args(argv)
+    print_report(bench(args.recipients, args.peer_recipients, args.runs))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
