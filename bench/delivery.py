@@ -57,6 +57,7 @@ from digest.config import load_settings  # noqa: E402
 from digest.models import DeliveryStatus, edition_from_dict  # noqa: E402
 from digest.send import compose, list_id  # noqa: E402
 from digest.store import Store  # noqa: E402
+from sections import best_of  # noqa: E402  (one timing helper for the benches)
 
 DEMO = REPO / "examples" / "demo"
 RECIPIENTS = 2_000
@@ -138,14 +139,6 @@ def write_config(folder: Path, port: int, recipients: list[str]) -> Path:
     config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return config
 
-
-def best_of(runs: int, fn: Any) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def bench(recipients: int = RECIPIENTS, peer_recipients: int = PEER_RECIPIENTS,
