@@ -52,12 +52,13 @@ from aiosmtpd.smtp import Envelope, Session
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, os.fspath(REPO))
 
+from sections import best_of  # noqa: E402  (one timing helper for the benches)
+
 from digest.app import App  # noqa: E402
 from digest.config import load_settings  # noqa: E402
 from digest.models import DeliveryStatus, edition_from_dict  # noqa: E402
 from digest.send import compose, list_id  # noqa: E402
 from digest.store import Store  # noqa: E402
-from sections import best_of  # noqa: E402  (one timing helper for the benches)
 
 DEMO = REPO / "examples" / "demo"
 RECIPIENTS = 2_000
