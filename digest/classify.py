@@ -68,7 +68,6 @@ class Lexicon:
 
     def __init__(self, sections: Sequence[SectionSpec]) -> None:
         self.order = [s.id for s in sections]
-        self.titles = {s.id: s.title for s in sections}
         self.folded: dict[str, list[Hit]] = {}  # one word, folded
         self.exact: dict[str, list[Hit]] = {}  # one acronym, as written
         self.runs: dict[tuple[str, ...], list[Hit]] = {}  # several words, folded

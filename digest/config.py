@@ -66,13 +66,12 @@ Duration = Annotated[
 ]
 
 
-def _check_email(value: str) -> str:
+def check_email(value: str) -> str:
+    """The address, trimmed; ValueError when it is not one (recipients, `digest unsubscribe`)."""
     if not _EMAIL.match(value.strip()):
         raise ValueError(f"not an email address: {value!r}")
     return value.strip()
 
-
-check_email = _check_email  # for the CLI: the same rule as recipients in feeds.yaml
 
 
 class _Frozen(BaseModel):
@@ -300,7 +299,7 @@ class DeliverySettings(_Frozen):
         match = _NAMED_ADDRESS.match(value)
         if not match:
             raise ValueError(f"not an address like 'Name <name@example.org>': {value!r}")
-        _check_email(match.group("inner") or match.group("bare"))
+        check_email(match.group("inner") or match.group("bare"))
         return value
 
     @field_validator("outbox")
@@ -321,7 +320,7 @@ class Recipient(_Frozen):
     @field_validator("email")
     @classmethod
     def _valid_email(cls, value: str) -> str:
-        return _check_email(value)
+        return check_email(value)
 
 
 class Settings(_Frozen):

@@ -115,11 +115,16 @@ _SEP = "\x1f"
 def fingerprints(item: Item) -> set[str]:
     """Every identity by which a later edition recognises this item as already sent: its
     canonical URL, its guid when globally unique, and its words (see TEXT_MARK)."""
-    out = {_text_mark(item)}
-    if item.url:
-        out.add(_bounded(f"url:{canonical_url(item.url)}"))
+    return {_text_mark(item), *_identities(item)}
+
+
+def _identities(item: Item) -> list[str]:
+    """The exact identities: `url:` canonical URL, `guid:` global guid (sorted, url last)."""
+    out = []
     if item.guid and _is_global_guid(item.guid):
-        out.add(_bounded(f"guid:{item.guid}"))
+        out.append(_bounded(f"guid:{item.guid}"))
+    if item.url:
+        out.append(_bounded(f"url:{canonical_url(item.url)}"))
     return out
 
 
@@ -220,10 +225,7 @@ def _cluster(items: Sequence[Item], sent: Mapping[str, str]) -> tuple[list[Story
 
     first_seen: dict[str, int] = {}
     for i, item in enumerate(items):
-        marks = fingerprints(item)
-        for mark in sorted(marks):
-            if mark.startswith(TEXT_MARK):
-                continue
+        for mark in _identities(item):
             kind = "same URL" if mark.startswith("url:") else "same guid"
             if mark in sent:
                 sent_because.setdefault(i, f"{kind} as a story in edition {sent[mark]}")

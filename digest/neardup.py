@@ -470,14 +470,13 @@ class Comparison:
         self.texts = texts
         self.df = document_frequency(texts)
         self.weight = idf_weights(self.df, len(texts))
-        if NAME_BOOST != 1:
-            names: dict[str, int] = {}
-            for t in texts:
-                for w in t.names:
-                    names[w] = names.get(w, 0) + 1
-            for w, count in names.items():
-                if w in self.weight and count * 2 >= self.df[w]:
-                    self.weight[w] *= NAME_BOOST
+        names: dict[str, int] = {}  # a word written as a name in most of its texts
+        for t in texts:
+            for w in t.names:
+                names[w] = names.get(w, 0) + 1
+        for w, count in names.items():
+            if w in self.weight and count * 2 >= self.df[w]:
+                self.weight[w] *= NAME_BOOST
         self._totals: dict[int, tuple[float, float]] = {}  # only texts that get compared
 
     def _total(self, i: int) -> tuple[float, float]:
