@@ -73,6 +73,7 @@ class BuildResult:
     explain: tuple[str, ...] = ()
     fetched: tuple[FeedOutcome, ...] = ()
     trimmed: tuple[str, ...] = ()  # stories left out to keep the HTML under the size budget
+    rendered: Rendered | None = None  # the whole edition, as the size check rendered it
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,19 +260,22 @@ class App:
                                         max_stories=s.edition.max_stories)
         edition = Edition(date=day, title=s.title, generated_at=self.clock(),
                           sections=tuple(sections), dropped=tuple(dropped + unplaced))
-        edition, trimmed = self._within_budget(edition)
+        edition, rendered, trimmed = self._within_budget(edition)
         return BuildResult(edition, send_at, frozen=False,
                            explain=tuple(_explain(edition, placed, len(items))), fetched=fetched,
-                           trimmed=tuple(trimmed))
+                           trimmed=tuple(trimmed), rendered=rendered)
 
-    def _within_budget(self, edition: Edition) -> tuple[Edition, list[str]]:
+    def _within_budget(self, edition: Edition) -> tuple[Edition, Rendered, list[str]]:
         """Leave out the lowest-ranked stories until the HTML fits `email.max_html_bytes`
-        (Gmail clips messages over about 102 KB and hides the rest behind a link)."""
+        (Gmail clips messages over about 102 KB and hides the rest behind a link); returns
+        the edition, its rendering (kept: export, preview and freezing reuse it) and a line per
+        story left out."""
         budget = self.settings.email.max_html_bytes
         trimmed: list[str] = []
-        while edition.stories:
-            size = len(self.render(edition).html.encode())
-            if size <= budget:
+        while True:
+            rendered = self.render(edition)
+            size = len(rendered.html.encode())
+            if size <= budget or not edition.stories:
                 break
             worst = min(edition.stories, key=lambda st: (st.score, st.title))
             sections = tuple(
@@ -280,7 +284,11 @@ class App:
             edition = replace(edition, sections=tuple(sec for sec in sections if sec.stories))
             trimmed.append(f"{worst.title!r} ({worst.source}, score {worst.score:.3f}): the "
                            f"HTML was {size:,} bytes, over the {budget:,}-byte budget")
-        return edition, trimmed
+        return edition, rendered, trimmed
+
+    def _rendered(self, result: BuildResult) -> Rendered:
+        """The whole edition rendered: as build rendered it, or now (a frozen edition)."""
+        return result.rendered or self.render(result.edition)
 
     def render(self, edition: Edition, sections: Sequence[str] | None = None) -> Rendered:
         return self.renderer.render(edition, sections=sections)
@@ -289,30 +297,31 @@ class App:
         """The edition in one of the `digest build --format` formats."""
         if fmt == "json":
             return json.dumps(edition_to_dict(result.edition), indent=2, ensure_ascii=False)
-        rendered = self.render(result.edition)
+        rendered = self._rendered(result)
         if fmt == "html":
             return rendered.html
         if fmt == "text":
             return rendered.text
         if fmt == "eml":
-            first = self.settings.recipients[0].email if self.settings.recipients else None
-            return self._message(rendered, result.edition.date.isoformat(),
-                                 first or "preview@example.invalid").as_string()
+            return self._preview_message(result, rendered)
         raise UsageError(f"unknown format {fmt!r}")
+
+    def _preview_message(self, result: BuildResult, rendered: Rendered) -> str:
+        """The whole message as the first recipient would get it."""
+        first = self.settings.recipients[0].email if self.settings.recipients else None
+        return self._message(rendered, result.edition.date.isoformat(),
+                             first or "preview@example.invalid").as_string()
 
     def write_preview(self, result: BuildResult, out_dir: Path) -> list[Path]:
         """Write the edition's HTML, text, the whole message (.eml, as the first recipient would
         get it) and JSON next to each other; returns their paths, the HTML first."""
-        rendered = self.render(result.edition)
+        rendered = self._rendered(result)
         out_dir.mkdir(parents=True, exist_ok=True)
         stem = f"edition-{result.edition.date.isoformat()}"
-        first = self.settings.recipients[0].email if self.settings.recipients else None
-        message = self._message(rendered, result.edition.date.isoformat(),
-                                first or "preview@example.invalid")
         files = {
             out_dir / f"{stem}.html": rendered.html,
             out_dir / f"{stem}.txt": rendered.text,
-            out_dir / f"{stem}.eml": message.as_string(),
+            out_dir / f"{stem}.eml": self._preview_message(result, rendered),
             out_dir / f"{stem}.json": json.dumps(edition_to_dict(result.edition), indent=2,
                                                  ensure_ascii=False),
         }
@@ -337,7 +346,7 @@ class App:
                        unsubscribe=self.unsubscribe_links)
 
     def _freeze(self, result: BuildResult) -> FrozenEdition:
-        rendered = self.render(result.edition)
+        rendered = self._rendered(result)
         marks = {mark for story in result.edition.stories for item in story.items
                  for mark in dedupe.fingerprints(item)}
         return self.store.freeze_edition(
