@@ -293,12 +293,18 @@ def preview(state: State, serve_: bool, host: str, port: int, edition: str | Non
             rendered = app.render(result.edition)
         return Page(rendered.html, rendered.text)
 
+    folder_by_mtime: dict[float, str | None] = {}  # feeds.yaml is read again only once changed
+
     def watched() -> list[Path]:
-        try:
-            templates = state.settings().email.templates
-        except ConfigError:  # shown as the page; the built-in templates are still watched
-            templates = None
-        return [config, *template_files(templates)]
+        mtime = config.stat().st_mtime if config.exists() else -1.0
+        if mtime not in folder_by_mtime:
+            try:
+                templates = state.settings().email.templates
+            except ConfigError:  # shown as the page; the built-in templates are still watched
+                templates = None
+            folder_by_mtime.clear()
+            folder_by_mtime[mtime] = templates
+        return [config, *template_files(folder_by_mtime[mtime])]
 
     server = serve(Preview(render, watched), host, port)
     click.echo(f"preview of {config.name} at http://{host}:{server.server_port}/ "
