@@ -10,10 +10,9 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from email.message import EmailMessage
 from pathlib import Path
 from queue import Empty, SimpleQueue
 from random import Random
@@ -24,6 +23,7 @@ from digest.config import Settings, load_lexicon
 from digest.errors import ConfigError, DeliveryError, RenderError, UsageError
 from digest.fetch import FeedRequest, FetchLimits, fetch_feeds
 from digest.models import (
+    Claim,
     Delivery,
     DeliveryStatus,
     Edition,
@@ -37,16 +37,19 @@ from digest.models import (
     edition_to_dict,
     iso,
 )
+from digest.owner import gone, this_process
 from digest.polling import plan_next_poll
 from digest.render import Renderer, template_dir
 from digest.schedule import next_send, send_time_on
 from digest.send import (
     FileTransport,
+    Letter,
+    Outgoing,
     SmtpOptions,
+    SmtpPool,
     SmtpTransport,
     Transport,
     Unsubscribe,
-    compose,
     list_id,
 )
 from digest.store import FrozenEdition, PollRecord, Store
@@ -309,8 +312,8 @@ class App:
     def _preview_message(self, result: BuildResult, rendered: Rendered) -> str:
         """The whole message as the first recipient would get it."""
         first = self.settings.recipients[0].email if self.settings.recipients else None
-        return self._message(rendered, result.edition.date.isoformat(),
-                             first or "preview@example.invalid").as_string()
+        letter = self._letter(rendered, result.edition.date.isoformat())
+        return letter.for_recipient(first or "preview@example.invalid").data.decode()
 
     def write_preview(self, result: BuildResult, out_dir: Path) -> list[Path]:
         """Write the edition's HTML, text, the whole message (.eml, as the first recipient would
@@ -336,14 +339,17 @@ class App:
         if d.transport == "file":
             return FileTransport(d.outbox)
         password = d.smtp.password.get_secret_value() if d.smtp.password else None
-        return SmtpTransport(SmtpOptions(d.smtp.host, d.smtp.port, d.smtp.security,
-                                         d.smtp.username, password, d.smtp.timeout))
+        options = SmtpOptions(d.smtp.host, d.smtp.port, d.smtp.security, d.smtp.username,
+                              password, d.smtp.timeout, d.smtp.ca_file)
+        if d.smtp.connections > 1:
+            return SmtpPool(options, d.smtp.connections)
+        return SmtpTransport(options)
 
-    def _message(self, rendered: Rendered, edition: str, recipient: str) -> EmailMessage:
+    def _letter(self, rendered: Rendered, edition: str) -> Letter:
         d = self.settings.delivery
-        return compose(rendered, sender=d.from_, recipient=recipient, edition=edition,
-                       list_id=list_id(self.settings.title, d.from_),
-                       unsubscribe=self.unsubscribe_links)
+        return Letter(rendered, sender=d.from_, edition=edition,
+                      list_id=list_id(self.settings.title, d.from_),
+                      unsubscribe=self.unsubscribe_links)
 
     def _freeze(self, result: BuildResult) -> FrozenEdition:
         rendered = self._rendered(result)
@@ -377,106 +383,135 @@ class App:
             edition = edition_from_dict(frozen.payload)
 
         if to:  # a test copy: not recorded, does not freeze the edition
-            rendered = self.render(edition)
             if not dry_run:
                 with self._transport() as transport:
-                    transport.send(self._message(rendered, name, to))
+                    transport.send(self._letter(self.render(edition), name).for_recipient(to))
             report.results.append(DeliveryResult(to, None, "test copy, not recorded"))
             return report
 
         done = self.store.delivery_statuses(frozen.id) if frozen else {}
+        claims = self.store.open_claims(frozen.id) if frozen else {}
+        run = _Run(name, frozen.id if frozen else 0, this_process(),
+                   {c.owner for c in claims.values() if c.owner and gone(c.owner)})
         suppressed = self.store.suppressed()
-        variants: dict[tuple[str, ...] | None, Rendered] = {}
+        letters: dict[tuple[str, ...] | None, Letter] = {}
         if frozen is not None:
-            variants[None] = Rendered(frozen.subject, frozen.html, frozen.text)
-        with self._transport() if not dry_run else _NoTransport() as transport:
+            letters[None] = self._letter(Rendered(frozen.subject, frozen.html, frozen.text),
+                                         name)
+        results: list[DeliveryResult | Future[DeliveryResult]] = []
+        with self._transport() if not dry_run else _NoTransport() as transport, \
+                _Dispatch(transport.size if isinstance(transport, SmtpPool) else 1) as dispatch:
             for recipient in self.settings.recipients:
+                if dispatch.stopped:
+                    break
                 address = recipient.email
                 status = done.get(address)
                 if status in (DeliveryStatus.SENT, DeliveryStatus.FAILED,
                               DeliveryStatus.SUPPRESSED):
-                    report.results.append(DeliveryResult(address, status, "already recorded"))
+                    results.append(DeliveryResult(address, status, "already recorded"))
                     continue
                 since = suppressed.get(address.lower())
                 if since is not None:
-                    why = f"unsubscribed on {since:%Y-%m-%d}"
-                    if not dry_run and frozen is not None and self.store.claim_delivery(
-                            frozen.id, address, now=self.clock()):
-                        self.store.finish_delivery(frozen.id, address,
-                                                   DeliveryStatus.SUPPRESSED, now=self.clock(),
-                                                   error=why)
-                    report.results.append(DeliveryResult(
-                        address, None if dry_run else DeliveryStatus.SUPPRESSED,
-                        f"would skip: {why}" if dry_run else f"skipped: {why}"))
+                    results.append(self._suppressed(run, address, since, dry_run=dry_run))
                     continue
                 key = tuple(recipient.sections) if recipient.sections else None
-                cached = variants.get(key)
-                if cached is None:
+                letter = letters.get(key)
+                if letter is None:
                     if key is not None and not any(s.id in key for s in edition.sections):
-                        report.results.append(DeliveryResult(
+                        results.append(DeliveryResult(
                             address, None, "no stories in the chosen sections"))
                         continue
-                    cached = variants.setdefault(key, self.render(edition, key))
-                rendered = cached
+                    letter = letters.setdefault(key, self._letter(self.render(edition, key),
+                                                                  name))
                 if dry_run or frozen is None:
                     stories = sum(len(s.stories) for s in edition.sections
                                   if key is None or s.id in key)
-                    report.results.append(DeliveryResult(
-                        address, None, f"would send {stories} stories: {rendered.subject}"))
+                    results.append(DeliveryResult(
+                        address, None, f"would send {stories} stories: {letter.subject}"))
                     continue
-                report.results.append(self._deliver_one(
-                    transport, frozen.id, name, address, rendered,
-                    reclaim=status is DeliveryStatus.SENDING))
+                self._pace()
+                results.append(dispatch.submit(self._deliver_one, transport, run, address,
+                                               letter, claims.get(address)))
+        report.results.extend(r if isinstance(r, DeliveryResult) else r.result()
+                              for r in results if not (isinstance(r, Future) and r.exception()))
+        if dispatch.stopped:
+            raise dispatch.stopped
         return report
+
+    def _suppressed(self, run: _Run, address: str, since: datetime, *, dry_run: bool
+                    ) -> DeliveryResult:
+        why = f"unsubscribed on {since:%Y-%m-%d}"
+        if dry_run:
+            return DeliveryResult(address, None, f"would skip: {why}")
+        if run.edition_id and self.store.claim_delivery(run.edition_id, address,
+                                                        now=self.clock(), owner=run.owner):
+            self.store.finish_delivery(run.edition_id, address, DeliveryStatus.SUPPRESSED,
+                                       now=self.clock(), error=why)
+        return DeliveryResult(address, DeliveryStatus.SUPPRESSED, f"skipped: {why}")
 
     def unsubscribe(self, addresses: Sequence[str]) -> list[tuple[str, bool]]:
         """Add addresses to the suppression list: (address, newly added) each."""
         return [(a, self.store.suppress(a, now=self.clock(), source="command"))
                 for a in addresses]
 
-    def _deliver_one(self, transport: Transport, edition_id: int, edition: str,
-                     address: str, rendered: Rendered, *, reclaim: bool = False
-                     ) -> DeliveryResult:
-        """Claim, send, record. `reclaim`: the last run claimed this delivery and never
-        recorded its outcome (it died in between): once the claim is older than
-        `delivery.claim_timeout`, it is taken again, and sent again unless the transport can
-        tell it went out (the file outbox can; SMTP cannot, so the recipient may get a second
-        copy, with the same Message-ID)."""
+    def _deliver_one(self, transport: Transport, run: _Run, address: str, letter: Letter,
+                     claim: Claim | None) -> DeliveryResult:
+        """Claim, send, record (in a sender thread when there are several connections).
+
+        `claim`: the delivery was left `sending` by an earlier run that died before recording
+        the outcome. It is taken again once its process is known to have ended (same host)
+        or its claim is older than `delivery.claim_timeout`. It is then recorded as sent,
+        not sent again, when the transport shows the message went out (the file outbox) or
+        the run had reached the hand-over (SMTP: just before the final "." of DATA, so the
+        server most likely has it; the one case where it may not is a crash in the moment
+        between that note and the "." leaving, and it is said in the history)."""
         now = self.clock()
-        stale = now - self.settings.delivery.claim_timeout if reclaim else None
-        if not self.store.claim_delivery(edition_id, address, now=now, stale_before=stale):
+        stale = now - self.settings.delivery.claim_timeout if claim else None
+        edition_id = run.edition_id
+        if not self.store.claim_delivery(edition_id, address, now=now, stale_before=stale,
+                                         owner=run.owner, gone=run.gone):
             _, retry_after = self.store.delivery_attempts(edition_id, address)
             if retry_after is not None and retry_after > now:
                 return DeliveryResult(address, DeliveryStatus.DEFERRED,
                                       f"deferred: next try after {iso(retry_after)}")
             return DeliveryResult(address, DeliveryStatus.SENDING, "claimed by another run")
-        message = self._message(rendered, edition, address)
-        if reclaim and transport.delivered(message):
-            self.store.finish_delivery(edition_id, address, DeliveryStatus.SENT,
-                                       now=self.clock(), message_id=str(message["Message-ID"]))
-            return DeliveryResult(address, DeliveryStatus.SENT,
-                                  "sent before the last run stopped; recorded now")
-        self._pace()
+        message = letter.for_recipient(address)
+        if claim and (transport.delivered(message) or claim.handed_over_at):
+            why = ("sent before the last run stopped; recorded now" if not
+                   claim.handed_over_at or transport.delivered(message) else
+                   "unconfirmed: the last run stopped after handing it to the server; "
+                   "not sent again")
+            return self._finish(run, address, DeliveryStatus.SENT, why, message.message_id)
+
+        def handed_over() -> None:
+            self.store.handed_over(edition_id, address, now=self.clock())
+
         try:
-            transport.send(message)
+            transport.send(message, handed_over)
         except DeliveryError as e:
+            if e.unconfirmed:  # the server may have it: a second copy is the worse outcome
+                return self._finish(run, address, DeliveryStatus.SENT, f"unconfirmed: {e}",
+                                    message.message_id)
             if e.connection:  # not this recipient's fault: retry later, stop this run
-                self.store.finish_delivery(edition_id, address, DeliveryStatus.DEFERRED,
-                                           now=self.clock(), error=str(e))
+                self._finish(run, address, DeliveryStatus.DEFERRED, str(e))
                 raise DeliveryError(f"{e}; stopped, the rest will be sent on the next run",
                                     permanent=e.permanent, connection=True) from e
             status = DeliveryStatus.FAILED if e.permanent else DeliveryStatus.DEFERRED
-            retry = None
-            if status is DeliveryStatus.DEFERRED:  # 4xx: back off, more each time
-                attempts, _ = self.store.delivery_attempts(edition_id, address)
-                retry = self.clock() + retry_delay(attempts)
-            self.store.finish_delivery(edition_id, address, status, now=self.clock(),
-                                       error=str(e), retry_after=retry)
             log.info("delivery to %s %s: %s", address, status.value, e)
-            return DeliveryResult(address, status, str(e))
-        self.store.finish_delivery(edition_id, address, DeliveryStatus.SENT, now=self.clock(),
-                                   message_id=str(message["Message-ID"]))
-        return DeliveryResult(address, DeliveryStatus.SENT, str(message["Message-ID"]))
+            return self._finish(run, address, status, str(e))
+        return self._finish(run, address, DeliveryStatus.SENT, message.message_id,
+                            message.message_id)
+
+    def _finish(self, run: _Run, address: str, status: DeliveryStatus, detail: str,
+                message_id: str | None = None) -> DeliveryResult:
+        retry = None
+        if status is DeliveryStatus.DEFERRED:  # back off, more each time
+            attempts, _ = self.store.delivery_attempts(run.edition_id, address)
+            retry = self.clock() + retry_delay(attempts)
+        error = None if detail == message_id else detail
+        self.store.finish_delivery(run.edition_id, address, status, now=self.clock(),
+                                   message_id=message_id, error=error, retry_after=retry)
+        return DeliveryResult(address, status, detail)
 
     def _pace(self) -> None:
         """Keep to delivery.smtp.max_per_second (SMTP only: the outbox has no limit)."""
@@ -509,11 +544,64 @@ class _NoTransport:
     def __exit__(self, *exc: object) -> None:
         return None
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Outgoing, handed_over: Callable[[], None] | None = None) -> None:
         raise AssertionError("a dry run never sends")
 
-    def delivered(self, message: EmailMessage) -> bool:
+    def delivered(self, message: Outgoing) -> bool:
         return False
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """One `deliver` call: the edition, who claims (this process), whose claims are dead."""
+
+    edition: str
+    edition_id: int
+    owner: str
+    gone: frozenset[str] | set[str]
+
+
+class _Dispatch:
+    """Runs deliveries inline (one connection) or on `workers` threads with at most two each
+    waiting. The first failure that stops the run (the transport is down) stops new
+    submissions; deliveries already started finish and are recorded."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.stopped: BaseException | None = None
+        self._pool = ThreadPoolExecutor(workers, "digest-send") if workers > 1 else None
+        self._pending: set[Future[DeliveryResult]] = set()
+
+    def __enter__(self) -> _Dispatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._settle(self._pending)
+
+    def submit(self, fn: Callable[..., DeliveryResult], *args: object
+               ) -> Future[DeliveryResult]:
+        if self._pool is None:
+            future: Future[DeliveryResult] = Future()
+            try:
+                future.set_result(fn(*args))
+            except DeliveryError as e:
+                future.set_exception(e)
+                self.stopped = e
+            return future
+        while len(self._pending) >= 2 * self.workers:
+            done, self._pending = wait(self._pending, return_when=FIRST_COMPLETED)
+            self._settle(done)
+        future = self._pool.submit(fn, *args)
+        self._pending.add(future)
+        return future
+
+    def _settle(self, done: set[Future[DeliveryResult]]) -> None:
+        for future in done:
+            error = future.exception()
+            if error is not None and self.stopped is None:
+                self.stopped = error
 
 
 def _explain(edition: Edition, placed: Sequence[Story], candidates: int) -> list[str]:

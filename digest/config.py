@@ -253,6 +253,11 @@ class SmtpSettings(_Frozen):
     timeout: float = Field(30.0, gt=0)
     max_per_second: float | None = Field(
         None, gt=0, description="at most this many messages a second (a provider's limit)")
+    connections: int = Field(
+        1, ge=1, le=32, description="SMTP connections sending at once (a provider's limit)")
+    ca_file: str | None = Field(
+        None, description="PEM file of the CA to trust for a private relay's certificate "
+                          "(default: the system's CAs)")
 
     @field_validator("username", "password", mode="before")
     @classmethod

@@ -40,11 +40,14 @@ class RenderError(DigestError):
 class DeliveryError(DigestError):
     """A message could not be handed over; `permanent` says whether retrying can help, and
     `connection` that the transport itself failed (server unreachable, login refused), so no
-    later recipient can get through either."""
+    later recipient can get through either. `unconfirmed`: the connection was lost after the
+    message was handed over, so the server may have it (not to be sent again)."""
 
-    def __init__(self, message: str, *, permanent: bool, connection: bool = False) -> None:
+    def __init__(self, message: str, *, permanent: bool, connection: bool = False,
+                 unconfirmed: bool = False) -> None:
         self.permanent = permanent
         self.connection = connection
+        self.unconfirmed = unconfirmed
         super().__init__(message)
 
 

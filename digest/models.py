@@ -172,6 +172,15 @@ class Delivery:
 
 
 @dataclass(frozen=True, slots=True)
+class Claim:
+    """A delivery taken for sending and not yet recorded."""
+
+    claimed_at: datetime | None
+    owner: str | None  # host:pid:start of the process that took it
+    handed_over_at: datetime | None  # the message reached the point of no return
+
+
+@dataclass(frozen=True, slots=True)
 class FeedState:
     """What the store remembers about a feed between polls."""
 

@@ -8,22 +8,29 @@ Built on the standard library's `email` and `smtplib`. A transport raises Delive
 from __future__ import annotations
 
 import base64
+import binascii
 import contextlib
+import email.policy
 import hashlib
 import hmac
 import os
+import queue
 import re
+import secrets
 import smtplib
 import ssl
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from email import quoprimime
 from email.message import EmailMessage
 from email.utils import format_datetime, localtime, parseaddr
 from html import escape
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol, Self
-from urllib.parse import urlencode
+from urllib.parse import quote
 
 from digest.errors import DeliveryError
 from digest.models import UNSUBSCRIBE_PLACEHOLDER, Rendered
@@ -34,9 +41,12 @@ _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9@._+-]")
 def message_id(edition: str, recipient: str, sender: str) -> str:
     """Stable per (edition, recipient): a retried send carries the same Message-ID, so a
     duplicate that slipped through can be recognised (RFC 5322 section 3.6.4)."""
-    domain = parseaddr(sender)[1].rpartition("@")[2] or "digest.invalid"
+    return _message_id(edition, recipient, parseaddr(sender)[1].rpartition("@")[2])
+
+
+def _message_id(edition: str, recipient: str, domain: str) -> str:
     token = hashlib.sha256(f"{edition}\0{recipient.lower()}".encode()).hexdigest()[:24]
-    return f"<digest.{edition}.{token}@{domain}>"
+    return f"<digest.{edition}.{token}@{domain or 'digest.invalid'}>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +58,8 @@ class Unsubscribe:
 
     def token(self, recipient: str, list_id: str) -> str:
         """A recipient's signature: HMAC-SHA256 of the list and the address (lower case)."""
-        mac = hmac.new(self.secret, f"{list_id}\0{recipient.lower()}".encode(), hashlib.sha256)
-        return base64.urlsafe_b64encode(mac.digest()[:18]).decode()
+        mac = hmac.digest(self.secret, f"{list_id}\0{recipient.lower()}".encode(), "sha256")
+        return base64.urlsafe_b64encode(mac[:18]).decode()
 
     def verify(self, recipient: str, list_id: str, token: str) -> bool:
         """Whether a link's token is this list's signature of this address."""
@@ -58,38 +68,137 @@ class Unsubscribe:
     def link(self, recipient: str, list_id: str) -> str | None:
         if not self.url:
             return None
-        query = urlencode({"u": recipient, "t": self.token(recipient, list_id)})
-        return f"{self.url}?{query}"
+        # the token is URL-safe base64 without padding (18 bytes)
+        return f"{self.url}?u={quote(recipient, safe='')}&t={self.token(recipient, list_id)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One finished message: the envelope and the bytes a transport hands over (CRLF lines,
+    7-bit unless an address needs SMTPUTF8)."""
+
+    sender: str  # envelope sender (bare address)
+    recipient: str  # envelope recipient (bare address)
+    message_id: str
+    edition: str
+    data: bytes
+
+    @property
+    def smtputf8(self) -> bool:
+        return not (self.sender.isascii() and self.recipient.isascii())
+
+
+class Letter:
+    """An edition's message built once (headers encoded, both parts quoted-printable), with
+    holes where each recipient's address, Message-ID, date and unsubscribe link go.
+
+    `for_recipient` only joins bytes: the stdlib `email` package would quote-print 60 KB of
+    HTML and parse every header again for every recipient. The unsubscribe link is put
+    between soft line breaks (RFC 2045 6.7), so it fills its hole without re-encoding the
+    lines around it. multipart/alternative: the text part first, the HTML part last (RFC 2046
+    5.1.4: the last part is the preferred one). List-Unsubscribe (RFC 2369) has the mailto
+    link and, when configured, the recipient's signed https link, with one-click
+    List-Unsubscribe-Post (RFC 8058)."""
+
+    def __init__(self, rendered: Rendered, *, sender: str, edition: str, list_id: str,
+                 unsubscribe: Unsubscribe | None = None) -> None:
+        self.sender = parseaddr(sender)[1]
+        self.subject = rendered.subject
+        self.edition = edition
+        self.list_id = list_id
+        self.unsubscribe = unsubscribe or Unsubscribe()
+        self.mailto = f"mailto:{self.sender}?subject=unsubscribe"
+        self._domain = self.sender.rpartition("@")[2]
+        self._head = b"".join((_header("Subject", rendered.subject),
+                               _header("From", sender, utf8=not self.sender.isascii()),
+                               _header("List-Id", list_id)))
+        text = _qp_segments(rendered.text)
+        html = _qp_segments(rendered.html)
+        boundary = "==digest-" + secrets.token_hex(12) + "=="  # "==" never occurs in QP
+        self._tail = (
+            f"X-Digest-Edition: {edition}\r\nMIME-Version: 1.0\r\n"
+            f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n').encode()
+        part = ('--{b}\r\nContent-Type: text/{kind}; charset="utf-8"\r\n'
+                "Content-Transfer-Encoding: quoted-printable\r\n\r\n")
+        self._text = (part.format(b=boundary, kind="plain").encode(), text)
+        self._html = (part.format(b=boundary, kind="html").encode(), html)
+        self._end = f"\r\n--{boundary}--\r\n".encode()
+        self._date = (0, b"")
+
+    def for_recipient(self, recipient: str, date: str | None = None) -> Outgoing:
+        plain = _PLAIN_ADDRESS.match(recipient) is not None  # no display name to parse
+        address = recipient if plain else parseaddr(recipient)[1] or recipient
+        msgid = _message_id(self.edition, address, self._domain)
+        https = self.unsubscribe.link(address, self.list_id)
+        link = https or self.mailto
+        unsubscribe = f"List-Unsubscribe: <{self.mailto}>"
+        if https:
+            unsubscribe += f",\r\n <{https}>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click"
+        to = (b"To: " + recipient.encode() + b"\r\n" if plain
+              else _header("To", recipient, utf8=not address.isascii()))
+        text_link = _qp_link(link)
+        html_link = _qp_link(escape(link))
+        data = b"".join((
+            self._head, to, b"Date: ", self._now(date), b"\r\nMessage-ID: ", msgid.encode(),
+            b"\r\n", unsubscribe.encode(), b"\r\n", self._tail,
+            self._text[0], text_link.join(self._text[1]), b"\r\n",
+            self._html[0], html_link.join(self._html[1]), self._end))
+        return Outgoing(self.sender, address, msgid, self.edition, data)
+
+    def _now(self, date: str | None) -> bytes:
+        if date is not None:
+            return date.encode()
+        second = int(time.time())
+        if self._date[0] != second:  # formatting a date costs more than the rest together
+            self._date = (second, format_datetime(localtime()).encode())
+        return self._date[1]
+
+
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~@-]+\Z")
+
+
+def _header(name: str, value: str, *, utf8: bool = False) -> bytes:
+    """One header line, folded, non-ASCII encoded (RFC 2047), or raw UTF-8 for an address
+    that needs SMTPUTF8 (RFC 6532)."""
+    policy = email.policy.SMTPUTF8 if utf8 else email.policy.SMTP
+    msg = EmailMessage(policy=policy)
+    msg[name] = value
+    return policy.fold_binary(name, msg[name])
+
+
+def _qp_segments(text: str) -> list[bytes]:
+    """The text quoted-printable (UTF-8, CRLF), cut where the unsubscribe placeholder was:
+    each cut ends and starts a line with a soft break, so whatever fills it stays valid."""
+    pieces = text.split(UNSUBSCRIBE_PLACEHOLDER)
+    out = []
+    for n, piece in enumerate(pieces):
+        encoded = quoprimime.body_encode(piece.encode().decode("latin-1"), maxlinelen=75,
+                                         eol="\r\n")
+        if n > 0:
+            encoded = "=\r\n" + encoded
+        if n < len(pieces) - 1 and encoded and not encoded.endswith("\r\n"):
+            encoded += "=\r\n"
+        out.append(encoded.encode("ascii"))
+    return out
+
+
+def _qp_link(link: str) -> bytes:
+    """A link quoted-printable on lines of its own (soft breaks, at most 76 characters)."""
+    lines = binascii.b2a_qp(link.encode(), quotetabs=True, istext=False).split(b"=\n")
+    last = lines[-1]
+    if len(last) > 75:  # leave room for the soft break that follows the link
+        cut = 72 if b"=" not in last[70:72] else last.rindex(b"=", 70, 72)
+        lines[-1:] = [last[:cut], last[cut:]]
+    return b"=\r\n".join(lines)
 
 
 def compose(
     rendered: Rendered, *, sender: str, recipient: str, edition: str, list_id: str,
     date: str | None = None, unsubscribe: Unsubscribe | None = None,
-) -> EmailMessage:
-    """multipart/alternative: the text part first, the HTML part last (RFC 2046 5.1.4: the
-    last part is the preferred one). The recipient's unsubscribe link is filled into both
-    parts and into List-Unsubscribe (RFC 2369), with one-click List-Unsubscribe-Post
-    (RFC 8058) when there is an https link."""
-    address = parseaddr(sender)[1]
-    mailto = f"mailto:{address}?subject=unsubscribe"
-    https = (unsubscribe or Unsubscribe()).link(recipient, list_id)
-    msg = EmailMessage()
-    msg["Subject"] = rendered.subject
-    msg["From"] = sender
-    msg["To"] = recipient
-    msg["Date"] = date or format_datetime(localtime())
-    msg["Message-ID"] = message_id(edition, recipient, sender)
-    msg["List-Id"] = list_id
-    msg["List-Unsubscribe"] = f"<{mailto}>" + (f", <{https}>" if https else "")
-    if https:
-        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg["X-Digest-Edition"] = edition
-    link = https or mailto
-    text = rendered.text.replace(UNSUBSCRIBE_PLACEHOLDER, link)
-    html = rendered.html.replace(UNSUBSCRIBE_PLACEHOLDER, escape(link))
-    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
-    return msg
+) -> Outgoing:
+    """One recipient's message (a Letter built for just this one)."""
+    return Letter(rendered, sender=sender, edition=edition, list_id=list_id,
+                  unsubscribe=unsubscribe).for_recipient(recipient, date)
 
 
 def list_id(title: str, sender: str) -> str:
@@ -97,6 +206,10 @@ def list_id(title: str, sender: str) -> str:
     domain = parseaddr(sender)[1].rpartition("@")[2] or "digest.invalid"
     slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "digest"
     return f"{title} <{slug}.{domain}>"
+
+
+def _nothing() -> None:
+    return None
 
 
 class Transport(Protocol):
@@ -107,12 +220,16 @@ class Transport(Protocol):
     def __exit__(self, et: type[BaseException] | None, e: BaseException | None,
                  tb: TracebackType | None) -> None: ...
 
-    def send(self, message: EmailMessage) -> None: ...
+    def send(self, message: Outgoing, handed_over: Callable[[], None] = _nothing) -> None:
+        """Deliver, or raise DeliveryError. `handed_over` is called at the point of no return
+        (SMTP: before the final "." of DATA), so a crash after it can be told from one
+        before it."""
+        ...
 
-    def delivered(self, message: EmailMessage) -> bool:
+    def delivered(self, message: Outgoing) -> bool:
         """Whether this very message (same Message-ID) was already handed over, as far as the
         transport can tell: after a crash between sending and recording, True avoids a second
-        copy. SMTP cannot tell (False: the message is sent again, same Message-ID)."""
+        copy. SMTP cannot tell (False)."""
         ...
 
 
@@ -129,27 +246,26 @@ class FileTransport:
                  tb: TracebackType | None) -> None:
         return None
 
-    def path_for(self, message: EmailMessage) -> Path:
-        edition = str(message.get("X-Digest-Edition", "edition"))
-        recipient = _UNSAFE_FILENAME.sub("_", str(message["To"]))
-        return self.outbox / _UNSAFE_FILENAME.sub("_", edition) / f"{recipient}.eml"
+    def path_for(self, message: Outgoing) -> Path:
+        recipient = _UNSAFE_FILENAME.sub("_", message.recipient)
+        return self.outbox / _UNSAFE_FILENAME.sub("_", message.edition) / f"{recipient}.eml"
 
-    def delivered(self, message: EmailMessage) -> bool:
+    def delivered(self, message: Outgoing) -> bool:
         path = self.path_for(message)
         if not path.is_file():
             return False
         with path.open("rb") as f:
             head = f.read(64 * 1024)
-        return f"Message-ID: {message['Message-ID']}".encode() in head
+        return f"\nMessage-ID: {message.message_id}\r\n".encode() in head
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Outgoing, handed_over: Callable[[], None] = _nothing) -> None:
         path = self.path_for(message)
         tmp: str | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
             with os.fdopen(fd, "wb") as f:
-                f.write(message.as_bytes())
+                f.write(message.data)
             os.replace(tmp, path)
         except OSError as e:
             if tmp is not None:
@@ -167,16 +283,20 @@ class SmtpOptions:
     username: str | None = None
     password: str | None = None
     timeout: float = 30.0
+    ca_file: str | None = None  # trust this CA (a private relay) instead of the system's
 
 
 class SmtpTransport:
-    """One SMTP connection reused for a batch; reconnects once if the server dropped it."""
+    """One SMTP connection reused for a batch; reconnects once if the server dropped it before
+    the message was handed over. After that point (the final "." of DATA) a lost connection
+    is not retried: the server may have the message, and a second copy is the worse outcome
+    (DeliveryError with `unconfirmed`)."""
 
     def __init__(self, options: SmtpOptions) -> None:
         self.options = options
         self._smtp: smtplib.SMTP | None = None
 
-    def delivered(self, message: EmailMessage) -> bool:
+    def delivered(self, message: Outgoing) -> bool:
         return False  # a server keeps no record we can ask for
 
     def __enter__(self) -> Self:
@@ -195,8 +315,9 @@ class SmtpTransport:
     def _connect(self) -> smtplib.SMTP:
         o = self.options
         where = f"SMTP {o.host}:{o.port}"
-        context = ssl.create_default_context()  # verifies certificates and host names
         try:
+            # verifies certificates and host names
+            context = ssl.create_default_context(cafile=o.ca_file)
             smtp: smtplib.SMTP
             if o.security == "tls":
                 smtp = smtplib.SMTP_SSL(o.host, o.port, timeout=o.timeout, context=context)
@@ -206,6 +327,7 @@ class SmtpTransport:
                     smtp.starttls(context=context)
             if o.username:
                 smtp.login(o.username, o.password or "")
+            smtp.ehlo_or_helo_if_needed()
         except smtplib.SMTPNotSupportedError as e:
             raise DeliveryError(f"{where}: server does not offer STARTTLS (set security: "
                                 "tls, or none only on a trusted network)", permanent=True,
@@ -213,36 +335,119 @@ class SmtpTransport:
         except smtplib.SMTPAuthenticationError as e:
             raise DeliveryError(f"{where}: login refused for {o.username!r} ({e.smtp_code})",
                                 permanent=True, connection=True) from e
+        except ssl.SSLCertVerificationError as e:
+            raise DeliveryError(f"{where}: certificate not trusted: {e.verify_message} (set "
+                                "smtp.ca_file for a private relay)", permanent=True,
+                                connection=True) from e
         except (OSError, smtplib.SMTPException) as e:
             reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
             raise DeliveryError(f"{where}: cannot connect: {reason}", permanent=False,
                                 connection=True) from e
         return smtp
 
-    def send(self, message: EmailMessage) -> None:
-        recipient = str(message["To"])
+    def send(self, message: Outgoing, handed_over: Callable[[], None] = _nothing) -> None:
+        recipient = message.recipient
         for attempt in (1, 2):
             if self._smtp is None:
                 self._smtp = self._connect()
+            stage = _Stage()
             try:
-                self._smtp.send_message(message)
+                _transaction(self._smtp, message, handed_over, stage)
                 return
-            except smtplib.SMTPServerDisconnected as e:
-                self._smtp = None
-                if attempt == 2:
-                    raise DeliveryError(f"{recipient}: SMTP connection lost: {e}",
-                                        permanent=False, connection=True) from e
-            except smtplib.SMTPRecipientsRefused as e:
-                code, reply = next(iter(e.recipients.values()))
-                raise DeliveryError(f"{recipient}: refused: {code} {_text(reply)}",
-                                    permanent=500 <= code < 600) from e
-            except smtplib.SMTPResponseException as e:
+            except smtplib.SMTPResponseException as e:  # before OSError: a subclass
+                if e.smtp_code == 421:  # the server is closing the connection
+                    self.close()
                 raise DeliveryError(f"{recipient}: {e.smtp_code} {_text(e.smtp_error)}",
                                     permanent=500 <= e.smtp_code < 600) from e
-            except OSError as e:  # includes TimeoutError
+            except (smtplib.SMTPServerDisconnected, OSError) as e:  # OSError: timeouts too
                 self._smtp = None
-                raise DeliveryError(f"{recipient}: SMTP connection failed: {e}",
-                                    permanent=False, connection=True) from e
+                if stage.handed_over:
+                    raise DeliveryError(f"{recipient}: SMTP connection lost after the message "
+                                        f"was handed over ({e}); not sent again",
+                                        permanent=False, unconfirmed=True) from e
+                if attempt == 2:  # before the hand-over a retry cannot make a second copy
+                    raise DeliveryError(f"{recipient}: SMTP connection lost: {e}",
+                                        permanent=False, connection=True) from e
+            except BaseException:
+                self._smtp = None  # mid-transaction: this connection cannot be reused
+                raise
+
+
+@dataclass(slots=True)
+class _Stage:
+    handed_over: bool = False
+
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def _transaction(smtp: smtplib.SMTP, message: Outgoing, handed_over: Callable[[], None],
+                 stage: _Stage) -> None:
+    """MAIL, RCPT, DATA for one recipient, calling `handed_over` just before the final "."
+    (smtplib.sendmail has no such point). A refusal resets the session for the next one."""
+    options: list[str] = []
+    if message.smtputf8:
+        if not smtp.has_extn("smtputf8"):
+            raise smtplib.SMTPResponseException(
+                553, f"the server does not offer SMTPUTF8, needed for {message.recipient}")
+        options.append("SMTPUTF8")
+    steps: tuple[tuple[Callable[[], tuple[int, bytes]], tuple[int, ...]], ...] = (
+        (lambda: smtp.mail(message.sender, options), (250,)),
+        (lambda: smtp.rcpt(message.recipient), (250, 251)),
+        (lambda: smtp.docmd("DATA"), (354,)))
+    for step, expected in steps:
+        code, reply = step()
+        if code not in expected:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                smtp.rset()
+            raise smtplib.SMTPResponseException(code, reply)
+    data = message.data
+    if b"\n." in data:  # RFC 5321 4.5.2 dot-stuffing
+        data = _LEADING_DOT.sub(b"..", data)
+    smtp.send(data)
+    try:
+        handed_over()
+    except BaseException:
+        smtp.close()  # the server drops a DATA that never ended: nothing was delivered
+        raise
+    stage.handed_over = True
+    smtp.send(b".\r\n")
+    code, reply = smtp.getreply()
+    if code != 250:
+        raise smtplib.SMTPResponseException(code, reply)
+
+
+class SmtpPool:
+    """`connections` SMTP connections for concurrent sends (a thread each at most): `send` takes
+    an idle one, so a batch spread over threads reuses every connection."""
+
+    def __init__(self, options: SmtpOptions, connections: int) -> None:
+        self._all = [SmtpTransport(options) for _ in range(connections)]
+        self._idle: queue.SimpleQueue[SmtpTransport] = queue.SimpleQueue()
+        for transport in self._all:
+            self._idle.put(transport)
+
+    @property
+    def size(self) -> int:
+        return len(self._all)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, e: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        for transport in self._all:
+            transport.close()
+
+    def delivered(self, message: Outgoing) -> bool:
+        return False
+
+    def send(self, message: Outgoing, handed_over: Callable[[], None] = _nothing) -> None:
+        transport = self._idle.get()
+        try:
+            transport.send(message, handed_over)
+        finally:
+            self._idle.put(transport)
 
 
 def _text(reply: bytes | str) -> str:

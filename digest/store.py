@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,6 +47,7 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
 from digest.errors import StoreError
 from digest.models import (
+    Claim,
     Delivery,
     DeliveryStatus,
     FeedHealth,
@@ -142,6 +143,10 @@ deliveries = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("retry_after", DateTime(timezone=True)),  # a deferred delivery: not before this
     Column("claimed_at", DateTime(timezone=True)),
+    Column("claimed_by", String(200)),  # host:pid:start of the claiming process
+    # set just before the message was handed over (SMTP: before the final "."): a claim left
+    # with this set was most likely delivered, one without it certainly not
+    Column("handed_over_at", DateTime(timezone=True)),
     Column("sent_at", DateTime(timezone=True)),
     Column("message_id", Text),
     Column("error", Text),
@@ -429,15 +434,18 @@ class Store:
     # --- deliveries ---
 
     def claim_delivery(self, edition_id: int, recipient: str, *, now: datetime,
-                       stale_before: datetime | None = None) -> bool:
+                       stale_before: datetime | None = None, owner: str | None = None,
+                       gone: Container[str] = ()) -> bool:
         """Take (edition, recipient) for sending; False when it was sent or is taken already.
 
-        A claim made before `stale_before` that never finished (the process died between
-        claiming and recording the outcome) may be taken again."""
+        A claim that never finished (the process died between claiming and recording the
+        outcome) may be taken again when it was made before `stale_before`, or by an owner
+        in `gone` (a process known to have ended)."""
         now = _db_time(now)
         with self._tx() as conn:
-            row = conn.execute(select(deliveries.c.id, deliveries.c.status,
-                                      deliveries.c.claimed_at, deliveries.c.retry_after).where(
+            row = conn.execute(select(
+                deliveries.c.id, deliveries.c.status, deliveries.c.claimed_at,
+                deliveries.c.claimed_by, deliveries.c.retry_after).where(
                 deliveries.c.edition_id == edition_id,
                 deliveries.c.recipient == recipient)).first()
             if row is None:
@@ -445,14 +453,15 @@ class Store:
                     with conn.begin_nested():
                         conn.execute(deliveries.insert().values(
                             edition_id=edition_id, recipient=recipient, attempts=1,
-                            status=DeliveryStatus.SENDING.value, claimed_at=now))
+                            status=DeliveryStatus.SENDING.value, claimed_at=now,
+                            claimed_by=owner))
                     return True
                 except IntegrityError:
                     return False  # another process inserted it between our read and write
             claimed_at = _utc(row.claimed_at)
-            abandoned = (row.status == DeliveryStatus.SENDING.value
-                         and stale_before is not None and claimed_at is not None
-                         and claimed_at < stale_before)
+            abandoned = row.status == DeliveryStatus.SENDING.value and (
+                (stale_before is not None and claimed_at is not None
+                 and claimed_at < stale_before) or row.claimed_by in gone)
             if row.status not in (DeliveryStatus.PENDING.value,
                                   DeliveryStatus.DEFERRED.value) and not abandoned:
                 return False
@@ -465,9 +474,17 @@ class Store:
             if abandoned:
                 same.append(deliveries.c.claimed_at == row.claimed_at)
             claimed = conn.execute(update(deliveries).where(*same).values(
-                status=DeliveryStatus.SENDING.value, claimed_at=now,
+                status=DeliveryStatus.SENDING.value, claimed_at=now, claimed_by=owner,
                 attempts=deliveries.c.attempts + 1))
             return bool(claimed.rowcount == 1)
+
+    def handed_over(self, edition_id: int, recipient: str, *, now: datetime) -> None:
+        """Note that the claimed message is about to reach the point of no return."""
+        with self._tx() as conn:
+            conn.execute(update(deliveries).where(
+                deliveries.c.edition_id == edition_id, deliveries.c.recipient == recipient,
+                deliveries.c.status == DeliveryStatus.SENDING.value).values(
+                handed_over_at=_db_time(now)))
 
     def finish_delivery(
         self, edition_id: int, recipient: str, status: DeliveryStatus, *,
@@ -478,10 +495,24 @@ class Store:
                                   "retry_after": _db_time(retry_after) if retry_after else None}
         if status is DeliveryStatus.SENT:
             values.update(sent_at=_db_time(now), message_id=message_id)
+        else:  # not delivered: a later claim starts clean
+            values.update(handed_over_at=None)
         with self._tx() as conn:
             conn.execute(update(deliveries).where(
                 deliveries.c.edition_id == edition_id,
                 deliveries.c.recipient == recipient).values(**values))
+
+    def open_claims(self, edition_id: int) -> dict[str, Claim]:
+        """The deliveries of an edition still marked sending: who claimed them, when, and
+        whether the message was handed over."""
+        with self._tx() as conn:
+            rows = conn.execute(select(
+                deliveries.c.recipient, deliveries.c.claimed_at, deliveries.c.claimed_by,
+                deliveries.c.handed_over_at).where(
+                deliveries.c.edition_id == edition_id,
+                deliveries.c.status == DeliveryStatus.SENDING.value)).all()
+        return {r.recipient: Claim(_utc(r.claimed_at), r.claimed_by, _utc(r.handed_over_at))
+                for r in rows}
 
     # --- suppressions ---
 

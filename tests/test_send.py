@@ -22,6 +22,7 @@ from digest.models import UNSUBSCRIBE_PLACEHOLDER, AlsoLink, Edition, Rendered, 
 from digest.render import Renderer
 from digest.send import (
     FileTransport,
+    Outgoing,
     SmtpOptions,
     SmtpTransport,
     compose,
@@ -53,7 +54,7 @@ def rendered() -> Rendered:
 
 
 def make_message(rendered: Rendered, recipient: str = "ana@example.org", *,
-                 edition: str = EDITION, date: str | None = None) -> EmailMessage:
+                 edition: str = EDITION, date: str | None = None) -> Outgoing:
     return compose(rendered, sender=SENDER, recipient=recipient, edition=edition,
                    list_id=LIST_ID, date=date)
 
@@ -73,20 +74,21 @@ def same_text(received: str, sent: str) -> bool:
 
 
 def test_compose_is_multipart_alternative_text_first_html_last(rendered: Rendered) -> None:
-    msg = parse(make_message(rendered).as_bytes())
+    msg = parse(make_message(rendered).data)
     assert msg.get_content_type() == "multipart/alternative"
     parts = list(msg.iter_parts())
     assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
     assert [p.get_content_charset() for p in parts] == ["utf-8", "utf-8"]
     mailto = "mailto:brief@example.org?subject=unsubscribe"  # no https link configured
-    assert parts[0].get_content() == rendered.text.replace(UNSUBSCRIBE_PLACEHOLDER, mailto)
+    assert same_text(parts[0].get_content(),
+                     rendered.text.replace(UNSUBSCRIBE_PLACEHOLDER, mailto))
     assert same_text(parts[1].get_content(), rendered.html.replace(UNSUBSCRIBE_PLACEHOLDER,
                                                                    mailto))
     assert UNSUBSCRIBE_PLACEHOLDER in rendered.text and UNSUBSCRIBE_PLACEHOLDER in rendered.html
 
 
 def test_compose_sets_the_required_headers(rendered: Rendered) -> None:
-    msg = parse(make_message(rendered).as_bytes())
+    msg = parse(make_message(rendered).data)
     for header in ("Subject", "From", "To", "Date", "Message-ID", "List-Id"):
         assert msg[header], header
     assert msg["From"].addresses[0].addr_spec == "brief@example.org"
@@ -98,15 +100,15 @@ def test_compose_sets_the_required_headers(rendered: Rendered) -> None:
 
 
 def test_compose_uses_the_date_it_is_given(rendered: Rendered) -> None:
-    msg = make_message(rendered, date="Mon, 30 Nov 2026 07:00:00 +0000")
+    msg = parse(make_message(rendered, date="Mon, 30 Nov 2026 07:00:00 +0000").data)
     assert parsedate_to_datetime(str(msg["Date"])) == datetime(2026, 11, 30, 7, tzinfo=UTC)
 
 
 def test_message_id_is_stable_per_edition_and_recipient(rendered: Rendered) -> None:
-    first = make_message(rendered)["Message-ID"]
-    again = make_message(rendered)["Message-ID"]
-    other_recipient = make_message(rendered, "ben@example.org")["Message-ID"]
-    other_edition = make_message(rendered, edition="2026-12-07")["Message-ID"]
+    first = make_message(rendered).message_id
+    again = make_message(rendered).message_id
+    other_recipient = make_message(rendered, "ben@example.org").message_id
+    other_edition = make_message(rendered, edition="2026-12-07").message_id
     assert first == again
     assert first != other_recipient
     assert first != other_edition
@@ -117,7 +119,7 @@ def test_non_ascii_headers_survive_a_round_trip(rendered: Rendered) -> None:
     msg = compose(rendered, sender="Le Bréf d’Abidjan <brief@example.org>",
                   recipient="Zoë Ångström <zoe@example.org>", edition=EDITION,
                   list_id="Côte d’Ivoire Weekly <c-te-d-ivoire-weekly.example.org>")
-    raw = msg.as_bytes()
+    raw = msg.data
     assert raw.isascii()  # headers encoded (RFC 2047), bodies quoted-printable
     back = parse(raw)
     assert back["Subject"] == SUBJECT_NON_ASCII
@@ -132,7 +134,7 @@ def test_composed_message_lines_fit_smtp_limits(rendered: Rendered) -> None:
     # RFC 5321 4.5.3.1.6: a text line is at most 998 octets plus CRLF; MJML output is
     # one very long line, so the transfer encoding must fold it.
     assert max(len(line) for line in rendered.html.splitlines()) > 998
-    raw = make_message(rendered).as_bytes()
+    raw = make_message(rendered).data
     assert max(len(line) for line in raw.splitlines()) <= 998
 
 
@@ -208,7 +210,7 @@ def test_smtp_plain_delivery_reaches_the_server(smtp_server: SmtpServer,
     assert isinstance(envelope.content, bytes)
     received = parse(envelope.content)
     assert received["Subject"] == SUBJECT_NON_ASCII
-    assert received["Message-ID"] == message["Message-ID"]
+    assert received["Message-ID"] == message.message_id
     mailto = "mailto:brief@example.org?subject=unsubscribe"
     assert same_text(received.get_body(("html",)).get_content(),
                      rendered.html.replace(UNSUBSCRIBE_PLACEHOLDER, mailto))

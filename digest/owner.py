@@ -1,0 +1,43 @@
+"""Who holds a claim: a name for this process (host:pid:start time), and whether the process a
+name stands for has ended, so its unfinished claims can be taken at once instead of after a
+timeout. Only processes on this host can be judged; any other owner is never called gone."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+
+def _stat(pid: int) -> tuple[str, str]:
+    """A process's state letter and its start time in clock ticks since boot (Linux /proc);
+    ("", "") where unknown. With the pid, the start time tells a process from a later one
+    that was given the same pid."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return "", ""
+    fields = stat[stat.rfind(b")") + 2:].split()  # after "pid (command) "
+    if len(fields) < 20:
+        return "", ""
+    return fields[0].decode(), fields[19].decode()
+
+
+def this_process() -> str:
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_stat(pid)[1]}"
+
+
+def gone(owner: str) -> bool:
+    """Whether `owner` (a this_process() name) is a process on this host that has ended."""
+    host, pid, started = [*owner.rsplit(":", 2), "", ""][:3]
+    if host != socket.gethostname() or not pid.isdigit() or len(pid) > 9:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # it exists (another user's)
+    state, now = _stat(int(pid))
+    return state == "Z" or (bool(started) and bool(now) and now != started)
