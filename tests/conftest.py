@@ -228,6 +228,11 @@ class Recorder:
 
     rcpt_replies: dict[str, str] = field(default_factory=dict)
     data_replies: dict[str, str] = field(default_factory=dict)
+    # called with the server protocol and the address / envelope before the reply is made
+    # (a test drops the connection or kills the client there)
+    on_rcpt: Callable[[Any, str], None] | None = None
+    on_data: Callable[[Any, Envelope], None] | None = None
+    data_delay: float = 0.0  # seconds DATA takes to answer (a slow server)
     envelopes: list[Envelope] = field(default_factory=list)
     ehlos: list[Session] = field(default_factory=list)
     data_sessions: list[Session] = field(default_factory=list)
@@ -242,6 +247,8 @@ class Recorder:
 
     async def handle_RCPT(self, server: Any, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
+        if self.on_rcpt is not None:
+            self.on_rcpt(server, address)
         if address in self.rcpt_replies:
             return self.rcpt_replies[address]
         envelope.rcpt_tos.append(address)
@@ -251,8 +258,12 @@ class Recorder:
         for address in envelope.rcpt_tos:
             if address in self.data_replies:
                 return self.data_replies[address]
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
         self.envelopes.append(envelope)
         self.data_sessions.append(session)
+        if self.on_data is not None:
+            self.on_data(server, envelope)
         return "250 Message accepted for delivery"
 
     def connections(self) -> int:

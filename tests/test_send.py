@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 import email.policy
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
@@ -22,9 +23,12 @@ from digest.models import UNSUBSCRIBE_PLACEHOLDER, AlsoLink, Edition, Rendered, 
 from digest.render import Renderer
 from digest.send import (
     FileTransport,
+    Letter,
     Outgoing,
     SmtpOptions,
+    SmtpPool,
     SmtpTransport,
+    Unsubscribe,
     compose,
     list_id,
     message_id,
@@ -335,3 +339,128 @@ def test_smtp_login_refused_is_permanent_and_hides_the_password(
     assert "brief" in str(caught.value)
     assert "wrong-pw-123" not in str(caught.value)
     assert auth_server.handler.envelopes == []
+
+
+# --- the message built once per edition -----------------------------------------------------
+
+
+@pytest.mark.parametrize("lead", [0, 75])
+@pytest.mark.parametrize("pad", ["a", "=é"])
+def test_each_recipients_link_fills_the_hole_without_breaking_quoted_printable(
+        lead: int, pad: str) -> None:
+    # The placeholder either side of the 76-character line limit, links of 100 lengths: the
+    # decoded parts must equal the text with the link put in, and no encoded line may pass
+    # 76 characters (RFC 2045 6.7).
+    html = "é" * lead + f'<a href="{UNSUBSCRIBE_PLACEHOLDER}">x</a>' + "=" * lead
+    text = "a" * lead + UNSUBSCRIBE_PLACEHOLDER + " \n" + UNSUBSCRIBE_PLACEHOLDER
+    rendered = Rendered("Subject", html, text)
+    for n in range(0, 100):
+        unsubscribe = Unsubscribe("https://brief.example.org/u/" + pad * n, b"k" * 16)
+        check_letter(Letter(rendered, sender=SENDER, edition=EDITION, list_id=LIST_ID,
+                            unsubscribe=unsubscribe), rendered, unsubscribe)
+
+
+def check_letter(letter: Letter, rendered: Rendered, unsubscribe: Unsubscribe) -> None:
+    html, text = rendered.html, rendered.text
+    for recipient in ("ana@example.org", "a.very.long.local.part.indeed@example.org"):
+        out = letter.for_recipient(recipient)
+        link = unsubscribe.link(recipient, LIST_ID)
+        assert link is not None
+        msg = parse(out.data)
+        assert same_text(msg.get_body(("plain",)).get_content(),
+                         text.replace(UNSUBSCRIBE_PLACEHOLDER, link))
+        assert same_text(msg.get_body(("html",)).get_content(),
+                         html.replace(UNSUBSCRIBE_PLACEHOLDER, link.replace("&", "&amp;")))
+        body = out.data.split(b"\r\n\r\n", 1)[1]
+        assert max(len(line) for line in body.split(b"\r\n")) <= 76
+        assert b"\n" not in out.data.replace(b"\r\n", b"")  # CRLF only
+        assert out.message_id == message_id(EDITION, recipient, SENDER)
+
+
+def test_the_letter_is_the_composed_message_for_everyone(rendered: Rendered) -> None:
+    letter = Letter(rendered, sender=SENDER, edition=EDITION, list_id=LIST_ID)
+    date = "Mon, 30 Nov 2026 07:00:00 +0000"
+    for recipient in ("ana@example.org", "Zoë Ångström <zoe@example.org>"):
+        ours = parse(letter.for_recipient(recipient, date).data)
+        single = parse(make_message(rendered, recipient, date=date).data)
+        assert [(k, str(v)) for k, v in ours.items() if k != "Content-Type"] == \
+            [(k, str(v)) for k, v in single.items() if k != "Content-Type"]
+        assert ours.get_body(("html",)).get_content() == \
+            single.get_body(("html",)).get_content()
+
+
+# --- the point of no return -----------------------------------------------------------------
+
+
+def test_hand_over_is_noted_before_the_final_dot(smtp_server: SmtpServer,
+                                                 rendered: Rendered) -> None:
+    seen: list[int] = []
+    with SmtpTransport(smtp_server.options()) as transport:
+        transport.send(make_message(rendered),
+                       lambda: seen.append(len(smtp_server.handler.envelopes)))
+    assert seen == [0]  # called once, before the server had the message
+    assert len(smtp_server.handler.envelopes) == 1
+
+
+def test_a_connection_lost_after_the_hand_over_is_not_sent_again(
+        smtp_server: SmtpServer, rendered: Rendered) -> None:
+    # The server takes the message, then the connection goes before the client reads the
+    # reply: it may be delivered, so it is not retried (a second copy is the worse outcome).
+    smtp_server.handler.on_data = lambda server, envelope: server.transport.close()
+    with SmtpTransport(smtp_server.options()) as transport, \
+            pytest.raises(DeliveryError) as caught:
+        transport.send(make_message(rendered))
+    assert caught.value.unconfirmed is True
+    assert caught.value.connection is False  # the next recipient may go on
+    assert len(smtp_server.handler.envelopes) == 1
+
+
+def test_a_connection_lost_before_the_hand_over_is_retried_once(
+        smtp_server: SmtpServer, rendered: Rendered) -> None:
+    dropped: list[str] = []
+
+    def drop_first(server: Any, address: str) -> None:
+        if not dropped:
+            dropped.append(address)
+            server.transport.close()
+
+    smtp_server.handler.on_rcpt = drop_first
+    with SmtpTransport(smtp_server.options()) as transport:
+        transport.send(make_message(rendered))
+    assert dropped == ["ana@example.org"]
+    assert [e.rcpt_tos for e in smtp_server.handler.envelopes] == [["ana@example.org"]]
+    assert len(smtp_server.handler.ehlos) == 2  # reconnected
+
+
+def test_a_failing_hand_over_note_abandons_the_message(smtp_server: SmtpServer,
+                                                       rendered: Rendered) -> None:
+    def fail() -> None:
+        raise RuntimeError("database is gone")
+
+    with SmtpTransport(smtp_server.options()) as transport:
+        with pytest.raises(RuntimeError):
+            transport.send(make_message(rendered, "ana@example.org"), fail)
+        transport.send(make_message(rendered, "ben@example.org"))  # a fresh connection
+    assert [e.rcpt_tos for e in smtp_server.handler.envelopes] == [["ben@example.org"]]
+
+
+def test_a_line_starting_with_a_dot_is_stuffed(smtp_server: SmtpServer) -> None:
+    text = "first\n.\n..two dots\n.one\n" + UNSUBSCRIBE_PLACEHOLDER
+    message = make_message(Rendered("Dots", "<p>.</p>", text))
+    with SmtpTransport(smtp_server.options()) as transport:
+        transport.send(message)
+    received = parse(smtp_server.handler.envelopes[0].content)  # type: ignore[arg-type]
+    mailto = "mailto:brief@example.org?subject=unsubscribe"
+    assert same_text(received.get_body(("plain",)).get_content(),
+                     text.replace(UNSUBSCRIBE_PLACEHOLDER, mailto))
+
+
+def test_a_pool_spreads_a_batch_over_its_connections(smtp_server: SmtpServer,
+                                                     rendered: Rendered) -> None:
+    smtp_server.handler.data_delay = 0.05  # slow enough that the threads overlap
+    recipients = [f"reader{n}@example.org" for n in range(9)]
+    with SmtpPool(smtp_server.options(), 3) as pool, ThreadPoolExecutor(3) as threads:
+        list(threads.map(lambda r: pool.send(make_message(rendered, r)), recipients))
+    received = sorted(r for e in smtp_server.handler.envelopes for r in e.rcpt_tos)
+    assert received == sorted(recipients)
+    assert smtp_server.handler.connections() == 3
