@@ -259,6 +259,16 @@ class SmtpSettings(_Frozen):
         None, description="PEM file of the CA to trust for a private relay's certificate "
                           "(default: the system's CAs)")
 
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_file_exists(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        path = (_base_dir(info) / Path(value).expanduser()).resolve()
+        if not path.is_file():
+            raise ValueError(f"no such file: {path}")
+        return str(path)
+
     @field_validator("username", "password", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:

@@ -315,19 +315,27 @@ class SmtpTransport:
     def _connect(self) -> smtplib.SMTP:
         o = self.options
         where = f"SMTP {o.host}:{o.port}"
-        try:
-            # verifies certificates and host names
+        try:  # verifies certificates and host names
             context = ssl.create_default_context(cafile=o.ca_file)
-            smtp: smtplib.SMTP
-            if o.security == "tls":
-                smtp = smtplib.SMTP_SSL(o.host, o.port, timeout=o.timeout, context=context)
-            else:
-                smtp = smtplib.SMTP(o.host, o.port, timeout=o.timeout)
-                if o.security == "starttls":
-                    smtp.starttls(context=context)
-            if o.username:
-                smtp.login(o.username, o.password or "")
-            smtp.ehlo_or_helo_if_needed()
+        except (OSError, ssl.SSLError) as e:
+            raise DeliveryError(f"smtp.ca_file {o.ca_file}: cannot load: {e}",
+                                permanent=True, connection=True) from e
+        smtp: smtplib.SMTP | None = None
+        try:
+            try:
+                if o.security == "tls":
+                    smtp = smtplib.SMTP_SSL(o.host, o.port, timeout=o.timeout, context=context)
+                else:
+                    smtp = smtplib.SMTP(o.host, o.port, timeout=o.timeout)
+                    if o.security == "starttls":
+                        smtp.starttls(context=context)
+                if o.username:
+                    smtp.login(o.username, o.password or "")
+                smtp.ehlo_or_helo_if_needed()
+            except BaseException:
+                if smtp is not None:
+                    smtp.close()
+                raise
         except smtplib.SMTPNotSupportedError as e:
             raise DeliveryError(f"{where}: server does not offer STARTTLS (set security: "
                                 "tls, or none only on a trusted network)", permanent=True,
@@ -343,6 +351,7 @@ class SmtpTransport:
             reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
             raise DeliveryError(f"{where}: cannot connect: {reason}", permanent=False,
                                 connection=True) from e
+        assert smtp is not None
         return smtp
 
     def send(self, message: Outgoing, handed_over: Callable[[], None] = _nothing) -> None:

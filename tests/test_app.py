@@ -6,6 +6,7 @@ import email
 import email.policy
 import json
 import re
+import signal
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -191,3 +192,118 @@ def test_smtp_sends_keep_to_max_per_second(demo: Path, smtp_server: SmtpServer) 
     # The 2nd and 3rd messages each wait out the rest of their half second.
     assert len(waits) == 2 and all(0 < w <= 0.5 for w in waits), waits
     assert len(smtp_server.handler.envelopes) == 3
+
+
+def many_recipients(config: Path, count: int, **smtp: object) -> list[str]:
+    data = yaml.safe_load(config.read_text())
+    recipients = [f"reader{n:03d}@example.org" for n in range(count)]
+    data["recipients"] = recipients
+    data["delivery"]["smtp"].update(smtp)
+    config.write_text(yaml.safe_dump(data))
+    return recipients
+
+
+def received(server: SmtpServer) -> list[str]:
+    return sorted(r for envelope in server.handler.envelopes for r in envelope.rcpt_tos)
+
+
+def history_of(config: Path) -> dict[str, tuple[DeliveryStatus, str | None]]:
+    store = Store(load_settings(config, env={}).database)
+    try:
+        return {d.recipient: (d.status, d.error) for d in store.history()}
+    finally:
+        store.close()
+
+
+def test_several_connections_share_the_batch_and_everyone_gets_one_copy(
+        demo: Path, smtp_server: SmtpServer, capsys: pytest.CaptureFixture[str]) -> None:
+    config = smtp_demo(demo, smtp_server)
+    recipients = many_recipients(config, 30, connections=3)
+    smtp_server.handler.data_delay = 0.02  # slow enough that the connections overlap
+    assert main(["--config", str(config), "send", "--edition", DEMO_EDITION]) == 0
+    assert received(smtp_server) == recipients
+    assert smtp_server.handler.connections() == 3
+    out = capsys.readouterr().out
+    lines = [line.split()[1] for line in out.splitlines() if "@example.org" in line]
+    assert lines == recipients  # reported in the config's order, whatever the threads did
+    assert {s for s, _ in history_of(config).values()} == {DeliveryStatus.SENT}
+
+
+def test_the_connection_dropped_mid_batch_every_recipient_still_gets_one_copy(
+        demo: Path, smtp_server: SmtpServer) -> None:
+    config = smtp_demo(demo, smtp_server)
+    recipients = many_recipients(config, 12)
+    drops = {"reader004@example.org", "reader009@example.org"}
+
+    def drop(server: object, address: str) -> None:
+        if address in drops:
+            drops.discard(address)  # once each
+            server.transport.close()  # type: ignore[attr-defined]
+
+    smtp_server.handler.on_rcpt = drop
+    assert main(["--config", str(config), "send", "--edition", DEMO_EDITION]) == 0
+    assert not drops
+    assert received(smtp_server) == recipients
+    assert len(smtp_server.handler.ehlos) == 3  # reconnected after each drop
+    assert {s for s, _ in history_of(config).values()} == {DeliveryStatus.SENT}
+
+
+def test_a_connection_lost_after_the_server_took_the_message_is_recorded_not_resent(
+        demo: Path, smtp_server: SmtpServer) -> None:
+    config = smtp_demo(demo, smtp_server)
+    recipients = many_recipients(config, 5)
+
+    def drop(server: object, envelope: object) -> None:
+        if envelope.rcpt_tos == ["reader002@example.org"]:  # type: ignore[attr-defined]
+            server.transport.close()  # type: ignore[attr-defined]
+
+    smtp_server.handler.on_data = drop
+    assert main(["--config", str(config), "send", "--edition", DEMO_EDITION]) == 0
+    assert main(["--config", str(config), "send", "--edition", DEMO_EDITION]) == 0
+    assert received(smtp_server) == recipients  # one copy each, reader002 included
+    status, note = history_of(config)["reader002@example.org"]
+    assert status is DeliveryStatus.SENT
+    assert note is not None and note.startswith("unconfirmed")
+
+
+def test_a_send_killed_mid_batch_and_run_again_delivers_one_copy_each(
+        demo: Path, smtp_server: SmtpServer) -> None:
+    # `digest send` in a real process, killed with SIGKILL twice at the worst moments, then
+    # run again: (1) inside DATA, after the server has the 8th message and before the
+    # client reads the reply; (2) at RCPT of the 16th, before anything of it was handed
+    # over. Each re-run starts at once: the dead process's claims are taken over without
+    # waiting for delivery.claim_timeout (15 minutes).
+    config = smtp_demo(demo, smtp_server)
+    recipients = many_recipients(config, 24)
+    subprocess.run([sys.executable, "-m", "digest", "--config", str(config), "fetch"],
+                   check=True, capture_output=True, timeout=60)
+    command = [sys.executable, "-m", "digest", "--config", str(config), "send",
+               "--edition", DEMO_EDITION, "--no-fetch"]
+    handler = smtp_server.handler
+    victim: list[subprocess.Popen[bytes]] = []
+
+    def kill_at_data(server: object, envelope: object) -> None:
+        if len(handler.envelopes) == 8:
+            victim[-1].kill()
+
+    def kill_at_rcpt(server: object, address: str) -> None:
+        if address == recipients[15]:
+            victim[-1].kill()
+
+    for hook in ("data", "rcpt"):
+        handler.on_data = kill_at_data if hook == "data" else None
+        handler.on_rcpt = kill_at_rcpt if hook == "rcpt" else None
+        victim.append(subprocess.Popen(command, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE))
+        victim[-1].communicate(timeout=120)
+        assert victim[-1].returncode == -signal.SIGKILL, hook
+    assert received(smtp_server) == recipients[:15]
+    handler.on_rcpt = None
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert received(smtp_server) == recipients  # exactly one copy each
+    history = history_of(config)
+    assert sorted(history) == recipients
+    assert {s for s, _ in history.values()} == {DeliveryStatus.SENT}
+    unconfirmed = [r for r, (_, note) in history.items() if note and "unconfirmed" in note]
+    assert unconfirmed == [recipients[7]]  # killed before it heard the server's 250

@@ -194,3 +194,20 @@ def test_json_schema_describes_the_file() -> None:
     assert "source" not in props  # internal, not part of the file
     delivery = schema["$defs"]["DeliverySettings"]["properties"]
     assert "from" in delivery and "from_" not in delivery
+
+
+def test_smtp_connections_and_ca_file(write_config: WriteConfig, tmp_path: Path) -> None:
+    (tmp_path / "relay-ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    path = write_config({"delivery": {"transport": "smtp", "smtp": {
+        "connections": 4, "ca_file": "relay-ca.pem"}}})
+    smtp = load_settings(path, env={}).delivery.smtp
+    assert smtp.connections == 4
+    assert smtp.ca_file == str(tmp_path / "relay-ca.pem")  # relative to the config
+    assert load_settings(write_config({}), env={}).delivery.smtp.connections == 1
+
+    bad = write_config({"delivery": {"smtp": {"connections": 0, "ca_file": "missing.pem"}}})
+    with pytest.raises(ConfigError) as caught:
+        load_settings(bad, env={})
+    message = str(caught.value)
+    assert "delivery.smtp.connections" in message
+    assert "delivery.smtp.ca_file" in message and "missing.pem" in message

@@ -597,3 +597,22 @@ def test_a_deferred_delivery_waits_for_its_retry_time(store: Store) -> None:
                                     now=LATER - timedelta(seconds=1))
     assert store.claim_delivery(edition_id, "ana@example.org", now=LATER)
     assert store.delivery_attempts(edition_id, "ana@example.org")[0] == 2
+
+
+def test_a_claim_of_a_process_that_ended_is_taken_at_once(store: Store) -> None:
+    edition_id = freeze(store, "2026-11-30", [])
+    assert store.claim_delivery(edition_id, "ana@example.org", now=NOW, owner="vm:41:7")
+    store.handed_over(edition_id, "ana@example.org", now=NOW)
+    (claim,) = store.open_claims(edition_id).values()
+    assert (claim.owner, claim.claimed_at, claim.handed_over_at) == ("vm:41:7", NOW, NOW)
+    # Fresh, and its process is not known to be gone: not taken.
+    assert not store.claim_delivery(edition_id, "ana@example.org", now=NOW, owner="vm:42:8",
+                                    gone={"vm:40:1"})
+    assert store.claim_delivery(edition_id, "ana@example.org", now=NOW, owner="vm:42:8",
+                                gone={"vm:41:7"})
+    assert store.open_claims(edition_id)["ana@example.org"].owner == "vm:42:8"
+    # Not delivered after all (a 4xx): the hand-over note goes, a later claim starts clean.
+    store.finish_delivery(edition_id, "ana@example.org", DeliveryStatus.DEFERRED, now=NOW)
+    assert store.open_claims(edition_id) == {}
+    assert store.claim_delivery(edition_id, "ana@example.org", now=LATER, owner="vm:42:8")
+    assert store.open_claims(edition_id)["ana@example.org"].handed_over_at is None
