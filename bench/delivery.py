@@ -1,30 +1,35 @@
 """Delivering an edition to 2,000 recipients over SMTP: messages per second against one new
-connection per message with the edition rendered afresh each time (rss2email's way), the cost
-of assembling one recipient's message, and the share of the history bookkeeping.
+connection per message with the edition rendered and composed afresh each time (rss2email's
+way), the cost of assembling one recipient's message, and the share of the history bookkeeping.
 
 1. Setup, in a temp folder: a copy of examples/demo with 2,000 recipients
    (reader0001@example.org ...), SMTP transport (`security: none`) to an aiosmtpd Controller on
    127.0.0.1 started here, whose handler only counts messages and bytes. The feeds are fetched
-   once (`App.refresh`, clock stopped at 2026-11-30 06:00 UTC), then the timed run.
+   once (`App.refresh`, clock stopped at 2026-11-30 06:00 UTC), then the timed runs, each on its
+   own copy of that database.
 2. digest's way: `App.deliver(date(2026, 11, 30), fetch=False)` end to end (build, render and
-   freeze the edition once, then per recipient: claim in SQLite, compose, send over one reused
-   SMTP connection, record). The server's counter must reach 2,000.
-3. The peer, rss2email's way: per recipient, render the edition afresh (`app.render`), compose
-   (`digest.send.compose`), open a new `smtplib.SMTP` connection, send, quit; no bookkeeping.
-   Run for a sample (`--peer-recipients`, default 300) against a fresh server and counter, and
-   scaled linearly to all recipients (the report says so).
-4. Assembly: `app._message(rendered, edition, address)` (compose with the recipient's
-   unsubscribe link) over every address, us per message; and `message.as_bytes()` separately
-   (the serialisation smtplib needs). Best of `--runs`. Target: under 100 us per recipient.
-5. Bookkeeping: `store.claim_delivery` + `store.finish_delivery(SENT)` for every recipient on a
-   fresh edition row of the same SQLite database, as a share of digest's total seconds. For
-   context, `deliver` is also run with a transport that sends nothing, on a copy of the
-   database taken before the timed run (digest's way without the wire).
+   freeze the edition once, build its message once, then per recipient: claim in SQLite, fill
+   in the recipient, send over a reused SMTP connection with the hand-over noted before the
+   final ".", record). Once with one connection (`delivery.smtp.connections: 1`, the default)
+   and once with 4. The server's counter must reach 2,000 each time.
+3. The peer, rss2email's way: per recipient, render the edition afresh (`app.render`), build
+   the message with the standard library (`EmailMessage`, both parts quoted-printable, as
+   digest did before it built the message once), open a new `smtplib.SMTP` connection,
+   `send_message`, quit; no bookkeeping. Run for a sample (`--peer-recipients`, default 300)
+   against a fresh server and counter, and scaled linearly to all recipients (said so).
+4. Assembly: `Letter.for_recipient(address)` (the recipient's headers, Message-ID and signed
+   unsubscribe link joined into the edition's message) over every address, us per message,
+   best of `--runs`; the message is the bytes SMTP sends. Target: under 100 us per recipient.
+   The Letter itself (encoding the edition once) is timed apart.
+5. Bookkeeping: `store.claim_delivery` + `store.handed_over` + `store.finish_delivery(SENT)`
+   for every recipient on a fresh edition row of the same SQLite database, as a share of
+   digest's total seconds (one connection). For context, `deliver` is also run with a transport
+   that sends nothing (digest's way without the wire).
 
 The SMTP server runs in a thread of this process (as tests/conftest.py runs it), so client and
 server share one interpreter for both ways alike. Only 127.0.0.1 traffic; every loop is
 bounded; nothing here asserts a timing. Run alone: `python bench/delivery.py` (`--recipients`,
-`--peer-recipients`, `--runs`); well under a minute.
+`--peer-recipients`, `--runs`); about a minute.
 """
 
 from __future__ import annotations
@@ -38,9 +43,12 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
+from email.utils import format_datetime, localtime
+from html import escape
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -56,8 +64,13 @@ from sections import best_of  # noqa: E402  (one timing helper for the benches)
 
 from digest.app import App  # noqa: E402
 from digest.config import load_settings  # noqa: E402
-from digest.models import DeliveryStatus, edition_from_dict  # noqa: E402
-from digest.send import compose, list_id  # noqa: E402
+from digest.models import (  # noqa: E402
+    UNSUBSCRIBE_PLACEHOLDER,
+    DeliveryStatus,
+    Rendered,
+    edition_from_dict,
+)
+from digest.send import Outgoing, Unsubscribe, list_id, message_id  # noqa: E402
 from digest.store import Store  # noqa: E402
 
 DEMO = REPO / "examples" / "demo"
@@ -121,10 +134,10 @@ class NoWire:
                  tb: TracebackType | None) -> None:
         return None
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Outgoing, handed_over: Callable[[], None] | None = None) -> None:
         return None
 
-    def delivered(self, message: EmailMessage) -> bool:
+    def delivered(self, message: Outgoing) -> bool:
         return False
 
 
@@ -142,6 +155,48 @@ def write_config(folder: Path, port: int, recipients: list[str]) -> Path:
 
 
 
+def peer_message(rendered: Rendered, *, sender: str, recipient: str, edition: str,
+                 lid: str, unsubscribe: Unsubscribe) -> EmailMessage:
+    """The message built afresh with the standard library, as a peer does (and as digest did
+    before it built the edition's message once)."""
+    link = unsubscribe.link(recipient, lid) or f"mailto:{sender}"
+    msg = EmailMessage()
+    msg["Subject"] = rendered.subject
+    msg["From"] = sender
+    msg["To"] = recipient
+    msg["Date"] = format_datetime(localtime())
+    msg["Message-ID"] = message_id(edition, recipient, sender)
+    msg["List-Id"] = lid
+    msg["List-Unsubscribe"] = f"<{link}>"
+    msg.set_content(rendered.text.replace(UNSUBSCRIBE_PLACEHOLDER, link), subtype="plain",
+                    charset="utf-8", cte="quoted-printable")
+    msg.add_alternative(rendered.html.replace(UNSUBSCRIBE_PLACEHOLDER, escape(link)),
+                        subtype="html", charset="utf-8", cte="quoted-printable")
+    return msg
+
+
+def timed_deliver(config: Path, db: Path, counter: Counter, connections: int
+                  ) -> tuple[float, int, int, int, int]:
+    """`App.deliver` on its own copy of the fetched database: seconds, sent, and what the
+    server counted (messages, connections, bytes) during it."""
+    settings = load_settings(config, env={})
+    smtp = settings.delivery.smtp.model_copy(update={"connections": connections})
+    settings = settings.model_copy(update={
+        "database": f"sqlite:///{db}",
+        "delivery": settings.delivery.model_copy(update={"smtp": smtp})})
+    before = (counter.messages, counter.connections, counter.bytes)
+    app = App(settings, Store(settings.database), clock=lambda: NOW)
+    try:
+        start = time.perf_counter()
+        report = app.deliver(EDITION, fetch=False)
+        seconds = time.perf_counter() - start
+    finally:
+        app.close()
+    sent = sum(1 for r in report.results if r.status is DeliveryStatus.SENT)
+    return (seconds, sent, counter.messages - before[0], counter.connections - before[1],
+            counter.bytes - before[2])
+
+
 def bench(recipients: int = RECIPIENTS, peer_recipients: int = PEER_RECIPIENTS,
           runs: int = RUNS) -> dict[str, Any]:
     addresses = [f"reader{n:04d}@example.org" for n in range(1, recipients + 1)]
@@ -153,56 +208,54 @@ def bench(recipients: int = RECIPIENTS, peer_recipients: int = PEER_RECIPIENTS,
             config = write_config(folder, port, addresses)
             settings = load_settings(config, env={})
             app = App(settings, Store(settings.database), clock=lambda: NOW)
-            try:
-                _, send_at = app.edition_for(EDITION)
-                app.refresh(as_of=send_at)
-                db_file = config.parent / "bench.db"
-                nowire_db = folder / "nowire.db"
-                app.store.close()  # flush to the file before copying it
-                shutil.copyfile(db_file, nowire_db)
-                app = App(settings, Store(settings.database), clock=lambda: NOW)
+            _, send_at = app.edition_for(EDITION)
+            app.refresh(as_of=send_at)
+            app.close()  # flush to the file before copying it
+            fetched = config.parent / "bench.db"
+            copies = {}
+            for name in ("one", "four", "nowire"):
+                copies[name] = folder / f"{name}.db"
+                shutil.copyfile(fetched, copies[name])
 
-                # --- digest's way: one edition, one connection, bookkeeping ---
-                start = time.perf_counter()
-                report = app.deliver(EDITION, fetch=False)
-                digest_s = time.perf_counter() - start
-                sent = sum(1 for r in report.results if r.status is DeliveryStatus.SENT)
-                digest_received, digest_sessions = counter.messages, counter.connections
-                digest_bytes = counter.bytes
+            # --- digest's way: one edition, its message built once, bookkeeping ---
+            one = timed_deliver(config, copies["one"], counter, 1)
+            four = timed_deliver(config, copies["four"], counter, 4)
+
+            app = App(load_settings(config, env={}).model_copy(
+                update={"database": f"sqlite:///{copies['one']}"}),
+                Store(f"sqlite:///{copies['one']}"), clock=lambda: NOW)
+            try:
                 frozen = app.store.frozen_edition(EDITION.isoformat())
                 assert frozen is not None, "the demo edition was not frozen"
                 edition = edition_from_dict(frozen.payload)
-                rendered = app.render(edition)
+                rendered = Rendered(frozen.subject, frozen.html, frozen.text)
                 name = EDITION.isoformat()
 
-                # --- per-recipient assembly, and serialisation ---
-                messages: list[EmailMessage] = []
+                # --- per-recipient assembly ---
+                letter_s = best_of(runs, lambda: app._letter(rendered, name))
+                letter = app._letter(rendered, name)
+                assemble_s = best_of(runs, lambda: [letter.for_recipient(a) for a in addresses])
+                wire_bytes = len(letter.for_recipient(addresses[0]).data)
 
-                def assemble() -> None:
-                    nonlocal messages
-                    messages = [app._message(rendered, name, a) for a in addresses]
-
-                assemble_s = best_of(runs, assemble)
-                serialise_s = best_of(runs, lambda: [m.as_bytes() for m in messages])
-                wire_bytes = len(messages[0].as_bytes())
-                messages = []  # let the 2,000 messages go
-
-                # --- bookkeeping: claim + finish per recipient, fresh edition row ---
+                # --- bookkeeping: claim + hand-over + finish per recipient, fresh edition ---
                 row = app.store.freeze_edition(
                     f"{name}-bookkeeping", title=edition.title, payload={},
                     subject=frozen.subject, html="", text="", fingerprints=(), now=NOW)
                 store = app.store
                 start = time.perf_counter()
                 for address in addresses:
-                    if store.claim_delivery(row.id, address, now=NOW):
+                    if store.claim_delivery(row.id, address, now=NOW, owner="bench:1:1"):
+                        store.handed_over(row.id, address, now=NOW)
                         store.finish_delivery(row.id, address, DeliveryStatus.SENT, now=NOW,
                                               message_id=f"<{address}>")
                 bookkeeping_s = time.perf_counter() - start
             finally:
                 app.close()
 
-            # --- digest's way without the wire, on the database as it was before sending ---
-            nowire = App(settings, Store(f"sqlite:///{nowire_db}"), clock=lambda: NOW,
+            # --- digest's way without the wire ---
+            nowire_settings = load_settings(config, env={}).model_copy(
+                update={"database": f"sqlite:///{copies['nowire']}"})
+            nowire = App(nowire_settings, Store(nowire_settings.database), clock=lambda: NOW,
                          transport=NoWire)
             try:
                 start = time.perf_counter()
@@ -213,16 +266,17 @@ def bench(recipients: int = RECIPIENTS, peer_recipients: int = PEER_RECIPIENTS,
         finally:
             controller.stop()
 
-        # --- the peer: render afresh, compose, new connection per message, no records ---
+        # --- the peer: render afresh, compose afresh, new connection per message ---
         controller, peer_counter, port = start_server()
+        peer_app = App(nowire_settings, Store(nowire_settings.database), clock=lambda: NOW)
         try:
             sender = settings.delivery.from_
             lid = list_id(settings.title, sender)
             start = time.perf_counter()
             for address in addresses[:peer_n]:
-                fresh = app.render(edition)
-                message = compose(fresh, sender=sender, recipient=address, edition=name,
-                                  list_id=lid, unsubscribe=app.unsubscribe_links)
+                fresh = peer_app.render(edition)
+                message = peer_message(fresh, sender=sender, recipient=address, edition=name,
+                                       lid=lid, unsubscribe=peer_app.unsubscribe_links)
                 smtp = smtplib.SMTP("127.0.0.1", port, timeout=SMTP_TIMEOUT_S)
                 try:
                     smtp.send_message(message)
@@ -231,9 +285,10 @@ def bench(recipients: int = RECIPIENTS, peer_recipients: int = PEER_RECIPIENTS,
             peer_s = time.perf_counter() - start
             peer_received, peer_sessions = peer_counter.messages, peer_counter.connections
         finally:
+            peer_app.close()
             controller.stop()
 
-    digest_rate = recipients / digest_s
+    digest_s = one[0]
     peer_rate = peer_n / peer_s
     return {
         "recipients": recipients,
@@ -242,11 +297,16 @@ def bench(recipients: int = RECIPIENTS, peer_recipients: int = PEER_RECIPIENTS,
         "message_bytes": wire_bytes,
         "stories": sum(len(s.stories) for s in edition.sections),
         "digest_s": round(digest_s, 3),
-        "digest_per_s": round(digest_rate, 1),
-        "digest_sent": sent,
-        "digest_received": digest_received,
-        "digest_connections": digest_sessions,
-        "digest_received_mb": round(digest_bytes / 1e6, 1),
+        "digest_per_s": round(recipients / digest_s, 1),
+        "digest_sent": one[1],
+        "digest_received": one[2],
+        "digest_connections": one[3],
+        "digest_received_mb": round(one[4] / 1e6, 1),
+        "digest4_s": round(four[0], 3),
+        "digest4_per_s": round(recipients / four[0], 1),
+        "digest4_sent": four[1],
+        "digest4_received": four[2],
+        "digest4_connections": four[3],
         "nowire_s": round(nowire_s, 3),
         "peer_recipients": peer_n,
         "peer_s": round(peer_s, 3),
@@ -254,9 +314,10 @@ def bench(recipients: int = RECIPIENTS, peer_recipients: int = PEER_RECIPIENTS,
         "peer_per_s": round(peer_rate, 1),
         "peer_received": peer_received,
         "peer_connections": peer_sessions,
-        "ratio": round(digest_rate / peer_rate, 2),
+        "ratio": round(recipients / digest_s / peer_rate, 2),
+        "ratio4": round(recipients / four[0] / peer_rate, 2),
+        "letter_ms": round(letter_s * 1e3, 2),
         "assembly_us": round(assemble_s / recipients * 1e6, 1),
-        "as_bytes_us": round(serialise_s / recipients * 1e6, 1),
         "bookkeeping_s": round(bookkeeping_s, 3),
         "bookkeeping_us": round(bookkeeping_s / recipients * 1e6, 1),
         "bookkeeping_share": round(bookkeeping_s / digest_s, 3),
@@ -269,24 +330,26 @@ def print_report(r: dict[str, Any]) -> None:
     print(f"\nDelivery ({n:,} recipients, demo edition {EDITION}: {r['stories']} stories, "
           f"HTML {r['html_bytes']:,} bytes, text {r['text_bytes']:,} bytes, "
           f"{r['message_bytes']:,} bytes on the wire per message; local aiosmtpd)")
-    print(f"  digest deliver      {r['digest_s']:7.2f} s  {r['digest_per_s']:8.1f} msg/s  "
+    print(f"  digest deliver, 1 conn  {r['digest_s']:7.2f} s  {r['digest_per_s']:8.1f} msg/s  "
           f"({r['digest_sent']:,} recorded sent, {r['digest_received']:,} received over "
           f"{r['digest_connections']} connection(s), {r['digest_received_mb']} MB)")
+    print(f"  digest deliver, 4 conns {r['digest4_s']:7.2f} s  {r['digest4_per_s']:8.1f} msg/s  "
+          f"({r['digest4_sent']:,} recorded sent, {r['digest4_received']:,} received over "
+          f"{r['digest4_connections']} connection(s))")
     print(f"  peer: render + compose + new connection per message (rss2email's way), "
           f"{r['peer_recipients']:,} recipients")
-    print(f"                      {r['peer_s']:7.2f} s  {r['peer_per_s']:8.1f} msg/s  "
+    print(f"                          {r['peer_s']:7.2f} s  {r['peer_per_s']:8.1f} msg/s  "
           f"({r['peer_received']:,} received over {r['peer_connections']} connections)")
     scaled = "" if r["peer_recipients"] == n else ", scaled linearly from the sample"
-    print(f"  peer for {n:,}      {r['peer_scaled_s']:7.2f} s{scaled}")
-    print(f"  RATIO digest / peer messages per second: {r['ratio']}x  (target >= "
-          f"{TARGET_RATIO:g}x)")
-    print(f"  assembly  app._message      {r['assembly_us']:7.1f} us/recipient  (target < "
-          f"{TARGET_ASSEMBLY_US:g} us; best of {r['runs']})")
-    print(f"            + as_bytes()      {r['as_bytes_us']:7.1f} us/recipient  (together "
-          f"{r['assembly_us'] + r['as_bytes_us']:.1f} us)")
-    print(f"  bookkeeping claim + finish  {r['bookkeeping_s']:7.2f} s  "
+    print(f"  peer for {n:,}          {r['peer_scaled_s']:7.2f} s{scaled}")
+    print(f"  RATIO digest / peer messages per second: {r['ratio']}x with one connection, "
+          f"{r['ratio4']}x with 4  (target >= {TARGET_RATIO:g}x)")
+    print(f"  assembly  Letter.for_recipient {r['assembly_us']:7.1f} us/recipient  (target < "
+          f"{TARGET_ASSEMBLY_US:g} us; best of {r['runs']}); the Letter once: "
+          f"{r['letter_ms']:.2f} ms")
+    print(f"  bookkeeping claim + hand-over + finish  {r['bookkeeping_s']:7.2f} s  "
           f"{r['bookkeeping_us']:7.1f} us/recipient  = {r['bookkeeping_share']:.1%} of "
-          "digest's total")
+          "digest's total (one connection)")
     print(f"  digest deliver, no SMTP (transport sends nothing) {r['nowire_s']:7.2f} s")
 
 

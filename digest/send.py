@@ -18,6 +18,7 @@ import queue
 import re
 import secrets
 import smtplib
+import socket
 import ssl
 import tempfile
 import time
@@ -332,6 +333,10 @@ class SmtpTransport:
                 if o.username:
                     smtp.login(o.username, o.password or "")
                 smtp.ehlo_or_helo_if_needed()
+                # The final "." goes out as a small write after the message: with Nagle's
+                # algorithm it would wait for the server's delayed ACK (40 ms a message).
+                if smtp.sock is not None:
+                    smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             except BaseException:
                 if smtp is not None:
                     smtp.close()

@@ -154,6 +154,21 @@ deliveries = Table(
 )
 
 
+# The per-recipient statements of a send, built once: building a SQLAlchemy statement costs
+# more than SQLite takes to run it.
+_ONE_DELIVERY = (deliveries.c.edition_id == bindparam("d_edition", type_=Integer()),
+                 deliveries.c.recipient == bindparam("d_recipient", type_=String()))
+_CLAIM_READ = select(deliveries.c.id, deliveries.c.status, deliveries.c.claimed_at,
+                     deliveries.c.claimed_by, deliveries.c.retry_after).where(*_ONE_DELIVERY)
+_HANDED_OVER = update(deliveries).where(
+    *_ONE_DELIVERY, deliveries.c.status == DeliveryStatus.SENDING.value).values(
+    handed_over_at=bindparam("d_at", type_=DateTime(timezone=True)))
+_FINISH_SENT = update(deliveries).where(*_ONE_DELIVERY).values(
+    status=DeliveryStatus.SENT.value, error=bindparam("d_error", type_=Text()),
+    retry_after=None, sent_at=bindparam("d_at", type_=DateTime(timezone=True)),
+    message_id=bindparam("d_message_id", type_=Text()))
+
+
 @dataclass(frozen=True, slots=True)
 class PollRecord:
     """One poll to store: its outcome, its items keyed for identity (item with `key` set,
@@ -442,22 +457,22 @@ class Store:
         outcome) may be taken again when it was made before `stale_before`, or by an owner
         in `gone` (a process known to have ended)."""
         now = _db_time(now)
+        try:
+            return self._claim(edition_id, recipient, now, stale_before, owner, gone)
+        except IntegrityError:
+            return False  # another process inserted it between our read and write
+
+    def _claim(self, edition_id: int, recipient: str, now: datetime,
+               stale_before: datetime | None, owner: str | None, gone: Container[str]
+               ) -> bool:
         with self._tx() as conn:
-            row = conn.execute(select(
-                deliveries.c.id, deliveries.c.status, deliveries.c.claimed_at,
-                deliveries.c.claimed_by, deliveries.c.retry_after).where(
-                deliveries.c.edition_id == edition_id,
-                deliveries.c.recipient == recipient)).first()
+            row = conn.execute(_CLAIM_READ, {"d_edition": edition_id,
+                                             "d_recipient": recipient}).first()
             if row is None:
-                try:
-                    with conn.begin_nested():
-                        conn.execute(deliveries.insert().values(
-                            edition_id=edition_id, recipient=recipient, attempts=1,
-                            status=DeliveryStatus.SENDING.value, claimed_at=now,
-                            claimed_by=owner))
-                    return True
-                except IntegrityError:
-                    return False  # another process inserted it between our read and write
+                conn.execute(deliveries.insert().values(
+                    edition_id=edition_id, recipient=recipient, attempts=1,
+                    status=DeliveryStatus.SENDING.value, claimed_at=now, claimed_by=owner))
+                return True
             claimed_at = _utc(row.claimed_at)
             abandoned = row.status == DeliveryStatus.SENDING.value and (
                 (stale_before is not None and claimed_at is not None
@@ -481,22 +496,23 @@ class Store:
     def handed_over(self, edition_id: int, recipient: str, *, now: datetime) -> None:
         """Note that the claimed message is about to reach the point of no return."""
         with self._tx() as conn:
-            conn.execute(update(deliveries).where(
-                deliveries.c.edition_id == edition_id, deliveries.c.recipient == recipient,
-                deliveries.c.status == DeliveryStatus.SENDING.value).values(
-                handed_over_at=_db_time(now)))
+            conn.execute(_HANDED_OVER, {"d_edition": edition_id, "d_recipient": recipient,
+                                        "d_at": _db_time(now)})
 
     def finish_delivery(
         self, edition_id: int, recipient: str, status: DeliveryStatus, *,
         now: datetime, message_id: str | None = None, error: str | None = None,
         retry_after: datetime | None = None,
     ) -> None:
+        if status is DeliveryStatus.SENT:  # the common case, with a statement built once
+            with self._tx() as conn:
+                conn.execute(_FINISH_SENT, {
+                    "d_edition": edition_id, "d_recipient": recipient, "d_error": error,
+                    "d_at": _db_time(now), "d_message_id": message_id})
+            return
         values: dict[str, Any] = {"status": status.value, "error": error,
                                   "retry_after": _db_time(retry_after) if retry_after else None}
-        if status is DeliveryStatus.SENT:
-            values.update(sent_at=_db_time(now), message_id=message_id)
-        else:  # not delivered: a later claim starts clean
-            values.update(handed_over_at=None)
+        values.update(handed_over_at=None)  # not delivered: a later claim starts clean
         with self._tx() as conn:
             conn.execute(update(deliveries).where(
                 deliveries.c.edition_id == edition_id,
