@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -151,6 +152,7 @@ class App:
     def refresh(
         self, *, force: bool = False, on_done: Callable[[FeedOutcome], None] | None = None,
         on_start: Callable[[int], None] | None = None, as_of: datetime | None = None,
+        stop: threading.Event | None = None,
     ) -> list[FeedOutcome]:
         """Poll the feeds that are due (all with force, disabled ones included) and store
         their new items. `on_start` learns how many feeds are due; `on_done` sees each outcome
@@ -158,7 +160,8 @@ class App:
 
         A new item dated more than the edition window before `as_of` (default now; a build
         passes its edition's send time, when that is earlier) is kept as seen only: a feed's
-        back catalogue never floods an edition.
+        back catalogue never floods an edition. `stop` set: downloads under way are
+        abandoned (those feeds stay due); what finished is stored.
         """
         now = self.clock()
         stale_before = min(now, as_of or now) - self.settings.edition.window
@@ -195,7 +198,7 @@ class App:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-store") as writer:
             writing = writer.submit(write)
             try:
-                fetch_feeds(requests, self.limits, finished.put)
+                fetch_feeds(requests, self.limits, finished.put, stop=stop)
             finally:
                 finished.put(None)
                 writing.result()  # a store error surfaces here, after the downloads
@@ -362,9 +365,10 @@ class App:
 
     def deliver(
         self, day: date | None = None, *, to: str | None = None, dry_run: bool = False,
-        fetch: bool = True,
+        fetch: bool = True, stop: threading.Event | None = None,
     ) -> SendReport:
-        """Send an edition to every recipient who has not had it yet (or a test copy `to`)."""
+        """Send an edition to every recipient who has not had it yet (or a test copy `to`).
+        `stop` set: no new message is started; those under way finish and are recorded."""
         day, _ = self.edition_for(day)
         name = day.isoformat()
         report = SendReport(name, dry_run=dry_run)
@@ -402,7 +406,7 @@ class App:
         with self._transport() if not dry_run else _NoTransport() as transport, \
                 _Dispatch(transport.size if isinstance(transport, SmtpPool) else 1) as dispatch:
             for recipient in self.settings.recipients:
-                if dispatch.stopped:
+                if dispatch.stopped or (stop is not None and stop.is_set()):
                     break
                 address = recipient.email
                 status = done.get(address)
@@ -484,10 +488,15 @@ class App:
             return self._finish(run, address, DeliveryStatus.SENT, why, message.message_id)
 
         def handed_over() -> None:
-            self.store.handed_over(edition_id, address, now=self.clock())
+            if not self.store.handed_over(edition_id, address, now=self.clock(),
+                                          owner=run.owner):
+                raise ClaimLost(f"{address}: the claim was released or taken over; "
+                                "not sent by this run")
 
         try:
             transport.send(message, handed_over)
+        except ClaimLost as e:  # the transport dropped the message before its end
+            return DeliveryResult(address, DeliveryStatus.SENDING, str(e))
         except DeliveryError as e:
             if e.unconfirmed:  # the server may have it: a second copy is the worse outcome
                 return self._finish(run, address, DeliveryStatus.SENT, f"unconfirmed: {e}",
@@ -533,6 +542,10 @@ class App:
         config keep their stored items but are not shown)."""
         health = {h.url: h for h in self.store.feed_health()}
         return [health[f.url] for f in self.settings.feeds if f.url in health]
+
+
+class ClaimLost(Exception):
+    """This run's claim on a delivery is gone (released at shutdown, or taken over)."""
 
 
 class _NoTransport:

@@ -356,20 +356,85 @@ def send(state: State, edition: str | None, to: str | None, dry_run: bool,
 
 
 @cli.command()
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="One line per event on stderr, as text or JSON.")
 @click.pass_obj
-def run(state: State) -> None:
-    """Run the scheduler: poll feeds when due, send each edition on schedule.digest.
+def run(state: State, log_format: str) -> None:
+    """Run the scheduler: poll each feed when due, send each edition on schedule.digest.
 
-    Stops cleanly on SIGTERM or Ctrl-C.
+    A send missed while digest was down goes out when it is back within schedule.grace
+    (12 h); older ones are recorded as skipped. Reloads feeds.yaml on SIGHUP or when the file
+    changes (keeping the running config if the new one is invalid); stops cleanly on SIGTERM
+    or Ctrl-C. `digest status` shows what it is doing.
 
     \b
-    Example:
+    Examples:
       digest --config /config/feeds.yaml run
+      digest run --log-format json
     """
-    from digest.schedule import run_daemon
+    from digest.daemon import Daemon
+
+    def emit(event: str, message: str, **fields: Any) -> None:
+        now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        if log_format == "json":
+            line = json.dumps({"time": now, "event": event, "message": message, **fields},
+                              ensure_ascii=False, default=str)
+        else:
+            line = f"{now} {event}: {message}"
+        click.echo(line, err=True)
+
+    daemon = Daemon(state.settings, make_app, config=Path(state.config), on_event=emit)
+    raise SystemExit(daemon.run())
+
+
+@cli.command()
+@FORMAT_TABLE_JSON
+@click.option("--check", is_flag=True,
+              help="Exit 0 when a `digest run` beat in the last 3 minutes, else 1 (for "
+                   "health checks); prints nothing but the reason on failure.")
+@click.pass_obj
+def status(state: State, fmt: str, check: bool) -> None:
+    """Show the running daemon, the next poll and send, the last edition and its deliveries,
+    failing feeds and skipped editions.
+
+    \b
+    Examples:
+      digest status
+      digest status --format json
+      digest status --check        # Docker's HEALTHCHECK
+    """
+    from digest.daemon import status as daemon_status
 
     with state.app() as app:
-        run_daemon(app, on_event=lambda line: err.print(line, highlight=False, markup=False))
+        now = app.clock()
+        report = daemon_status(app, now)
+    if check:
+        if not report["healthy"]:
+            click.echo("unhealthy: no `digest run` has beaten in the last 3 minutes", err=True)
+            raise SystemExit(1)
+        return
+    if fmt == "json":
+        _dump(report)
+        return
+    running = report["running"]
+    lines = [f"digest run: {'running' if running else 'not running'}"]
+    for r in running:
+        lines.append(f"  {r['owner']}  since {r['started_at']}  last beat {r['beat_at']}")
+    lines.append(f"next poll: {report['next_poll_at'] or 'no feed is due'}")
+    lines.append(f"next send: {report['next_send_at']}")
+    last = report["last_edition"]
+    if last:
+        counts = ", ".join(f"{n} {k}" for k, n in last["deliveries"].items()) or "none yet"
+        lines.append(f"last edition: {last['edition']} (frozen {last['frozen_at']}): "
+                     f"deliveries {counts}")
+    else:
+        lines.append("last edition: none yet")
+    failing = report["failing_feeds"]
+    lines.append(f"failing feeds: {len(failing)}")
+    lines.extend(f"  {f['url']}  {f['status']}  {f['last_error'] or ''}" for f in failing)
+    for e in report["skipped_editions"]:
+        lines.append(f"skipped edition {e['edition']}: {e['reason']}")
+    out.print(Text("\n".join(lines)))
 
 
 @cli.command()

@@ -79,8 +79,13 @@ class _Frozen(BaseModel):
 
 
 class ScheduleSettings(_Frozen):
-    digest: str = Field("0 7 * * mon", description="cron expression for the edition send")
+    digest: str = Field("0 7 * * mon", description="cron expression for the edition send "
+                                                    "(5 fields, or 6 with seconds first)")
     poll_every: Duration = Field(timedelta(hours=1), description="default feed poll interval")
+    grace: Duration = Field(
+        timedelta(hours=12), description="`digest run` down at send time: it sends that "
+                                         "edition when it is back within this long, else "
+                                         "records it as skipped")
 
     @field_validator("digest")
     @classmethod

@@ -9,6 +9,7 @@ decide when a feed is polled next, or read the clock: what the server said about
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import multiprocessing
@@ -16,7 +17,8 @@ import os
 import re
 import socket
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -24,6 +26,7 @@ from datetime import timedelta
 from email.utils import parsedate_to_datetime
 from functools import partial
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import aiohttp
@@ -351,9 +354,27 @@ def fetch_feeds(
     requests: Sequence[FeedRequest],
     limits: FetchLimits = FetchLimits(),
     on_done: Callable[[FeedOutcome], None] | None = None,
+    *, stop: threading.Event | None = None,
 ) -> list[FeedOutcome]:
     """Poll every feed concurrently; one outcome per request, in the same order. `on_done` is
-    called with each outcome as it completes (on the event loop's thread)."""
+    called with each outcome as it completes (on the event loop's thread). When `stop` is
+    set, the downloads under way are cancelled and the list is empty: what finished before
+    has been handed to `on_done`."""
     if not requests:
         return []
-    return asyncio.run(_poll_all(requests, limits, on_done))
+    return asyncio.run(_until_stopped(_poll_all(requests, limits, on_done), stop))
+
+
+async def _until_stopped(work: Coroutine[Any, Any, list[FeedOutcome]],
+                         stop: threading.Event | None) -> list[FeedOutcome]:
+    task = asyncio.ensure_future(work)
+    if stop is None:
+        return await task
+    while not task.done():
+        await asyncio.wait({task}, timeout=0.1)
+        if stop.is_set() and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            return []
+    return task.result()

@@ -1,29 +1,17 @@
-"""Cron arithmetic and the `digest run` daemon (APScheduler 3); decides nothing about content.
-
-The only module that imports APScheduler. Jobs live in memory and are derived from the config
-at start: APScheduler's job stores must not be shared between schedulers, so every durable fact
-(last poll, editions, deliveries) lives in our own tables, and exactly-once comes from them.
+"""Cron arithmetic over APScheduler 3's CronTrigger: the next and previous scheduled send,
+the sends missed while the daemon was down and what to do about them. Pure functions of the
+expression, the time zone and the times given (a fake clock is just another `now`); the
+daemon that runs them is digest.daemon.
 """
 
 from __future__ import annotations
 
-import logging
-import signal
-import threading
-from collections.abc import Callable
+from collections.abc import Container, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from types import FrameType
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
-
-if TYPE_CHECKING:
-    from digest.app import App
-
-log = logging.getLogger(__name__)
 
 # Crontab numbers days of the week 0-7 from Sunday; APScheduler 3's CronTrigger numbers them
 # from Monday, even in from_crontab (fixed only in APScheduler 4). Names mean the same to both.
@@ -43,18 +31,20 @@ def _crontab_dow(field: str) -> str:
 
 
 def parse_cron(expression: str, timezone: str | ZoneInfo) -> CronTrigger:
-    """A five-field crontab expression, in `timezone`; ValueError naming the problem if bad."""
+    """A five-field crontab expression (or six, seconds first), in `timezone`; ValueError
+    naming the problem if bad."""
     fields = expression.split()
-    if len(fields) != 5:
+    if len(fields) not in (5, 6):
         raise ValueError(
-            f"cron needs 5 fields (minute hour day month weekday), got {len(fields)}: "
-            f"{expression!r}"
+            f"cron needs 5 fields (minute hour day month weekday), or 6 with seconds first, "
+            f"got {len(fields)}: {expression!r}"
         )
+    second = fields.pop(0) if len(fields) == 6 else "0"
     minute, hour, day, month, dow = fields
     try:
         return CronTrigger(
-            minute=minute, hour=hour, day=day, month=month, day_of_week=_crontab_dow(dow),
-            timezone=timezone,
+            second=second, minute=minute, hour=hour, day=day, month=month,
+            day_of_week=_crontab_dow(dow), timezone=timezone,
         )
     except (ValueError, TypeError) as e:
         raise ValueError(f"invalid cron expression {expression!r}: {e}") from e
@@ -78,48 +68,57 @@ def send_time_on(expression: str, tz: ZoneInfo, day: date) -> datetime:
     return datetime.combine(day, time(23, 59, 59), tzinfo=tz)
 
 
-def run_daemon(app: App, *, on_event: Callable[[str], None] = log.info) -> None:
-    """Poll feeds when due and send each edition at its cron time until SIGTERM/SIGINT."""
-    settings = app.settings
-    tz = settings.tz
-    scheduler = BlockingScheduler(timezone=tz)
-    # Poll at the shortest configured interval; app.refresh() itself skips feeds not yet due.
-    intervals = [settings.schedule.poll_every] + [
-        f.poll_every for f in settings.feeds if f.poll_every is not None
-    ]
-    tick = max(min(intervals), timedelta(minutes=1))
+def previous_send(expression: str, tz: ZoneInfo, now: datetime) -> datetime | None:
+    """The last scheduled send at or before `now` (None: the cron never fired before)."""
+    trigger = parse_cron(expression, tz)
+    for back in (timedelta(hours=2), timedelta(days=1), timedelta(days=8), timedelta(days=32),
+                 timedelta(days=367), timedelta(days=4 * 366 + 1)):
+        found = None
+        fire = trigger.get_next_fire_time(None, now - back)
+        while fire is not None and fire <= now:
+            found = fire
+            fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+        if found is not None:
+            return found.astimezone(tz)  # type: ignore[no-any-return]
+    return None
 
-    def poll() -> None:
-        outcomes = app.refresh()
-        failed = [o for o in outcomes if o.error]
-        new = sum(o.new_items for o in outcomes)
-        on_event(f"poll: {len(outcomes)} feeds polled, {new} new items, {len(failed)} failing")
-        for o in failed:
-            on_event(f"poll: feed {o.url}: {o.error}")
 
-    def send() -> None:
-        edition = app.clock().astimezone(tz).date()
-        result = app.deliver(edition)
-        on_event(f"send {edition.isoformat()}: {result.summary()}")
+MAX_MISSED = 400  # editions looked at after an outage (a daily cron: more than a year)
 
-    scheduler.add_job(poll, IntervalTrigger(seconds=tick.total_seconds(), timezone=tz),
-                      id="poll", next_run_time=app.clock().astimezone(tz), coalesce=True,
-                      max_instances=1)
-    scheduler.add_job(send, parse_cron(settings.schedule.digest, tz), id="send",
-                      coalesce=True, max_instances=1, misfire_grace_time=12 * 3600)
 
-    stop = threading.Event()
+def missed_sends(expression: str, tz: ZoneInfo, *, since: datetime, now: datetime
+                 ) -> list[datetime]:
+    """The scheduled sends in (since, now], one per edition (the day's last), oldest first."""
+    trigger = parse_cron(expression, tz)
+    by_day: dict[date, datetime] = {}
+    fire = trigger.get_next_fire_time(None, since + timedelta(microseconds=1))
+    while fire is not None and fire <= now:
+        local = fire.astimezone(tz)
+        by_day[local.date()] = local
+        if len(by_day) > MAX_MISSED:
+            del by_day[min(by_day)]
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    return [by_day[day] for day in sorted(by_day)]
 
-    def shutdown(signum: int, frame: FrameType | None) -> None:
-        if not stop.is_set():
-            stop.set()
-            on_event(f"received {signal.Signals(signum).name}, shutting down")
-            scheduler.shutdown(wait=False)
 
-    signal.signal(signal.SIGTERM, shutdown)
-    signal.signal(signal.SIGINT, shutdown)
-    on_event(
-        f"digest run: polling every {tick}, next send "
-        f"{next_send(settings.schedule.digest, tz, app.clock().astimezone(tz)).isoformat()}"
-    )
-    scheduler.start()
+@dataclass(frozen=True, slots=True)
+class CatchUp:
+    """What a daemon does about the sends it missed while it was down."""
+
+    send: datetime | None  # the one scheduled send to make now (within the grace period)
+    skip: tuple[datetime, ...]  # scheduled sends to record as skipped
+
+
+def plan_catch_up(missed: Sequence[datetime], *, now: datetime, grace: timedelta,
+                  done: Container[str]) -> CatchUp:
+    """Only the latest missed send may go out, and only within `grace` of its time: never two
+    editions at once after a long outage. Every other missed edition not sent (`done` names
+    editions frozen or recorded as skipped) is to be recorded as skipped."""
+    if not missed:
+        return CatchUp(None, ())
+    *older, latest = missed
+    send = latest if now - latest <= grace else None
+    skip = [fire for fire in older if fire.date().isoformat() not in done]
+    if send is None and latest.date().isoformat() not in done:
+        skip.append(latest)
+    return CatchUp(send, tuple(skip))

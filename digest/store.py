@@ -14,7 +14,7 @@ import logging
 from collections.abc import Container, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from sqlalchemy import (
     UniqueConstraint,
     bindparam,
     create_engine,
+    delete,
     event,
     false,
     func,
@@ -133,6 +134,26 @@ suppressions = Table(
     Column("source", String(32), nullable=False),  # how: "command", "link", ...
 )
 
+# Scheduled editions that were not sent because the daemon was down past the grace period.
+skipped_editions = Table(
+    "skipped_editions", metadata,
+    Column("edition", String(10), primary_key=True),
+    Column("scheduled_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+# Running `digest run` processes: each beats every half minute (`digest status --check`).
+instances = Table(
+    "instances", metadata,
+    Column("owner", String(200), primary_key=True),  # host:pid:start (digest.owner)
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("beat_at", DateTime(timezone=True), nullable=False),
+    Column("next_send_at", DateTime(timezone=True)),
+    Column("stopped_at", DateTime(timezone=True)),  # a clean stop
+    Column("config", Text),
+)
+
 deliveries = Table(
     "deliveries", metadata,
     Column("id", Integer, primary_key=True),
@@ -161,7 +182,8 @@ _ONE_DELIVERY = (deliveries.c.edition_id == bindparam("d_edition", type_=Integer
 _CLAIM_READ = select(deliveries.c.id, deliveries.c.status, deliveries.c.claimed_at,
                      deliveries.c.claimed_by, deliveries.c.retry_after).where(*_ONE_DELIVERY)
 _HANDED_OVER = update(deliveries).where(
-    *_ONE_DELIVERY, deliveries.c.status == DeliveryStatus.SENDING.value).values(
+    *_ONE_DELIVERY, deliveries.c.status == DeliveryStatus.SENDING.value,
+    deliveries.c.claimed_by == bindparam("d_owner", type_=String())).values(
     handed_over_at=bindparam("d_at", type_=DateTime(timezone=True)))
 _FINISH_SENT = update(deliveries).where(*_ONE_DELIVERY).values(
     status=DeliveryStatus.SENT.value, error=bindparam("d_error", type_=Text()),
@@ -493,11 +515,27 @@ class Store:
                 attempts=deliveries.c.attempts + 1))
             return bool(claimed.rowcount == 1)
 
-    def handed_over(self, edition_id: int, recipient: str, *, now: datetime) -> None:
-        """Note that the claimed message is about to reach the point of no return."""
+    def handed_over(self, edition_id: int, recipient: str, *, now: datetime,
+                    owner: str | None) -> bool:
+        """Note that the claimed message is about to reach the point of no return; False
+        when the claim is no longer `owner`'s (released, or taken over after a timeout): the
+        message must then not go out."""
         with self._tx() as conn:
-            conn.execute(_HANDED_OVER, {"d_edition": edition_id, "d_recipient": recipient,
-                                        "d_at": _db_time(now)})
+            done = conn.execute(_HANDED_OVER, {
+                "d_edition": edition_id, "d_recipient": recipient, "d_at": _db_time(now),
+                "d_owner": owner})
+        return bool(done.rowcount == 1)
+
+    def release_claims(self, owner: str) -> int:
+        """Give back `owner`'s unfinished claims that never reached the hand-over (a clean
+        shutdown): they are pending again, for the next run. Returns how many."""
+        with self._tx() as conn:
+            done = conn.execute(update(deliveries).where(
+                deliveries.c.claimed_by == owner,
+                deliveries.c.status == DeliveryStatus.SENDING.value,
+                deliveries.c.handed_over_at.is_(None)).values(
+                status=DeliveryStatus.PENDING.value, claimed_by=None))
+        return int(done.rowcount)
 
     def finish_delivery(
         self, edition_id: int, recipient: str, status: DeliveryStatus, *,
@@ -547,6 +585,95 @@ class Store:
         with self._tx() as conn:
             rows = conn.execute(select(suppressions.c.address, suppressions.c.added_at)).all()
         return {r.address: _utc(r.added_at) or datetime.min for r in rows}
+
+    def delivery_counts(self, edition_id: int) -> dict[DeliveryStatus, int]:
+        with self._tx() as conn:
+            rows = conn.execute(select(deliveries.c.status, func.count()).where(
+                deliveries.c.edition_id == edition_id).group_by(deliveries.c.status)).all()
+        return {DeliveryStatus(status): int(n) for status, n in rows}
+
+    def latest_edition(self) -> tuple[str, datetime] | None:
+        """The most recent frozen edition's name and when it was frozen."""
+        with self._tx() as conn:
+            row = conn.execute(select(editions.c.edition, editions.c.frozen_at)
+                               .order_by(editions.c.edition.desc()).limit(1)).first()
+        return (row.edition, _utc(row.frozen_at) or datetime.min) if row else None
+
+    def edition_names(self, since: str) -> set[str]:
+        """Frozen and skipped edition names from `since` (an ISO date) on."""
+        with self._tx() as conn:
+            frozen = conn.execute(select(editions.c.edition)
+                                  .where(editions.c.edition >= since)).scalars().all()
+            skipped = conn.execute(select(skipped_editions.c.edition)
+                                   .where(skipped_editions.c.edition >= since)).scalars().all()
+        return set(frozen) | set(skipped)
+
+    # --- the daemon ---
+
+    def skip_edition(self, edition: str, *, scheduled_at: datetime, now: datetime,
+                     reason: str) -> bool:
+        """Record that a scheduled edition was not sent; False if it was recorded already."""
+        try:
+            with self._tx() as conn:
+                conn.execute(skipped_editions.insert().values(
+                    edition=edition, scheduled_at=_db_time(scheduled_at),
+                    recorded_at=_db_time(now), reason=reason))
+        except IntegrityError:
+            return False
+        return True
+
+    def skipped(self) -> list[tuple[str, datetime, str]]:
+        """Skipped editions, newest first: (edition, scheduled at, reason)."""
+        with self._tx() as conn:
+            rows = conn.execute(select(skipped_editions)
+                                .order_by(skipped_editions.c.edition.desc())).all()
+        return [(r.edition, _utc(r.scheduled_at) or datetime.min, r.reason) for r in rows]
+
+    def beat(self, owner: str, *, started_at: datetime, now: datetime,
+             next_send_at: datetime | None, config: str) -> None:
+        """A running daemon says it is alive (one row per process)."""
+        values = {"beat_at": _db_time(now),
+                  "next_send_at": _db_time(next_send_at) if next_send_at else None,
+                  "config": config}
+        with self._tx() as conn:
+            done = conn.execute(update(instances).where(instances.c.owner == owner)
+                                .values(**values))
+            if done.rowcount == 0:
+                conn.execute(instances.insert().values(
+                    owner=owner, started_at=_db_time(started_at), **values))
+
+    def instance_stopped(self, owner: str, *, now: datetime) -> None:
+        """A daemon stopped cleanly. Its row stays: its last beat tells the next daemon since
+        when sends were missed. Rows of daemons gone for 90 days are dropped."""
+        with self._tx() as conn:
+            conn.execute(update(instances).where(instances.c.owner == owner).values(
+                beat_at=_db_time(now), stopped_at=_db_time(now)))
+            conn.execute(delete(instances).where(
+                instances.c.beat_at < _db_time(now - timedelta(days=90))))
+
+    def last_beat(self, *, besides: str) -> datetime | None:
+        """When a daemon other than `besides` last said it was alive (also one that has since
+        stopped: a clean stop keeps its last beat for this, with no owner)."""
+        with self._tx() as conn:
+            value = conn.execute(select(func.max(instances.c.beat_at)).where(
+                instances.c.owner != besides)).scalar()
+        return _utc(value)
+
+    def instances(self) -> list[tuple[str, datetime, datetime, datetime | None]]:
+        """(owner, started at, last beat, next send) of every daemon that beat and did not
+        stop cleanly, newest first."""
+        with self._tx() as conn:
+            rows = conn.execute(select(instances).where(instances.c.stopped_at.is_(None))
+                                .order_by(instances.c.beat_at.desc())).all()
+        return [(r.owner, _utc(r.started_at) or datetime.min, _utc(r.beat_at) or datetime.min,
+                 _utc(r.next_send_at)) for r in rows]
+
+    def next_poll_at(self, urls: Sequence[str]) -> datetime | None:
+        """The earliest time one of these feeds (not disabled) is due; None: none is."""
+        with self._tx() as conn:
+            value = conn.execute(select(func.min(feeds.c.next_poll_at)).where(
+                feeds.c.url.in_(urls), feeds.c.status != FeedStatus.DISABLED.value)).scalar()
+        return _utc(value)
 
     def delivery_statuses(self, edition_id: int) -> dict[str, DeliveryStatus]:
         with self._tx() as conn:

@@ -1,0 +1,309 @@
+"""`digest run`: poll each feed when it is due and send each edition on `schedule.digest`, until
+SIGTERM or SIGINT; reload feeds.yaml on SIGHUP or when the file changes.
+
+APScheduler 3 (a BackgroundScheduler) fires the jobs; its jobs live in memory and are derived
+from the config at start, because APScheduler's job stores must not be shared between
+schedulers. Every durable fact (when each feed is due, editions, deliveries, skipped editions,
+heartbeats) lives in digest's own tables, and exactly-once comes from them: a restart, a second
+`digest run` or a manual `digest send` never sends a second copy.
+
+Signal handlers only set flags; the main thread acts on them. Jobs hold `_busy` while they run,
+so a reload swaps the App between jobs, never under one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any, Protocol
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from digest.app import App
+from digest.config import Settings
+from digest.errors import DigestError
+from digest.models import DeliveryStatus
+from digest.owner import this_process
+from digest.schedule import missed_sends, next_send, parse_cron, plan_catch_up, previous_send
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT = timedelta(seconds=30)  # how often a running daemon says it is alive
+ALIVE = timedelta(minutes=3)  # a heartbeat older than this: that daemon is not running
+STOP_TIMEOUT = 8.0  # seconds a job may take to wind down after SIGTERM (exit within 10 s)
+MIN_POLL_GAP = timedelta(seconds=5)  # polls never follow each other closer than this
+WATCH_EVERY = 2.0  # seconds between looks at feeds.yaml's modification time
+
+
+class EventSink(Protocol):
+    def __call__(self, event: str, message: str, **fields: Any) -> None: ...
+
+
+def _log_event(event: str, message: str, **fields: Any) -> None:
+    log.info("%s: %s", event, message)
+
+
+class Daemon:
+    """One `digest run` process."""
+
+    def __init__(
+        self, load: Callable[[], Settings], make_app: Callable[[Settings], App], *,
+        config: Path | None = None, on_event: EventSink = _log_event,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._load = load
+        self._make_app = make_app
+        self.config = config
+        self.on_event = on_event
+        self.app = make_app(load())
+        self.clock = clock or self.app.clock
+        self.owner = this_process()
+        self.started_at = self.clock()
+        self.stop = threading.Event()
+        self._reload = threading.Event()
+        self._busy = threading.RLock()
+        self._running = 0  # jobs under way
+        self._running_lock = threading.Condition()
+        self._mtime = self._config_mtime()
+        self.scheduler = BackgroundScheduler(timezone=UTC)
+
+    # --- the main thread ---
+
+    def run(self, *, install_signals: bool = True) -> int:
+        if install_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, self._on_stop)
+            if hasattr(signal, "SIGHUP"):
+                signal.signal(signal.SIGHUP, self._on_hup)
+        self._beat()  # before the catch-up, so `status` sees the process at once
+        self._schedule()
+        self.scheduler.start()
+        self.on_event("start", f"digest run {self.owner}: next send "
+                      f"{self._next_send().isoformat()}", owner=self.owner,
+                      next_send_at=self._next_send().isoformat())
+        while not self.stop.wait(WATCH_EVERY):
+            if self._reload.is_set() or self._config_mtime() != self._mtime:
+                self._try_reload()
+        return self._shut_down()
+
+    def _on_stop(self, signum: int, frame: FrameType | None) -> None:
+        if not self.stop.is_set():
+            self.stop.set()
+            self.on_event("stopping", f"received {signal.Signals(signum).name}",
+                          signal=signal.Signals(signum).name)
+
+    def _on_hup(self, signum: int, frame: FrameType | None) -> None:
+        self._reload.set()
+
+    def _shut_down(self) -> int:
+        self.scheduler.shutdown(wait=False)  # no new jobs; those under way see `stop`
+        with self._running_lock:
+            finished = self._running_lock.wait_for(lambda: self._running == 0, STOP_TIMEOUT)
+        released = self.app.store.release_claims(self.owner)
+        self.app.store.instance_stopped(self.owner, now=self.clock())
+        note = "" if finished else "; a job did not finish in time and was abandoned"
+        self.on_event("stopped", f"stopped cleanly, {released} claims released{note}",
+                      released=released, abandoned=not finished)
+        if not finished:  # a thread still in a job would keep the process alive
+            logging.shutdown()
+            os._exit(0)
+        self.app.close()
+        return 0
+
+    def _config_mtime(self) -> float | None:
+        try:
+            return self.config.stat().st_mtime if self.config else None
+        except OSError:
+            return None
+
+    def _try_reload(self) -> None:
+        if not self._busy.acquire(timeout=0.5):  # a job is running: try again shortly
+            return
+        try:
+            self._reload.clear()
+            self._mtime = self._config_mtime()
+            try:
+                settings = self._load()
+                app = self._make_app(settings)
+            except DigestError as e:
+                self.on_event("reload_failed", f"feeds.yaml not reloaded, keeping the running "
+                              f"configuration: {e}", error=str(e))
+                return
+            old, self.app = self.app, app
+            old.close()
+            self._schedule()
+            self.on_event("reloaded", f"configuration reloaded: {len(settings.feeds)} feeds, "
+                          f"{len(settings.recipients)} recipients, next send "
+                          f"{self._next_send().isoformat()}", feeds=len(settings.feeds),
+                          recipients=len(settings.recipients))
+        finally:
+            self._busy.release()
+
+    # --- jobs (APScheduler's threads) ---
+
+    def _schedule(self) -> None:
+        """(Re)create the jobs from the current config."""
+        s = self.app.settings
+        self.scheduler.add_job(self._job(self._send), parse_cron(s.schedule.digest, s.tz),
+                               id="send", replace_existing=True, coalesce=True,
+                               max_instances=1,
+                               misfire_grace_time=int(s.schedule.grace.total_seconds()))
+        self.scheduler.add_job(self._job(self._catch_up), DateTrigger(self.clock()),
+                               id="catch-up", replace_existing=True)
+        self.scheduler.add_job(self._job(self._poll), DateTrigger(self.clock()), id="poll",
+                               replace_existing=True, max_instances=1)
+        self.scheduler.add_job(self._beat, IntervalTrigger(seconds=HEARTBEAT.total_seconds()),
+                               id="beat", replace_existing=True, coalesce=True)
+
+    def _job(self, work: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            if self.stop.is_set():
+                return
+            with self._running_lock:
+                self._running += 1
+            try:
+                with self._busy:
+                    work()
+            except Exception as e:  # a job must not take the daemon down
+                log.exception("%s failed", work.__name__)
+                self.on_event("error", f"{work.__name__.strip('_')}: {e}", job=work.__name__)
+            finally:
+                with self._running_lock:
+                    self._running -= 1
+                    self._running_lock.notify_all()
+        run.__name__ = work.__name__
+        return run
+
+    def _next_send(self) -> datetime:
+        s = self.app.settings
+        return next_send(s.schedule.digest, s.tz, self.clock().astimezone(s.tz))
+
+    def _beat(self) -> None:
+        try:
+            self.app.store.beat(self.owner, started_at=self.started_at, now=self.clock(),
+                                next_send_at=self._next_send(),
+                                config=str(self.config or ""))
+        except DigestError as e:
+            self.on_event("error", f"heartbeat: {e}", job="beat")
+
+    def _poll(self) -> None:
+        app = self.app
+        outcomes = app.refresh(stop=self.stop)
+        failing = [o for o in outcomes if o.error]
+        new = sum(o.new_items for o in outcomes)
+        if outcomes or not self.stop.is_set():
+            self.on_event("poll", f"{len(outcomes)} feeds polled, {new} new items, "
+                          f"{len(failing)} failing", feeds=len(outcomes), new_items=new,
+                          failing=len(failing))
+        for o in failing:
+            self.on_event("feed_error", f"{o.url}: {o.error}", url=o.url, error=o.error)
+        if not self.stop.is_set():
+            self._plan_next_poll(app)
+
+    def _plan_next_poll(self, app: App) -> None:
+        """The next poll when the first feed is due (at most `poll_every` away)."""
+        now = self.clock()
+        s = app.settings
+        due = app.store.next_poll_at([f.url for f in s.feeds])
+        shortest = min([s.schedule.poll_every] + [f.poll_every for f in s.feeds if f.poll_every])
+        when = min(due or now + shortest, now + shortest)
+        when = max(when, now + MIN_POLL_GAP)
+        self.scheduler.add_job(self._job(self._poll), DateTrigger(when), id="poll",
+                               replace_existing=True, max_instances=1)
+
+    def _send(self) -> None:
+        s = self.app.settings
+        fire = previous_send(s.schedule.digest, s.tz, self.clock())
+        if fire is None:
+            return
+        self._deliver(fire, "send")
+
+    def _deliver(self, fire: datetime, event: str) -> None:
+        edition = fire.astimezone(self.app.settings.tz).date()
+        report = self.app.deliver(edition, stop=self.stop)
+        counts: dict[str, int] = {}
+        for r in report.results:
+            key = r.status.value if r.status else "skipped"
+            counts[key] = counts.get(key, 0) + 1
+        self.on_event(event, f"edition {edition.isoformat()}: {report.summary()}",
+                      edition=edition.isoformat(), **counts)
+        if report.failed:
+            for r in report.failed:
+                self.on_event("delivery_failed", f"{r.recipient}: {r.detail}",
+                              edition=edition.isoformat(), recipient=r.recipient)
+
+    def _catch_up(self) -> None:
+        """Sends missed while no daemon ran: the latest within `schedule.grace` goes out now,
+        the rest are recorded as skipped (never two editions at once)."""
+        app = self.app
+        s = app.settings
+        now = self.clock()
+        since = app.store.last_beat(besides=self.owner) or now - s.schedule.grace
+        missed = missed_sends(s.schedule.digest, s.tz, since=since, now=now)
+        if not missed:
+            return
+        done = app.store.edition_names(missed[0].date().isoformat())
+        plan = plan_catch_up(missed, now=now, grace=s.schedule.grace, done=done)
+        for fire in plan.skip:
+            name = fire.date().isoformat()
+            reason = (f"digest run was not running at {fire.isoformat()} and came back "
+                      f"{_ago(now - fire)} later, past schedule.grace "
+                      f"({_ago(s.schedule.grace)})")
+            if app.store.skip_edition(name, scheduled_at=fire, now=now, reason=reason):
+                self.on_event("skipped", f"edition {name}: {reason}", edition=name)
+        if plan.send is not None:
+            self._deliver(plan.send, "catch_up")
+
+
+def _ago(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes // 60} h" if minutes < 48 * 60 else f"{minutes // 1440} days"
+
+
+def healthy_instances(app: App, now: datetime) -> list[tuple[str, datetime, datetime,
+                                                             datetime | None]]:
+    """The daemons that beat within ALIVE."""
+    return [i for i in app.store.instances() if now - i[2] <= ALIVE]
+
+
+def status(app: App, now: datetime) -> dict[str, Any]:
+    """What `digest status` shows: running daemons, next poll and send, the last edition and
+    its deliveries, failing feeds, skipped editions."""
+    s = app.settings
+    running = healthy_instances(app, now)
+    feeds = app.feeds()
+    never_polled = any(h.next_poll_at is None and h.status.value != "disabled" for h in feeds)
+    next_poll = now if never_polled or len(feeds) < len(s.feeds) else \
+        app.store.next_poll_at([f.url for f in s.feeds])
+    last = app.store.latest_edition()
+    last_edition = None
+    if last is not None:
+        frozen = app.store.frozen_edition(last[0])
+        counts = app.store.delivery_counts(frozen.id) if frozen else {}
+        last_edition = {"edition": last[0], "frozen_at": last[1].isoformat(),
+                        "deliveries": {st.value: counts.get(st, 0) for st in DeliveryStatus
+                                       if counts.get(st)}}
+    return {
+        "healthy": bool(running),
+        "running": [{"owner": o, "started_at": st.isoformat(), "beat_at": b.isoformat(),
+                     "next_send_at": n.isoformat() if n else None}
+                    for o, st, b, n in running],
+        "next_poll_at": next_poll.isoformat() if next_poll else None,
+        "next_send_at": next_send(s.schedule.digest, s.tz, now.astimezone(s.tz)).isoformat(),
+        "last_edition": last_edition,
+        "failing_feeds": [{"url": h.url, "name": h.name, "status": h.status.value,
+                           "last_error": h.last_error, "error_count": h.error_count}
+                          for h in feeds if h.status.value in ("error", "disabled")],
+        "skipped_editions": [{"edition": e, "scheduled_at": t.isoformat(), "reason": r}
+                             for e, t, r in app.store.skipped()[:10]],
+    }
