@@ -273,7 +273,7 @@ def _ago(delta: timedelta) -> str:
 def healthy_instances(app: App, now: datetime) -> list[tuple[str, datetime, datetime,
                                                              datetime | None]]:
     """The daemons that beat within ALIVE."""
-    return [i for i in app.store.instances() if now - i[2] <= ALIVE]
+    return [i for i in app.store.instances() if abs(now - i[2]) <= ALIVE]  # clock skew too
 
 
 def status(app: App, now: datetime) -> dict[str, Any]:

@@ -1,0 +1,247 @@
+"""daemon: `digest run` catching up on missed sends, reloading its config, reporting its
+health; and a real `digest run` process sending one edition on schedule over SMTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from conftest import DEMO_EDITION, FeedServer, Route, SmtpServer, WriteConfig
+from digest.app import App, make_app
+from digest.config import Settings, load_settings
+from digest.daemon import Daemon
+from digest.models import DeliveryStatus
+
+DIGEST = Path(sys.executable).parent / "digest"
+MONDAY_SEND = datetime(2026, 11, 30, 7, tzinfo=UTC)  # the demo's schedule: 07:00 UTC Monday
+
+
+class Events(list[tuple[str, str, dict[str, Any]]]):
+    def __call__(self, event: str, message: str, **fields: Any) -> None:
+        self.append((event, message, fields))
+
+    def names(self) -> list[str]:
+        return [e for e, _, _ in self]
+
+
+def daemon_at(config: Path, now: datetime) -> tuple[Daemon, Events]:
+    """A Daemon on a stopped clock, without its scheduler or signal handlers started."""
+    def clock() -> datetime:
+        return now
+
+    def make(settings: Settings) -> App:
+        return make_app(settings, clock=clock)
+
+    events = Events()
+    daemon = Daemon(lambda: load_settings(config, env={}), make, config=config,
+                    on_event=events, clock=clock)
+    return daemon, events
+
+
+def outbox(config: Path) -> list[str]:
+    folder = config.parent / "outbox" / DEMO_EDITION
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
+def test_back_within_the_grace_period_the_missed_edition_goes_out_once(demo: Path) -> None:
+    # The last daemon beat on Sunday; this one starts at 09:00 Monday, two hours after the
+    # send it missed.
+    daemon, events = daemon_at(demo, MONDAY_SEND + timedelta(hours=2))
+    try:
+        daemon.app.store.beat("old-host:1:1", started_at=MONDAY_SEND - timedelta(days=3),
+                              now=MONDAY_SEND - timedelta(hours=20), next_send_at=MONDAY_SEND,
+                              config=str(demo))
+        daemon._catch_up()
+        assert outbox(demo) == ["ana@example.org.eml", "ben@example.org.eml",
+                                "kofi@example.org.eml"]
+        assert ("catch_up", "edition 2026-11-30: 3 sent") in [(e, m) for e, m, _ in events]
+        written = [p.stat().st_mtime_ns for p in (demo.parent / "outbox" / DEMO_EDITION)
+                   .iterdir()]
+        daemon._catch_up()  # restarted again: nothing is sent twice
+        assert [p.stat().st_mtime_ns for p in (demo.parent / "outbox" / DEMO_EDITION)
+                .iterdir()] == written
+        assert {d.status for d in daemon.app.history()} == {DeliveryStatus.SENT}
+        assert daemon.app.store.skipped() == []
+    finally:
+        daemon.app.close()
+
+
+def test_back_after_the_grace_period_the_missed_edition_is_recorded_as_skipped(
+        demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    daemon, events = daemon_at(demo, MONDAY_SEND + timedelta(hours=13))
+    try:
+        daemon.app.store.beat("old-host:1:1", started_at=MONDAY_SEND - timedelta(days=3),
+                              now=MONDAY_SEND - timedelta(hours=20), next_send_at=MONDAY_SEND,
+                              config=str(demo))
+        daemon._catch_up()
+        ((edition, scheduled, reason),) = daemon.app.store.skipped()
+        assert (edition, scheduled) == (DEMO_EDITION, MONDAY_SEND)
+        assert "13 h later, past schedule.grace (12 h)" in reason
+        assert events.names() == ["skipped"]
+        assert outbox(demo) == [] and daemon.app.history() == []
+        daemon._catch_up()  # recorded once
+        assert len(daemon.app.store.skipped()) == 1 and events.names() == ["skipped"]
+    finally:
+        daemon.app.close()
+    from digest.cli import main
+
+    assert main(["--config", str(demo), "status", "--format", "json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert [e["edition"] for e in status["skipped_editions"]] == [DEMO_EDITION]
+    assert status["healthy"] is False and status["running"] == []
+
+
+def test_a_first_start_long_after_a_send_records_nothing(demo: Path) -> None:
+    # No daemon ever beat: only the grace period before now is looked at.
+    daemon, events = daemon_at(demo, MONDAY_SEND + timedelta(days=2))
+    try:
+        daemon._catch_up()
+        assert events == [] and daemon.app.store.skipped() == [] and outbox(demo) == []
+    finally:
+        daemon.app.close()
+
+
+def test_reload_keeps_the_running_config_when_the_new_one_is_invalid(demo: Path) -> None:
+    daemon, events = daemon_at(demo, MONDAY_SEND)
+    original = demo.read_text()
+    try:
+        demo.write_text(original.replace("timezone:", "timezone: Mars/Olympus_Mons\nx_old:"))
+        daemon._try_reload()
+        assert events.names() == ["reload_failed"]
+        assert "feeds.yaml not reloaded" in events[0][1] and "timezone" in events[0][1]
+        assert len(daemon.app.settings.recipients) == 3  # the old config runs on
+        data = yaml.safe_load(original)
+        data["recipients"] = [*data["recipients"], "zoe@example.org"]
+        demo.write_text(yaml.safe_dump(data))
+        daemon._try_reload()
+        assert events.names() == ["reload_failed", "reloaded"]
+        assert len(daemon.app.settings.recipients) == 4
+        assert daemon.scheduler.get_job("send") is not None  # the jobs follow the new config
+    finally:
+        daemon.app.close()
+
+
+def test_status_check_passes_only_with_a_recent_heartbeat(demo: Path) -> None:
+    def check() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(DIGEST), "--config", str(demo), "status", "--check"],
+                              capture_output=True, text=True, timeout=60)
+
+    assert check().returncode == 1  # no daemon ever ran
+    settings = load_settings(demo, env={})
+    app = make_app(settings)
+    now = datetime.now(UTC)
+    try:
+        app.store.beat("h:1:1", started_at=now, now=now - timedelta(minutes=10),
+                       next_send_at=None, config="")
+        stale = check()
+        assert stale.returncode == 1 and "no `digest run` has beaten" in stale.stderr
+        app.store.beat("h:1:1", started_at=now, now=now, next_send_at=None, config="")
+        assert check().returncode == 0
+        app.store.instance_stopped("h:1:1", now=now)  # a clean stop: not running any more
+        assert check().returncode == 1
+    finally:
+        app.close()
+
+
+# --- a real `digest run` ---------------------------------------------------------------------
+
+
+def fresh_feed(now: datetime, count: int = 4) -> bytes:
+    """RSS with stories published in the last hours (so the edition due now has them)."""
+    items = "".join(
+        f"<item><title>Chipmaker {n} unveils an AI accelerator</title>"
+        f"<link>https://news.example.org/chip-{n}</link><guid>chip-{n}</guid>"
+        f"<description>Story {n} about a new AI chip design.</description>"
+        f"<pubDate>{format_datetime(now - timedelta(hours=n + 1))}</pubDate></item>"
+        for n in range(count))
+    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Chip News</title>'
+            f"<link>https://news.example.org/</link><description>d</description>{items}"
+            f"</channel></rss>").encode()
+
+
+def wait_for(condition: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def test_digest_run_sends_one_edition_on_schedule_and_stops_on_sigterm(
+        write_config: WriteConfig, feed_server: FeedServer, smtp_server: SmtpServer) -> None:
+    # Two `digest run` processes on one SQLite database (the second one by mistake), a send
+    # scheduled 10 seconds after they start: each recipient gets exactly one copy; then an
+    # invalid feeds.yaml is refused by SIGHUP, and SIGTERM stops both within 10 s, exit 0.
+    now = datetime.now(UTC)
+    feed_server.routes["/chips.xml"] = Route(body=fresh_feed(now),
+                                             headers={"Content-Type": "application/rss+xml"})
+    fire = now + timedelta(seconds=10)
+    recipients = [f"reader{n}@example.org" for n in range(6)]
+    config = write_config({
+        "timezone": "UTC",
+        "schedule": {"digest": f"{fire.second} {fire.minute} {fire.hour} * * *"},
+        "feeds": [{"url": feed_server.url("chips.xml"), "section": "tech"}],
+        "delivery": {"from": "Test Brief <brief@example.org>", "transport": "smtp",
+                     "smtp": {"host": "127.0.0.1", "port": smtp_server.port,
+                              "security": "none"}},
+        "recipients": recipients,
+    })
+    command = [str(DIGEST), "--config", str(config), "run", "--log-format", "json"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    runs = [subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
+            for _ in range(2)]
+    try:
+        def delivered() -> list[str]:
+            return sorted(r for e in smtp_server.handler.envelopes for r in e.rcpt_tos)
+
+        assert wait_for(lambda: len(delivered()) >= len(recipients), 40), delivered()
+        time.sleep(1.0)  # a second copy would arrive now
+        assert delivered() == recipients
+        health = subprocess.run([str(DIGEST), "--config", str(config), "status", "--check"],
+                                capture_output=True, text=True, timeout=60)
+        assert health.returncode == 0, health.stderr
+
+        good = config.read_text()
+        config.write_text(good.replace("timezone: UTC", "timezone: Nowhere/Atlantis"))
+        runs[0].send_signal(signal.SIGHUP)
+        time.sleep(2 * 2.0)  # the daemon looks at its flags every 2 s
+        config.write_text(good)
+        started = time.monotonic()
+        for run in runs:
+            run.send_signal(signal.SIGTERM)
+        logs = [run.communicate(timeout=10)[1] for run in runs]
+        assert time.monotonic() - started < 10
+    finally:
+        for run in runs:
+            if run.poll() is None:
+                run.kill()
+                run.wait()
+    assert [run.returncode for run in runs] == [0, 0], logs
+    events = [[json.loads(line) for line in log.splitlines() if line.startswith("{")]
+              for log in logs]
+    names = [[e["event"] for e in evs] for evs in events]
+    for evs in names:
+        assert evs[0] == "start" and evs[-2:] == ["stopping", "stopped"]
+        assert "poll" in evs
+    # Both fire (or one starts late and catches up); the claims let each recipient through once.
+    sends = [e for evs in events for e in evs if e["event"] in ("send", "catch_up")]
+    assert 1 <= len(sends) <= 2
+    assert sum(e.get("sent", 0) for e in sends) == len(recipients)
+    assert "reload_failed" in names[0]
+    failed = next(e for e in events[0] if e["event"] == "reload_failed")
+    assert "Nowhere/Atlantis" in failed["message"]
+    assert all(e["released"] == 0 for evs in events for e in evs if e["event"] == "stopped")
+    assert delivered() == recipients  # still one copy each
