@@ -245,3 +245,46 @@ def test_digest_run_sends_one_edition_on_schedule_and_stops_on_sigterm(
     assert "Nowhere/Atlantis" in failed["message"]
     assert all(e["released"] == 0 for evs in events for e in evs if e["event"] == "stopped")
     assert delivered() == recipients  # still one copy each
+
+
+def test_sigterm_mid_send_stops_within_10_s_and_a_later_send_finishes_the_list(
+        write_config: WriteConfig, feed_server: FeedServer, smtp_server: SmtpServer) -> None:
+    now = datetime.now(UTC)
+    feed_server.routes["/chips.xml"] = Route(body=fresh_feed(now),
+                                             headers={"Content-Type": "application/rss+xml"})
+    fire = now + timedelta(seconds=5)
+    recipients = [f"reader{n:02d}@example.org" for n in range(40)]
+    config = write_config({
+        "timezone": "UTC",
+        "schedule": {"digest": f"{fire.second} {fire.minute} {fire.hour} * * *"},
+        "feeds": [{"url": feed_server.url("chips.xml"), "section": "tech"}],
+        "delivery": {"from": "Test Brief <brief@example.org>", "transport": "smtp",
+                     "smtp": {"host": "127.0.0.1", "port": smtp_server.port,
+                              "security": "none"}},
+        "recipients": recipients,
+    })
+    smtp_server.handler.data_delay = 0.3  # 40 messages take 12 s: SIGTERM lands mid-send
+    run = subprocess.Popen([str(DIGEST), "--config", str(config), "run"],
+                           stderr=subprocess.PIPE, text=True,
+                           env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert wait_for(lambda: len(smtp_server.handler.envelopes) >= 5, 40)
+        started = time.monotonic()
+        run.send_signal(signal.SIGTERM)
+        _, log = run.communicate(timeout=10)
+        assert time.monotonic() - started < 10
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert run.returncode == 0, log
+    assert "stopped cleanly" in log
+    first = len(smtp_server.handler.envelopes)
+    assert 5 <= first < len(recipients)  # it stopped part-way
+    smtp_server.handler.data_delay = 0.0
+    edition = fire.date().isoformat()
+    done = subprocess.run([str(DIGEST), "--config", str(config), "send", "--edition", edition],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    received = sorted(r for e in smtp_server.handler.envelopes for r in e.rcpt_tos)
+    assert received == recipients  # the rest sent; nobody twice
