@@ -23,6 +23,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
 
+from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -74,6 +75,7 @@ class Daemon:
         self._running_lock = threading.Condition()
         self._mtime = self._config_mtime()
         self.scheduler = BackgroundScheduler(timezone=UTC)
+        self.scheduler.add_listener(self._missed, EVENT_JOB_MISSED)
 
     # --- the main thread ---
 
@@ -239,6 +241,22 @@ class Daemon:
             for r in report.failed:
                 self.on_event("delivery_failed", f"{r.recipient}: {r.detail}",
                               edition=edition.isoformat(), recipient=r.recipient)
+
+    def _missed(self, event: JobExecutionEvent) -> None:
+        """The process ran but could not fire a send within `schedule.grace` (the machine
+        slept, or the previous send was still running): that edition is skipped."""
+        if event.job_id != "send":
+            return
+        fire = event.scheduled_run_time
+        s = self.app.settings
+        name = fire.astimezone(s.tz).date().isoformat()
+        if self.app.store.frozen_edition(name) is not None:  # sent by other means
+            return
+        reason = (f"the send due at {fire.isoformat()} could not start within "
+                  f"schedule.grace ({_ago(s.schedule.grace)})")
+        if self.app.store.skip_edition(name, scheduled_at=fire, now=self.clock(),
+                                       reason=reason):
+            self.on_event("skipped", f"edition {name}: {reason}", edition=name)
 
     def _catch_up(self) -> None:
         """Sends missed while no daemon ran: the latest within `schedule.grace` goes out now,

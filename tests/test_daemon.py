@@ -288,3 +288,22 @@ def test_sigterm_mid_send_stops_within_10_s_and_a_later_send_finishes_the_list(
     assert done.returncode == 0, done.stderr
     received = sorted(r for e in smtp_server.handler.envelopes for r in e.rcpt_tos)
     assert received == recipients  # the rest sent; nobody twice
+
+
+def test_a_send_the_running_daemon_could_not_start_in_time_is_recorded_as_skipped(
+        demo: Path) -> None:
+    from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
+
+    daemon, events = daemon_at(demo, MONDAY_SEND + timedelta(hours=14))
+    try:
+        missed = JobExecutionEvent(EVENT_JOB_MISSED, "send", "default", MONDAY_SEND)
+        daemon._missed(missed)
+        daemon._missed(missed)  # once
+        ((edition, scheduled, reason),) = daemon.app.store.skipped()
+        assert (edition, scheduled) == (DEMO_EDITION, MONDAY_SEND)
+        assert "could not start within schedule.grace" in reason
+        assert events.names() == ["skipped"]
+        daemon._missed(JobExecutionEvent(EVENT_JOB_MISSED, "poll", "default", MONDAY_SEND))
+        assert events.names() == ["skipped"]  # only sends are editions
+    finally:
+        daemon.app.close()
