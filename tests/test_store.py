@@ -602,7 +602,8 @@ def test_a_deferred_delivery_waits_for_its_retry_time(store: Store) -> None:
 def test_a_claim_of_a_process_that_ended_is_taken_at_once(store: Store) -> None:
     edition_id = freeze(store, "2026-11-30", [])
     assert store.claim_delivery(edition_id, "ana@example.org", now=NOW, owner="vm:41:7")
-    store.handed_over(edition_id, "ana@example.org", now=NOW)
+    assert not store.handed_over(edition_id, "ana@example.org", now=NOW, owner="vm:9:9")
+    assert store.handed_over(edition_id, "ana@example.org", now=NOW, owner="vm:41:7")
     (claim,) = store.open_claims(edition_id).values()
     assert (claim.owner, claim.claimed_at, claim.handed_over_at) == ("vm:41:7", NOW, NOW)
     # Fresh, and its process is not known to be gone: not taken.
@@ -616,3 +617,7 @@ def test_a_claim_of_a_process_that_ended_is_taken_at_once(store: Store) -> None:
     assert store.open_claims(edition_id) == {}
     assert store.claim_delivery(edition_id, "ana@example.org", now=LATER, owner="vm:42:8")
     assert store.open_claims(edition_id)["ana@example.org"].handed_over_at is None
+    # A clean shutdown gives back the claims that never reached the hand-over.
+    assert store.release_claims("vm:42:8") == 1
+    assert store.delivery_statuses(edition_id) == {"ana@example.org": DeliveryStatus.PENDING}
+    assert not store.handed_over(edition_id, "ana@example.org", now=NOW, owner="vm:42:8")
