@@ -8,7 +8,7 @@
 # 1. The dependencies, as wheels. Only pyproject.toml is copied, so this layer (the slow one)
 #    is rebuilt when the dependencies change, not when the code does.
 FROM python:3.12-slim-trixie AS deps
-ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_ROOT_USER_ACTION=ignore
 WORKDIR /src
 COPY pyproject.toml ./
 RUN python -c 'import tomllib; t = tomllib.load(open("pyproject.toml", "rb")); \
@@ -29,7 +29,8 @@ RUN pip wheel --no-cache-dir --no-index --no-build-isolation --no-deps --wheel-d
 
 # 3. The image: the installed wheels, no compiler, no wheel files left behind.
 FROM python:3.12-slim-trixie
-ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore \
+    PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 RUN groupadd --system --gid 10001 digest \
     && useradd --system --uid 10001 --gid digest --home-dir /data --no-create-home \
        --shell /usr/sbin/nologin digest \
