@@ -166,7 +166,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         pytest.skip("DIGEST_TEST_DATABASE_URL is not set")
     from sqlalchemy import create_engine
 
-    from digest.store import metadata
+    from digest.schema import metadata
 
     engine = create_engine(url)
     metadata.drop_all(engine)

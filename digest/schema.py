@@ -1,0 +1,137 @@
+"""The database schema: every table digest keeps (SQLAlchemy Core). The store reads and
+writes them; the migrations (digest/migrations) bring an existing database up to them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+)
+
+from digest.models import FeedStatus
+
+metadata = MetaData()
+
+feeds = Table(
+    "feeds", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("url", String(2048), nullable=False, unique=True),
+    Column("name", Text),  # from feeds.yaml; None means "use the feed's own title"
+    Column("title", Text),  # the feed's own <title>
+    Column("weight", Float, nullable=False, default=1.0),
+    Column("status", String(16), nullable=False, default=FeedStatus.NEW.value),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("last_fetched_at", DateTime(timezone=True)),
+    Column("last_success_at", DateTime(timezone=True)),
+    Column("last_error", Text),
+    Column("error_count", Integer, nullable=False, default=0),
+    Column("next_poll_at", DateTime(timezone=True)),
+    Column("fetch_url", Text),  # where a permanent redirect (301/308) sent us; None: `url`
+    Column("body_hash", String(64)),  # of the last body parsed, to skip parsing it again
+)
+
+items = Table(
+    "items", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("feed_id", Integer, ForeignKey("feeds.id", ondelete="CASCADE"), nullable=False),
+    Column("key", Text, nullable=False),  # identity within the feed (dedupe.item_key)
+    Column("guid", Text),
+    Column("url", Text, nullable=False),
+    Column("canonical_url", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("summary", Text, nullable=False, default=""),
+    Column("author", Text),
+    Column("image", Text),  # an https thumbnail from the feed, if it gave one
+    Column("published_at", DateTime(timezone=True)),
+    Column("first_seen_at", DateTime(timezone=True), nullable=False),
+    # Older than the edition window when first seen (a feed's back catalogue on its first
+    # poll): remembered, so it is never new again, but never offered in an edition.
+    Column("seen_only", Boolean, nullable=False, default=False, server_default=false()),
+    UniqueConstraint("feed_id", "key", name="uq_items_feed_key"),
+    Index("ix_items_published_at", "published_at"),
+    Index("ix_items_first_seen_at", "first_seen_at"),
+    Index("ix_items_canonical_url", "canonical_url"),
+)
+
+editions = Table(
+    "editions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("edition", String(10), nullable=False, unique=True),  # ISO date of its send
+    Column("title", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("payload", Text, nullable=False),  # the edition's JSON (models.edition_to_dict)
+    Column("html", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("frozen_at", DateTime(timezone=True), nullable=False),
+)
+
+# Every identity of every item a frozen edition carried (canonical URL, guid): a later edition
+# refuses a candidate matching any of them, so a story is not offered twice under another feed.
+edition_fingerprints = Table(
+    "edition_fingerprints", metadata,
+    Column("edition_id", Integer, ForeignKey("editions.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("fingerprint", Text, primary_key=True),
+    Index("ix_edition_fingerprints_fingerprint", "fingerprint"),
+)
+
+# Addresses that asked not to get the newsletter (`digest unsubscribe`, later the unsubscribe
+# link): every send skips them and records that.
+suppressions = Table(
+    "suppressions", metadata,
+    Column("address", String(320), primary_key=True),  # lower case
+    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("source", String(32), nullable=False),  # how: "command", "link", ...
+)
+
+# Scheduled editions that were not sent because the daemon was down past the grace period.
+skipped_editions = Table(
+    "skipped_editions", metadata,
+    Column("edition", String(10), primary_key=True),
+    Column("scheduled_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+# Running `digest run` processes: each beats every half minute (`digest status --check`).
+instances = Table(
+    "instances", metadata,
+    Column("owner", String(200), primary_key=True),  # host:pid:start (digest.owner)
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("beat_at", DateTime(timezone=True), nullable=False),
+    Column("next_send_at", DateTime(timezone=True)),
+    Column("stopped_at", DateTime(timezone=True)),  # a clean stop
+    Column("config", Text),
+)
+
+deliveries = Table(
+    "deliveries", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("edition_id", Integer, ForeignKey("editions.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("recipient", String(320), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("retry_after", DateTime(timezone=True)),  # a deferred delivery: not before this
+    Column("claimed_at", DateTime(timezone=True)),
+    Column("claimed_by", String(200)),  # host:pid:start of the claiming process
+    # set just before the message was handed over (SMTP: before the final "."): a claim left
+    # with this set was most likely delivered, one without it certainly not
+    Column("handed_over_at", DateTime(timezone=True)),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("message_id", Text),
+    Column("error", Text),
+    UniqueConstraint("edition_id", "recipient", name="uq_deliveries_edition_recipient"),
+)
