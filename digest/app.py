@@ -18,18 +18,19 @@ from pathlib import Path
 from queue import Empty, SimpleQueue
 from random import Random
 from time import monotonic
+from typing import Any
 
 from digest import classify, dedupe, rank
-from digest.config import Settings, load_lexicon
+from digest.config import Recipient, Settings, load_lexicon
 from digest.errors import ConfigError, DeliveryError, RenderError, UsageError
 from digest.fetch import FeedRequest, FetchLimits, fetch_feeds
 from digest.models import (
-    Claim,
     Delivery,
     DeliveryStatus,
     Edition,
     FeedHealth,
     FeedOutcome,
+    FeedState,
     FeedStatus,
     Rendered,
     Section,
@@ -53,12 +54,15 @@ from digest.send import (
     Unsubscribe,
     list_id,
 )
-from digest.store import FrozenEdition, PollRecord, Store
+from digest.store import FrozenEdition, Outcome, PollRecord, Store, Taken
 
 log = logging.getLogger(__name__)
 
 ELSEWHERE_MAX_STORIES = 5
 STORE_BATCH = 200  # outcomes stored in one transaction, at most
+DELIVERY_BATCH = 100  # recipients claimed together, in one transaction
+RECORD_EVERY = 1.0  # seconds between writes of delivery outcomes during a batch
+FEED_LEASE = timedelta(minutes=10)  # a feed leased for polling; a crashed poller's runs out
 STORE_LINGER = 0.25  # seconds a batch waits for more outcomes before it is stored
 Clock = Callable[[], datetime]
 
@@ -163,13 +167,33 @@ class App:
         back catalogue never floods an edition. `stop` set: downloads under way are
         abandoned (those feeds stay due); what finished is stored.
         """
-        now = self.clock()
-        stale_before = min(now, as_of or now) - self.settings.edition.window
-        states = self.store.feed_states([f.url for f in self.settings.feeds])
+        urls = [f.url for f in self.settings.feeds]
+        first = self.clock()
+        states = self.store.feed_states(urls)
         due = [s for s in states if force or (s.status is not FeedStatus.DISABLED and (
-            s.next_poll_at is None or s.next_poll_at <= now))]
+            s.next_poll_at is None or s.next_poll_at <= first))]
         if on_start is not None:
             on_start(len(due))
+        if force:  # every feed, now, leased or not
+            return self._poll_round(due, first, as_of, on_done, stop)
+        # In rounds of leased feeds: instances sharing the database split the due feeds, and
+        # each feed is polled once per due period.
+        owner = this_process()
+        outcomes: list[FeedOutcome] = []
+        while stop is None or not stop.is_set():
+            now = self.clock()
+            leased = self.store.take_due_feeds(urls, owner=owner, now=now, lease=FEED_LEASE,
+                                               limit=self.limits.concurrency * 16)
+            if not leased:
+                break
+            outcomes += self._poll_round(leased, now, as_of, on_done, stop)
+            self.store.release_feeds(owner, [s.url for s in leased])  # those abandoned
+        return outcomes
+
+    def _poll_round(self, due: Sequence[FeedState], now: datetime, as_of: datetime | None,
+                    on_done: Callable[[FeedOutcome], None] | None,
+                    stop: threading.Event | None) -> list[FeedOutcome]:
+        stale_before = min(now, as_of or now) - self.settings.edition.window
         failures = {s.url: s.error_count for s in due}
         requests = [FeedRequest(s.url, s.fetch_url, s.etag, s.last_modified, s.body_hash)
                     for s in due]
@@ -202,7 +226,8 @@ class App:
             finally:
                 finished.put(None)
                 writing.result()  # a store error surfaces here, after the downloads
-        return [outcomes[r.url] for r in requests]
+        # after a stop, only the feeds that finished
+        return [outcomes[r.url] for r in requests if r.url in outcomes]
 
     def _record(self, batch: Sequence[FeedOutcome], now: datetime, failures: dict[str, int],
                 stale_before: datetime) -> list[FeedOutcome]:
@@ -368,7 +393,15 @@ class App:
         fetch: bool = True, stop: threading.Event | None = None,
     ) -> SendReport:
         """Send an edition to every recipient who has not had it yet (or a test copy `to`).
-        `stop` set: no new message is started; those under way finish and are recorded."""
+        `stop` set: no new message is started; those under way finish and are recorded.
+
+        Recipients go in chunks of DELIVERY_BATCH, in config order: the chunk's deliveries
+        are claimed in one transaction (several instances share a list: each takes what the
+        others have not), sent, and their outcomes recorded together, at least every
+        RECORD_EVERY seconds. Only the hand-over note is written per message, before its
+        final "." (see _deliver_one): a run that dies leaves its unrecorded sends with the
+        note, and the next run records them as sent ("unconfirmed") instead of sending
+        them again."""
         day, _ = self.edition_for(day)
         name = day.isoformat()
         report = SendReport(name, dry_run=dry_run)
@@ -393,102 +426,173 @@ class App:
             report.results.append(DeliveryResult(to, None, "test copy, not recorded"))
             return report
 
-        done = self.store.delivery_statuses(frozen.id) if frozen else {}
-        claims = self.store.open_claims(frozen.id) if frozen else {}
-        run = _Run(name, frozen.id if frozen else 0, this_process(),
-                   {c.owner for c in claims.values() if c.owner and gone(c.owner)})
-        suppressed = self.store.suppressed()
         letters: dict[tuple[str, ...] | None, Letter] = {}
         if frozen is not None:
             letters[None] = self._letter(Rendered(frozen.subject, frozen.html, frozen.text),
                                          name)
-        results: list[DeliveryResult | Future[DeliveryResult]] = []
-        with self._transport() if not dry_run else _NoTransport() as transport, \
+
+        def letter_for(key: tuple[str, ...] | None) -> Letter | None:
+            if key not in letters:
+                if key is not None and not any(s.id in key for s in edition.sections):
+                    return None
+                letters[key] = self._letter(self.render(edition, key), name)
+            return letters[key]
+
+        if dry_run or frozen is None:
+            report.results.extend(self._dry_run(edition, letter_for))
+            return report
+        suppressed = self.store.suppressed()
+        claims = self.store.open_claims(frozen.id)
+        run = _Run(name, frozen.id, this_process(),
+                   {c.owner for c in claims.values() if c.owner and gone(c.owner)})
+        recipients = list(self.settings.recipients)
+        with self._transport() as transport, \
                 _Dispatch(transport.size if isinstance(transport, SmtpPool) else 1) as dispatch:
-            for recipient in self.settings.recipients:
+            for start in range(0, len(recipients), DELIVERY_BATCH):
                 if dispatch.stopped or (stop is not None and stop.is_set()):
                     break
-                address = recipient.email
-                status = done.get(address)
-                if status in (DeliveryStatus.SENT, DeliveryStatus.FAILED,
-                              DeliveryStatus.SUPPRESSED):
-                    results.append(DeliveryResult(address, status, "already recorded"))
-                    continue
-                since = suppressed.get(address.lower())
-                if since is not None:
-                    results.append(self._suppressed(run, address, since, dry_run=dry_run))
-                    continue
-                key = tuple(recipient.sections) if recipient.sections else None
-                letter = letters.get(key)
-                if letter is None:
-                    if key is not None and not any(s.id in key for s in edition.sections):
-                        results.append(DeliveryResult(
-                            address, None, "no stories in the chosen sections"))
-                        continue
-                    letter = letters.setdefault(key, self._letter(self.render(edition, key),
-                                                                  name))
-                if dry_run or frozen is None:
-                    stories = sum(len(s.stories) for s in edition.sections
-                                  if key is None or s.id in key)
-                    results.append(DeliveryResult(
-                        address, None, f"would send {stories} stories: {letter.subject}"))
-                    continue
-                self._pace()
-                results.append(dispatch.submit(self._deliver_one, transport, run, address,
-                                               letter, claims.get(address)))
-        report.results.extend(r if isinstance(r, DeliveryResult) else r.result()
-                              for r in results if not (isinstance(r, Future) and r.exception()))
+                chunk = recipients[start:start + DELIVERY_BATCH]
+                report.results.extend(self._deliver_chunk(
+                    transport, dispatch, run, chunk, suppressed, letter_for, stop))
         if dispatch.stopped:
             raise dispatch.stopped
         return report
 
-    def _suppressed(self, run: _Run, address: str, since: datetime, *, dry_run: bool
-                    ) -> DeliveryResult:
-        why = f"unsubscribed on {since:%Y-%m-%d}"
-        if dry_run:
-            return DeliveryResult(address, None, f"would skip: {why}")
-        if run.edition_id and self.store.claim_delivery(run.edition_id, address,
-                                                        now=self.clock(), owner=run.owner):
-            self.store.finish_delivery(run.edition_id, address, DeliveryStatus.SUPPRESSED,
-                                       now=self.clock(), error=why)
-        return DeliveryResult(address, DeliveryStatus.SUPPRESSED, f"skipped: {why}")
+    def _dry_run(self, edition: Edition,
+                 letter_for: Callable[[tuple[str, ...] | None], Letter | None]
+                 ) -> list[DeliveryResult]:
+        suppressed = self.store.suppressed()
+        results = []
+        for recipient in self.settings.recipients:
+            address = recipient.email
+            since = suppressed.get(address.lower())
+            key = tuple(recipient.sections) if recipient.sections else None
+            letter = letter_for(key)
+            if since is not None:
+                results.append(DeliveryResult(
+                    address, None, f"would skip: unsubscribed on {since:%Y-%m-%d}"))
+            elif letter is None:
+                results.append(DeliveryResult(address, None, "no stories in the chosen sections"))
+            else:
+                stories = sum(len(s.stories) for s in edition.sections
+                              if key is None or s.id in key)
+                results.append(DeliveryResult(
+                    address, None, f"would send {stories} stories: {letter.subject}"))
+        return results
+
+    def _deliver_chunk(
+        self, transport: Transport, dispatch: _Dispatch, run: _Run,
+        chunk: Sequence[Recipient], suppressed: dict[str, datetime],
+        letter_for: Callable[[tuple[str, ...] | None], Letter | None],
+        stop: threading.Event | None,
+    ) -> list[DeliveryResult]:
+        """Claim, send and record one chunk of recipients; results in the chunk's order."""
+        edition_id = run.edition_id
+        now = self.clock()
+        states = self.store.delivery_states(edition_id, [r.email for r in chunk])
+        results: dict[str, DeliveryResult | Future[tuple[DeliveryResult, Outcome | None]]] = {}
+        wanted: dict[str, Letter] = {}
+        quiet: dict[str, str] = {}
+        for recipient in chunk:
+            address = recipient.email
+            status, retry_after = states.get(address, (None, None))
+            if status in (DeliveryStatus.SENT, DeliveryStatus.FAILED,
+                          DeliveryStatus.SUPPRESSED):
+                results[address] = DeliveryResult(address, status, "already recorded")
+                continue
+            since = suppressed.get(address.lower())
+            if since is not None:
+                quiet[address] = f"unsubscribed on {since:%Y-%m-%d}"
+                results[address] = DeliveryResult(address, DeliveryStatus.SUPPRESSED,
+                                                  f"skipped: {quiet[address]}")
+                continue
+            letter = letter_for(tuple(recipient.sections) if recipient.sections else None)
+            if letter is None:
+                results[address] = DeliveryResult(address, None,
+                                                  "no stories in the chosen sections")
+                continue
+            if status is DeliveryStatus.DEFERRED and retry_after and retry_after > now:
+                results[address] = DeliveryResult(
+                    address, DeliveryStatus.DEFERRED,
+                    f"deferred: next try after {iso(retry_after)}")
+                continue
+            wanted[address] = letter
+        self.store.suppress_deliveries(edition_id, list(quiet), now=now, reasons=quiet)
+        taken = self.store.take_deliveries(
+            edition_id, list(wanted), owner=run.owner, now=now,
+            stale_before=now - self.settings.delivery.claim_timeout, gone=run.gone)
+        last_write = monotonic()
+
+        def record(wait_all: bool) -> None:
+            """Write the outcomes of finished sends in one transaction (all of them once
+            the chunk is done; else at most every RECORD_EVERY seconds, so a crash leaves
+            few sends unrecorded)."""
+            nonlocal last_write
+            if wait_all:
+                dispatch.drain()
+            elif monotonic() - last_write < RECORD_EVERY:
+                return
+            outcomes = []
+            for address, value in list(results.items()):
+                if not isinstance(value, Future) or not value.done():
+                    continue
+                if value.exception() is not None:
+                    del results[address]  # not recorded: released below
+                    continue
+                result, outcome = value.result()
+                results[address] = result
+                if outcome is not None:
+                    outcomes.append(outcome)
+            self.store.finish_deliveries(edition_id, outcomes, now=self.clock())
+            last_write = monotonic()
+
+        for claim in taken:
+            if dispatch.stopped or (stop is not None and stop.is_set()):
+                break
+            self._pace()
+            results[claim.recipient] = dispatch.submit(
+                self._deliver_one, transport, run, claim, wanted[claim.recipient])
+            record(wait_all=False)
+        record(wait_all=True)
+        unfinished = [c.recipient for c in taken if c.recipient not in results]
+        self.store.release_claims(run.owner, edition_id, unfinished)
+        for address in wanted:
+            results.setdefault(address, DeliveryResult(
+                address, DeliveryStatus.SENDING, "claimed by another run"))
+        return [r for a in (r.email for r in chunk)
+                if isinstance(r := results.get(a), DeliveryResult)]
 
     def unsubscribe(self, addresses: Sequence[str]) -> list[tuple[str, bool]]:
         """Add addresses to the suppression list: (address, newly added) each."""
         return [(a, self.store.suppress(a, now=self.clock(), source="command"))
                 for a in addresses]
 
-    def _deliver_one(self, transport: Transport, run: _Run, address: str, letter: Letter,
-                     claim: Claim | None) -> DeliveryResult:
-        """Claim, send, record (in a sender thread when there are several connections).
+    def _deliver_one(self, transport: Transport, run: _Run, claim: Taken, letter: Letter
+                     ) -> tuple[DeliveryResult, Outcome | None]:
+        """Send one claimed delivery (in a sender thread when there are several connections)
+        and say how it ended; the chunk records it.
 
-        `claim`: the delivery was left `sending` by an earlier run that died before recording
-        the outcome. It is taken again once its process is known to have ended (same host)
-        or its claim is older than `delivery.claim_timeout`. It is then recorded as sent,
-        not sent again, when the transport shows the message went out (the file outbox) or
-        the run had reached the hand-over (SMTP: just before the final "." of DATA, so the
-        server most likely has it; the one case where it may not is a crash in the moment
-        between that note and the "." leaving, and it is said in the history)."""
-        now = self.clock()
-        stale = now - self.settings.delivery.claim_timeout if claim else None
-        edition_id = run.edition_id
-        if not self.store.claim_delivery(edition_id, address, now=now, stale_before=stale,
-                                         owner=run.owner, gone=run.gone):
-            _, retry_after = self.store.delivery_attempts(edition_id, address)
-            if retry_after is not None and retry_after > now:
-                return DeliveryResult(address, DeliveryStatus.DEFERRED,
-                                      f"deferred: next try after {iso(retry_after)}")
-            return DeliveryResult(address, DeliveryStatus.SENDING, "claimed by another run")
+        A delivery claimed before (`attempts` > 1) may have gone out in a run that died
+        before recording it. It is recorded as sent, not sent again, when the transport shows
+        the message went out (the file outbox), or when that run had noted the hand-over
+        (SMTP: just before the final "." of DATA, so the server most likely has it; the one
+        case where it may not is a crash in the moment between that note and the "." leaving,
+        and the history says "unconfirmed")."""
+        address = claim.recipient
         message = letter.for_recipient(address)
-        if claim and (transport.delivered(message) or claim.handed_over_at):
-            why = ("sent before the last run stopped; recorded now" if not
-                   claim.handed_over_at or transport.delivered(message) else
-                   "unconfirmed: the last run stopped after handing it to the server; "
+        mid = message.message_id
+        if claim.attempts > 1 and transport.delivered(message):
+            why = "sent before the last run stopped; recorded now"
+            return (DeliveryResult(address, DeliveryStatus.SENT, why),
+                    Outcome(address, DeliveryStatus.SENT, mid, why))
+        if claim.handed_over_at is not None:
+            why = ("unconfirmed: the last run stopped after handing it to the server; "
                    "not sent again")
-            return self._finish(run, address, DeliveryStatus.SENT, why, message.message_id)
+            return (DeliveryResult(address, DeliveryStatus.SENT, why),
+                    Outcome(address, DeliveryStatus.SENT, mid, why))
 
         def handed_over() -> None:
-            if not self.store.handed_over(edition_id, address, now=self.clock(),
+            if not self.store.handed_over(run.edition_id, address, now=self.clock(),
                                           owner=run.owner):
                 raise ClaimLost(f"{address}: the claim was released or taken over; "
                                 "not sent by this run")
@@ -496,31 +600,26 @@ class App:
         try:
             transport.send(message, handed_over)
         except ClaimLost as e:  # the transport dropped the message before its end
-            return DeliveryResult(address, DeliveryStatus.SENDING, str(e))
+            return DeliveryResult(address, DeliveryStatus.SENDING, str(e)), None
         except DeliveryError as e:
             if e.unconfirmed:  # the server may have it: a second copy is the worse outcome
-                return self._finish(run, address, DeliveryStatus.SENT, f"unconfirmed: {e}",
-                                    message.message_id)
+                why = f"unconfirmed: {e}"
+                return (DeliveryResult(address, DeliveryStatus.SENT, why),
+                        Outcome(address, DeliveryStatus.SENT, mid, why))
             if e.connection:  # not this recipient's fault: retry later, stop this run
-                self._finish(run, address, DeliveryStatus.DEFERRED, str(e))
+                self.store.finish_deliveries(run.edition_id, [Outcome(
+                    address, DeliveryStatus.DEFERRED, error=str(e),
+                    retry_after=self.clock() + retry_delay(claim.attempts))], now=self.clock())
                 raise DeliveryError(f"{e}; stopped, the rest will be sent on the next run",
                                     permanent=e.permanent, connection=True) from e
             status = DeliveryStatus.FAILED if e.permanent else DeliveryStatus.DEFERRED
             log.info("delivery to %s %s: %s", address, status.value, e)
-            return self._finish(run, address, status, str(e))
-        return self._finish(run, address, DeliveryStatus.SENT, message.message_id,
-                            message.message_id)
-
-    def _finish(self, run: _Run, address: str, status: DeliveryStatus, detail: str,
-                message_id: str | None = None) -> DeliveryResult:
-        retry = None
-        if status is DeliveryStatus.DEFERRED:  # back off, more each time
-            attempts, _ = self.store.delivery_attempts(run.edition_id, address)
-            retry = self.clock() + retry_delay(attempts)
-        error = None if detail == message_id else detail
-        self.store.finish_delivery(run.edition_id, address, status, now=self.clock(),
-                                   message_id=message_id, error=error, retry_after=retry)
-        return DeliveryResult(address, status, detail)
+            retry = (self.clock() + retry_delay(claim.attempts)
+                     if status is DeliveryStatus.DEFERRED else None)  # back off, more each time
+            return (DeliveryResult(address, status, str(e)),
+                    Outcome(address, status, error=str(e), retry_after=retry))
+        return (DeliveryResult(address, DeliveryStatus.SENT, mid),
+                Outcome(address, DeliveryStatus.SENT, mid))
 
     def _pace(self) -> None:
         """Keep to delivery.smtp.max_per_second (SMTP only: the outbox has no limit)."""
@@ -576,14 +675,14 @@ class _Run:
 
 class _Dispatch:
     """Runs deliveries inline (one connection) or on `workers` threads with at most two each
-    waiting. The first failure that stops the run (the transport is down) stops new
-    submissions; deliveries already started finish and are recorded."""
+    waiting. The first failure that stops the run (the transport is down, or a bug) stops new
+    submissions; deliveries already started finish and are recorded, then it is raised."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self.stopped: BaseException | None = None
         self._pool = ThreadPoolExecutor(workers, "digest-send") if workers > 1 else None
-        self._pending: set[Future[DeliveryResult]] = set()
+        self._pending: set[Future[Any]] = set()
 
     def __enter__(self) -> _Dispatch:
         return self
@@ -593,15 +692,14 @@ class _Dispatch:
             self._pool.shutdown(wait=True)
             self._settle(self._pending)
 
-    def submit(self, fn: Callable[..., DeliveryResult], *args: object
-               ) -> Future[DeliveryResult]:
+    def submit(self, fn: Callable[..., Any], *args: object) -> Future[Any]:
         if self._pool is None:
-            future: Future[DeliveryResult] = Future()
+            future: Future[Any] = Future()
             try:
                 future.set_result(fn(*args))
-            except DeliveryError as e:
+            except Exception as e:  # re-raised by deliver once the chunk is recorded
                 future.set_exception(e)
-                self.stopped = e
+                self.stopped = self.stopped or e
             return future
         while len(self._pending) >= 2 * self.workers:
             done, self._pending = wait(self._pending, return_when=FIRST_COMPLETED)
@@ -610,7 +708,12 @@ class _Dispatch:
         self._pending.add(future)
         return future
 
-    def _settle(self, done: set[Future[DeliveryResult]]) -> None:
+    def drain(self) -> None:
+        """Wait for every delivery submitted so far."""
+        pending, self._pending = self._pending, set()
+        self._settle(wait(pending).done)
+
+    def _settle(self, done: set[Future[Any]]) -> None:
         for future in done:
             error = future.exception()
             if error is not None and self.stopped is None:

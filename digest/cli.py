@@ -577,6 +577,72 @@ def feeds_export(state: State, out: Path | None) -> None:
 
 
 @cli.group()
+def db() -> None:
+    """Show or upgrade the database schema (every command upgrades it anyway when it opens it).
+
+    \b
+    Examples:
+      digest db current
+      digest db upgrade
+    """
+
+
+@db.command("upgrade")
+@click.pass_obj
+def db_upgrade(state: State) -> None:
+    """Bring the database schema to the latest revision; nothing to do when it is there.
+
+    Another instance migrating at the same time is waited for, not raced.
+
+    \b
+    Example:
+      digest --config /config/feeds.yaml db upgrade
+    """
+    from digest import migrate
+    from digest.store import Store
+
+    store = Store(state.settings().database, upgrade=False)
+    try:
+        before, after = migrate.upgrade(store.engine)
+    finally:
+        store.close()
+    if before == after:
+        click.echo(f"database: at {after} (latest)")
+    else:
+        click.echo(f"database: {before or 'empty'} -> {after}")
+
+
+@db.command("current")
+@FORMAT_TABLE_JSON
+@click.pass_obj
+def db_current(state: State, fmt: str) -> None:
+    """Show the database's schema revision and whether it is the latest; changes nothing.
+
+    \b
+    Examples:
+      digest db current
+      digest db current --format json
+    """
+    from digest import migrate
+    from digest.store import Store
+
+    store = Store(state.settings().database, upgrade=False)
+    try:
+        revision = migrate.current(store.engine)
+    finally:
+        store.close()
+    latest = revision == migrate.HEAD
+    if fmt == "json":
+        _dump({"current": revision, "head": migrate.HEAD, "latest": latest})
+    elif latest:
+        click.echo(f"database: at {revision} (latest)")
+    else:
+        where = f"at {revision}" if revision else "empty, or from before migrations"
+        click.echo(f"database: {where} (not the latest: {migrate.HEAD}; `digest db upgrade` or "
+                   "any command brings it there)")
+
+
+@cli.group()
 def config() -> None:
     """Check feeds.yaml, or print its JSON Schema.
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    func,
 )
 
 from digest.models import FeedStatus
@@ -40,6 +41,10 @@ feeds = Table(
     Column("next_poll_at", DateTime(timezone=True)),
     Column("fetch_url", Text),  # where a permanent redirect (301/308) sent us; None: `url`
     Column("body_hash", String(64)),  # of the last body parsed, to skip parsing it again
+    # Taken for polling by one instance until then (several instances share the feeds); a
+    # crashed instance's lease runs out and the feed is polled by another.
+    Column("leased_by", String(200)),
+    Column("lease_until", DateTime(timezone=True)),
 )
 
 items = Table(
@@ -64,6 +69,9 @@ items = Table(
     Index("ix_items_first_seen_at", "first_seen_at"),
     Index("ix_items_canonical_url", "canonical_url"),
 )
+# An edition reads its window by an item's date, published else first seen
+# (Store.items_between): without this, every build scans the whole table (bench/store.py).
+Index("ix_items_dated_at", func.coalesce(items.c.published_at, items.c.first_seen_at))
 
 editions = Table(
     "editions", metadata,

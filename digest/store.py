@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Container, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,21 +24,27 @@ from sqlalchemy import (
     Engine,
     Integer,
     String,
+    Table,
     Text,
+    and_,
     bindparam,
+    column,
     create_engine,
     delete,
     event,
     false,
     func,
-    inspect,
+    or_,
     select,
-    text,
     update,
+    values,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
+from digest import migrate
 from digest.errors import StoreError
 from digest.models import (
     Claim,
@@ -57,7 +63,6 @@ from digest.schema import (
     feeds,
     instances,
     items,
-    metadata,
     skipped_editions,
     suppressions,
 )
@@ -68,8 +73,6 @@ log = logging.getLogger(__name__)
 # more than SQLite takes to run it.
 _ONE_DELIVERY = (deliveries.c.edition_id == bindparam("d_edition", type_=Integer()),
                  deliveries.c.recipient == bindparam("d_recipient", type_=String()))
-_CLAIM_READ = select(deliveries.c.id, deliveries.c.status, deliveries.c.claimed_at,
-                     deliveries.c.claimed_by, deliveries.c.retry_after).where(*_ONE_DELIVERY)
 _HANDED_OVER = update(deliveries).where(
     *_ONE_DELIVERY, deliveries.c.status == DeliveryStatus.SENDING.value,
     deliveries.c.claimed_by == bindparam("d_owner", type_=String())).values(
@@ -78,6 +81,10 @@ _FINISH_SENT = update(deliveries).where(*_ONE_DELIVERY).values(
     status=DeliveryStatus.SENT.value, error=bindparam("d_error", type_=Text()),
     retry_after=None, sent_at=bindparam("d_at", type_=DateTime(timezone=True)),
     message_id=bindparam("d_message_id", type_=Text()))
+_FINISH_OTHER = update(deliveries).where(*_ONE_DELIVERY).values(
+    status=bindparam("d_status", type_=String()), error=bindparam("d_error", type_=Text()),
+    retry_after=bindparam("d_retry_after", type_=DateTime(timezone=True)),
+    handed_over_at=None)  # not delivered: a later claim starts clean
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +95,27 @@ class PollRecord:
     outcome: FeedOutcome
     items: Sequence[tuple[Item, str]]
     next_poll_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """A delivery this run claimed: how many times it has been claimed (this one included),
+    and when an earlier run noted the hand-over (it died after it)."""
+
+    recipient: str
+    attempts: int
+    handed_over_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one claimed delivery ended, to record."""
+
+    recipient: str
+    status: DeliveryStatus
+    message_id: str | None = None
+    error: str | None = None
+    retry_after: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +153,9 @@ def _safe_url(url: str) -> str:
 class Store:
     """All reads and writes of digest's state; one instance per process."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, upgrade: bool = True) -> None:
+        """Open the database and bring its schema up to date (migrate.upgrade); with
+        `upgrade=False` leave the schema as it is (`digest db current`)."""
         self.url = url
         try:
             parsed = make_url(url)
@@ -143,9 +173,10 @@ class Store:
             raise StoreError(f"database {_safe_url(url)}: {e}") from e
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        if not upgrade:
+            return
         try:
-            metadata.create_all(self.engine)
-            _add_missing_columns(self.engine)
+            migrate.upgrade(self.engine)
         except SQLAlchemyError as e:
             raise StoreError(f"cannot open database {_safe_url(url)}: {e.__cause__ or e}") from e
 
@@ -165,29 +196,62 @@ class Store:
     # --- feeds ---
 
     def sync_feeds(self, configured: Iterable[tuple[str, str | None, float]]) -> None:
-        """Make sure every configured (url, name, weight) has a row, with the current name."""
+        """Make sure every configured (url, name, weight) has a row, with the current name.
+        Safe when several instances start at once (a row another one inserted is kept)."""
+        configured = list(configured)
         with self._tx() as conn:
+            _insert_ignore(conn, feeds, [  # the write first: see take_deliveries
+                {"url": url, "name": name, "weight": weight, "status": FeedStatus.NEW.value,
+                 "error_count": 0} for url, name, weight in configured])
             known = {row.url: row for row in conn.execute(select(feeds.c.url, feeds.c.name,
                                                                  feeds.c.weight))}
-            for url, name, weight in configured:
-                row = known.get(url)
-                if row is None:
-                    conn.execute(feeds.insert().values(url=url, name=name, weight=weight,
-                                                       status=FeedStatus.NEW.value))
-                elif (row.name, row.weight) != (name, weight):
-                    conn.execute(update(feeds).where(feeds.c.url == url)
-                                 .values(name=name, weight=weight))
+            changed = [{"s_url": url, "s_name": name, "s_weight": weight}
+                       for url, name, weight in configured
+                       if (known[url].name, known[url].weight) != (name, weight)]
+            if changed:
+                conn.execute(update(feeds).where(feeds.c.url == bindparam("s_url")).values(
+                    name=bindparam("s_name"), weight=bindparam("s_weight")), changed)
 
     def feed_states(self, urls: Sequence[str]) -> list[FeedState]:
         with self._tx() as conn:
             rows = {r.url: r for r in conn.execute(select(feeds).where(feeds.c.url.in_(urls)))}
-        return [
-            FeedState(url=u, etag=rows[u].etag, last_modified=rows[u].last_modified,
-                      next_poll_at=_utc(rows[u].next_poll_at), error_count=rows[u].error_count,
-                      status=FeedStatus(rows[u].status), fetch_url=rows[u].fetch_url,
-                      body_hash=rows[u].body_hash)
-            for u in urls if u in rows
-        ]
+        return [_feed_state(rows[u]) for u in urls if u in rows]
+
+    def take_due_feeds(self, urls: Sequence[str], *, owner: str, now: datetime,
+                       lease: timedelta, limit: int) -> list[FeedState]:
+        """Lease up to `limit` of these feeds that are due (never polled, or next_poll_at
+        passed; not disabled) and not leased by another instance, until now + lease; their
+        poll's record ends the lease, and a crashed instance's lease runs out. On PostgreSQL
+        rows another instance is leasing are skipped (FOR UPDATE SKIP LOCKED); on SQLite the
+        write lock serialises. Returns the feeds this call took."""
+        now = _db_time(now)
+        c = feeds.c
+        taken: list[FeedState] = []
+        for start in range(0, len(urls), 500):  # under SQLite's bound-parameter limit
+            if len(taken) >= limit:
+                break
+            pick = (select(c.id).where(
+                c.url.in_(urls[start:start + 500]), c.status != FeedStatus.DISABLED.value,
+                or_(c.next_poll_at.is_(None), c.next_poll_at <= now),
+                or_(c.lease_until.is_(None), c.lease_until < now))
+                .order_by(c.id).limit(limit - len(taken)).with_for_update(skip_locked=True))
+            with self._tx() as conn:
+                rows = conn.execute(
+                    update(feeds).where(c.id.in_(pick.scalar_subquery()))
+                    .values(leased_by=owner, lease_until=now + lease)
+                    .returning(c.url, c.etag, c.last_modified, c.next_poll_at, c.error_count,
+                               c.status, c.fetch_url, c.body_hash)).all()
+            taken.extend(_feed_state(r) for r in rows)
+        return taken
+
+    def release_feeds(self, owner: str, urls: Sequence[str]) -> None:
+        """End `owner`'s leases on these feeds (those whose poll was not recorded)."""
+        c = feeds.c
+        with self._tx() as conn:
+            for start in range(0, len(urls), 500):
+                conn.execute(update(feeds).where(
+                    c.url.in_(urls[start:start + 500]), c.leased_by == owner)
+                    .values(leased_by=None, lease_until=None))
 
     def record_poll(
         self, outcome: FeedOutcome, keyed_items: Sequence[tuple[Item, str]], *,
@@ -240,13 +304,24 @@ class Store:
             for item, canonical in keyed:
                 wanted.setdefault((feed_id, item.key), (item, canonical))
         existing: set[tuple[int, str]] = set()
-        feed_ids = list({feed_id for feed_id, _ in wanted})
-        keys = list({key for _, key in wanted})
-        for start in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
-            chunk = keys[start:start + 500]
-            existing.update((row.feed_id, row.key) for row in conn.execute(
-                select(items.c.feed_id, items.c.key).where(
-                    items.c.feed_id.in_(feed_ids), items.c.key.in_(chunk))))
+        pairs = list(wanted)
+        postgres = conn.dialect.name == "postgresql"
+        for start in range(0, len(pairs), 500):  # 1,000 parameters: under SQLite's limit
+            chunk = pairs[start:start + 500]
+            if postgres:
+                # Join the pairs as a VALUES list: one unique-index probe a pair. With
+                # `feed_id IN (..) AND key IN (..)` PostgreSQL probed every feed x key
+                # combination, and `(feed_id, key) IN (..)` scanned the table: 10,000 known
+                # items took 4-17 s, growing with the table (bench/store.py).
+                asked = values(column("feed_id", Integer()), column("key", Text()),
+                               name="asked").data(chunk)
+                query = select(items.c.feed_id, items.c.key).join(asked, and_(
+                    items.c.feed_id == asked.c.feed_id, items.c.key == asked.c.key))
+            else:  # SQLite has no VALUES column list; it probes the index per IN pair
+                query = select(items.c.feed_id, items.c.key).where(
+                    items.c.feed_id.in_({f for f, _ in chunk}),
+                    items.c.key.in_({k for _, k in chunk}))
+            existing.update((row.feed_id, row.key) for row in conn.execute(query))
         new: dict[int, int] = {}
         rows = []
         for (feed_id, key), (item, canonical) in wanted.items():
@@ -359,50 +434,43 @@ class Store:
 
     # --- deliveries ---
 
-    def claim_delivery(self, edition_id: int, recipient: str, *, now: datetime,
-                       stale_before: datetime | None = None, owner: str | None = None,
-                       gone: Container[str] = ()) -> bool:
-        """Take (edition, recipient) for sending; False when it was sent or is taken already.
-
-        A claim that never finished (the process died between claiming and recording the
-        outcome) may be taken again when it was made before `stale_before`, or by an owner
-        in `gone` (a process known to have ended)."""
+    def take_deliveries(
+        self, edition_id: int, recipients: Sequence[str], *, owner: str, now: datetime,
+        stale_before: datetime, gone: Collection[str] = (),
+    ) -> list[Taken]:
+        """Claim, in one transaction, every delivery of these recipients that may be sent now:
+        with no row yet, pending, deferred and due, or left `sending` by a run that died
+        (claimed before `stale_before`, or by an owner in `gone`). On PostgreSQL rows another
+        instance is claiming are skipped (FOR UPDATE SKIP LOCKED), on SQLite the write lock
+        serialises claims; the unique (edition, recipient) key stays the last guard.
+        Returns what this call took, with each row's attempts (this one included) and its
+        hand-over note (set: an earlier run handed the message over and died)."""
         now = _db_time(now)
-        try:
-            return self._claim(edition_id, recipient, now, stale_before, owner, gone)
-        except IntegrityError:
-            return False  # another process inserted it between our read and write
-
-    def _claim(self, edition_id: int, recipient: str, now: datetime,
-               stale_before: datetime | None, owner: str | None, gone: Container[str]
-               ) -> bool:
+        c = deliveries.c
+        sending = DeliveryStatus.SENDING.value
         with self._tx() as conn:
-            row = conn.execute(_CLAIM_READ, {"d_edition": edition_id,
-                                             "d_recipient": recipient}).first()
-            if row is None:
-                conn.execute(deliveries.insert().values(
-                    edition_id=edition_id, recipient=recipient, attempts=1,
-                    status=DeliveryStatus.SENDING.value, claimed_at=now, claimed_by=owner))
-                return True
-            claimed_at = _utc(row.claimed_at)
-            abandoned = row.status == DeliveryStatus.SENDING.value and (
-                (stale_before is not None and claimed_at is not None
-                 and claimed_at < stale_before) or row.claimed_by in gone)
-            if row.status not in (DeliveryStatus.PENDING.value,
-                                  DeliveryStatus.DEFERRED.value) and not abandoned:
-                return False
-            retry_after = _utc(row.retry_after)
-            if row.status == DeliveryStatus.DEFERRED.value and retry_after and retry_after > now:
-                return False  # backing off
-            # Compare-and-set on the status (and claim time) we read, so two processes cannot
-            # both claim it.
-            same = [deliveries.c.id == row.id, deliveries.c.status == row.status]
-            if abandoned:
-                same.append(deliveries.c.claimed_at == row.claimed_at)
-            claimed = conn.execute(update(deliveries).where(*same).values(
-                status=DeliveryStatus.SENDING.value, claimed_at=now, claimed_by=owner,
-                attempts=deliveries.c.attempts + 1))
-            return bool(claimed.rowcount == 1)
+            # The write first, so that on SQLite the transaction holds the write lock from
+            # its start (a read first could not be upgraded once another process wrote).
+            _insert_ignore(conn, deliveries, [
+                {"edition_id": edition_id, "recipient": r, "status": DeliveryStatus.PENDING.value,
+                 "attempts": 0} for r in recipients])
+            abandoned = c.claimed_at < _db_time(stale_before)
+            if gone:
+                abandoned = or_(abandoned, c.claimed_by.in_(list(gone)))
+            claimable = or_(
+                c.status == DeliveryStatus.PENDING.value,
+                and_(c.status == DeliveryStatus.DEFERRED.value,
+                     or_(c.retry_after.is_(None), c.retry_after <= now)),
+                and_(c.status == sending, abandoned))
+            pick = (select(c.id).where(c.edition_id == edition_id, c.recipient.in_(recipients),
+                                       claimable)
+                    .with_for_update(skip_locked=True))
+            rows = conn.execute(
+                update(deliveries).where(c.id.in_(pick.scalar_subquery()))
+                .values(status=sending, claimed_by=owner, claimed_at=now,
+                        attempts=c.attempts + 1)
+                .returning(c.recipient, c.attempts, c.handed_over_at)).all()
+        return [Taken(r.recipient, int(r.attempts), _utc(r.handed_over_at)) for r in rows]
 
     def handed_over(self, edition_id: int, recipient: str, *, now: datetime,
                     owner: str | None) -> bool:
@@ -415,35 +483,66 @@ class Store:
                 "d_owner": owner})
         return bool(done.rowcount == 1)
 
-    def release_claims(self, owner: str) -> int:
-        """Give back `owner`'s unfinished claims that never reached the hand-over (a clean
-        shutdown): they are pending again, for the next run. Returns how many."""
+    def release_claims(self, owner: str, edition_id: int | None = None,
+                       recipients: Sequence[str] | None = None) -> int:
+        """Give back `owner`'s unfinished claims (of these recipients of this edition, or all)
+        that never reached the hand-over: they are pending again. Returns how many."""
+        c = deliveries.c
+        where = [c.claimed_by == owner, c.status == DeliveryStatus.SENDING.value,
+                 c.handed_over_at.is_(None)]
+        if edition_id is not None:
+            where.append(c.edition_id == edition_id)
+        if recipients is not None:
+            if not recipients:
+                return 0
+            where.append(c.recipient.in_(recipients))
         with self._tx() as conn:
-            done = conn.execute(update(deliveries).where(
-                deliveries.c.claimed_by == owner,
-                deliveries.c.status == DeliveryStatus.SENDING.value,
-                deliveries.c.handed_over_at.is_(None)).values(
+            done = conn.execute(update(deliveries).where(*where).values(
                 status=DeliveryStatus.PENDING.value, claimed_by=None))
         return int(done.rowcount)
 
-    def finish_delivery(
-        self, edition_id: int, recipient: str, status: DeliveryStatus, *,
-        now: datetime, message_id: str | None = None, error: str | None = None,
-        retry_after: datetime | None = None,
-    ) -> None:
-        if status is DeliveryStatus.SENT:  # the common case, with a statement built once
-            with self._tx() as conn:
-                conn.execute(_FINISH_SENT, {
-                    "d_edition": edition_id, "d_recipient": recipient, "d_error": error,
-                    "d_at": _db_time(now), "d_message_id": message_id})
-            return
-        values: dict[str, Any] = {"status": status.value, "error": error,
-                                  "retry_after": _db_time(retry_after) if retry_after else None}
-        values.update(handed_over_at=None)  # not delivered: a later claim starts clean
+    def finish_deliveries(self, edition_id: int, outcomes: Sequence[Outcome], *,
+                          now: datetime) -> None:
+        """Record a batch of delivery outcomes in one transaction."""
+        sent = [{"d_edition": edition_id, "d_recipient": o.recipient, "d_error": o.error,
+                 "d_at": _db_time(now), "d_message_id": o.message_id}
+                for o in outcomes if o.status is DeliveryStatus.SENT]
+        other = [{"d_edition": edition_id, "d_recipient": o.recipient,
+                  "d_status": o.status.value, "d_error": o.error,
+                  "d_retry_after": _db_time(o.retry_after) if o.retry_after else None}
+                 for o in outcomes if o.status is not DeliveryStatus.SENT]
         with self._tx() as conn:
+            if sent:
+                conn.execute(_FINISH_SENT, sent)
+            if other:
+                conn.execute(_FINISH_OTHER, other)
+
+    def suppress_deliveries(self, edition_id: int, recipients: Sequence[str], *,
+                            now: datetime, reasons: dict[str, str]) -> None:
+        """Record these recipients as suppressed for the edition (not if already settled)."""
+        if not recipients:
+            return
+        c = deliveries.c
+        with self._tx() as conn:
+            _insert_ignore(conn, deliveries, [
+                {"edition_id": edition_id, "recipient": r, "status": DeliveryStatus.PENDING.value,
+                 "attempts": 0} for r in recipients])
             conn.execute(update(deliveries).where(
-                deliveries.c.edition_id == edition_id,
-                deliveries.c.recipient == recipient).values(**values))
+                c.edition_id == edition_id,
+                c.recipient == bindparam("d_recipient", type_=String()),
+                c.status.in_([DeliveryStatus.PENDING.value, DeliveryStatus.DEFERRED.value]))
+                .values(status=DeliveryStatus.SUPPRESSED.value,
+                        error=bindparam("d_error", type_=Text())),
+                [{"d_recipient": r, "d_error": reasons.get(r)} for r in recipients])
+
+    def delivery_states(self, edition_id: int, recipients: Sequence[str]
+                        ) -> dict[str, tuple[DeliveryStatus, datetime | None]]:
+        """Status and retry time of these recipients' deliveries (those with a row)."""
+        c = deliveries.c
+        with self._tx() as conn:
+            rows = conn.execute(select(c.recipient, c.status, c.retry_after).where(
+                c.edition_id == edition_id, c.recipient.in_(recipients))).all()
+        return {r.recipient: (DeliveryStatus(r.status), _utc(r.retry_after)) for r in rows}
 
     def open_claims(self, edition_id: int) -> dict[str, Claim]:
         """The deliveries of an edition still marked sending: who claimed them, when, and
@@ -570,14 +669,6 @@ class Store:
                                 .where(deliveries.c.edition_id == edition_id)).all()
         return {r.recipient: DeliveryStatus(r.status) for r in rows}
 
-    def delivery_attempts(self, edition_id: int, recipient: str) -> tuple[int, datetime | None]:
-        """How often a delivery was tried, and when it may be tried again (if deferred)."""
-        with self._tx() as conn:
-            row = conn.execute(select(deliveries.c.attempts, deliveries.c.retry_after).where(
-                deliveries.c.edition_id == edition_id,
-                deliveries.c.recipient == recipient)).first()
-        return (int(row.attempts), _utc(row.retry_after)) if row else (0, None)
-
     def history(self) -> list[Delivery]:
         query = (select(editions.c.edition, deliveries)
                  .join(editions, editions.c.id == deliveries.c.edition_id)
@@ -605,12 +696,19 @@ _POLL_OK = update(feeds).where(feeds.c.id == _ID).values(
     next_poll_at=_bind(feeds.c.next_poll_at), etag=_bind(feeds.c.etag),
     last_modified=_bind(feeds.c.last_modified), body_hash=_bind(feeds.c.body_hash),
     fetch_url=func.coalesce(_bind(feeds.c.fetch_url), feeds.c.fetch_url),
-    title=func.coalesce(_bind(feeds.c.title), feeds.c.title))
+    title=func.coalesce(_bind(feeds.c.title), feeds.c.title), leased_by=None, lease_until=None)
 # After a failed poll: validators, body hash, title and items stay as they were.
 _POLL_FAILED = update(feeds).where(feeds.c.id == _ID).values(
     status=_bind(feeds.c.status), last_error=_bind(feeds.c.last_error),
     error_count=_bind(feeds.c.error_count), last_fetched_at=_bind(feeds.c.last_fetched_at),
-    next_poll_at=_bind(feeds.c.next_poll_at))
+    next_poll_at=_bind(feeds.c.next_poll_at), leased_by=None, lease_until=None)
+
+
+def _feed_state(row: Any) -> FeedState:
+    return FeedState(url=row.url, etag=row.etag, last_modified=row.last_modified,
+                     next_poll_at=_utc(row.next_poll_at), error_count=row.error_count,
+                     status=FeedStatus(row.status), fetch_url=row.fetch_url,
+                     body_hash=row.body_hash)
 
 
 def _poll_params(record: PollRecord, now: datetime, feed_id: int, errors: int
@@ -631,25 +729,17 @@ def _poll_params(record: PollRecord, now: datetime, feed_id: int, errors: int
     return params
 
 
-def _add_missing_columns(engine: Engine) -> None:
-    """Bring a database made by an earlier digest up to this schema by adding the columns it
-    lacks (all nullable or with a server default). Alembic migrations replace this when the
-    schema needs more than added columns."""
-    inspector = inspect(engine)
-    with engine.begin() as conn:
-        for table in metadata.sorted_tables:
-            present = {c["name"] for c in inspector.get_columns(table.name)}
-            for column in table.columns:
-                if column.name in present:
-                    continue
-                kind = column.type.compile(dialect=engine.dialect)
-                default = ""
-                if column.server_default is not None:
-                    clause = column.server_default.arg  # type: ignore[attr-defined]
-                    default = " DEFAULT " + str(clause.compile(dialect=engine.dialect))
-                log.info("database: adding column %s.%s", table.name, column.name)
-                conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" '
-                                  f"{kind}{default}"))
+def _insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """INSERT the rows, leaving any that would break a unique key (ON CONFLICT DO NOTHING)."""
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        conn.execute(pg_insert(table).on_conflict_do_nothing(), rows)
+    elif dialect == "sqlite":
+        conn.execute(sqlite_insert(table).on_conflict_do_nothing(), rows)
+    else:
+        raise StoreError(f"unsupported database: {dialect}")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -164,17 +164,20 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     url = _postgres_url()
     if not url:
         pytest.skip("DIGEST_TEST_DATABASE_URL is not set")
-    from sqlalchemy import create_engine
+    from sqlalchemy import create_engine, text
 
     from digest.schema import metadata
 
-    engine = create_engine(url)
-    metadata.drop_all(engine)
-    engine.dispose()
+    def drop_all() -> None:  # digest's tables and Alembic's record of the revision
+        engine = create_engine(url)
+        metadata.drop_all(engine)
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        engine.dispose()
+
+    drop_all()
     yield url
-    engine = create_engine(url)
-    metadata.drop_all(engine)
-    engine.dispose()
+    drop_all()
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from digest.app import App
 from digest.cli import main
 from digest.config import load_settings
 from digest.models import DeliveryStatus
-from digest.store import Store
+from digest.store import Outcome, Store
 
 
 def smtp_demo(demo: Path, server: SmtpServer) -> Path:
@@ -71,10 +71,12 @@ def test_permanent_failure_exits_1_and_temporary_is_retried(
     store = Store(load_settings(config, env={}).database)
     try:
         edition_id = store.frozen_edition(DEMO_EDITION).id  # type: ignore[union-attr]
-        attempts, retry_after = store.delivery_attempts(edition_id, "kofi@example.org")
-        assert attempts == 1 and retry_after is not None
-        store.finish_delivery(edition_id, "kofi@example.org", DeliveryStatus.DEFERRED,
-                              now=retry_after, retry_after=retry_after - timedelta(minutes=6))
+        ((status, retry_after),) = store.delivery_states(edition_id,
+                                                         ["kofi@example.org"]).values()
+        assert status is DeliveryStatus.DEFERRED and retry_after is not None
+        store.finish_deliveries(edition_id, [Outcome(
+            "kofi@example.org", DeliveryStatus.DEFERRED,
+            retry_after=retry_after - timedelta(minutes=6))], now=retry_after)
     finally:
         store.close()
     main(["--config", str(config), "send", "--edition", DEMO_EDITION])
@@ -102,8 +104,10 @@ def test_an_unreachable_server_stops_the_run_and_loses_nothing(
     assert "cannot connect" in err and "the rest will be sent on the next run" in err
     main(["--config", str(demo), "history", "--format", "json"])
     history = json.loads(capsys.readouterr().out)
-    # Only the recipient being tried was touched, and it stays retryable.
-    assert [(h["recipient"], h["status"]) for h in history] == [("ana@example.org", "deferred")]
+    # The recipient being tried stays retryable; the others were not tried (pending).
+    assert [(h["recipient"], h["status"]) for h in history] == [
+        ("ana@example.org", "deferred"), ("ben@example.org", "pending"),
+        ("kofi@example.org", "pending")]
 
 
 def test_a_frozen_edition_is_resent_as_it_was(demo: Path, tmp_path: Path) -> None:
@@ -305,5 +309,9 @@ def test_a_send_killed_mid_batch_and_run_again_delivers_one_copy_each(
     history = history_of(config)
     assert sorted(history) == recipients
     assert {s for s, _ in history.values()} == {DeliveryStatus.SENT}
-    unconfirmed = [r for r, (_, note) in history.items() if note and "unconfirmed" in note]
-    assert unconfirmed == [recipients[7]]  # killed before it heard the server's 250
+    # Sends are recorded in batches (at least every second): what a killed run handed over
+    # and had not recorded yet is recorded as sent, "unconfirmed", never sent again; the
+    # 8th was killed before it heard the server's 250; the 16th never reached the hand-over,
+    # so it was simply sent.
+    unconfirmed = {r for r, (_, note) in history.items() if note and "unconfirmed" in note}
+    assert recipients[7] in unconfirmed and unconfirmed <= set(recipients[:15])

@@ -510,7 +510,7 @@ def test_a_send_that_died_between_sending_and_recording_is_resolved(
 
     from digest.config import load_settings
     from digest.models import DeliveryStatus
-    from digest.store import Store
+    from digest.store import Outcome, Store
 
     assert run(capsys, "--config", str(demo), "send", "--edition", DEMO_EDITION)[0] == 0
     outbox = demo.parent / "outbox" / DEMO_EDITION
@@ -520,9 +520,12 @@ def test_a_send_that_died_between_sending_and_recording_is_resolved(
     store = Store(load_settings(demo, env={}).database)
     edition_id = store.frozen_edition(DEMO_EDITION).id  # type: ignore[union-attr]
     long_ago = datetime.now(UTC) - timedelta(hours=1)
-    for address in ("ana@example.org", "ben@example.org"):
-        store.finish_delivery(edition_id, address, DeliveryStatus.PENDING, now=long_ago)
-        assert store.claim_delivery(edition_id, address, now=long_ago)  # left SENDING
+    addresses = ["ana@example.org", "ben@example.org"]
+    store.finish_deliveries(edition_id, [Outcome(a, DeliveryStatus.PENDING) for a in addresses],
+                            now=long_ago)
+    taken = store.take_deliveries(edition_id, addresses, owner="other-host:1:1", now=long_ago,
+                                  stale_before=long_ago)
+    assert sorted(t.recipient for t in taken) == addresses  # left SENDING
     store.close()
 
     code, out, _ = run(capsys, "--config", str(demo), "send", "--edition", DEMO_EDITION)

@@ -5,10 +5,8 @@ poll's back catalogue, and databases made by an earlier digest."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from random import Random
 from typing import Any
 
@@ -216,26 +214,6 @@ def test_relative_guids_do_not_depend_on_the_host_and_port() -> None:
 
 
 # --- databases made by an earlier digest ---
-
-
-def test_a_database_without_the_new_columns_is_upgraded_in_place(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
-    store = Store(f"sqlite:///{path}")
-    store.sync_feeds([("https://wire.example/feed.xml", "Wire", 1.0)])
-    store.close()
-    with sqlite3.connect(path) as db:  # what the previous release's schema lacked
-        for table, column in (("feeds", "fetch_url"), ("feeds", "body_hash"),
-                              ("items", "seen_only")):
-            db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
-
-    store = Store(f"sqlite:///{path}")
-
-    [feed] = store.feed_states(["https://wire.example/feed.xml"])
-    assert feed.fetch_url is None and feed.body_hash is None
-    with sqlite3.connect(path) as db:
-        columns = {row[1] for row in db.execute("PRAGMA table_info(items)")}
-    assert "seen_only" in columns
-    store.close()
 
 
 # --- what the operator sees ---

@@ -4,18 +4,19 @@ PostgreSQL when DIGEST_TEST_DATABASE_URL is set)."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from digest import dedupe
 from digest.errors import StoreError
 from digest.models import DeliveryStatus, FeedOutcome, FeedStatus, Item
-from digest.store import PollRecord, Store
+from digest.store import Outcome, PollRecord, Store
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=1)
@@ -371,8 +372,8 @@ def test_freezing_twice_keeps_the_first(store: Store) -> None:
     assert second.subject == "First subject"
     assert second.payload == {"n": 1}
     # the loser's fingerprints were not added to the winner's edition
-    store.claim_delivery(first.id, "ana@example.org", now=NOW)
-    store.finish_delivery(first.id, "ana@example.org", DeliveryStatus.SENT, now=NOW)
+    take(store, first.id, "ana@example.org", now=NOW)
+    finish(store, first.id, "ana@example.org", DeliveryStatus.SENT, now=NOW)
     assert store.sent_fingerprints() == {"url:a.example/1": "2026-11-30"}
 
 
@@ -390,6 +391,34 @@ def test_freezing_an_edition_without_stories(store: Store) -> None:
     assert store.frozen_edition("2026-11-30") == frozen
 
 
+OWNER = "test-host:1:1"
+NEVER_STALE = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def take(store: Store, edition_id: int, recipient: str, *, now: datetime,
+         stale_before: datetime = NEVER_STALE, owner: str = OWNER,
+         gone: Collection[str] = ()) -> bool:
+    """Whether this run took the recipient's delivery (take_deliveries for one)."""
+    taken = store.take_deliveries(edition_id, [recipient], owner=owner, now=now,
+                                  stale_before=stale_before, gone=gone)
+    return [t.recipient for t in taken] == [recipient]
+
+
+def finish(store: Store, edition_id: int, recipient: str, status: DeliveryStatus, *,
+           now: datetime, message_id: str | None = None, error: str | None = None,
+           retry_after: datetime | None = None) -> None:
+    store.finish_deliveries(edition_id, [Outcome(recipient, status, message_id, error,
+                                                 retry_after)], now=now)
+
+
+def attempts(store: Store, edition_id: int, recipient: str) -> int:
+    from digest.schema import deliveries
+
+    with store.engine.connect() as conn:
+        return int(conn.scalar(select(deliveries.c.attempts).where(
+            deliveries.c.edition_id == edition_id, deliveries.c.recipient == recipient)) or 0)
+
+
 # --- deliveries ---
 
 
@@ -397,21 +426,21 @@ def test_claim_delivery_and_send_history(store: Store) -> None:
     edition_id = freeze(store, "2026-11-30", ["url:a.example/1"])
     ana, ben = "ana@example.org", "ben@example.org"
 
-    assert store.claim_delivery(edition_id, ana, now=NOW) is True
-    assert store.claim_delivery(edition_id, ana, now=NOW) is False  # sending, taken
+    assert take(store, edition_id, ana, now=NOW) is True
+    assert take(store, edition_id, ana, now=NOW) is False  # sending, taken
     assert store.delivery_statuses(edition_id) == {ana: DeliveryStatus.SENDING}
 
-    store.finish_delivery(edition_id, ana, DeliveryStatus.SENT, now=LATER,
-                          message_id="<1@digest.example>")
-    assert store.claim_delivery(edition_id, ana, now=LATER) is False  # sent: never again
+    finish(store, edition_id, ana, DeliveryStatus.SENT, now=LATER,
+           message_id="<1@digest.example>")
+    assert take(store, edition_id, ana, now=LATER) is False  # sent: never again
 
-    assert store.claim_delivery(edition_id, ben, now=NOW) is True
-    store.finish_delivery(edition_id, ben, DeliveryStatus.DEFERRED, now=NOW,
-                          error="451 try again later")
+    assert take(store, edition_id, ben, now=NOW) is True
+    finish(store, edition_id, ben, DeliveryStatus.DEFERRED, now=NOW,
+           error="451 try again later")
     assert store.delivery_statuses(edition_id) == {
         ana: DeliveryStatus.SENT, ben: DeliveryStatus.DEFERRED}
-    assert store.claim_delivery(edition_id, ben, now=LATER) is True  # deferred: retry
-    assert store.claim_delivery(edition_id, ben, now=LATER) is False
+    assert take(store, edition_id, ben, now=LATER) is True  # deferred: retry
+    assert take(store, edition_id, ben, now=LATER) is False
 
     history = store.history()
     assert [(d.edition, d.recipient, d.status, d.message_id) for d in history] == [
@@ -424,11 +453,11 @@ def test_claim_delivery_and_send_history(store: Store) -> None:
 
 def test_failed_delivery_is_not_claimed_again_and_keeps_its_error(store: Store) -> None:
     edition_id = freeze(store, "2026-11-30", ["url:a.example/1"])
-    assert store.claim_delivery(edition_id, "bad@example.org", now=NOW) is True
-    store.finish_delivery(edition_id, "bad@example.org", DeliveryStatus.FAILED, now=NOW,
-                          error="550 no such user")
+    assert take(store, edition_id, "bad@example.org", now=NOW) is True
+    finish(store, edition_id, "bad@example.org", DeliveryStatus.FAILED, now=NOW,
+           error="550 no such user")
 
-    assert store.claim_delivery(edition_id, "bad@example.org", now=LATER) is False
+    assert take(store, edition_id, "bad@example.org", now=LATER) is False
     (delivery,) = store.history()
     assert delivery.status is DeliveryStatus.FAILED
     assert delivery.error == "550 no such user"
@@ -438,9 +467,9 @@ def test_history_lists_editions_newest_first(store: Store) -> None:
     older = freeze(store, "2026-11-23", ["url:a.example/1"])
     newer = freeze(store, "2026-11-30", ["url:b.example/2"])
     for edition_id in (older, newer):
-        store.claim_delivery(edition_id, "ana@example.org", now=NOW)
-        store.finish_delivery(edition_id, "ana@example.org", DeliveryStatus.SENT, now=NOW,
-                              message_id=f"<{edition_id}@digest.example>")
+        take(store, edition_id, "ana@example.org", now=NOW)
+        finish(store, edition_id, "ana@example.org", DeliveryStatus.SENT, now=NOW,
+           message_id=f"<{edition_id}@digest.example>")
 
     history = store.history()
 
@@ -453,20 +482,20 @@ def test_sent_fingerprints_only_from_sent_editions(store: Store) -> None:
     sent = freeze(store, "2026-11-23", ["url:a.example/1", "guid:tag:a,1"])
     deferred = freeze(store, "2026-11-30", ["url:b.example/2"])
     freeze(store, "2026-12-07", ["url:c.example/3"])  # frozen, never claimed
-    store.claim_delivery(sent, "ana@example.org", now=NOW)
-    store.finish_delivery(sent, "ana@example.org", DeliveryStatus.SENT, now=NOW)
-    store.claim_delivery(sent, "ben@example.org", now=NOW)
-    store.finish_delivery(sent, "ben@example.org", DeliveryStatus.FAILED, now=NOW)
-    store.claim_delivery(deferred, "ana@example.org", now=NOW)
-    store.finish_delivery(deferred, "ana@example.org", DeliveryStatus.DEFERRED, now=NOW)
+    take(store, sent, "ana@example.org", now=NOW)
+    finish(store, sent, "ana@example.org", DeliveryStatus.SENT, now=NOW)
+    take(store, sent, "ben@example.org", now=NOW)
+    finish(store, sent, "ben@example.org", DeliveryStatus.FAILED, now=NOW)
+    take(store, deferred, "ana@example.org", now=NOW)
+    finish(store, deferred, "ana@example.org", DeliveryStatus.DEFERRED, now=NOW)
 
     first = {"url:a.example/1": "2026-11-23", "guid:tag:a,1": "2026-11-23"}
     assert store.sent_fingerprints() == first
     assert store.sent_fingerprints(except_edition="2026-11-23") == {}
     assert store.sent_fingerprints(except_edition="2026-11-30") == first
 
-    store.claim_delivery(deferred, "ana@example.org", now=LATER)
-    store.finish_delivery(deferred, "ana@example.org", DeliveryStatus.SENT, now=LATER)
+    take(store, deferred, "ana@example.org", now=LATER)
+    finish(store, deferred, "ana@example.org", DeliveryStatus.SENT, now=LATER)
     assert store.sent_fingerprints(except_edition="2026-11-23") == {
         "url:b.example/2": "2026-11-30"}
 
@@ -475,8 +504,8 @@ def test_sent_fingerprints_name_the_earliest_edition(store: Store) -> None:
     # A story can be in two sent editions (the second built before the first was sent).
     for edition in ("2026-11-30", "2026-11-23"):
         edition_id = freeze(store, edition, ["url:a.example/1"])
-        store.claim_delivery(edition_id, "ana@example.org", now=NOW)
-        store.finish_delivery(edition_id, "ana@example.org", DeliveryStatus.SENT, now=NOW)
+        take(store, edition_id, "ana@example.org", now=NOW)
+        finish(store, edition_id, "ana@example.org", DeliveryStatus.SENT, now=NOW)
 
     assert store.sent_fingerprints() == {"url:a.example/1": "2026-11-23"}
 
@@ -572,50 +601,51 @@ def test_suppression_list_is_case_insensitive_and_idempotent(store: Store) -> No
 
 def test_an_abandoned_claim_can_be_taken_again_once(store: Store) -> None:
     edition_id = freeze(store, "2026-11-30", [])
-    assert store.claim_delivery(edition_id, "ana@example.org", now=NOW)  # then the run died
+    assert take(store, edition_id, "ana@example.org", now=NOW)  # then the run died
     # Too fresh to be abandoned: another run may still be at it.
-    assert not store.claim_delivery(edition_id, "ana@example.org", now=LATER,
-                                    stale_before=NOW - timedelta(minutes=15))
-    assert not store.claim_delivery(edition_id, "ana@example.org", now=LATER)  # no stale_before
+    assert not take(store, edition_id, "ana@example.org", now=LATER,
+                    stale_before=NOW - timedelta(minutes=15))
+    assert not take(store, edition_id, "ana@example.org", now=LATER)  # no stale_before
     # Older than the timeout: taken again, by one run only.
-    assert store.claim_delivery(edition_id, "ana@example.org", now=LATER, stale_before=LATER)
-    assert not store.claim_delivery(edition_id, "ana@example.org", now=LATER,
-                                    stale_before=NOW + timedelta(minutes=1))
-    store.finish_delivery(edition_id, "ana@example.org", DeliveryStatus.SENT, now=LATER)
+    assert take(store, edition_id, "ana@example.org", now=LATER, stale_before=LATER)
+    assert not take(store, edition_id, "ana@example.org", now=LATER,
+                    stale_before=NOW + timedelta(minutes=1))
+    finish(store, edition_id, "ana@example.org", DeliveryStatus.SENT, now=LATER)
     later_still = LATER + timedelta(hours=1)
-    assert not store.claim_delivery(edition_id, "ana@example.org", now=later_still,
-                                    stale_before=later_still)  # sent: never taken again
+    assert not take(store, edition_id, "ana@example.org", now=later_still,
+                    stale_before=later_still)  # sent: never taken again
 
 
 def test_a_deferred_delivery_waits_for_its_retry_time(store: Store) -> None:
     edition_id = freeze(store, "2026-11-30", [])
-    assert store.claim_delivery(edition_id, "ana@example.org", now=NOW)
-    store.finish_delivery(edition_id, "ana@example.org", DeliveryStatus.DEFERRED, now=NOW,
-                          error="451", retry_after=LATER)
-    assert store.delivery_attempts(edition_id, "ana@example.org") == (1, LATER)
-    assert not store.claim_delivery(edition_id, "ana@example.org",
-                                    now=LATER - timedelta(seconds=1))
-    assert store.claim_delivery(edition_id, "ana@example.org", now=LATER)
-    assert store.delivery_attempts(edition_id, "ana@example.org")[0] == 2
+    assert take(store, edition_id, "ana@example.org", now=NOW)
+    finish(store, edition_id, "ana@example.org", DeliveryStatus.DEFERRED, now=NOW,
+           error="451", retry_after=LATER)
+    assert attempts(store, edition_id, "ana@example.org") == 1
+    assert store.delivery_states(edition_id, ["ana@example.org"]) == {
+        "ana@example.org": (DeliveryStatus.DEFERRED, LATER)}
+    assert not take(store, edition_id, "ana@example.org", now=LATER - timedelta(seconds=1))
+    assert take(store, edition_id, "ana@example.org", now=LATER)
+    assert attempts(store, edition_id, "ana@example.org") == 2
 
 
 def test_a_claim_of_a_process_that_ended_is_taken_at_once(store: Store) -> None:
     edition_id = freeze(store, "2026-11-30", [])
-    assert store.claim_delivery(edition_id, "ana@example.org", now=NOW, owner="vm:41:7")
+    assert take(store, edition_id, "ana@example.org", now=NOW, owner="vm:41:7")
     assert not store.handed_over(edition_id, "ana@example.org", now=NOW, owner="vm:9:9")
     assert store.handed_over(edition_id, "ana@example.org", now=NOW, owner="vm:41:7")
     (claim,) = store.open_claims(edition_id).values()
     assert (claim.owner, claim.claimed_at, claim.handed_over_at) == ("vm:41:7", NOW, NOW)
     # Fresh, and its process is not known to be gone: not taken.
-    assert not store.claim_delivery(edition_id, "ana@example.org", now=NOW, owner="vm:42:8",
-                                    gone={"vm:40:1"})
-    assert store.claim_delivery(edition_id, "ana@example.org", now=NOW, owner="vm:42:8",
-                                gone={"vm:41:7"})
+    assert not take(store, edition_id, "ana@example.org", now=NOW, owner="vm:42:8",
+                    gone={"vm:40:1"})
+    assert take(store, edition_id, "ana@example.org", now=NOW, owner="vm:42:8",
+                gone={"vm:41:7"})
     assert store.open_claims(edition_id)["ana@example.org"].owner == "vm:42:8"
     # Not delivered after all (a 4xx): the hand-over note goes, a later claim starts clean.
-    store.finish_delivery(edition_id, "ana@example.org", DeliveryStatus.DEFERRED, now=NOW)
+    finish(store, edition_id, "ana@example.org", DeliveryStatus.DEFERRED, now=NOW)
     assert store.open_claims(edition_id) == {}
-    assert store.claim_delivery(edition_id, "ana@example.org", now=LATER, owner="vm:42:8")
+    assert take(store, edition_id, "ana@example.org", now=LATER, owner="vm:42:8")
     assert store.open_claims(edition_id)["ana@example.org"].handed_over_at is None
     # A clean shutdown gives back the claims that never reached the hand-over.
     assert store.release_claims("vm:42:8") == 1
