@@ -406,16 +406,23 @@ class App:
         name = day.isoformat()
         report = SendReport(name, dry_run=dry_run)
         frozen = self.store.frozen_edition(name)
-        if frozen is None:
+        if frozen is None and not (dry_run or to):
+            # One instance builds and freezes; the others wait, then send what it froze.
+            with self.store.exclusive("edition"):
+                frozen = self.store.frozen_edition(name)
+                if frozen is None:
+                    result = self.build(day, fetch=fetch)
+                    if not result.edition.stories:
+                        report.results.append(DeliveryResult(
+                            "*", None, "the edition has no stories"))
+                        return report
+                    frozen = self._freeze(result)
+        if frozen is None:  # a dry run or a test copy of an edition not frozen yet
             result = self.build(day, fetch=fetch)
             if not result.edition.stories:
                 report.results.append(DeliveryResult("*", None, "the edition has no stories"))
                 return report
-            if dry_run or to:
-                edition = result.edition
-            else:
-                frozen = self._freeze(result)
-                edition = edition_from_dict(frozen.payload)
+            edition = result.edition
         else:
             edition = edition_from_dict(frozen.payload)
 

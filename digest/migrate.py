@@ -11,17 +11,15 @@ A database made before migrations existed (digest's tables, no `alembic_version`
 
 from __future__ import annotations
 
-import fcntl
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
+from digest import locks
 from digest.errors import StoreError
 
 if TYPE_CHECKING:
@@ -32,9 +30,6 @@ log = logging.getLogger(__name__)
 HEAD = "0003"  # the newest revision in digest/migrations/versions (a test keeps them equal)
 FIRST = "0001"  # the first released schema: where a database from before migrations stands
 SCRIPTS = Path(__file__).resolve().parent / "migrations"
-# pg_advisory_lock's key for "migrating digest's schema": any fixed bigint, the same in every
-# instance ("digest" in ASCII).
-ADVISORY_LOCK_KEY = 0x646967657374
 _VERSIONS = text("SELECT version_num FROM alembic_version")
 
 
@@ -53,7 +48,7 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
     if _at_head(engine):
         return HEAD, HEAD
     try:
-        with engine.connect() as conn, _locked(conn):
+        with engine.connect() as conn, locks.held(conn, "migrate"):
             with conn.begin():
                 # Another instance may have migrated while this one waited for the lock.
                 before = _current(conn)
@@ -112,33 +107,6 @@ def _run(conn: Connection, *, legacy: bool) -> None:
     except CommandError as e:
         # Typically a revision this digest does not know: a newer digest migrated the database.
         raise StoreError(f"database {_name(conn.engine)}: {e} (made by a newer digest?)") from e
-
-
-@contextmanager
-def _locked(conn: Connection) -> Iterator[None]:
-    """Hold the migration lock for as long as the block runs."""
-    if conn.dialect.name == "postgresql":
-        # Session-level, so it outlives the transactions in between; released explicitly.
-        conn.execute(select(func.pg_advisory_lock(ADVISORY_LOCK_KEY)))
-        conn.commit()
-        try:
-            yield
-        finally:
-            if conn.in_transaction():
-                conn.rollback()
-            conn.execute(select(func.pg_advisory_unlock(ADVISORY_LOCK_KEY)))
-            conn.commit()
-        return
-    database = conn.engine.url.database if conn.dialect.name == "sqlite" else None
-    if not database or database == ":memory:" or database.startswith("file:"):
-        yield  # in-memory: no other process can see it
-        return
-    with open(f"{database}.migrate-lock", "a") as lock:  # left in place: see the README
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _name(engine: Engine) -> str:

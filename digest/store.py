@@ -44,7 +44,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
-from digest import migrate
+from digest import locks, migrate
 from digest.errors import StoreError
 from digest.models import (
     Claim,
@@ -190,6 +190,15 @@ class Store:
                 yield conn
         except IntegrityError:
             raise
+        except SQLAlchemyError as e:
+            raise StoreError(f"database {_safe_url(self.url)}: {e.__cause__ or e}") from e
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """Hold the database-wide lock `name` (digest.locks) while the block runs."""
+        try:
+            with self.engine.connect() as conn, locks.held(conn, name):
+                yield
         except SQLAlchemyError as e:
             raise StoreError(f"database {_safe_url(self.url)}: {e.__cause__ or e}") from e
 

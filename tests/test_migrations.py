@@ -4,7 +4,6 @@ file, and PostgreSQL when DIGEST_TEST_DATABASE_URL is set)."""
 
 from __future__ import annotations
 
-import fcntl
 import json
 import subprocess
 import sys
@@ -31,14 +30,12 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     create_engine,
-    func,
     select,
     text,
 )
-from sqlalchemy.engine import make_url
 
 from conftest import WriteConfig
-from digest import migrate
+from digest import locks, migrate
 from digest.cli import main
 from digest.errors import StoreError
 from digest.models import DeliveryStatus, FeedStatus
@@ -287,27 +284,12 @@ def test_two_processes_upgrading_at_once_migrate_once(
 def test_upgrade_waits_for_the_lock(
         db_url: str, engine: Engine, write_config: WriteConfig, tmp_path: Path) -> None:
     config = write_config({"database": db_url})
-    conn = engine.connect()
-    lock_file = None
-    try:
-        if engine.dialect.name == "postgresql":
-            conn.execute(select(func.pg_advisory_lock(migrate.ADVISORY_LOCK_KEY)))
-            conn.commit()
-        else:
-            lock_file = open(f"{make_url(db_url).database}.migrate-lock", "a")  # noqa: SIM115
-            fcntl.flock(lock_file, fcntl.LOCK_EX)
+    with engine.connect() as conn, locks.held(conn, "migrate"):
         proc = subprocess.Popen(digest_cmd(config, "db", "upgrade"), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         with pytest.raises(subprocess.TimeoutExpired):
             proc.wait(timeout=3)  # held back by the lock
         assert migrate.current(engine) is None
-    finally:
-        if lock_file is not None:
-            lock_file.close()  # releases the flock
-        else:
-            conn.execute(select(func.pg_advisory_unlock(migrate.ADVISORY_LOCK_KEY)))
-            conn.commit()
-        conn.close()
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert out.strip() == f"database: empty -> {migrate.HEAD}"
