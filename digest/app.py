@@ -89,6 +89,14 @@ class DeliveryResult:
     recipient: str
     status: DeliveryStatus | None  # None: skipped without a record (dry run, test copy, ...)
     detail: str = ""
+    earlier: bool = False  # recorded by an earlier run; this one did nothing
+
+    @property
+    def kind(self) -> str:
+        """What this run did, for counts: `sent`, `failed`, ..., `skipped`, or e.g.
+        `sent before` when an earlier run sent it."""
+        kind = self.status.value if self.status else "skipped"
+        return f"{kind} before" if self.earlier else kind
 
 
 @dataclass(slots=True)
@@ -104,8 +112,7 @@ class SendReport:
     def summary(self) -> str:
         counts: dict[str, int] = {}
         for r in self.results:
-            key = r.status.value if r.status else "skipped"
-            counts[key] = counts.get(key, 0) + 1
+            counts[r.kind] = counts.get(r.kind, 0) + 1
         return ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no recipients"
 
 
@@ -505,7 +512,8 @@ class App:
             status, retry_after = states.get(address, (None, None))
             if status in (DeliveryStatus.SENT, DeliveryStatus.FAILED,
                           DeliveryStatus.SUPPRESSED):
-                results[address] = DeliveryResult(address, status, "already recorded")
+                results[address] = DeliveryResult(address, status, "already recorded",
+                                                  earlier=True)
                 continue
             since = suppressed.get(address.lower())
             if since is not None:

@@ -233,7 +233,7 @@ class Daemon:
         report = self.app.deliver(edition, stop=self.stop)
         counts: dict[str, int] = {}
         for r in report.results:
-            key = r.status.value if r.status else "skipped"
+            key = r.kind.replace(" ", "_")  # e.g. sent_before: sent by an earlier run
             counts[key] = counts.get(key, 0) + 1
         self.on_event(event, f"edition {edition.isoformat()}: {report.summary()}",
                       edition=edition.isoformat(), **counts)
