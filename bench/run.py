@@ -1,7 +1,7 @@
 """Run every digest benchmark in one process, print the tables and ratios, and write
 bench/results/latest.json (gitignored). `make bench` runs this; about thirteen minutes on 2 cores,
 most of it the sequential peers of the poll benchmark (see `--poll-peer-feeds` and
-`--skip-rss2email`).
+`--skip-rss2email`). `--only store,render` runs only those (latest.json then holds only them).
 
 Only 127.0.0.1 traffic; every loop is bounded; nothing here asserts a timing. Speeds are
 reported as ratios against a peer measured in the same run, as DESIGN.md section 5 asks.
@@ -15,8 +15,10 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, os.fspath(HERE.parent))  # the repo, for `digest` without an install
@@ -24,10 +26,19 @@ sys.path.insert(0, os.fspath(HERE.parent))  # the repo, for `digest` without an 
 import dedupe  # noqa: E402  (bench/ is sys.path[0] when run as a script)
 import delivery  # noqa: E402
 import http_clients  # noqa: E402
+import instances  # noqa: E402
 import parse  # noqa: E402
 import poll  # noqa: E402
 import render  # noqa: E402
 import sections  # noqa: E402
+import store  # noqa: E402
+
+# name -> module (each has bench() and print_report()), in the order they run
+BENCHES: dict[str, Any] = {
+    "http_clients": http_clients, "parse": parse, "poll": poll, "dedupe": dedupe,
+    "sections": sections, "render": render, "delivery": delivery, "store": store,
+    "instances": instances,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,34 +47,55 @@ def main(argv: list[str] | None = None) -> int:
                         help="feeds the poll benchmark's peers poll (fewer: scaled, and said so)")
     parser.add_argument("--skip-rss2email", action="store_true",
                         help="poll benchmark: do not install and run rss2email")
+    parser.add_argument("--store-items", type=int, default=store.FILL_ITEMS, metavar="N",
+                        help="items in the store benchmark's big database (cached in /tmp)")
+    parser.add_argument("--store-skip-postgres", action="store_true",
+                        help="store benchmark: SQLite only")
+    parser.add_argument("--only", metavar="NAMES",
+                        help="comma-separated benchmarks to run (default: all): "
+                             + ", ".join(BENCHES))
     args = parser.parse_args(argv)
+    chosen = list(BENCHES) if not args.only else [n.strip() for n in args.only.split(",")]
+    unknown = [n for n in chosen if n not in BENCHES]
+    if unknown or not chosen:
+        parser.error(f"--only: unknown benchmark {', '.join(unknown)!r} (there are: "
+                     f"{', '.join(BENCHES)})")
     started = time.perf_counter()
     print(f"digest benchmarks: Python {platform.python_version()} on {platform.machine()}, "
           f"{os.cpu_count()} CPUs")
 
-    print("\n[1/7] HTTP clients (server sleeps 100 ms per GET)")
-    http = http_clients.bench()
-    print("\n[2/7] feed parsing")
-    parsing = parse.bench()
-    print(f"\n[3/7] a full poll of {poll.FEEDS} feeds (server sleeps 100 ms per GET)")
-    polling = poll.bench(peer_feeds=args.poll_peer_feeds, rss2email=not args.skip_rss2email)
-    print("\n[4/7] story clustering (synthetic windows, all-pairs peer, labelled sets)")
-    clustering = dedupe.bench()
-    print("\n[5/7] sectioning and ranking (50,000 stories, regex peer, labelled sets)")
-    sectioning = sections.bench()
-    print("\n[6/7] rendering an edition (10/40/100 stories, Node's mjml on the same MJML)")
-    rendering = render.bench()
-    print(f"\n[7/7] delivering an edition to {delivery.RECIPIENTS:,} recipients on a local "
-          "aiosmtpd (one connection per message peer)")
-    delivering = delivery.bench()
-
-    http_clients.print_report(http)
-    parse.print_report(parsing)
-    poll.print_report(polling)
-    dedupe.print_report(clustering)
-    sections.print_report(sectioning)
-    render.print_report(rendering)
-    delivery.print_report(delivering)
+    runs: dict[str, Callable[[], dict[str, Any]]] = {
+        "http_clients": http_clients.bench,
+        "parse": parse.bench,
+        "poll": lambda: poll.bench(peer_feeds=args.poll_peer_feeds,
+                                   rss2email=not args.skip_rss2email),
+        "dedupe": dedupe.bench,
+        "sections": sections.bench,
+        "render": render.bench,
+        "delivery": delivery.bench,
+        "store": lambda: store.bench(args.store_items, postgres=not args.store_skip_postgres),
+        "instances": instances.bench,  # PostgreSQL skipped, said so, when it does not answer
+    }
+    titles = {
+        "http_clients": "HTTP clients (server sleeps 100 ms per GET)",
+        "parse": "feed parsing",
+        "poll": f"a full poll of {poll.FEEDS} feeds (server sleeps 100 ms per GET)",
+        "dedupe": "story clustering (synthetic windows, all-pairs peer, labelled sets)",
+        "sections": "sectioning and ranking (50,000 stories, regex peer, labelled sets)",
+        "render": "rendering an edition (10/40/100 stories, Node's mjml on the same MJML)",
+        "delivery": f"delivering an edition to {delivery.RECIPIENTS:,} recipients on a local "
+                    "aiosmtpd (one connection per message peer)",
+        "store": f"the store: ingest on PostgreSQL and SQLite, a build over "
+                 f"{args.store_items:,} items",
+        "instances": f"1, 2 and 3 `digest send` processes sharing {instances.RECIPIENTS:,} "
+                     "recipients on PostgreSQL; 1 and 2 on SQLite",
+    }
+    done: dict[str, Any] = {}
+    for k, name in enumerate(chosen, 1):
+        print(f"\n[{k}/{len(chosen)}] {titles[name]}")
+        done[name] = runs[name]()
+    for name in chosen:
+        BENCHES[name].print_report(done[name])
 
     elapsed = time.perf_counter() - started
     results = {
@@ -74,13 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             "platform": platform.platform(),
             "cpus": os.cpu_count(),
         },
-        "http_clients": http,
-        "parse": parsing,
-        "poll": polling,
-        "dedupe": clustering,
-        "sections": sectioning,
-        "render": rendering,
-        "delivery": delivering,
+        **done,
         "total_seconds": round(elapsed, 1),
     }
     out = HERE / "results" / "latest.json"

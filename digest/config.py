@@ -353,6 +353,10 @@ class Settings(_Frozen):
     )
     schedule: ScheduleSettings = ScheduleSettings()
     edition: EditionSettings = EditionSettings()
+    retention: Duration = Field(
+        timedelta(days=180), description="stored items first seen longer ago than this are "
+                                         "deleted (`digest db prune`, and daily by `digest "
+                                         "run`); sent editions are kept forever")
     fetch: FetchSettings = FetchSettings()
     sections: tuple[SectionSettings, ...] = ()
     feeds: tuple[FeedSettings, ...] = ()
@@ -370,6 +374,18 @@ class Settings(_Frozen):
             raise ValueError(f"unknown IANA time zone: {value!r}") from None
         return value
 
+    @field_validator("retention")
+    @classmethod
+    def _retention_past_window(cls, value: timedelta, info: ValidationInfo) -> timedelta:
+        # Validated after `edition` (field order): pruning inside the window would drop
+        # candidates of the next edition.
+        edition = info.data.get("edition")
+        window = edition.window if isinstance(edition, EditionSettings) else None
+        if window is not None and value <= window:
+            raise ValueError(f"must be longer than edition.window ({_days(window)}), "
+                             f"not {_days(value)}")
+        return value
+
     @field_validator("database")
     @classmethod
     def _resolve_database(cls, value: str, info: ValidationInfo) -> str:
@@ -381,6 +397,15 @@ class Settings(_Frozen):
 
     def section(self, section_id: str) -> SectionSettings | None:
         return next((s for s in self.sections if s.id == section_id), None)
+
+
+def _days(value: timedelta) -> str:
+    """A duration as written in feeds.yaml: 7d, 36h, 90m, 45s."""
+    seconds = value.total_seconds()
+    for unit in ("d", "h", "m"):
+        if seconds % _UNITS[unit] == 0:
+            return f"{seconds / _UNITS[unit]:g}{unit}"
+    return f"{seconds:g}s"
 
 
 _LEXICONS = Path(__file__).parent / "lexicon"

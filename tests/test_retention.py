@@ -1,0 +1,190 @@
+"""retention: old items are pruned in batches, recent ones and the whole send history stay
+(a SQLite file, and PostgreSQL when DIGEST_TEST_DATABASE_URL is set)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from digest import dedupe
+from digest.config import Settings, settings_from_mapping
+from digest.errors import ConfigError
+from digest.models import DeliveryStatus, FeedOutcome, FeedStatus, Item
+from digest.retention import prune_items
+from digest.schema import deliveries, edition_fingerprints, editions, items
+from digest.store import Store
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+KEEP = timedelta(days=180)
+WIRE = "https://wire.example/rss.xml"
+POST = "https://post.example/atom.xml"
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    s = Store(db_url)
+    s.sync_feeds([(WIRE, "Wire", 1.0), (POST, "Post", 1.0)])
+    yield s
+    s.close()
+
+
+def make_item(feed_url: str, n: int, published: datetime) -> Item:
+    host = feed_url.split("/")[2]
+    item = Item(feed_url=feed_url, key="", url=f"https://{host}/stories/{n}",
+                title=f"Parliament votes on the {n}th harbour budget of Lagos",
+                summary=f"Lawmakers debated budget {n} for a long night.", published=published,
+                guid=f"https://{host}/stories/{n}")
+    return replace(item, key=dedupe.item_key(item))
+
+
+def poll(store: Store, feed_url: str, batch: list[Item], *, now: datetime) -> int:
+    outcome = FeedOutcome(feed_url, FeedStatus.OK, tuple(batch))
+    return store.record_poll(outcome, [(it, dedupe.canonical_url(it.url)) for it in batch],
+                             now=now, next_poll_at=now + timedelta(hours=1))
+
+
+def stored_keys(store: Store) -> set[str]:
+    with store.engine.connect() as conn:
+        return set(conn.execute(select(items.c.key)).scalars())
+
+
+def test_old_items_go_recent_ones_stay(store: Store) -> None:
+    old_day = NOW - KEEP - timedelta(days=1)
+    old = [make_item(WIRE, n, old_day) for n in range(3)]
+    recent = [make_item(POST, n, NOW - KEEP + timedelta(days=1)) for n in range(2)]
+    poll(store, WIRE, old, now=old_day)
+    poll(store, POST, recent, now=NOW - KEEP + timedelta(days=1))
+    # first seen exactly at the cutoff: not older than it, so it stays
+    edge = make_item(POST, 99, NOW - KEEP)
+    poll(store, POST, [edge], now=NOW - KEEP)
+
+    assert prune_items(store, now=NOW, keep=KEEP) == 3
+    assert stored_keys(store) == {it.key for it in recent} | {edge.key}
+    assert prune_items(store, now=NOW, keep=KEEP) == 0  # nothing left to prune
+
+
+def test_first_seen_decides_not_published(store: Store) -> None:
+    # A feed's back catalogue: published long ago, but first seen recently. It stays (it is
+    # what keeps the item from being "new" on the next poll).
+    back = [make_item(WIRE, n, NOW - timedelta(days=900)) for n in range(4)]
+    poll(store, WIRE, back, now=NOW - timedelta(days=3))
+    assert prune_items(store, now=NOW, keep=KEEP) == 0
+    assert store.count_items() == 4
+
+
+def test_a_local_now_is_compared_in_utc(store: Store) -> None:
+    seen = NOW - KEEP - timedelta(hours=1)
+    poll(store, WIRE, [make_item(WIRE, 1, seen)], now=seen)
+    # the same instant as NOW, written at UTC+05:00: the item is an hour past the cutoff
+    local_now = NOW.astimezone(timezone(timedelta(hours=5)))
+    assert prune_items(store, now=local_now, keep=KEEP) == 1
+
+
+def test_batches_cover_everything(store: Store) -> None:
+    # 12 old items with batch 5: rounds of 5, 5 and 2.
+    old_day = NOW - KEEP - timedelta(days=30)
+    poll(store, WIRE, [make_item(WIRE, n, old_day) for n in range(7)], now=old_day)
+    poll(store, POST, [make_item(POST, n, old_day) for n in range(5)],
+         now=old_day + timedelta(days=1))
+    keeper = make_item(POST, 100, NOW)
+    poll(store, POST, [keeper], now=NOW)
+    assert prune_items(store, now=NOW, keep=KEEP, batch=5) == 12
+    assert stored_keys(store) == {keeper.key}
+
+
+def test_an_exact_multiple_of_the_batch(store: Store) -> None:
+    old_day = NOW - KEEP - timedelta(days=2)
+    poll(store, WIRE, [make_item(WIRE, n, old_day) for n in range(10)], now=old_day)
+    assert prune_items(store, now=NOW, keep=KEEP, batch=5) == 10
+    assert store.count_items() == 0
+
+
+def test_bad_arguments_are_refused(store: Store) -> None:
+    with pytest.raises(ValueError, match="keep"):
+        prune_items(store, now=NOW, keep=timedelta(0))
+    with pytest.raises(ValueError, match="batch"):
+        prune_items(store, now=NOW, keep=KEEP, batch=0)
+
+
+def test_a_sent_edition_is_untouched_and_still_refuses_its_stories(store: Store) -> None:
+    sent_day = NOW - KEEP - timedelta(days=20)
+    story = make_item(WIRE, 7, sent_day)
+    other = make_item(WIRE, 8, sent_day)
+    poll(store, WIRE, [story, other], now=sent_day)
+    [stored] = [it for it in store.items_between(sent_day - timedelta(days=1), sent_day, [WIRE])
+                if it.key == story.key]
+    frozen = store.freeze_edition(
+        "2026-05-11", title="The Weekly Brief", payload={"edition": "2026-05-11", "sections": []},
+        subject="Subject", html="<p>html</p>", text="text",
+        fingerprints=dedupe.fingerprints(stored), now=sent_day)
+    # Sent to two recipients (rows written directly: the claim API is not what this tests).
+    with store.engine.begin() as conn:
+        conn.execute(deliveries.insert(), [
+            {"edition_id": frozen.id, "recipient": address, "attempts": 1, "sent_at": sent_day,
+             "status": DeliveryStatus.SENT.value, "message_id": f"<{address}>"}
+            for address in ("ana@example.org", "ben@example.org")])
+    store.suppress("cy@example.org", now=sent_day, source="command")
+    history = store.history()
+    fingerprints = store.sent_fingerprints()
+    with store.engine.connect() as conn:
+        marks = conn.scalar(select(func.count()).select_from(edition_fingerprints))
+    assert fingerprints and marks
+
+    assert prune_items(store, now=NOW, keep=KEEP) == 2
+    assert store.count_items() == 0
+    assert store.frozen_edition("2026-05-11") == frozen
+    assert store.history() == history
+    assert store.sent_fingerprints() == fingerprints
+    assert list(store.suppressed()) == ["cy@example.org"]
+    with store.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(editions)) == 1
+        assert conn.scalar(select(func.count()).select_from(edition_fingerprints)) == marks
+
+    # The feed still lists the story, now re-dated into the next window; and another outlet
+    # carries it too. Stored again as new, it is still refused as sent.
+    again = replace(story, published=NOW - timedelta(days=1))
+    copy = replace(make_item(POST, 7, NOW - timedelta(days=1)), url=story.url, guid=None)
+    copy = replace(copy, key=dedupe.item_key(copy))
+    assert poll(store, WIRE, [again], now=NOW) == 1
+    assert poll(store, POST, [copy], now=NOW) == 1
+    window = store.items_between(NOW - timedelta(days=7), NOW, [WIRE, POST])
+    assert len(window) == 2
+    stories, dropped = dedupe.cluster_stories(window, store.sent_fingerprints())
+    assert stories == []
+    assert len(dropped) == 1 and "2026-05-11" in dropped[0]
+
+
+# --- config ---
+
+
+def settings(raw: dict[str, object]) -> Settings:
+    return settings_from_mapping(raw, base_dir=Path("."), env={})
+
+
+def test_retention_defaults_to_180_days() -> None:
+    assert settings({}).retention == timedelta(days=180)
+
+
+def test_retention_is_a_duration() -> None:
+    assert settings({"retention": "2w"}).retention == timedelta(weeks=2)
+    with pytest.raises(ConfigError) as e:
+        settings({"retention": "half a year"})
+    assert any(p.startswith("retention: not a duration") for p in e.value.problems)
+
+
+@pytest.mark.parametrize(("retention", "window"), [("7d", "7d"), ("3d", "14d")])
+def test_retention_must_be_longer_than_the_window(retention: str, window: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        settings({"retention": retention, "edition": {"window": window}})
+    assert e.value.problems == [
+        f"retention: must be longer than edition.window ({window}), not {retention}"]
+
+
+def test_retention_just_over_the_window_is_fine() -> None:
+    s = settings({"retention": "8d", "edition": {"window": "7d"}})
+    assert s.retention == timedelta(days=8)
