@@ -42,6 +42,7 @@ from digest.models import (
 from digest.owner import gone, this_process
 from digest.polling import plan_next_poll
 from digest.render import Renderer, template_dir
+from digest.retention import prune_items
 from digest.schedule import next_send, send_time_on
 from digest.send import (
     FileTransport,
@@ -645,6 +646,10 @@ class App:
         if wait > 0:
             self.sleep(wait)
         self._last_send = time.monotonic()
+
+    def prune(self) -> int:
+        """Delete items past `retention` (never sent-edition records); how many went."""
+        return prune_items(self.store, now=self.clock(), keep=self.settings.retention)
 
     # --- reports ---
 

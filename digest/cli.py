@@ -14,7 +14,7 @@ import webbrowser
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,10 @@ class State:
 def _warn(message: str, label: str = "warning", style: str = "yellow") -> None:
     """A line on stderr; the message is plain text (feed errors may contain [brackets])."""
     err.print(Text.assemble((f"{label}: ", style), message))
+
+
+def _days(value: timedelta) -> str:
+    return f"{value.days} days" if value.days else str(value)
 
 
 def _short(value: datetime | None) -> str:
@@ -610,6 +614,21 @@ def db_upgrade(state: State) -> None:
         click.echo(f"database: at {after} (latest)")
     else:
         click.echo(f"database: {before or 'empty'} -> {after}")
+
+
+@db.command("prune")
+@click.pass_obj
+def db_prune(state: State) -> None:
+    """Delete stored items first seen longer ago than `retention` (180 days); editions that
+    went out, their deliveries and fingerprints are kept. `digest run` does this daily.
+
+    \b
+    Example:
+      digest db prune
+    """
+    with state.app() as app:
+        deleted = app.prune()
+    click.echo(f"database: {deleted} items older than {_days(app.settings.retention)} deleted")
 
 
 @db.command("current")

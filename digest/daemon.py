@@ -42,6 +42,7 @@ ALIVE = timedelta(minutes=3)  # a heartbeat older than this: that daemon is not 
 STOP_TIMEOUT = 8.0  # seconds a job may take to wind down after SIGTERM (exit within 10 s)
 MIN_POLL_GAP = timedelta(seconds=5)  # polls never follow each other closer than this
 WATCH_EVERY = 2.0  # seconds between looks at feeds.yaml's modification time
+PRUNE_FIRST = timedelta(minutes=10)  # the first daily prune, after start-up's polls
 
 
 class EventSink(Protocol):
@@ -164,6 +165,9 @@ class Daemon:
                                replace_existing=True, max_instances=1)
         self.scheduler.add_job(self._beat, IntervalTrigger(seconds=HEARTBEAT.total_seconds()),
                                id="beat", replace_existing=True, coalesce=True)
+        self.scheduler.add_job(self._job(self._prune), IntervalTrigger(days=1),
+                               id="prune", replace_existing=True, coalesce=True,
+                               next_run_time=self.clock() + PRUNE_FIRST)
 
     def _job(self, work: Callable[[], None]) -> Callable[[], None]:
         def run() -> None:
@@ -220,6 +224,13 @@ class Daemon:
         when = max(when, now + MIN_POLL_GAP)
         self.scheduler.add_job(self._job(self._poll), DateTrigger(when), id="poll",
                                replace_existing=True, max_instances=1)
+
+    def _prune(self) -> None:
+        """Items past `retention` go (one instance at a time: the edition lock)."""
+        with self.app.store.exclusive("edition"):
+            deleted = self.app.prune()
+        self.on_event("prune", f"{deleted} items older than the retention deleted",
+                      deleted=deleted)
 
     def _send(self) -> None:
         s = self.app.settings

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from conftest import WriteConfig
 from digest import dedupe
 from digest.config import Settings, settings_from_mapping
 from digest.errors import ConfigError
@@ -188,3 +189,37 @@ def test_retention_must_be_longer_than_the_window(retention: str, window: str) -
 def test_retention_just_over_the_window_is_fine() -> None:
     s = settings({"retention": "8d", "edition": {"window": "7d"}})
     assert s.retention == timedelta(days=8)
+
+
+def test_digest_db_prune_and_the_daemon_job(write_config: WriteConfig,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from digest.app import make_app
+    from digest.cli import main
+    from digest.config import load_settings
+    from digest.daemon import Daemon
+
+    feed = "https://wire.example/feed.xml"
+    config = write_config({"retention": "30d", "feeds": [{"url": feed}]})
+    now = datetime.now(UTC)
+    store = Store(load_settings(config, env={}).database)
+    try:
+        store.sync_feeds([(feed, None, 1.0)])
+        poll(store, feed, [make_item(feed, n, now - timedelta(days=60)) for n in range(3)],
+             now=now - timedelta(days=60))
+        poll(store, feed, [make_item(feed, n, now) for n in range(3, 5)], now=now)
+    finally:
+        store.close()
+    assert main(["--config", str(config), "db", "prune"]) == 0
+    assert capsys.readouterr().out.strip() == \
+        "database: 3 items older than 30 days deleted"
+
+    events: list[tuple[str, str]] = []
+    daemon = Daemon(lambda: load_settings(config, env={}), make_app, config=config,
+                    on_event=lambda event, message, **_: events.append((event, message)))
+    try:
+        poll(daemon.app.store, feed, [make_item(feed, 9, now)], now=now - timedelta(days=45))
+        daemon._prune()
+        assert events == [("prune", "1 items older than the retention deleted")]
+        assert len(stored_keys(daemon.app.store)) == 2  # the two seen today
+    finally:
+        daemon.app.close()
