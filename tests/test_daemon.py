@@ -180,16 +180,15 @@ def wait_for(condition: Callable[[], bool], seconds: float) -> bool:
     return condition()
 
 
-def test_digest_run_sends_one_edition_on_schedule_and_stops_on_sigterm(
-        write_config: WriteConfig, feed_server: FeedServer, smtp_server: SmtpServer) -> None:
-    # Two `digest run` processes on one SQLite database (the second one by mistake), a send
-    # scheduled 10 seconds after they start: each recipient gets exactly one copy; then an
-    # invalid feeds.yaml is refused by SIGHUP, and SIGTERM stops both within 10 s, exit 0.
+def scheduled_config(write_config: WriteConfig, feed_server: FeedServer,
+                     smtp_server: SmtpServer, *, in_seconds: int, recipients: list[str]
+                     ) -> tuple[Path, datetime]:
+    """A config whose daily send fires `in_seconds` from now (UTC), one fresh feed served by
+    the test server, SMTP to the test server; and that send time."""
     now = datetime.now(UTC)
     feed_server.routes["/chips.xml"] = Route(body=fresh_feed(now),
                                              headers={"Content-Type": "application/rss+xml"})
-    fire = now + timedelta(seconds=10)
-    recipients = [f"reader{n}@example.org" for n in range(6)]
+    fire = now + timedelta(seconds=in_seconds)
     config = write_config({
         "timezone": "UTC",
         "schedule": {"digest": f"{fire.second} {fire.minute} {fire.hour} * * *"},
@@ -199,6 +198,17 @@ def test_digest_run_sends_one_edition_on_schedule_and_stops_on_sigterm(
                               "security": "none"}},
         "recipients": recipients,
     })
+    return config, fire
+
+
+def test_digest_run_sends_one_edition_on_schedule_and_stops_on_sigterm(
+        write_config: WriteConfig, feed_server: FeedServer, smtp_server: SmtpServer) -> None:
+    # Two `digest run` processes on one SQLite database (the second one by mistake), a send
+    # scheduled 10 seconds after they start: each recipient gets exactly one copy; then an
+    # invalid feeds.yaml is refused by SIGHUP, and SIGTERM stops both within 10 s, exit 0.
+    recipients = [f"reader{n}@example.org" for n in range(6)]
+    config, _ = scheduled_config(write_config, feed_server, smtp_server, in_seconds=10,
+                                 recipients=recipients)
     command = [str(DIGEST), "--config", str(config), "run", "--log-format", "json"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     runs = [subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
@@ -249,20 +259,9 @@ def test_digest_run_sends_one_edition_on_schedule_and_stops_on_sigterm(
 
 def test_sigterm_mid_send_stops_within_10_s_and_a_later_send_finishes_the_list(
         write_config: WriteConfig, feed_server: FeedServer, smtp_server: SmtpServer) -> None:
-    now = datetime.now(UTC)
-    feed_server.routes["/chips.xml"] = Route(body=fresh_feed(now),
-                                             headers={"Content-Type": "application/rss+xml"})
-    fire = now + timedelta(seconds=5)
     recipients = [f"reader{n:02d}@example.org" for n in range(40)]
-    config = write_config({
-        "timezone": "UTC",
-        "schedule": {"digest": f"{fire.second} {fire.minute} {fire.hour} * * *"},
-        "feeds": [{"url": feed_server.url("chips.xml"), "section": "tech"}],
-        "delivery": {"from": "Test Brief <brief@example.org>", "transport": "smtp",
-                     "smtp": {"host": "127.0.0.1", "port": smtp_server.port,
-                              "security": "none"}},
-        "recipients": recipients,
-    })
+    config, fire = scheduled_config(write_config, feed_server, smtp_server, in_seconds=5,
+                                    recipients=recipients)
     smtp_server.handler.data_delay = 0.3  # 40 messages take 12 s: SIGTERM lands mid-send
     run = subprocess.Popen([str(DIGEST), "--config", str(config), "run"],
                            stderr=subprocess.PIPE, text=True,
