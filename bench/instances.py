@@ -33,9 +33,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -48,6 +45,7 @@ REPO = HERE.parent
 sys.path.insert(0, os.fspath(REPO))
 
 import delivery  # noqa: E402  (bench/ is sys.path[0]: its aiosmtpd server in a child process)
+from store import pg_database  # noqa: E402  (a fresh PostgreSQL database per run)
 
 RECIPIENTS = 3_000
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
@@ -76,32 +74,6 @@ def tiny_feed(now: datetime, count: int = 3) -> str:
     return ('<?xml version="1.0"?><rss version="2.0"><channel><title>Chip News</title>'
             f"<link>https://news.example.org/</link><description>d</description>{items}"
             "</channel></rss>")
-
-
-@contextmanager
-def pg_database(server: str) -> Iterator[str | None]:
-    """A new empty database's URL, dropped after; None when the server does not answer."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.exc import OperationalError
-
-    name = f"digest_bench_instances_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT",
-                          connect_args={"connect_timeout": 3})
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as e:
-        print(f"  PostgreSQL at {server} does not answer: skipped "
-              f"({str(e.orig).strip()[:120]})")
-        admin.dispose()
-        yield None
-        return
-    try:
-        yield f"{server}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def write_config(folder: Path, database: str, port: int, recipients: list[str],
@@ -195,7 +167,7 @@ def one_case(kind: str, instances: int, folder: Path, port: int, counter: delive
 
     if kind == "sqlite":
         return run(f"sqlite:///{work / 'digest.db'}")
-    with pg_database(pg_server) as url:
+    with pg_database(print, pg_server) as url:
         return run(url) if url else None
 
 

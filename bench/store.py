@@ -73,24 +73,25 @@ TMP = Path(tempfile.gettempdir())
 
 
 @contextmanager
-def pg_database(log: Callable[[str], None]) -> Iterator[str | None]:
-    """A new empty database's URL, or None (with a message) when the server does not answer."""
+def pg_database(log: Callable[[str], None], server: str = PG_SERVER) -> Iterator[str | None]:
+    """A new empty database's URL (dropped after), or None (with a message) when the server
+    does not answer."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import OperationalError
 
     name = f"digest_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT",
+    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT",
                           connect_args={"connect_timeout": 3})
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except OperationalError as e:
-        log(f"  PostgreSQL at {PG_SERVER} does not answer: skipped ({str(e.orig).strip()[:120]})")
+        log(f"  PostgreSQL at {server} does not answer: skipped ({str(e.orig).strip()[:120]})")
         admin.dispose()
         yield None
         return
     try:
-        yield f"{PG_SERVER}/{name}"
+        yield f"{server}/{name}"
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

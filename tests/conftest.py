@@ -11,7 +11,8 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -303,6 +304,20 @@ class SmtpServer:
 
     def protocols_open(self) -> list[Any]:
         return [p for p in self.handler.protocols if p.transport is not None]
+
+
+def rss_feed(now: datetime, name: str, count: int = 3) -> bytes:
+    """RSS 2.0 with `count` AI-chip stories published in the hours before `now` (so the
+    edition due now carries them), their links and guids under `name`."""
+    items = "".join(
+        f"<item><title>{name} chipmaker {n} unveils an AI accelerator</title>"
+        f"<link>https://news.example.org/{name}/chip-{n}</link><guid>{name}-chip-{n}</guid>"
+        f"<description>Story {n} about a new AI chip design.</description>"
+        f"<pubDate>{format_datetime(now - timedelta(hours=n + 1))}</pubDate></item>"
+        for n in range(count))
+    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>{name} News</title>'
+            f"<link>https://news.example.org/{name}/</link><description>d</description>"
+            f"{items}</channel></rss>").encode()
 
 
 def free_port() -> int:

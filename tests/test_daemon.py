@@ -11,14 +11,13 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from conftest import DEMO_EDITION, FeedServer, Route, SmtpServer, WriteConfig
+from conftest import DEMO_EDITION, FeedServer, Route, SmtpServer, WriteConfig, rss_feed
 from digest.app import App, make_app
 from digest.config import Settings, load_settings
 from digest.daemon import Daemon
@@ -158,19 +157,6 @@ def test_status_check_passes_only_with_a_recent_heartbeat(demo: Path) -> None:
 # --- a real `digest run` ---------------------------------------------------------------------
 
 
-def fresh_feed(now: datetime, count: int = 4) -> bytes:
-    """RSS with stories published in the last hours (so the edition due now has them)."""
-    items = "".join(
-        f"<item><title>Chipmaker {n} unveils an AI accelerator</title>"
-        f"<link>https://news.example.org/chip-{n}</link><guid>chip-{n}</guid>"
-        f"<description>Story {n} about a new AI chip design.</description>"
-        f"<pubDate>{format_datetime(now - timedelta(hours=n + 1))}</pubDate></item>"
-        for n in range(count))
-    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Chip News</title>'
-            f"<link>https://news.example.org/</link><description>d</description>{items}"
-            f"</channel></rss>").encode()
-
-
 def wait_for(condition: Callable[[], bool], seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -186,7 +172,7 @@ def scheduled_config(write_config: WriteConfig, feed_server: FeedServer,
     """A config whose daily send fires `in_seconds` from now (UTC), one fresh feed served by
     the test server, SMTP to the test server; and that send time."""
     now = datetime.now(UTC)
-    feed_server.routes["/chips.xml"] = Route(body=fresh_feed(now),
+    feed_server.routes["/chips.xml"] = Route(body=rss_feed(now, "chips", count=4),
                                              headers={"Content-Type": "application/rss+xml"})
     fire = now + timedelta(seconds=in_seconds)
     config = write_config({

@@ -18,13 +18,12 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import FeedServer, Route, SmtpServer, WriteConfig
+from conftest import FeedServer, Route, SmtpServer, WriteConfig, rss_feed
 
 DIGEST = [sys.executable, "-m", "digest"]
 RECIPIENTS = 5_000  # the issue's number
@@ -54,19 +53,6 @@ def pg_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-
-
-def tiny_feed(now: datetime, name: str, count: int = 3) -> bytes:
-    """RSS with `count` stories of the last hours: a small edition (a ~10 KB message)."""
-    items = "".join(
-        f"<item><title>{name} chipmaker {n} unveils an AI accelerator</title>"
-        f"<link>https://news.example.org/{name}/chip-{n}</link><guid>{name}-chip-{n}</guid>"
-        f"<description>Story {n} about a new AI chip design.</description>"
-        f"<pubDate>{format_datetime(now - timedelta(hours=n + 1))}</pubDate></item>"
-        for n in range(count))
-    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>{name} News</title>'
-            f"<link>https://news.example.org/{name}/</link><description>d</description>"
-            f"{items}</channel></rss>").encode()
 
 
 def digest(config: Path, *args: str) -> list[str]:
@@ -116,7 +102,7 @@ def send_config(write_config: WriteConfig, feed_server: FeedServer, smtp_server:
     once. Returns the config, the recipients and the edition (tomorrow: its send time is
     after the stories)."""
     now = datetime.now(UTC)
-    feed_server.routes["/chips.xml"] = Route(body=tiny_feed(now, "chips"),
+    feed_server.routes["/chips.xml"] = Route(body=rss_feed(now, "chips"),
                                              headers={"Content-Type": "application/rss+xml"})
     recipients = [f"reader{n:04d}@example.org" for n in range(RECIPIENTS)]
     config = write_config({
@@ -255,7 +241,7 @@ def test_three_pollers_fetch_each_of_3000_feeds_once(
     now = datetime.now(UTC)
     paths = [f"/feed/{n:04d}.xml" for n in range(FEEDS)]
     for n, path in enumerate(paths):
-        feed_server.routes[path] = Route(body=tiny_feed(now, f"f{n:04d}", count=2),
+        feed_server.routes[path] = Route(body=rss_feed(now, f"f{n:04d}", count=2),
                                          headers={"Content-Type": "application/rss+xml"})
     config = write_config({
         "timezone": "UTC",
