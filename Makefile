@@ -6,6 +6,10 @@ STAMP  := $(VENV)/.installed-stamp
 DEMO   := examples/demo/feeds.yaml
 # The demo's stories are written for the edition of Monday 30 November 2026.
 DEMO_EDITION := 2026-11-30
+# Run a second time on PostgreSQL when DIGEST_TEST_DATABASE_URL is set (the rest of the suite
+# already covers both databases where it touches one).
+PG_SUITE := tests/test_app.py tests/test_cli.py tests/test_daemon.py tests/test_refresh.py \
+            tests/test_retention.py tests/test_opml.py tests/test_serve.py
 
 .PHONY: install demo test check lint bench clean
 
@@ -30,6 +34,9 @@ test: $(STAMP)
 	  then echo "installed chromium for the browser tests"; \
 	  else echo "chromium not installed: the browser tests will skip"; fi; }
 	$(BIN)/python -m pytest -q
+	@if [ -n "$$DIGEST_TEST_DATABASE_URL" ]; then \
+	  echo "the app, CLI and daemon tests again, on PostgreSQL ($$DIGEST_TEST_DATABASE_URL)"; \
+	  DIGEST_TEST_SUITE_DB=postgresql $(BIN)/python -m pytest -q $(PG_SUITE); fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check digest tests bench

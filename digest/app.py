@@ -196,7 +196,8 @@ class App:
                 break
             outcomes += self._poll_round(leased, now, as_of, on_done, stop)
             self.store.release_feeds(owner, [s.url for s in leased])  # those abandoned
-        return outcomes
+        order = {url: n for n, url in enumerate(urls)}
+        return sorted(outcomes, key=lambda o: order.get(o.url, len(order)))  # config order
 
     def _poll_round(self, due: Sequence[FeedState], now: datetime, as_of: datetime | None,
                     on_done: Callable[[FeedOutcome], None] | None,
@@ -537,6 +538,8 @@ class App:
         taken = self.store.take_deliveries(
             edition_id, list(wanted), owner=run.owner, now=now,
             stale_before=now - self.settings.delivery.claim_timeout, gone=run.gone)
+        order = {address: n for n, address in enumerate(wanted)}
+        taken.sort(key=lambda claim: order[claim.recipient])  # config order
         last_write = monotonic()
 
         def record(wait_all: bool) -> None:

@@ -155,6 +155,19 @@ def _postgres_url() -> str | None:
     return os.environ.get("DIGEST_TEST_DATABASE_URL") or None
 
 
+def _empty(url: str) -> None:
+    """Drop digest's tables and Alembic's record of the revision from a PostgreSQL database."""
+    from sqlalchemy import create_engine, text
+
+    from digest.schema import metadata
+
+    engine = create_engine(url)
+    metadata.drop_all(engine)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database: a SQLite file, and PostgreSQL when DIGEST_TEST_DATABASE_URL
@@ -165,41 +178,65 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     url = _postgres_url()
     if not url:
         pytest.skip("DIGEST_TEST_DATABASE_URL is not set")
-    from sqlalchemy import create_engine, text
-
-    from digest.schema import metadata
-
-    def drop_all() -> None:  # digest's tables and Alembic's record of the revision
-        engine = create_engine(url)
-        metadata.drop_all(engine)
-        with engine.begin() as conn:
-            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-        engine.dispose()
-
-    drop_all()
+    _empty(url)
     yield url
-    drop_all()
+    _empty(url)
+
+
+def _suite_database() -> str | None:
+    """DIGEST_TEST_SUITE_DB=postgresql (.ci/run's second pass over the app, CLI and daemon
+    tests): every config the `demo` and `write_config` fixtures make uses the PostgreSQL test
+    database, emptied before each test, instead of a SQLite file."""
+    if os.environ.get("DIGEST_TEST_SUITE_DB") != "postgresql":
+        return None
+    url = _postgres_url()
+    if not url:
+        raise pytest.UsageError("DIGEST_TEST_SUITE_DB=postgresql needs DIGEST_TEST_DATABASE_URL")
+    return url
 
 
 @pytest.fixture
-def demo(tmp_path: Path) -> Path:
-    """A private copy of examples/demo (its database and outbox land in tmp_path)."""
+def suite_db() -> Iterator[str | None]:
+    """The PostgreSQL URL the suite runs on (emptied before and after), or None: SQLite."""
+    url = _suite_database()
+    if url is not None:
+        _empty(url)
+    yield url
+    if url is not None:
+        _empty(url)
+
+
+sqlite_only = pytest.mark.skipif(
+    os.environ.get("DIGEST_TEST_SUITE_DB") == "postgresql",
+    reason="about the SQLite file itself")
+
+
+@pytest.fixture
+def demo(tmp_path: Path, suite_db: str | None) -> Path:
+    """A private copy of examples/demo (its database and outbox land in tmp_path; or the
+    database is the suite's PostgreSQL one)."""
     target = tmp_path / "demo"
     shutil.copytree(DEMO, target, ignore=shutil.ignore_patterns("preview", "outbox", "*.db*"))
-    return target / "feeds.yaml"
+    config = target / "feeds.yaml"
+    if suite_db is not None:
+        data = yaml.safe_load(config.read_text(encoding="utf-8"))
+        data["database"] = suite_db
+        config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return config
 
 
 WriteConfig = Callable[..., Path]
 
 
 @pytest.fixture
-def write_config(tmp_path: Path) -> WriteConfig:
-    """Write a feeds.yaml into tmp_path from a dict (defaults: file transport, one section)."""
+def write_config(tmp_path: Path, suite_db: str | None) -> WriteConfig:
+    """Write a feeds.yaml into tmp_path from a dict (defaults: file transport, one section,
+    a SQLite file or the suite's PostgreSQL database)."""
 
     def write(data: dict[str, object] | None = None, name: str = "feeds.yaml") -> Path:
         config: dict[str, object] = {
             "title": "Test Brief",
-            "database": "test.db",
+            "database": suite_db or "test.db",
             "sections": [{"id": "tech", "title": "Tech", "keywords": ["AI", "chip"]}],
             "feeds": [],
             "delivery": {"from": "Test Brief <brief@example.org>", "transport": "file",
