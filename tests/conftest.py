@@ -206,10 +206,6 @@ def suite_db() -> Iterator[str | None]:
         _empty(url)
 
 
-sqlite_only = pytest.mark.skipif(
-    os.environ.get("DIGEST_TEST_SUITE_DB") == "postgresql",
-    reason="about the SQLite file itself")
-
 
 @pytest.fixture
 def demo(tmp_path: Path, suite_db: str | None) -> Path:
