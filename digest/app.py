@@ -575,6 +575,9 @@ class App:
         record(wait_all=True)
         unfinished = [c.recipient for c in taken if c.recipient not in results]
         self.store.release_claims(run.owner, edition_id, unfinished)
+        for address in unfinished:  # the run stopped first: pending again, for the next one
+            results[address] = DeliveryResult(address, DeliveryStatus.PENDING,
+                                              "not sent: this run stopped first")
         for address in wanted:
             results.setdefault(address, DeliveryResult(
                 address, DeliveryStatus.SENDING, "claimed by another run"))
