@@ -71,6 +71,7 @@ class Daemon:
         self.started_at = self.clock()
         self.stop = threading.Event()
         self._reload = threading.Event()
+        self._signal = ""  # the signal that asked us to stop
         self._busy = threading.RLock()
         self._running = 0  # jobs under way
         self._running_lock = threading.Condition()
@@ -95,13 +96,16 @@ class Daemon:
         while not self.stop.wait(WATCH_EVERY):
             if self._reload.is_set() or self._config_mtime() != self._mtime:
                 self._try_reload()
+        if self._signal:
+            self.on_event("stopping", f"received {self._signal}", signal=self._signal)
         return self._shut_down()
 
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
+        # Only flags here: writing the event from a signal handler could re-enter a write
+        # to stderr that the main thread was in the middle of.
         if not self.stop.is_set():
+            self._signal = signal.Signals(signum).name
             self.stop.set()
-            self.on_event("stopping", f"received {signal.Signals(signum).name}",
-                          signal=signal.Signals(signum).name)
 
     def _on_hup(self, signum: int, frame: FrameType | None) -> None:
         self._reload.set()
