@@ -49,6 +49,13 @@ def daemon_at(config: Path, now: datetime) -> tuple[Daemon, Events]:
     return daemon, events
 
 
+def last_beat_on_sunday(daemon: Daemon) -> None:
+    """An earlier daemon, elsewhere, last beat at 11:00 the day before the Monday send."""
+    daemon.app.store.beat("old-host:1:1", started_at=MONDAY_SEND - timedelta(days=3),
+                          now=MONDAY_SEND - timedelta(hours=20), next_send_at=MONDAY_SEND,
+                          config="")
+
+
 def outbox(config: Path) -> list[str]:
     folder = config.parent / "outbox" / DEMO_EDITION
     return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
@@ -59,9 +66,7 @@ def test_back_within_the_grace_period_the_missed_edition_goes_out_once(demo: Pat
     # send it missed.
     daemon, events = daemon_at(demo, MONDAY_SEND + timedelta(hours=2))
     try:
-        daemon.app.store.beat("old-host:1:1", started_at=MONDAY_SEND - timedelta(days=3),
-                              now=MONDAY_SEND - timedelta(hours=20), next_send_at=MONDAY_SEND,
-                              config=str(demo))
+        last_beat_on_sunday(daemon)
         daemon._catch_up()
         assert outbox(demo) == ["ana@example.org.eml", "ben@example.org.eml",
                                 "kofi@example.org.eml"]
@@ -81,9 +86,7 @@ def test_back_after_the_grace_period_the_missed_edition_is_recorded_as_skipped(
         demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     daemon, events = daemon_at(demo, MONDAY_SEND + timedelta(hours=13))
     try:
-        daemon.app.store.beat("old-host:1:1", started_at=MONDAY_SEND - timedelta(days=3),
-                              now=MONDAY_SEND - timedelta(hours=20), next_send_at=MONDAY_SEND,
-                              config=str(demo))
+        last_beat_on_sunday(daemon)
         daemon._catch_up()
         ((edition, scheduled, reason),) = daemon.app.store.skipped()
         assert (edition, scheduled) == (DEMO_EDITION, MONDAY_SEND)
