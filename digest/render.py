@@ -139,7 +139,7 @@ class Renderer:
             "lang": self.lang,
             "dir": self.direction,
             "thumbnails": self.thumbnails,
-            "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,  # send.compose fills in each link
+            "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,  # send.Letter fills in each link
             "view_url": (self.view_url.replace("{edition}", edition.date.isoformat())
                          if self.view_url else None),
         }

@@ -193,15 +193,6 @@ def _qp_link(link: str) -> bytes:
     return b"=\r\n".join(lines)
 
 
-def compose(
-    rendered: Rendered, *, sender: str, recipient: str, edition: str, list_id: str,
-    date: str | None = None, unsubscribe: Unsubscribe | None = None,
-) -> Outgoing:
-    """One recipient's message (a Letter built for just this one)."""
-    return Letter(rendered, sender=sender, edition=edition, list_id=list_id,
-                  unsubscribe=unsubscribe).for_recipient(recipient, date)
-
-
 def list_id(title: str, sender: str) -> str:
     """List-Id (RFC 2919): a label and a dotted identifier under the sender's domain."""
     domain = parseaddr(sender)[1].rpartition("@")[2] or "digest.invalid"

@@ -674,12 +674,6 @@ class Store:
                 feeds.c.url.in_(urls), feeds.c.status != FeedStatus.DISABLED.value)).scalar()
         return _utc(value)
 
-    def delivery_statuses(self, edition_id: int) -> dict[str, DeliveryStatus]:
-        with self._tx() as conn:
-            rows = conn.execute(select(deliveries.c.recipient, deliveries.c.status)
-                                .where(deliveries.c.edition_id == edition_id)).all()
-        return {r.recipient: DeliveryStatus(r.status) for r in rows}
-
     def history(self) -> list[Delivery]:
         query = (select(editions.c.edition, deliveries)
                  .join(editions, editions.c.id == deliveries.c.edition_id)

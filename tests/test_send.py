@@ -29,7 +29,6 @@ from digest.send import (
     SmtpPool,
     SmtpTransport,
     Unsubscribe,
-    compose,
     list_id,
     message_id,
 )
@@ -59,8 +58,8 @@ def rendered() -> Rendered:
 
 def make_message(rendered: Rendered, recipient: str = "ana@example.org", *,
                  edition: str = EDITION, date: str | None = None) -> Outgoing:
-    return compose(rendered, sender=SENDER, recipient=recipient, edition=edition,
-                   list_id=LIST_ID, date=date)
+    return Letter(rendered, sender=SENDER, edition=edition,
+                  list_id=LIST_ID).for_recipient(recipient, date)
 
 
 def parse(raw: bytes) -> EmailMessage:
@@ -120,9 +119,9 @@ def test_message_id_is_stable_per_edition_and_recipient(rendered: Rendered) -> N
 
 
 def test_non_ascii_headers_survive_a_round_trip(rendered: Rendered) -> None:
-    msg = compose(rendered, sender="Le Bréf d’Abidjan <brief@example.org>",
-                  recipient="Zoë Ångström <zoe@example.org>", edition=EDITION,
-                  list_id="Côte d’Ivoire Weekly <c-te-d-ivoire-weekly.example.org>")
+    msg = Letter(rendered, sender="Le Bréf d’Abidjan <brief@example.org>", edition=EDITION,
+                 list_id="Côte d’Ivoire Weekly <c-te-d-ivoire-weekly.example.org>"
+                 ).for_recipient("Zoë Ångström <zoe@example.org>")
     raw = msg.data
     assert raw.isascii()  # headers encoded (RFC 2047), bodies quoted-printable
     back = parse(raw)

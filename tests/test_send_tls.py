@@ -19,7 +19,7 @@ from aiosmtpd.smtp import Envelope, Session
 from conftest import Recorder, SmtpServer, free_port
 from digest.errors import DeliveryError
 from digest.models import UNSUBSCRIBE_PLACEHOLDER, Rendered
-from digest.send import Outgoing, SmtpOptions, SmtpTransport, compose
+from digest.send import Letter, Outgoing, SmtpOptions, SmtpTransport
 
 OPENSSL = shutil.which("openssl")
 
@@ -143,8 +143,9 @@ def _message(recipient: str = RECIPIENT) -> Outgoing:
     rendered = Rendered("The Weekly Brief: TLS check",
                         f'<p>Hello.</p><p><a href="{UNSUBSCRIBE_PLACEHOLDER}">Leave</a></p>',
                         f"Hello.\n\nLeave: {UNSUBSCRIBE_PLACEHOLDER}\n")
-    return compose(rendered, sender=SENDER, recipient=recipient, edition="2026-11-30",
-                   list_id="The Weekly Brief <the-weekly-brief.example.org>")
+    return Letter(rendered, sender=SENDER, edition="2026-11-30",
+                  list_id="The Weekly Brief <the-weekly-brief.example.org>"
+                  ).for_recipient(recipient)
 
 
 def _recorder(server: SmtpServer) -> TlsRecorder:
