@@ -42,7 +42,6 @@ from digest.models import (
 from digest.owner import gone, this_process
 from digest.polling import plan_next_poll
 from digest.render import Renderer, template_dir
-from digest.retention import prune_items
 from digest.schedule import next_send, send_time_on
 from digest.send import (
     FileTransport,
@@ -655,7 +654,7 @@ class App:
 
     def prune(self) -> int:
         """Delete items past `retention` (never sent-edition records); how many went."""
-        return prune_items(self.store, now=self.clock(), keep=self.settings.retention)
+        return self.store.prune_items(now=self.clock(), keep=self.settings.retention)
 
     # --- reports ---
 

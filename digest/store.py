@@ -607,6 +607,37 @@ class Store:
                                    .where(skipped_editions.c.edition >= since)).scalars().all()
         return set(frozen) | set(skipped)
 
+    # --- retention ---
+
+    def prune_items(self, *, now: datetime, keep: timedelta, batch: int = 5000) -> int:
+        """Delete the items first seen before `now - keep`, `batch` rows per transaction (so a
+        large prune never holds the write lock for long); returns how many were deleted.
+        Editions, their fingerprints, deliveries and suppressions are never touched: the send
+        history does not reference items, and a sent story stays refused by its fingerprints.
+
+        An item a feed still lists after it was pruned comes back as new on the next poll;
+        dated older than the edition window it is stored as seen only, so keep `keep` well
+        over the window."""
+        if keep <= timedelta(0):
+            raise ValueError(f"keep must be positive, not {keep}")
+        if batch < 1:
+            raise ValueError(f"batch must be at least 1, not {batch}")
+        cutoff = _db_time(now) - keep
+        # The oldest `batch` ids by first_seen_at (ix_items_first_seen_at), then those rows:
+        # one statement a transaction on both databases (PostgreSQL has no DELETE ... LIMIT).
+        oldest = (select(items.c.id).where(items.c.first_seen_at < cutoff)
+                  .order_by(items.c.first_seen_at).limit(batch))
+        statement = delete(items).where(items.c.id.in_(oldest.scalar_subquery()))
+        deleted = 0
+        while True:  # bounded: each round deletes `batch` rows or ends the loop
+            with self._tx() as conn:
+                done = int(conn.execute(statement).rowcount)
+            deleted += done
+            if done < batch:
+                break
+        log.info("pruned %d items first seen before %s", deleted, cutoff.isoformat())
+        return deleted
+
     # --- the daemon ---
 
     def skip_edition(self, edition: str, *, scheduled_at: datetime, now: datetime,

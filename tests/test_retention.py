@@ -16,7 +16,6 @@ from digest import dedupe
 from digest.config import Settings, settings_from_mapping
 from digest.errors import ConfigError
 from digest.models import DeliveryStatus, FeedOutcome, FeedStatus, Item
-from digest.retention import prune_items
 from digest.schema import deliveries, edition_fingerprints, editions, items
 from digest.store import Store
 
@@ -64,9 +63,9 @@ def test_old_items_go_recent_ones_stay(store: Store) -> None:
     edge = make_item(POST, 99, NOW - KEEP)
     poll(store, POST, [edge], now=NOW - KEEP)
 
-    assert prune_items(store, now=NOW, keep=KEEP) == 3
+    assert store.prune_items(now=NOW, keep=KEEP) == 3
     assert stored_keys(store) == {it.key for it in recent} | {edge.key}
-    assert prune_items(store, now=NOW, keep=KEEP) == 0  # nothing left to prune
+    assert store.prune_items(now=NOW, keep=KEEP) == 0  # nothing left to prune
 
 
 def test_first_seen_decides_not_published(store: Store) -> None:
@@ -74,7 +73,7 @@ def test_first_seen_decides_not_published(store: Store) -> None:
     # what keeps the item from being "new" on the next poll).
     back = [make_item(WIRE, n, NOW - timedelta(days=900)) for n in range(4)]
     poll(store, WIRE, back, now=NOW - timedelta(days=3))
-    assert prune_items(store, now=NOW, keep=KEEP) == 0
+    assert store.prune_items(now=NOW, keep=KEEP) == 0
     assert store.count_items() == 4
 
 
@@ -83,7 +82,7 @@ def test_a_local_now_is_compared_in_utc(store: Store) -> None:
     poll(store, WIRE, [make_item(WIRE, 1, seen)], now=seen)
     # the same instant as NOW, written at UTC+05:00: the item is an hour past the cutoff
     local_now = NOW.astimezone(timezone(timedelta(hours=5)))
-    assert prune_items(store, now=local_now, keep=KEEP) == 1
+    assert store.prune_items(now=local_now, keep=KEEP) == 1
 
 
 def test_batches_cover_everything(store: Store) -> None:
@@ -94,22 +93,22 @@ def test_batches_cover_everything(store: Store) -> None:
          now=old_day + timedelta(days=1))
     keeper = make_item(POST, 100, NOW)
     poll(store, POST, [keeper], now=NOW)
-    assert prune_items(store, now=NOW, keep=KEEP, batch=5) == 12
+    assert store.prune_items(now=NOW, keep=KEEP, batch=5) == 12
     assert stored_keys(store) == {keeper.key}
 
 
 def test_an_exact_multiple_of_the_batch(store: Store) -> None:
     old_day = NOW - KEEP - timedelta(days=2)
     poll(store, WIRE, [make_item(WIRE, n, old_day) for n in range(10)], now=old_day)
-    assert prune_items(store, now=NOW, keep=KEEP, batch=5) == 10
+    assert store.prune_items(now=NOW, keep=KEEP, batch=5) == 10
     assert store.count_items() == 0
 
 
 def test_bad_arguments_are_refused(store: Store) -> None:
     with pytest.raises(ValueError, match="keep"):
-        prune_items(store, now=NOW, keep=timedelta(0))
+        store.prune_items(now=NOW, keep=timedelta(0))
     with pytest.raises(ValueError, match="batch"):
-        prune_items(store, now=NOW, keep=KEEP, batch=0)
+        store.prune_items(now=NOW, keep=KEEP, batch=0)
 
 
 def test_a_sent_edition_is_untouched_and_still_refuses_its_stories(store: Store) -> None:
@@ -136,7 +135,7 @@ def test_a_sent_edition_is_untouched_and_still_refuses_its_stories(store: Store)
         marks = conn.scalar(select(func.count()).select_from(edition_fingerprints))
     assert fingerprints and marks
 
-    assert prune_items(store, now=NOW, keep=KEEP) == 2
+    assert store.prune_items(now=NOW, keep=KEEP) == 2
     assert store.count_items() == 0
     assert store.frozen_edition("2026-05-11") == frozen
     assert store.history() == history
