@@ -22,6 +22,7 @@ the section listed first; below `min_score` the story goes to the fallback secti
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -68,6 +69,10 @@ class Lexicon:
 
     def __init__(self, sections: Sequence[SectionSpec]) -> None:
         self.order = [s.id for s in sections]
+        # what the tables are made of: results kept for one lexicon are valid for another
+        # with the same fingerprint (digest.features)
+        self.fingerprint = hashlib.sha256(repr(
+            [(s.id, s.terms, s.exclude, s.weight) for s in sections]).encode()).hexdigest()
         self.folded: dict[str, list[Hit]] = {}  # one word, folded
         self.exact: dict[str, list[Hit]] = {}  # one acronym, as written
         self.runs: dict[tuple[str, ...], list[Hit]] = {}  # several words, folded
@@ -205,33 +210,53 @@ class Verdict:
     terms: tuple[str, ...] = ()  # the winning section's terms, as found
 
 
-def score_story(story: Story, lexicon: Lexicon, *, default: str | None = None,
-                min_score: float = MIN_SCORE) -> Verdict:
-    """The section a story's words point to (see the module docstring)."""
-    scores: dict[str, float] = {}
-    terms: dict[str, dict[str, float]] = {}
+# One term a story's text matched: (section, term as the lexicon writes it, points: its weight,
+# twice that in the title). What a section's score is summed from; stored per item (features).
+Found = tuple[str, str, float]
+
+
+def found_terms(title: str, summary: str, lexicon: Lexicon) -> tuple[Found, ...]:
+    """The distinct terms of every section found in a title and the start of its summary,
+    title first; a term counts once, with the points of its first place."""
+    found: list[Found] = []
     seen: set[tuple[str, str]] = set()
-    for text, factor in ((story.title, TITLE_WEIGHT), (story.summary[:SUMMARY_CHARS], 1)):
+    for text, factor in ((title, TITLE_WEIGHT), (summary[:SUMMARY_CHARS], 1)):
         for hit in lexicon.hits(text):
             mark = (hit.section, hit.term)
-            if mark in seen:
-                continue
-            seen.add(mark)
-            points = hit.weight * factor
-            scores[hit.section] = scores.get(hit.section, 0.0) + points
-            terms.setdefault(hit.section, {})[hit.term] = points
+            if mark not in seen:
+                seen.add(mark)
+                found.append((hit.section, hit.term, hit.weight * factor))
+    return tuple(found)
+
+
+def judge(found: Iterable[Found], order: Sequence[str], *, default: str | None = None,
+          min_score: float = MIN_SCORE) -> Verdict:
+    """The section the found terms point to: the best score (ties: `default` when tied, else
+    the section listed first in `order`), if it reaches `min_score`."""
+    scores: dict[str, float] = {}
+    terms: dict[str, dict[str, float]] = {}
+    for section, term, points in found:
+        scores[section] = scores.get(section, 0.0) + points
+        terms.setdefault(section, {})[term] = points
     if not scores:
         return Verdict(None, 0.0, "no section's words found")
     top = max(scores.values())
-    tied = [s for s in lexicon.order if scores.get(s) == top]
+    tied = [s for s in order if scores.get(s) == top]
     winner = default if default in tied else tied[0]
-    found = terms[winner]
-    words = ", ".join(f"{t} {p:g}" for t, p in sorted(found.items(), key=lambda x: (-x[1], x[0])))
-    others = ", ".join(f"{s} {scores[s]:g}" for s in lexicon.order if s in scores and s != winner)
+    won = terms[winner]
+    words = ", ".join(f"{t} {p:g}" for t, p in sorted(won.items(), key=lambda x: (-x[1], x[0])))
+    others = ", ".join(f"{s} {scores[s]:g}" for s in order if s in scores and s != winner)
     reason = f"{winner} {top:g} ({words})" + (f"; also {others}" if others else "")
     if top < min_score:
-        return Verdict(None, top, f"{reason}: below {min_score:g}", tuple(found))
-    return Verdict(winner, top, reason, tuple(found))
+        return Verdict(None, top, f"{reason}: below {min_score:g}", tuple(won))
+    return Verdict(winner, top, reason, tuple(won))
+
+
+def score_story(story: Story, lexicon: Lexicon, *, default: str | None = None,
+                min_score: float = MIN_SCORE) -> Verdict:
+    """The section a story's words point to (see the module docstring)."""
+    return judge(found_terms(story.title, story.summary, lexicon), lexicon.order,
+                 default=default, min_score=min_score)
 
 
 def classify_stories(
@@ -242,13 +267,16 @@ def classify_stories(
     fallback: str | None = ELSEWHERE_ID,
     always: bool = False,
     min_score: float = MIN_SCORE,
+    found: Mapping[int, Sequence[Found]] | None = None,
 ) -> tuple[list[Story], list[str]]:
     """Give each story its section; returns the placed stories and a line per dropped one.
 
     A feed with a fixed section puts its stories there, unless `always` is set: then its
     stories are classified too, and the feed's section only breaks ties and catches what
-    matches no section well enough.
+    matches no section well enough. `found` holds `found_terms` already worked out for items
+    (by item id, for this lexicon): a story led by one of them is not read again.
     """
+    found = found or {}
     placed: list[Story] = []
     dropped: list[str] = []
     for story in stories:
@@ -257,8 +285,12 @@ def classify_stories(
         if fixed != AUTO and not always:
             placed.append(replace(story, section=fixed, section_reason=f"feed section {fixed}"))
             continue
-        verdict = score_story(story, lexicon, default=None if fixed == AUTO else fixed,
-                              min_score=min_score)
+        lead = story.items[0].id if story.items else None
+        terms = found.get(lead) if lead is not None else None
+        if terms is None:
+            terms = found_terms(story.title, story.summary, lexicon)
+        verdict = judge(terms, lexicon.order, default=None if fixed == AUTO else fixed,
+                        min_score=min_score)
         if verdict.section == ELSEWHERE_ID:  # sport, entertainment, science
             verdict = replace(verdict, section=None)
         if verdict.section is not None:

@@ -187,7 +187,8 @@ def _representative_order(item: Item) -> tuple[float, int, float, int]:
 
 
 def cluster_stories(
-    items: Sequence[Item], sent: Mapping[str, str] | None = None
+    items: Sequence[Item], sent: Mapping[str, str] | None = None,
+    texts: Sequence[neardup.Text] | None = None,
 ) -> tuple[list[Story], list[str]]:
     """Merge items that are the same story into stories, and refuse stories already sent.
 
@@ -195,19 +196,25 @@ def cluster_stories(
     texts are near-duplicates (`neardup`). `sent` maps the fingerprints of stories in delivered
     editions to the edition's name; a story matching one, by URL, guid or text, is left out.
 
+    `texts` are the items' `neardup.text_of`, in order, when already worked out (the store
+    keeps them: digest.features).
+
     Returns the stories (the representative chosen by `_representative_order`, the other
     outlets in `also`, one `merge_reasons` line per merged item) and one line per story refused
     as already sent.
     """
-    with _no_gc():
-        return _cluster(items, sent or {})
+    if texts is not None and len(texts) != len(items):
+        raise ValueError(f"{len(texts)} texts for {len(items)} items")
+    with gc_paused():
+        return _cluster(items, sent or {}, texts)
 
 
 @contextlib.contextmanager
-def _no_gc() -> Iterator[None]:
-    """Pause the cycle collector: clustering allocates hundreds of thousands of small objects
-    (word sets, pairs) and no cycles; with the collector on, a 50,000-item window takes about
-    30% longer, and proportionally more the bigger the window."""
+def gc_paused() -> Iterator[None]:
+    """Pause the cycle collector: clustering (and a build's reading of its window) allocates
+    hundreds of thousands of small objects (items, word sets, pairs) and no cycles; with the
+    collector on, each of its passes walks them all again. A 50,000-item window takes about 30%
+    longer with it, and proportionally more the bigger the window."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -217,7 +224,8 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _cluster(items: Sequence[Item], sent: Mapping[str, str]) -> tuple[list[Story], list[str]]:
+def _cluster(items: Sequence[Item], sent: Mapping[str, str],
+             known: Sequence[neardup.Text] | None) -> tuple[list[Story], list[str]]:
     n = len(items)
     union = _UnionFind(n)
     reasons: dict[int, str] = {}
@@ -236,7 +244,8 @@ def _cluster(items: Sequence[Item], sent: Mapping[str, str]) -> tuple[list[Story
 
     sent_texts = [(edition, *_sent_text(mark)) for mark, edition in sorted(sent.items())
                   if mark.startswith(TEXT_MARK)]
-    texts = [neardup.text_of(it.title, it.summary, it.when) for it in items]
+    texts = (list(known) if known is not None
+             else [neardup.text_of(it.title, it.summary, it.when) for it in items])
     texts.extend(text for _, _, text in sent_texts)
     comparison = neardup.Comparison(texts)
     members_of = {i: [i] for i in range(n)}  # root -> the items of its group

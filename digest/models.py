@@ -49,6 +49,9 @@ class Item:
     weight: float = 1.0  # the feed's weight, filled in when read back from the store
     first_seen: datetime | None = None  # when we first stored it, UTC
     image: str | None = None  # an https thumbnail (media:thumbnail, media:content, enclosure)
+    # Its words as a build reads them, packed (digest.features), when the store kept them
+    # under the key the build asked for; not part of what the item is.
+    features: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def when(self) -> datetime | None:

@@ -241,11 +241,29 @@ def text_of(title: str, summary: str, when: datetime | None) -> Text:
         lede_words = []  # a summary that only repeats the title adds nothing
     elif len(lede) == LEDE_CHARS and len(lede_words) > 3:
         lede_words.pop()  # the cut may have split the last word
-    title_set, lede_set = frozenset(title_words), frozenset(lede_words)
-    return Text(title_set, lede_set, title_set | lede_set,
-                frozenset(w for w in title_set if w[0].isdigit() and not _YEAR.fullmatch(w)),
-                when.timestamp() if when else None, bool(_ROUNDUP.search(title)),
-                frozenset(title_names | lede_names))
+    return _text(frozenset(title_words), frozenset(lede_words), frozenset(title_names | lede_names),
+                 bool(_ROUNDUP.search(title)), when)
+
+
+def _text(title: frozenset[str], lede: frozenset[str], names: frozenset[str], roundup: bool,
+          when: datetime | None) -> Text:
+    return Text(title, lede, title | lede,
+                frozenset(w for w in title if w[0].isdigit() and not _YEAR.fullmatch(w)),
+                when.timestamp() if when else None, roundup, names)
+
+
+def pack(text: Text) -> str:
+    """A Text as one line of words (its date left out), for `unpack`: words never hold
+    spaces or tabs."""
+    return "\t".join((" ".join(sorted(text.title)), " ".join(sorted(text.lede)),
+                      " ".join(sorted(text.names)), "r" if text.roundup else ""))
+
+
+def unpack(packed: str, when: datetime | None) -> Text:
+    """The Text `pack` wrote, dated `when`; ValueError if it is not one."""
+    title, lede, names, roundup = packed.split("\t")
+    return _text(frozenset(title.split()), frozenset(lede.split()), frozenset(names.split()),
+                 roundup == "r", when)
 
 
 # --- blocking: MinHash signatures and LSH bands ---
@@ -255,12 +273,18 @@ _rng = np.random.default_rng(20261127)  # fixed: the same input always gives the
 _MUL = _rng.integers(1, 2**63, _HASHES, dtype=np.uint64) | np.uint64(1)
 _ADD = _rng.integers(0, 2**63, _HASHES, dtype=np.uint64)
 _BAND_MUL = _rng.integers(1, 2**63, ROWS, dtype=np.uint64) | np.uint64(1)
-_CHUNK = 1 << 16  # words hashed at once: bounds memory at _CHUNK x _HASHES x 8 bytes
+_CHUNK = 1 << 16  # word occurrences gathered at once: bounds memory at _CHUNK x _HASHES x 4 bytes
 
 
 def _signatures(sets: Sequence[frozenset[str]], ids: dict[str, int]) -> np.ndarray:
-    """One row of _HASHES minimum hash values per (non-empty) word set; `ids` gives each
-    word a stable 32-bit number (CRC-32: the same on every run, unlike hash())."""
+    """One row of _HASHES minimum hash values per (non-empty) word set; `ids` numbers every
+    word of the sets 0..len(ids)-1.
+
+    Each word is hashed once (a table of len(ids) x _HASHES), from its CRC-32, the same on
+    every run unlike hash(); a set's row is the minimum over its words' rows."""
+    crc = np.fromiter((zlib.crc32(w.encode()) for w in ids), dtype=np.uint64, count=len(ids))
+    # multiply-shift hashing: (a*x + b) mod 2^64, high 32 bits; one column per hash function
+    table = ((crc[:, None] * _MUL[None, :] + _ADD[None, :]) >> np.uint64(32)).astype(np.uint32)
     out = np.empty((len(sets), _HASHES), dtype=np.uint64)
     start = 0
     while start < len(sets):
@@ -269,11 +293,9 @@ def _signatures(sets: Sequence[frozenset[str]], ids: dict[str, int]) -> np.ndarr
             total += len(sets[end])
             end += 1
         numbers = np.fromiter((ids[w] for s in sets[start:end] for w in s),
-                              dtype=np.uint64, count=total)
-        # multiply-shift hashing: (a*x + b) mod 2^64, high 32 bits; one column per hash function
-        hashed = (numbers[:, None] * _MUL[None, :] + _ADD[None, :]) >> np.uint64(32)
+                              dtype=np.intp, count=total)
         offsets = np.cumsum([0] + [len(s) for s in sets[start:end - 1]])
-        out[start:end] = np.minimum.reduceat(hashed, offsets, axis=0)
+        out[start:end] = np.minimum.reduceat(table[numbers], offsets, axis=0)
         start = end
     return out
 
@@ -288,7 +310,7 @@ def candidate_pairs(texts: Sequence[Text], df: dict[str, int],
     present = [i for i, t in enumerate(texts) if t.words]
     if len(present) < 2:
         return pairs
-    ids = {w: zlib.crc32(w.encode()) for w in df}
+    ids = {w: n for n, w in enumerate(df)}
     signatures = _signatures([texts[i].words for i in present], ids)
     index = np.asarray(present)
     for band in range(BANDS):

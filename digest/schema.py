@@ -64,6 +64,10 @@ items = Table(
     # Older than the edition window when first seen (a feed's back catalogue on its first
     # poll): remembered, so it is never new again, but never offered in an edition.
     Column("seen_only", Boolean, nullable=False, default=False, server_default=false()),
+    # Its words as a build reads them (digest/features.py), and the key they were worked out
+    # under: a build uses them only under its own key.
+    Column("features", Text),
+    Column("features_key", String(16)),
     UniqueConstraint("feed_id", "key", name="uq_items_feed_key"),
     Index("ix_items_published_at", "published_at"),
     Index("ix_items_first_seen_at", "first_seen_at"),

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     Column,
@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
+    case,
     create_engine,
     delete,
     event,
@@ -94,6 +95,14 @@ class PollRecord:
     outcome: FeedOutcome
     items: Sequence[tuple[Item, str]]
     next_poll_at: datetime | None
+
+
+class Packer(Protocol):
+    """Works out what `items.features` keeps for an item (digest.features.Analyser)."""
+
+    key: str
+
+    def pack(self, item: Item) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,11 +280,12 @@ class Store:
 
     def record_polls(
         self, records: Sequence[PollRecord], *, now: datetime,
-        stale_before: datetime | None = None,
+        stale_before: datetime | None = None, features: Packer | None = None,
     ) -> list[int]:
         """Store polls' outcomes and their new items in one transaction; returns how many items
         were new, per record. Items already stored are left as they are; new items dated
-        before `stale_before` are kept as seen but never offered. A failed poll keeps every
+        before `stale_before` are kept as seen but never offered; new items offered are stored
+        with their `features` (worked out for new items only). A failed poll keeps every
         item and validator stored before."""
         if not records:
             return []
@@ -300,11 +310,12 @@ class Store:
             if failed:
                 conn.execute(_POLL_FAILED, failed)
             return self._insert_new_items(
-                conn, [(known[r.outcome.url].id, r.items) for r in records], now, stale_before)
+                conn, [(known[r.outcome.url].id, r.items) for r in records], now, stale_before,
+                features)
 
     def _insert_new_items(
         self, conn: Connection, batches: Sequence[tuple[int, Sequence[tuple[Item, str]]]],
-        now: datetime, stale_before: datetime | None,
+        now: datetime, stale_before: datetime | None, features: Packer | None,
     ) -> list[int]:
         # A feed may repeat an entry; the first occurrence wins.
         wanted: dict[tuple[int, str], tuple[Item, str]] = {}
@@ -339,13 +350,16 @@ class Store:
             if (feed_id, key) in existing:
                 continue
             new[feed_id] = new.get(feed_id, 0) + 1
+            seen_only = bool(stale_before and item.published and item.published < stale_before)
+            packer = None if seen_only else features  # never offered: never read
             rows.append({
                 "feed_id": feed_id, "key": key, "guid": item.guid, "url": item.url,
                 "canonical_url": canonical, "title": item.title, "summary": item.summary,
                 "author": item.author, "image": item.image, "first_seen_at": now,
                 "published_at": _db_time(item.published) if item.published else None,
-                "seen_only": bool(stale_before and item.published
-                                  and item.published < stale_before)})
+                "seen_only": seen_only,
+                "features": packer.pack(item) if packer else None,
+                "features_key": packer.key if packer else None})
         if rows:
             conn.execute(items.insert(), rows)
         counted: set[int] = set()
@@ -373,12 +387,16 @@ class Store:
 
     # --- items ---
 
-    def items_between(self, start: datetime, end: datetime, feed_urls: Sequence[str]
-                      ) -> list[Item]:
-        """Items of the given feeds whose date (published, else first seen) is in [start, end]."""
+    def items_between(self, start: datetime, end: datetime, feed_urls: Sequence[str], *,
+                      features_key: str | None = None) -> list[Item]:
+        """Items of the given feeds whose date (published, else first seen) is in [start, end],
+        with their stored features if they were worked out under `features_key`."""
         when = func.coalesce(items.c.published_at, items.c.first_seen_at)
+        kept = case((items.c.features_key == features_key, items.c.features), else_=None)
+        columns = [c for c in items.c if c.name not in ("features", "features_key")]
         query = (
-            select(items, feeds.c.url.label("feed_url"), feeds.c.weight,
+            select(*columns, kept.label("features"), feeds.c.url.label("feed_url"),
+                   feeds.c.weight,
                    func.coalesce(feeds.c.name, feeds.c.title, feeds.c.url).label("source"))
             .join(feeds, feeds.c.id == items.c.feed_id)
             .where(when >= _db_time(start), when <= _db_time(end), feeds.c.url.in_(feed_urls),
@@ -391,9 +409,18 @@ class Store:
             Item(feed_url=r.feed_url, key=r.key, url=r.url, title=r.title, summary=r.summary,
                  published=_utc(r.published_at), guid=r.guid, author=r.author, id=r.id,
                  source=r.source, weight=r.weight, first_seen=_utc(r.first_seen_at),
-                 image=r.image)
+                 image=r.image, features=r.features)
             for r in rows
         ]
+
+    def save_features(self, key: str, packed: Sequence[tuple[int, str]]) -> None:
+        """Keep items' features (id, packed), worked out under `key`."""
+        if not packed:
+            return
+        update = (items.update().where(items.c.id == bindparam("f_id"))
+                  .values(features=bindparam("f_features"), features_key=key))
+        with self._tx() as conn:
+            conn.execute(update, [{"f_id": i, "f_features": f} for i, f in packed])
 
     def count_items(self) -> int:
         with self._tx() as conn:

@@ -11,6 +11,7 @@ from random import Random
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from conftest import FEEDS, FeedServer, Route, WriteConfig, fixed_clock
 from digest import dedupe, fetch
@@ -19,6 +20,7 @@ from digest.cli import main
 from digest.config import load_settings
 from digest.models import FeedOutcome, FeedStatus
 from digest.parse import parse_feed
+from digest.schema import items
 from digest.store import Store
 
 NOW = "2026-11-27T12:00:00+00:00"
@@ -198,9 +200,14 @@ def test_the_back_catalogue_is_stored_as_seen_but_never_offered(
     assert app.store.count_items() == 3
 
     everything = app.store.items_between(datetime(2000, 1, 1, tzinfo=UTC),
-                                         datetime(2030, 1, 1, tzinfo=UTC), [url])
+                                         datetime(2030, 1, 1, tzinfo=UTC), [url],
+                                         features_key=app.analyser.key)
 
     assert [i.guid for i in everything] == ["recent"]
+    assert everything[0].features == app.analyser.pack(everything[0])
+    with app.store.engine.connect() as conn:  # what is never offered is never analysed
+        analysed = dict(conn.execute(select(items.c.guid, items.c.features_key)).all())
+    assert analysed == {"recent": app.analyser.key, "last-month": None, "last-year": None}
     assert one(app).new_items == 0  # and they are never new again
 
 
