@@ -26,7 +26,8 @@ import re
 import threading
 import unicodedata
 import zlib
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -276,27 +277,47 @@ _BAND_MUL = _rng.integers(1, 2**63, ROWS, dtype=np.uint64) | np.uint64(1)
 _CHUNK = 1 << 16  # word occurrences gathered at once: bounds memory at _CHUNK x _HASHES x 4 bytes
 
 
-def _signatures(sets: Sequence[frozenset[str]], ids: dict[str, int]) -> np.ndarray:
-    """One row of _HASHES minimum hash values per (non-empty) word set; `ids` numbers every
-    word of the sets 0..len(ids)-1.
+class _Occurrences:
+    """Every word of every text as a number (`vocabulary[number]`), text after text: what the
+    blocking steps work on in numpy. Mapping is by `map` over builtins, no Python code a word
+    (a 10,000-text window has about 270,000 words)."""
 
-    Each word is hashed once (a table of len(ids) x _HASHES), from its CRC-32, the same on
-    every run unlike hash(); a set's row is the minimum over its words' rows."""
-    crc = np.fromiter((zlib.crc32(w.encode()) for w in ids), dtype=np.uint64, count=len(ids))
+    def __init__(self, texts: Sequence[Text], vocabulary: list[str]) -> None:
+        self.vocabulary = vocabulary
+        ids = dict(zip(vocabulary, range(len(vocabulary)), strict=True))
+        self.ids = ids
+        self.lengths = np.fromiter(map(len, (t.words for t in texts)), dtype=np.intp,
+                                   count=len(texts))
+        self.words = np.fromiter(
+            map(ids.__getitem__, itertools.chain.from_iterable(t.words for t in texts)),
+            dtype=np.intp, count=int(self.lengths.sum()))
+        self.owner = np.repeat(np.arange(len(texts)), self.lengths)  # the text of each word
+
+    def numbers(self, words: Iterable[str]) -> np.ndarray:
+        return np.fromiter(map(self.ids.__getitem__, words), dtype=np.intp)
+
+
+def _signatures(occ: _Occurrences) -> np.ndarray:
+    """One row of _HASHES minimum hash values per text with words (in order; texts without
+    words have no row).
+
+    Each distinct word is hashed once (a table of vocabulary x _HASHES), from its CRC-32, the
+    same on every run unlike hash(); a text's row is the minimum over its words' rows."""
+    crc = np.fromiter(map(zlib.crc32, map(str.encode, occ.vocabulary)), dtype=np.uint64,
+                      count=len(occ.vocabulary))
     # multiply-shift hashing: (a*x + b) mod 2^64, high 32 bits; one column per hash function
     table = ((crc[:, None] * _MUL[None, :] + _ADD[None, :]) >> np.uint64(32)).astype(np.uint32)
-    out = np.empty((len(sets), _HASHES), dtype=np.uint64)
-    start = 0
-    while start < len(sets):
-        end, total = start, 0
-        while end < len(sets) and (total == 0 or total + len(sets[end]) <= _CHUNK):
-            total += len(sets[end])
+    lengths = occ.lengths[occ.lengths > 0].tolist()
+    out = np.empty((len(lengths), _HASHES), dtype=np.uint64)
+    row = word = 0
+    while row < len(lengths):  # _CHUNK words at a time (at least one text)
+        end, total = row, 0
+        while end < len(lengths) and (total == 0 or total + lengths[end] <= _CHUNK):
+            total += lengths[end]
             end += 1
-        numbers = np.fromiter((ids[w] for s in sets[start:end] for w in s),
-                              dtype=np.intp, count=total)
-        offsets = np.cumsum([0] + [len(s) for s in sets[start:end - 1]])
-        out[start:end] = np.minimum.reduceat(table[numbers], offsets, axis=0)
-        start = end
+        offsets = np.cumsum([0, *lengths[row:end - 1]])
+        out[row:end] = np.minimum.reduceat(table[occ.words[word:word + total]], offsets, axis=0)
+        row, word = end, word + total
     return out
 
 
@@ -306,13 +327,12 @@ def candidate_pairs(texts: Sequence[Text], df: dict[str, int],
     wording), those with the same headline words, and those that share two of their RARE_WORDS
     rarest words or one word at most RARE_ALONE texts have (the same names and numbers in
     other words: another outlet's write-up)."""
-    pairs = _rare_word_pairs(texts, df, weight)
-    present = [i for i, t in enumerate(texts) if t.words]
+    occ = _Occurrences(texts, list(df))
+    pairs = _rare_word_pairs(texts, df, weight, occ)
+    present = np.flatnonzero(occ.lengths)
     if len(present) < 2:
         return pairs
-    ids = {w: n for n, w in enumerate(df)}
-    signatures = _signatures([texts[i].words for i in present], ids)
-    index = np.asarray(present)
+    signatures = _signatures(occ)
     for band in range(BANDS):
         rows = signatures[:, band * ROWS:(band + 1) * ROWS]
         keys = (rows * _BAND_MUL[None, :]).sum(axis=1, dtype=np.uint64)
@@ -327,35 +347,72 @@ def candidate_pairs(texts: Sequence[Text], df: dict[str, int],
             stop = start + 1
             while stop < len(sorted_keys) and sorted_keys[stop] == sorted_keys[start]:
                 stop += 1
-            _add_pairs(pairs, index[order[start:stop]].tolist())
+            _add_pairs(pairs, present[order[start:stop]].tolist())
     return pairs
 
 
-def _rare_word_pairs(texts: Sequence[Text], df: dict[str, int],
-                     weight: dict[str, float]) -> set[tuple[int, int]]:
+def _rare_word_pairs(texts: Sequence[Text], df: dict[str, int], weight: dict[str, float],
+                     occ: _Occurrences) -> set[tuple[int, int]]:
     # Each word another text has too, numbered heaviest first (ties by the word, so the
     # choice is the same on every run); a word no other text has pairs nothing.
     shared = sorted((w for w, n in df.items() if n > 1), key=lambda w: (-weight[w], w))
-    rank = {w: n for n, w in enumerate(shared)}
-    alone = {rank[w] for w in shared if df[w] <= RARE_ALONE}
-    buckets: dict[object, list[int]] = {}
-    for i, text in enumerate(texts):
-        if len(text.title) >= 3:  # the same headline over different summaries
-            buckets.setdefault(text.title, []).append(i)
-        rare = sorted([rank[w] for w in text.words if w in rank])[:RARE_WORDS]
-        for a, first in enumerate(rare):
-            if first in alone:
-                buckets.setdefault(first, []).append(i)
-            for second in rare[a + 1:]:
-                buckets.setdefault((first, second), []).append(i)
+    groups = list(_title_buckets(texts))
+    if shared:
+        groups.extend(_rare_buckets(len(texts), occ, shared, df))
     # Beyond THRESHOLDS' last span a pair needs FAR_APART_THRESHOLD, and words that alike share
     # an LSH band: the rare-word pairs are only needed within it.
     span = THRESHOLDS[-1][0] * 3600
     pairs: set[tuple[int, int]] = set()
-    for members in buckets.values():
+    for members in groups:
         if 1 < len(members) <= RARE_BUCKET_MAX:
             _add_close_pairs(pairs, members, texts, span)
     return pairs
+
+
+def _title_buckets(texts: Sequence[Text]) -> Iterable[list[int]]:
+    """The texts with the same headline words (three or more), over different summaries."""
+    buckets: dict[frozenset[str], list[int]] = {}
+    for i, text in enumerate(texts):
+        if len(text.title) >= 3:
+            buckets.setdefault(text.title, []).append(i)
+    return buckets.values()
+
+
+def _rare_buckets(n: int, occ: _Occurrences, shared: list[str], df: dict[str, int]
+                  ) -> Iterator[list[int]]:
+    """The texts (ascending) that share a pair of their RARE_WORDS heaviest `shared` words, or
+    one of them that at most RARE_ALONE texts have, bucket by bucket; in numpy (a 10,000-text
+    window has about 150,000 (text, bucket) entries)."""
+    m = len(shared)
+    rank_of = np.full(len(occ.vocabulary), -1, dtype=np.int64)
+    rank_of[occ.numbers(shared)] = np.arange(m)
+    ranks = rank_of[occ.words]
+    keep = ranks >= 0
+    if not keep.any():
+        return
+    # by text, then heaviest first: one sort of a combined number
+    owner, ranks = np.divmod(np.sort(occ.owner[keep] * m + ranks[keep]), m)
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    place = np.arange(owner.size) - np.repeat(starts, np.diff(np.r_[starts, owner.size]))
+    first = place < RARE_WORDS
+    rare = np.full((n, RARE_WORDS), -1, dtype=np.int64)  # each text's heaviest, in order
+    rare[owner[first], place[first]] = ranks[first]
+    # one number a bucket: a pair of words (a, b), a < b, is a*m + b; a word alone, m*m + a
+    alone = np.fromiter((df[w] <= RARE_ALONE for w in shared), dtype=bool, count=m)
+    lone = first & alone[ranks]
+    codes, members = [ranks[lone] + m * m], [owner[lone]]
+    for a in range(RARE_WORDS):
+        for b in range(a + 1, RARE_WORDS):
+            has = np.flatnonzero(rare[:, b] >= 0)
+            codes.append(rare[has, a] * m + rare[has, b])
+            members.append(has)
+    code, member = np.divmod(np.sort(np.concatenate(codes) * n + np.concatenate(members)), n)
+    bounds = np.flatnonzero(np.r_[True, code[1:] != code[:-1], True])
+    sizes = np.diff(bounds)
+    wanted = np.flatnonzero((sizes > 1) & (sizes <= RARE_BUCKET_MAX))
+    listed = member.tolist()
+    for lo, hi in zip(bounds[wanted].tolist(), bounds[wanted + 1].tolist(), strict=True):
+        yield listed[lo:hi]
 
 
 def _add_close_pairs(pairs: set[tuple[int, int]], members: list[int], texts: Sequence[Text],
@@ -386,11 +443,7 @@ def _add_pairs(pairs: set[tuple[int, int]], members: list[int]) -> None:
 
 def document_frequency(texts: Sequence[Text]) -> dict[str, int]:
     """In how many of the texts each word occurs."""
-    df: dict[str, int] = {}
-    for t in texts:
-        for w in t.words:
-            df[w] = df.get(w, 0) + 1
-    return df
+    return Counter(itertools.chain.from_iterable(t.words for t in texts))
 
 
 def idf_weights(df: dict[str, int], n: int) -> dict[str, float]:

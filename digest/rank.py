@@ -93,10 +93,10 @@ def select_sections(
     """Rank stories and fill the sections (see the module docstring); empty sections and
     sections below their minimum are left out."""
     limits = {s.id: s for s in sections}
-    scored = sorted(
-        (replace(s, score=score(s, now, half_life, limits[s.section].boost
-                                if s.section in limits else None)) for s in stories),
-        key=lambda s: (-s.score, s.title, s.url),
+    scored = sorted(  # the stories chosen get their score; the many others need not be copied
+        ((score(s, now, half_life, limits[s.section].boost if s.section in limits else None), s)
+         for s in stories),
+        key=lambda pair: (-pair[0], pair[1].title, pair[1].url),
     )
     allowed = {s.id for s in sections}
     while True:
@@ -105,16 +105,17 @@ def select_sections(
         if not short:
             break
         allowed -= short
-    return [Section(s.id, s.title, tuple(chosen[s.id])) for s in sections
-            if s.id in allowed and chosen[s.id]]
+    return [Section(s.id, s.title, tuple(replace(story, score=points)
+                                         for points, story in chosen[s.id]))
+            for s in sections if s.id in allowed and chosen[s.id]]
 
 
-def _fill(scored: Sequence[Story], limits: Mapping[str, SectionLimit], allowed: set[str],
-          max_stories: int) -> dict[str, list[Story]]:
-    chosen: dict[str, list[Story]] = {sid: [] for sid in limits}
+def _fill(scored: Sequence[tuple[float, Story]], limits: Mapping[str, SectionLimit],
+          allowed: set[str], max_stories: int) -> dict[str, list[tuple[float, Story]]]:
+    chosen: dict[str, list[tuple[float, Story]]] = {sid: [] for sid in limits}
     per_source: dict[tuple[str, str], int] = {}
     total = 0
-    for story in scored:  # best first, so the edition cap keeps the best across sections
+    for points, story in scored:  # best first, so the edition cap keeps the best across sections
         if total >= max_stories:
             break
         limit = limits.get(story.section)
@@ -126,7 +127,7 @@ def _fill(scored: Sequence[Story], limits: Mapping[str, SectionLimit], allowed: 
         key = (story.section, story.source)
         if limit.max_per_source is not None and per_source.get(key, 0) >= limit.max_per_source:
             continue
-        bucket.append(story)
+        bucket.append((points, story))
         per_source[key] = per_source.get(key, 0) + 1
         total += 1
     return chosen
