@@ -71,6 +71,53 @@ def test_many_copies_of_one_text_are_chained_not_paired_all_ways() -> None:
     assert {(i, i + 1) for i in range(499)} <= pairs  # enough to join all 500
 
 
+def reference_rare_pairs(texts: list[neardup.Text], df: dict[str, int],
+                         weight: dict[str, float]) -> set[tuple[int, int]]:
+    """The rare-word and same-headline pairs as the README describes them, one text at a time
+    (what neardup does in numpy)."""
+    shared = sorted((w for w, n in df.items() if n > 1), key=lambda w: (-weight[w], w))
+    rank = {w: n for n, w in enumerate(shared)}
+    buckets: dict[object, list[int]] = {}
+    for i, text in enumerate(texts):
+        if len(text.title) >= 3:
+            buckets.setdefault(("title", text.title), []).append(i)
+        rare = sorted(rank[w] for w in text.words if w in rank)[:neardup.RARE_WORDS]
+        for a, first in enumerate(rare):
+            if df[shared[first]] <= neardup.RARE_ALONE:
+                buckets.setdefault(("alone", first), []).append(i)
+            for second in rare[a + 1:]:
+                buckets.setdefault(("pair", first, second), []).append(i)
+    span = neardup.THRESHOLDS[-1][0] * 3600
+    pairs = set()
+    for members in buckets.values():
+        if 1 < len(members) <= neardup.RARE_BUCKET_MAX:
+            for x, i in enumerate(members):
+                for j in members[x + 1:]:
+                    a, b = texts[i].when, texts[j].when
+                    if a is None or b is None or abs(a - b) <= span:
+                        pairs.add((i, j))
+    return pairs
+
+
+def test_rare_word_blocking_pairs_what_the_one_text_at_a_time_reference_pairs() -> None:
+    rng = random.Random(11)
+    names = [f"Name{n}" for n in range(300)]  # written as names: weigh more
+    common = [f"word{n}" for n in range(800)]
+
+    def sentence() -> str:
+        return " ".join(rng.choice(names) if rng.random() < 0.2 else rng.choice(common)
+                        for _ in range(rng.randint(0, 14)))
+
+    texts = [text_of(sentence(), sentence(), NOON + timedelta(hours=rng.randint(0, 96))
+                     if rng.random() < 0.9 else None) for _ in range(1500)]
+    texts += texts[:40]  # some copies
+    comparison = Comparison(texts)
+    occurrences = neardup._Occurrences(texts, list(comparison.df))
+    found = neardup._rare_word_pairs(texts, comparison.df, comparison.weight, occurrences)
+    expected = reference_rare_pairs(texts, comparison.df, comparison.weight)
+    assert len(expected) > 400 and found == expected
+
+
 def test_opposite_words_veto_only_titles_that_are_otherwise_alike() -> None:
     lede = "The striker scored twice in the second half at the Stade de France on Sunday."
     wins = text_of("PSG wins Paris derby against Paris FC", lede, NOON)
