@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 import numpy as np
 import Stemmer
@@ -321,13 +322,13 @@ def _signatures(occ: _Occurrences) -> np.ndarray:
     return out
 
 
-def candidate_pairs(texts: Sequence[Text], df: dict[str, int],
-                    weight: dict[str, float]) -> set[tuple[int, int]]:
+def candidate_pairs(texts: Sequence[Text], df: dict[str, int], weight: dict[str, float],
+                    occ: _Occurrences | None = None) -> set[tuple[int, int]]:
     """Index pairs (i < j) worth verifying: those whose word sets share an LSH band (similar
     wording), those with the same headline words, and those that share two of their RARE_WORDS
     rarest words or one word at most RARE_ALONE texts have (the same names and numbers in
     other words: another outlet's write-up)."""
-    occ = _Occurrences(texts, list(df))
+    occ = occ or _Occurrences(texts, list(df))
     pairs = _rare_word_pairs(texts, df, weight, occ)
     present = np.flatnonzero(occ.lengths)
     if len(present) < 2:
@@ -545,29 +546,39 @@ class Comparison:
         self.texts = texts
         self.df = document_frequency(texts)
         self.weight = idf_weights(self.df, len(texts))
-        names: dict[str, int] = {}  # a word written as a name in most of its texts
-        for t in texts:
-            for w in t.names:
-                names[w] = names.get(w, 0) + 1
+        # a word written as a name in most of its texts
+        names = Counter(itertools.chain.from_iterable(t.names for t in texts))
         for w, count in names.items():
             if w in self.weight and count * 2 >= self.df[w]:
                 self.weight[w] *= NAME_BOOST
-        self._totals: dict[int, tuple[float, float]] = {}  # only texts that get compared
 
-    def _total(self, i: int) -> tuple[float, float]:
-        total = self._totals.get(i)
-        if total is None:
-            total = self._totals[i] = _totals(self.texts[i], self.weight)
-        return total
+    @cached_property
+    def _occurrences(self) -> _Occurrences:
+        return _Occurrences(self.texts, list(self.df))
+
+    @cached_property
+    def _totals(self) -> list[tuple[float, float]]:
+        """Each text's summed word weight: of its title words, of all its words (`_totals`),
+        for all texts at once."""
+        occ, texts = self._occurrences, self.texts
+        weights = np.fromiter(map(self.weight.__getitem__, occ.vocabulary), dtype=np.float64,
+                              count=len(occ.vocabulary))
+        words = np.bincount(occ.owner, weights=weights[occ.words], minlength=len(texts))
+        lengths = np.fromiter(map(len, (t.title for t in texts)), dtype=np.intp,
+                              count=len(texts))
+        title_words = occ.numbers(itertools.chain.from_iterable(t.title for t in texts))
+        titles = np.bincount(np.repeat(np.arange(len(texts)), lengths),
+                             weights=weights[title_words], minlength=len(texts))
+        return list(zip(titles.tolist(), words.tolist(), strict=True))
 
     def score(self, i: int, j: int) -> float:
-        texts = self.texts
-        return _weighted_jaccard(texts[i], texts[j], self.weight, self._total(i), self._total(j))
+        texts, totals = self.texts, self._totals
+        return _weighted_jaccard(texts[i], texts[j], self.weight, totals[i], totals[j])
 
     def matches(self) -> list[Match]:
         """Every verified near-duplicate pair, best first."""
         found = []
-        for i, j in candidate_pairs(self.texts, self.df, self.weight):
+        for i, j in candidate_pairs(self.texts, self.df, self.weight, self._occurrences):
             score, veto = _judge(self.texts[i], self.texts[j], self.score(i, j))
             if veto is None:
                 found.append(Match(i, j, score))
