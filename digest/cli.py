@@ -10,25 +10,30 @@ import json
 import logging
 import os
 import sys
-import webbrowser
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
 from rich.text import Text
 
-from digest import __version__, opml
-from digest.app import App, make_app, parse_edition
-from digest.config import DEFAULT_CONFIG, Settings, check_email, json_schema, load_settings
+from digest import DEFAULT_CONFIG, __version__
 from digest.errors import ConfigError, DigestError, UsageError
 from digest.models import FeedHealth, FeedOutcome, FeedStatus, iso
+
+# Imported where used, not here: `digest --help` and Docker's `digest status --check` (every
+# minute) must not pay for the whole app (numpy, SQLAlchemy, Jinja, MJML, feedparser, aiohttp,
+# APScheduler, pydantic). `tests/test_cli.py` checks that importing this module stays light.
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from digest.app import App
+    from digest.config import Settings
+
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -40,10 +45,14 @@ class State:
     verbose: int
 
     def settings(self) -> Settings:
+        from digest.config import load_settings
+
         return load_settings(self.config)
 
     @contextmanager
     def app(self) -> Iterator[App]:
+        from digest.app import make_app
+
         app = make_app(self.settings())
         try:
             yield app
@@ -71,6 +80,8 @@ def _dump(data: Any) -> None:
 
 def _table(title: str, columns: tuple[str, ...], rows: list[tuple[str | Text, ...]],
            right: tuple[str, ...] = ()) -> None:
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left")
     for column in columns:
         table.add_column(column, justify="right" if column in right else "left")
@@ -150,6 +161,8 @@ def _progress(names: dict[str, str]) -> Iterator[_FetchProgress]:
     if not err.is_terminal:
         yield _FetchProgress(names, None)
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     with Progress(TextColumn("fetching"), BarColumn(), MofNCompleteColumn(), console=err,
                   transient=True) as bar:
         yield _FetchProgress(names, bar)
@@ -214,6 +227,8 @@ def build(state: State, preview: bool, out: Path | None, fmt: str, edition: str 
       digest build --preview
       digest build --format json --edition 2026-11-30 --no-fetch
     """
+    from digest.app import parse_edition
+
     day = parse_edition(edition)
     with state.app() as app:
         result = app.build(day, fetch=not no_fetch)
@@ -257,6 +272,8 @@ def unsubscribe(state: State, addresses: tuple[str, ...]) -> None:
       digest unsubscribe ana@example.org
       digest unsubscribe ana@example.org ben@example.org
     """
+    from digest.config import check_email
+
     for address in addresses:
         try:
             check_email(address)
@@ -285,7 +302,7 @@ def preview(state: State, serve_: bool, host: str, port: int, edition: str | Non
       digest preview --serve
       digest preview --serve --port 9000 --edition 2026-11-30
     """
-    from digest.app import template_files
+    from digest.app import parse_edition, template_files
     from digest.serve import Page, Preview, serve
 
     day = parse_edition(edition)
@@ -327,6 +344,8 @@ def _open_in_browser(path: Path) -> None:
         os.environ.get("WAYLAND_DISPLAY")
     if not (sys.stdout.isatty() and graphical and not os.environ.get("CI")):
         return
+    import webbrowser
+
     with suppress(webbrowser.Error):
         webbrowser.open(path.as_uri())
 
@@ -348,6 +367,8 @@ def send(state: State, edition: str | None, to: str | None, dry_run: bool,
       digest send --dry-run
       digest send --to me@example.org
     """
+    from digest.app import parse_edition
+
     day = parse_edition(edition)
     with state.app() as app:
         report = app.deliver(day, to=to, dry_run=dry_run, fetch=not no_fetch)
@@ -376,6 +397,7 @@ def run(state: State, log_format: str) -> None:
       digest --config /config/feeds.yaml run
       digest run --log-format json
     """
+    from digest.app import make_app
     from digest.daemon import Daemon
 
     def emit(event: str, message: str, **fields: Any) -> None:
@@ -407,21 +429,22 @@ def status(state: State, fmt: str, check: bool) -> None:
       digest status --format json
       digest status --check        # Docker's HEALTHCHECK
     """
-    from digest.daemon import healthy_instances
-    from digest.daemon import status as daemon_status
-
-    if check:  # every minute in Docker: one query, not the whole report
+    if check:  # every minute in Docker: one query, not the whole report; the config and the
+        # store only, not digest.daemon (it imports the app)
+        from digest.owner import alive
         from digest.store import Store
 
         store = Store(state.settings().database)
         try:
-            healthy = healthy_instances(store, datetime.now(UTC))
+            healthy = alive(store.instances(), datetime.now(UTC))
         finally:
             store.close()
         if not healthy:
             click.echo("unhealthy: no `digest run` has beaten in the last 3 minutes", err=True)
             raise SystemExit(1)
         return
+    from digest.daemon import status as daemon_status
+
     with state.app() as app:
         report = daemon_status(app, app.clock())
     if fmt == "json":
@@ -544,6 +567,8 @@ def feeds_import(state: State, file: Path, section: str | None, dry_run: bool,
       digest feeds import subscriptions.opml --dry-run
       digest feeds import tech.opml --section tech
     """
+    from digest import opml
+
     settings = state.settings()
     plan = opml.plan_import(opml.read_opml(file), settings, section=section,
                             allow_files=allow_files)
@@ -578,6 +603,8 @@ def feeds_export(state: State, out: Path | None) -> None:
       digest feeds export --out feeds.opml
       digest --config examples/demo/feeds.yaml feeds export
     """
+    from digest import opml
+
     content = opml.write_opml(state.settings(), datetime.now(UTC))
     if out is None:
         click.echo(content, nl=False)
@@ -700,6 +727,8 @@ def config_schema() -> None:
     Example:
       digest config schema > feeds.schema.json
     """
+    from digest.config import json_schema
+
     click.echo(json_schema())
 
 

@@ -33,10 +33,10 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
+from digest import DEFAULT_CONFIG
 from digest.errors import ConfigError
 from digest.schedule import parse_cron
 
-DEFAULT_CONFIG = "feeds.yaml"
 # libyaml's safe loader when PyYAML was built with it: 8x faster on a 1000-feed file.
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")

@@ -32,14 +32,12 @@ from digest.app import App
 from digest.config import Settings
 from digest.errors import DigestError
 from digest.models import DeliveryStatus
-from digest.owner import this_process
+from digest.owner import alive, this_process
 from digest.schedule import missed_sends, next_send, parse_cron, plan_catch_up, previous_send
-from digest.store import Store
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT = timedelta(seconds=30)  # how often a running daemon says it is alive
-ALIVE = timedelta(minutes=3)  # a heartbeat older than this: that daemon is not running
 STOP_TIMEOUT = 8.0  # seconds a job may take to wind down after SIGTERM (exit within 10 s)
 MIN_POLL_GAP = timedelta(seconds=5)  # polls never follow each other closer than this
 WATCH_EVERY = 2.0  # seconds between looks at feeds.yaml's modification time
@@ -304,17 +302,11 @@ def _ago(delta: timedelta) -> str:
     return f"{minutes // 60} h" if minutes < 48 * 60 else f"{minutes // 1440} days"
 
 
-def healthy_instances(store: Store, now: datetime) -> list[tuple[str, datetime, datetime,
-                                                                datetime | None]]:
-    """The daemons that beat within ALIVE (one query: what the health check runs)."""
-    return [i for i in store.instances() if abs(now - i[2]) <= ALIVE]  # clock skew too
-
-
 def status(app: App, now: datetime) -> dict[str, Any]:
     """What `digest status` shows: running daemons, next poll and send, the last edition and
     its deliveries, failing feeds, skipped editions."""
     s = app.settings
-    running = healthy_instances(app.store, now)
+    running = alive(app.store.instances(), now)
     feeds = app.feeds()
     never_polled = any(h.next_poll_at is None and h.status.value != "disabled" for h in feeds)
     next_poll = now if never_polled or len(feeds) < len(s.feeds) else \

@@ -6,6 +6,11 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+ALIVE = timedelta(minutes=3)  # a heartbeat older than this: that daemon is not running
+Beat = tuple[str, datetime, datetime, datetime | None]  # Store.instances(): owner, ..., beat, ...
 
 
 def _stat(pid: int) -> tuple[str, str]:
@@ -41,3 +46,8 @@ def gone(owner: str) -> bool:
         pass  # it exists (another user's)
     state, now = _stat(int(pid))
     return state == "Z" or (bool(started) and bool(now) and now != started)
+
+
+def alive(beats: Iterable[Beat], now: datetime) -> list[Beat]:
+    """The daemons whose last heartbeat is within ALIVE of now (either way: clock skew)."""
+    return [b for b in beats if abs(now - b[2]) <= ALIVE]

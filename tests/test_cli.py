@@ -536,3 +536,25 @@ def test_a_send_that_died_between_sending_and_recording_is_resolved(
     assert ben.is_file()
     history = json.loads(run(capsys, "--config", str(demo), "history", "--format", "json")[1])
     assert {h["status"] for h in history} == {"sent"} and len(history) == 3
+
+
+def test_import_and_health_check_stay_light(demo: Path) -> None:
+    """`digest --help` and Docker's `digest status --check` (every minute) import neither the
+    app's heavy dependencies nor, for the check, more than the config and the store."""
+    heavy = ("numpy", "jinja2", "mjml", "feedparser", "aiohttp", "apscheduler", "sqlalchemy",
+             "pydantic")
+    loaded = f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
+
+    def modules(code: str) -> list[str]:  # in a fresh interpreter: nothing imported yet
+        from ast import literal_eval
+
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                timeout=60, check=True)
+        names: list[str] = literal_eval(result.stdout.strip().splitlines()[-1])
+        return names
+
+    assert modules(f"import digest.cli, sys; {loaded}") == []
+    # The check needs the config (pydantic; APScheduler's cron parser) and the store (SQLAlchemy)
+    assert modules("import sys; from digest.cli import main; "
+                   f"code = main(['--config', {str(demo)!r}, 'status', '--check']); {loaded}; "
+                   "assert code == 1, code") == ["apscheduler", "pydantic", "sqlalchemy"]
