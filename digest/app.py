@@ -675,8 +675,12 @@ class App:
         self._last_send = time.monotonic()
 
     def prune(self) -> int:
-        """Delete items past `retention` (never sent-edition records); how many went."""
-        return self.store.prune_items(now=self.clock(), keep=self.settings.retention)
+        """Delete items past `retention` (never sent-edition records), and the stored features
+        of items older than two edition windows; how many items went."""
+        now = self.clock()
+        deleted = self.store.prune_items(now=now, keep=self.settings.retention)
+        self.store.forget_features(before=now - 2 * self.settings.edition.window)
+        return deleted
 
     # --- reports ---
 

@@ -679,6 +679,25 @@ class Store:
         log.info("pruned %d items first seen before %s", deleted, cutoff.isoformat())
         return deleted
 
+    def forget_features(self, *, before: datetime, batch: int = 5000) -> int:
+        """Drop the features of items first seen before `before` (no build of an upcoming
+        edition reads them; one of an old edition works them out again), `batch` rows per
+        transaction; returns how many items had some."""
+        if batch < 1:
+            raise ValueError(f"batch must be at least 1, not {batch}")
+        oldest = (select(items.c.id).where(items.c.first_seen_at < _db_time(before),
+                                           items.c.features_key.is_not(None))
+                  .order_by(items.c.first_seen_at).limit(batch))
+        statement = (update(items).where(items.c.id.in_(oldest.scalar_subquery()))
+                     .values(features=None, features_key=None))
+        dropped = 0
+        while True:  # bounded: each round clears `batch` rows or ends the loop
+            with self._tx() as conn:
+                done = int(conn.execute(statement).rowcount)
+            dropped += done
+            if done < batch:
+                return dropped
+
     # --- the daemon ---
 
     def skip_edition(self, edition: str, *, scheduled_at: datetime, now: datetime,

@@ -163,3 +163,18 @@ def test_changed_sections_rework_the_features_under_a_new_key(demo: Path) -> Non
         assert keys == {app.analyser.key}
     finally:
         app.close()
+
+
+def test_the_daily_prune_forgets_features_two_windows_old(demo: Path) -> None:
+    settings = load_settings(demo, env={})
+    app = App(settings, Store(settings.database), clock=fixed_clock("2026-11-27T10:00:00"))
+    app.refresh(force=True)
+    assert any(f for f, _, _ in stored(app).values())
+    app.close()
+    later = App(settings, Store(settings.database), clock=fixed_clock("2026-12-11T11:00:00"))
+    try:  # 14 days and an hour later: two 7-day windows
+        assert later.prune() == 0  # no item is past the retention ...
+        assert [f for f, _, _ in stored(later).values()] == [None] * len(stored(later))
+        assert later.build(DAY, fetch=False).edition.stories  # ... and a build still works
+    finally:
+        later.close()

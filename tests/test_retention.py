@@ -17,7 +17,7 @@ from digest.config import Settings, settings_from_mapping
 from digest.errors import ConfigError
 from digest.models import DeliveryStatus, FeedOutcome, FeedStatus, Item
 from digest.schema import deliveries, edition_fingerprints, editions, items
-from digest.store import Store
+from digest.store import PollRecord, Store
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 KEEP = timedelta(days=180)
@@ -102,6 +102,41 @@ def test_an_exact_multiple_of_the_batch(store: Store) -> None:
     poll(store, WIRE, [make_item(WIRE, n, old_day) for n in range(10)], now=old_day)
     assert store.prune_items(now=NOW, keep=KEEP, batch=5) == 10
     assert store.count_items() == 0
+
+
+class Packs:
+    """Stands in for digest.features.Analyser: packs every item as its title."""
+
+    key = "k" * 16
+
+    def pack(self, item: Item) -> str:
+        return item.title
+
+
+def features_of(store: Store) -> dict[str, str | None]:
+    with store.engine.connect() as conn:
+        return dict(conn.execute(select(items.c.key, items.c.features)).all())
+
+
+def test_features_of_items_past_two_windows_are_forgotten_the_items_stay(store: Store) -> None:
+    def analysed_poll(feed: str, batch: list[Item], seen: datetime) -> None:
+        outcome = FeedOutcome(feed, FeedStatus.OK, tuple(batch))
+        store.record_polls([PollRecord(outcome, [(it, dedupe.canonical_url(it.url))
+                                                 for it in batch], None)],
+                           now=seen, features=Packs())
+
+    old_seen, recent_seen = NOW - timedelta(days=20), NOW - timedelta(days=3)
+    old = [make_item(WIRE, n, old_seen) for n in range(7)]
+    recent = [make_item(POST, n, recent_seen) for n in range(2)]
+    analysed_poll(WIRE, old, old_seen)
+    analysed_poll(POST, recent, recent_seen)
+    assert set(features_of(store).values()) == {it.title for it in old + recent}
+
+    assert store.forget_features(before=NOW - timedelta(days=14), batch=3) == 7  # 3 + 3 + 1
+    assert features_of(store) == {**{it.key: None for it in old},
+                                  **{it.key: it.title for it in recent}}
+    assert store.count_items() == 9
+    assert store.forget_features(before=NOW - timedelta(days=14)) == 0
 
 
 def test_bad_arguments_are_refused(store: Store) -> None:
