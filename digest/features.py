@@ -25,6 +25,7 @@ from importlib import metadata
 from pathlib import Path
 
 from digest import classify, neardup
+from digest.dedupe import gc_paused
 from digest.models import Item
 
 FORMAT = "1"  # of `pack`; part of the key
@@ -68,6 +69,11 @@ class Analyser:
     def pack(self, item: Item) -> str:
         """The features of an item as `Item.features` keeps them (see `pack`)."""
         return pack(self.analyse(item))
+
+    def pack_all(self, items: Sequence[Item]) -> list[str]:
+        """`pack` for each item (what the store keeps for the new items of a poll)."""
+        with gc_paused():  # see there: many small objects, no cycles
+            return [pack(self.analyse(item)) for item in items]
 
     def features(self, items: Sequence[Item]) -> tuple[list[Features], list[tuple[int, str]]]:
         """Each item's features, read from `Item.features` (as the store gave them for this

@@ -98,11 +98,11 @@ class PollRecord:
 
 
 class Packer(Protocol):
-    """Works out what `items.features` keeps for an item (digest.features.Analyser)."""
+    """Works out what `items.features` keeps for items (digest.features.Analyser)."""
 
     key: str
 
-    def pack(self, item: Item) -> str: ...
+    def pack_all(self, items: Sequence[Item]) -> list[str]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,22 +282,30 @@ class Store:
         self, records: Sequence[PollRecord], *, now: datetime,
         stale_before: datetime | None = None, features: Packer | None = None,
     ) -> list[int]:
-        """Store polls' outcomes and their new items in one transaction; returns how many items
-        were new, per record. Items already stored are left as they are; new items dated
-        before `stale_before` are kept as seen but never offered; new items offered are stored
-        with their `features` (worked out for new items only). A failed poll keeps every
-        item and validator stored before."""
+        """Store polls' outcomes and their new items; returns how many items were new, per
+        record. Items already stored are left as they are; new items dated before
+        `stale_before` are kept as seen but never offered; new items offered are stored with
+        their `features`. A failed poll keeps every item and validator stored before.
+
+        Which items are new is read first; their features are worked out outside any write
+        transaction (on SQLite a write transaction holds the whole database); then the
+        outcomes and the items still new are written in one transaction."""
         if not records:
             return []
         now = _db_time(now)
         urls = list({r.outcome.url for r in records})
         with self._tx() as conn:
-            known = {row.url: row for row in conn.execute(
-                select(feeds.c.url, feeds.c.id, feeds.c.error_count)
-                .where(feeds.c.url.in_(urls)))}
-            missing = [u for u in urls if u not in known]
-            if missing:
-                raise StoreError(f"feed not in the database: {missing[0]}")
+            feed_ids = {u: row.id for u, row in self._feed_rows(conn, urls).items()}
+            # A feed may repeat an entry; the first occurrence wins.
+            wanted: dict[tuple[int, str], tuple[Item, str]] = {}
+            for record in records:
+                for item, canonical in record.items:
+                    wanted.setdefault((feed_ids[record.outcome.url], item.key), (item, canonical))
+            existing = _existing(conn, list(wanted))
+        rows = _item_rows([(pair, *wanted[pair]) for pair in wanted if pair not in existing],
+                          now, stale_before, features)
+        with self._tx() as conn:
+            known = self._feed_rows(conn, urls)
             # One executemany per kind of outcome, not one UPDATE per feed.
             succeeded: list[dict[str, Any]] = []
             failed: list[dict[str, Any]] = []
@@ -309,57 +317,31 @@ class Store:
                 conn.execute(_POLL_OK, succeeded)
             if failed:
                 conn.execute(_POLL_FAILED, failed)
-            return self._insert_new_items(
-                conn, [(known[r.outcome.url].id, r.items) for r in records], now, stale_before,
-                features)
-
-    def _insert_new_items(
-        self, conn: Connection, batches: Sequence[tuple[int, Sequence[tuple[Item, str]]]],
-        now: datetime, stale_before: datetime | None, features: Packer | None,
-    ) -> list[int]:
-        # A feed may repeat an entry; the first occurrence wins.
-        wanted: dict[tuple[int, str], tuple[Item, str]] = {}
-        for feed_id, keyed in batches:
-            for item, canonical in keyed:
-                wanted.setdefault((feed_id, item.key), (item, canonical))
-        existing: set[tuple[int, str]] = set()
-        pairs = list(wanted)
-        if conn.dialect.name == "postgresql":
-            # All pairs in one query, as two arrays joined by position: one unique-index probe
-            # a pair, one statement compiled once. `feed_id IN (..) AND key IN (..)` made
-            # PostgreSQL probe every feed x key combination (10,000 known items: 4-17 s,
-            # growing with the table; bench/store.py), and a VALUES list of 1,000 parameters
-            # cost more to compile than to run.
-            asked = func.unnest(bindparam("p_feed_ids", type_=PG_ARRAY(Integer())),
-                                bindparam("p_keys", type_=PG_ARRAY(Text()))
-                                ).table_valued("feed_id", "key").render_derived("asked")
-            query = select(items.c.feed_id, items.c.key).join(asked, and_(
-                items.c.feed_id == asked.c.feed_id, items.c.key == asked.c.key))
-            existing.update((row.feed_id, row.key) for row in conn.execute(
-                query, {"p_feed_ids": [f for f, _ in pairs], "p_keys": [k for _, k in pairs]}))
-        else:  # SQLite probes the unique index per pair of the IN lists
-            for start in range(0, len(pairs), 500):  # 1,000 parameters: under SQLite's limit
-                chunk = pairs[start:start + 500]
-                existing.update((row.feed_id, row.key) for row in conn.execute(
-                    select(items.c.feed_id, items.c.key).where(
-                        items.c.feed_id.in_({f for f, _ in chunk}),
-                        items.c.key.in_({k for _, k in chunk}))))
+            if rows:  # what another process stored meanwhile stays as it stored it
+                again = _existing(conn, [(r["feed_id"], r["key"]) for r in rows])
+                rows = [r for r in rows if (r["feed_id"], r["key"]) not in again]
+                self._insert_items(conn, rows)
         new: dict[int, int] = {}
-        rows = []
-        for (feed_id, key), (item, canonical) in wanted.items():
-            if (feed_id, key) in existing:
-                continue
-            new[feed_id] = new.get(feed_id, 0) + 1
-            seen_only = bool(stale_before and item.published and item.published < stale_before)
-            packer = None if seen_only else features  # never offered: never read
-            rows.append({
-                "feed_id": feed_id, "key": key, "guid": item.guid, "url": item.url,
-                "canonical_url": canonical, "title": item.title, "summary": item.summary,
-                "author": item.author, "image": item.image, "first_seen_at": now,
-                "published_at": _db_time(item.published) if item.published else None,
-                "seen_only": seen_only,
-                "features": packer.pack(item) if packer else None,
-                "features_key": packer.key if packer else None})
+        for r in rows:
+            new[r["feed_id"]] = new.get(r["feed_id"], 0) + 1
+        counted: set[int] = set()
+        result = []
+        for record in records:  # a feed polled twice in one batch: its items count once
+            feed_id = feed_ids[record.outcome.url]
+            result.append(0 if feed_id in counted else new.get(feed_id, 0))
+            counted.add(feed_id)
+        return result
+
+    @staticmethod
+    def _feed_rows(conn: Connection, urls: Sequence[str]) -> dict[str, Any]:
+        known = {row.url: row for row in conn.execute(
+            select(feeds.c.url, feeds.c.id, feeds.c.error_count).where(feeds.c.url.in_(urls)))}
+        missing = [u for u in urls if u not in known]
+        if missing:
+            raise StoreError(f"feed not in the database: {missing[0]}")
+        return known
+
+    def _insert_items(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         if rows and conn.dialect.name == "postgresql":
             # COPY, in this transaction: an executemany costs psycopg and SQLAlchemy about 100
             # us a row in Python, and array parameters (unnest) are quoted by regular
@@ -376,12 +358,6 @@ class Store:
                                  ) from e
         elif rows:
             conn.execute(items.insert(), rows)
-        counted: set[int] = set()
-        result = []
-        for feed_id, _ in batches:  # a feed polled twice in one batch: its items count once
-            result.append(0 if feed_id in counted else new.get(feed_id, 0))
-            counted.add(feed_id)
-        return result
 
     def feed_health(self) -> list[FeedHealth]:
         counts = (select(items.c.feed_id, func.count().label("n"))
@@ -805,6 +781,56 @@ def _feed_state(row: Any) -> FeedState:
                      next_poll_at=_utc(row.next_poll_at), error_count=row.error_count,
                      status=FeedStatus(row.status), fetch_url=row.fetch_url,
                      body_hash=row.body_hash)
+
+
+def _existing(conn: Connection, pairs: list[tuple[int, str]]) -> set[tuple[int, str]]:
+    """The (feed id, item key) pairs already stored."""
+    existing: set[tuple[int, str]] = set()
+    if not pairs:
+        return existing
+    if conn.dialect.name == "postgresql":
+        # All pairs in one query, as two arrays joined by position: one unique-index probe
+        # a pair, one statement compiled once. `feed_id IN (..) AND key IN (..)` made
+        # PostgreSQL probe every feed x key combination (10,000 known items: 4-17 s,
+        # growing with the table; bench/store.py), and a VALUES list of 1,000 parameters
+        # cost more to compile than to run.
+        asked = func.unnest(bindparam("p_feed_ids", type_=PG_ARRAY(Integer())),
+                            bindparam("p_keys", type_=PG_ARRAY(Text()))
+                            ).table_valued("feed_id", "key").render_derived("asked")
+        query = select(items.c.feed_id, items.c.key).join(asked, and_(
+            items.c.feed_id == asked.c.feed_id, items.c.key == asked.c.key))
+        existing.update((row.feed_id, row.key) for row in conn.execute(
+            query, {"p_feed_ids": [f for f, _ in pairs], "p_keys": [k for _, k in pairs]}))
+    else:  # SQLite probes the unique index per pair of the IN lists
+        for start in range(0, len(pairs), 500):  # 1,000 parameters: under SQLite's limit
+            chunk = pairs[start:start + 500]
+            existing.update((row.feed_id, row.key) for row in conn.execute(
+                select(items.c.feed_id, items.c.key).where(
+                    items.c.feed_id.in_({f for f, _ in chunk}),
+                    items.c.key.in_({k for _, k in chunk}))))
+    return existing
+
+
+def _item_rows(new: Sequence[tuple[tuple[int, str], Item, str]], now: datetime,
+               stale_before: datetime | None, features: Packer | None
+               ) -> list[dict[str, Any]]:
+    """Rows for new items ((feed id, key), item, canonical URL): only those that will be
+    offered get features (`Packer.pack_all`, all at once)."""
+    seen_only = [bool(stale_before and item.published and item.published < stale_before)
+                 for _, item, _ in new]
+    offered = [item for (_, item, _), old in zip(new, seen_only, strict=True) if not old]
+    packed = iter(features.pack_all(offered) if features and offered else ())
+    rows = []
+    for ((feed_id, key), item, canonical), old in zip(new, seen_only, strict=True):
+        kept = None if old or features is None else next(packed)
+        rows.append({
+            "feed_id": feed_id, "key": key, "guid": item.guid, "url": item.url,
+            "canonical_url": canonical, "title": item.title, "summary": item.summary,
+            "author": item.author, "image": item.image, "first_seen_at": now,
+            "published_at": _db_time(item.published) if item.published else None,
+            "seen_only": old, "features": kept,
+            "features_key": features.key if kept is not None and features else None})
+    return rows
 
 
 def _poll_params(record: PollRecord, now: datetime, feed_id: int, errors: int

@@ -109,8 +109,8 @@ class Packs:
 
     key = "k" * 16
 
-    def pack(self, item: Item) -> str:
-        return item.title
+    def pack_all(self, batch: list[Item]) -> list[str]:
+        return [item.title for item in batch]
 
 
 def features_of(store: Store) -> dict[str, str | None]:

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from digest import dedupe
 from digest.errors import StoreError
 from digest.models import DeliveryStatus, FeedOutcome, FeedStatus, Item
+from digest.schema import items
 from digest.store import Outcome, PollRecord, Store
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -227,6 +228,43 @@ def test_many_items_in_one_poll(store: Store) -> None:
     assert record(store, ok(WIRE, items)) == 1200
     assert record(store, ok(WIRE, items), now=LATER) == 0
     assert store.count_items() == 1200
+
+
+class RacingPacker:
+    """Packs items as their titles; while it works, another process (a second Store on the
+    same database) stores one of the same items, as a second instance might."""
+
+    key = "k" * 16
+
+    def __init__(self, url: str, racer: Item) -> None:
+        self.url, self.racer, self.batches = url, racer, 0
+
+    def pack_all(self, batch: list[Item]) -> list[str]:
+        self.batches += 1
+        other = Store(self.url)
+        try:
+            assert record(other, ok(WIRE, [self.racer])) == 1
+        finally:
+            other.close()
+        return [f"packed {item.title}" for item in batch]
+
+
+def test_items_are_analysed_outside_the_write_and_a_racer_s_copy_is_kept(
+        store: Store, db_url: str) -> None:
+    store.sync_feeds([(WIRE, "Wire", 1.0)])
+    known = make_item(WIRE, 0)
+    assert record(store, ok(WIRE, [known])) == 1
+    fresh = [make_item(WIRE, n) for n in range(1, 4)]
+    packer = RacingPacker(db_url, fresh[1])
+    outcome = ok(WIRE, [known, *fresh])
+    stored = store.record_polls([PollRecord(outcome, keyed([known, *fresh]), LATER)],
+                                now=NOW, features=packer)
+    assert stored == [2] and packer.batches == 1  # the racer's copy was not stored twice
+    t = items.c
+    with store.engine.connect() as conn:
+        kept = dict(conn.execute(select(t.title, t.features)).all())
+    assert kept == {"Story 0": None, "Story 1": "packed Story 1", "Story 2": None,
+                    "Story 3": "packed Story 3"}
 
 
 # --- poll outcomes ---
