@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,7 +43,8 @@ class Features:
 @cache
 def _code_key() -> str:
     """Changes whenever the code that works features out may give other results: the source of
-    neardup and classify (any edit of them), and the stemmer's version."""
+    neardup and classify (any edit of them), the stemmer's version and Python's Unicode
+    tables (case folding, accents)."""
     h = hashlib.sha256(FORMAT.encode())
     for module in (neardup, classify):
         try:
@@ -50,6 +52,7 @@ def _code_key() -> str:
         except OSError:  # no source (a frozen build): the package's version has to do
             h.update(metadata.version("digest").encode())
     h.update(metadata.version("PyStemmer").encode())
+    h.update(unicodedata.unidata_version.encode())
     return h.hexdigest()
 
 
