@@ -1,0 +1,117 @@
+"""The store's base: the engine (SQLite in WAL mode, or PostgreSQL), its transactions and
+database-wide locks, and the helpers every domain of the store shares (UTC times, a URL safe to
+show, INSERT ... ON CONFLICT DO NOTHING)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
+
+from digest import locks, migrate
+from digest.errors import StoreError
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _db_time(value: datetime) -> datetime:
+    """What we write: UTC. SQLite keeps datetimes as text without an offset, so a local time
+    written or compared there would be read back hours off."""
+    return value.astimezone(UTC)
+
+
+def _safe_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable database URL>"
+
+
+class StoreBase:
+    """The engine and its transactions, shared by the store's domains (digest.store.Store)."""
+
+    def __init__(self, url: str, *, upgrade: bool = True) -> None:
+        """Open the database and bring its schema up to date (migrate.upgrade); with
+        `upgrade=False` leave the schema as it is (`digest db current`)."""
+        self.url = url
+        try:
+            parsed = make_url(url)
+        except ArgumentError as e:
+            raise StoreError(f"database: not a database URL: {url!r}") from e
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            try:
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StoreError(f"database {_safe_url(url)}: cannot create its folder: "
+                                 f"{e.strerror}") from e
+        try:
+            self.engine: Engine = create_engine(url, future=True)
+        except (ArgumentError, ImportError) as e:
+            raise StoreError(f"database {_safe_url(url)}: {e}") from e
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        if not upgrade:
+            return
+        try:
+            migrate.upgrade(self.engine)
+        except SQLAlchemyError as e:
+            raise StoreError(f"cannot open database {_safe_url(url)}: {e.__cause__ or e}") from e
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except IntegrityError:
+            raise
+        except SQLAlchemyError as e:
+            raise StoreError(f"database {_safe_url(self.url)}: {e.__cause__ or e}") from e
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """Hold the database-wide lock `name` (digest.locks) while the block runs."""
+        try:
+            with self.engine.connect() as conn, locks.held(conn, name):
+                yield
+        except SQLAlchemyError as e:
+            raise StoreError(f"database {_safe_url(self.url)}: {e.__cause__ or e}") from e
+
+
+def _insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """INSERT the rows, leaving any that would break a unique key (ON CONFLICT DO NOTHING)."""
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        conn.execute(pg_insert(table).on_conflict_do_nothing(), rows)
+    elif dialect == "sqlite":
+        conn.execute(sqlite_insert(table).on_conflict_do_nothing(), rows)
+    else:
+        raise StoreError(f"unsupported database: {dialect}")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+    # In WAL mode NORMAL never corrupts the database; a power cut may lose the last commits,
+    # which the next poll fetches again. FULL would fsync every feed's commit.
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")  # another process writing: wait, don't fail
+    cursor.close()

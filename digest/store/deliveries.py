@@ -1,0 +1,227 @@
+"""The store's deliveries: one row per (edition, recipient), unique, with a status and a claim
+time; the suppression list and the send history."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    String,
+    Text,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from digest.models import Claim, Delivery, DeliveryStatus
+from digest.schema import deliveries, editions, suppressions
+from digest.store.base import StoreBase, _db_time, _insert_ignore, _utc
+
+# The per-recipient statements of a send, built once: building a SQLAlchemy statement costs
+# more than SQLite takes to run it.
+_ONE_DELIVERY = (deliveries.c.edition_id == bindparam("d_edition", type_=Integer()),
+                 deliveries.c.recipient == bindparam("d_recipient", type_=String()))
+_HANDED_OVER = update(deliveries).where(
+    *_ONE_DELIVERY, deliveries.c.status == DeliveryStatus.SENDING.value,
+    deliveries.c.claimed_by == bindparam("d_owner", type_=String())).values(
+    handed_over_at=bindparam("d_at", type_=DateTime(timezone=True)))
+_FINISH_SENT = update(deliveries).where(*_ONE_DELIVERY).values(
+    status=DeliveryStatus.SENT.value, error=bindparam("d_error", type_=Text()),
+    retry_after=None, sent_at=bindparam("d_at", type_=DateTime(timezone=True)),
+    message_id=bindparam("d_message_id", type_=Text()))
+_FINISH_OTHER = update(deliveries).where(*_ONE_DELIVERY).values(
+    status=bindparam("d_status", type_=String()), error=bindparam("d_error", type_=Text()),
+    retry_after=bindparam("d_retry_after", type_=DateTime(timezone=True)),
+    handed_over_at=None)  # not delivered: a later claim starts clean
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """A delivery this run claimed: how many times it has been claimed (this one included),
+    and when an earlier run noted the hand-over (it died after it)."""
+
+    recipient: str
+    attempts: int
+    handed_over_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one claimed delivery ended, to record."""
+
+    recipient: str
+    status: DeliveryStatus
+    message_id: str | None = None
+    error: str | None = None
+    retry_after: datetime | None = None
+
+
+
+class DeliveriesStore(StoreBase):
+    """Deliveries, their claims and outcomes; suppressions; history."""
+
+    def take_deliveries(
+        self, edition_id: int, recipients: Sequence[str], *, owner: str, now: datetime,
+        stale_before: datetime, gone: Collection[str] = (),
+    ) -> list[Taken]:
+        """Claim, in one transaction, every delivery of these recipients that may be sent now:
+        with no row yet, pending, deferred and due, or left `sending` by a run that died
+        (claimed before `stale_before`, or by an owner in `gone`). On PostgreSQL rows another
+        instance is claiming are skipped (FOR UPDATE SKIP LOCKED), on SQLite the write lock
+        serialises claims; the unique (edition, recipient) key stays the last guard.
+        Returns what this call took, with each row's attempts (this one included) and its
+        hand-over note (set: an earlier run handed the message over and died)."""
+        now = _db_time(now)
+        c = deliveries.c
+        sending = DeliveryStatus.SENDING.value
+        with self._tx() as conn:
+            # The write first, so that on SQLite the transaction holds the write lock from
+            # its start (a read first could not be upgraded once another process wrote).
+            _insert_ignore(conn, deliveries, [
+                {"edition_id": edition_id, "recipient": r, "status": DeliveryStatus.PENDING.value,
+                 "attempts": 0} for r in recipients])
+            abandoned = c.claimed_at < _db_time(stale_before)
+            if gone:
+                abandoned = or_(abandoned, c.claimed_by.in_(list(gone)))
+            claimable = or_(
+                c.status == DeliveryStatus.PENDING.value,
+                and_(c.status == DeliveryStatus.DEFERRED.value,
+                     or_(c.retry_after.is_(None), c.retry_after <= now)),
+                and_(c.status == sending, abandoned))
+            pick = (select(c.id).where(c.edition_id == edition_id, c.recipient.in_(recipients),
+                                       claimable)
+                    .with_for_update(skip_locked=True))
+            rows = conn.execute(
+                update(deliveries).where(c.id.in_(pick.scalar_subquery()))
+                .values(status=sending, claimed_by=owner, claimed_at=now,
+                        attempts=c.attempts + 1)
+                .returning(c.recipient, c.attempts, c.handed_over_at)).all()
+        return [Taken(r.recipient, int(r.attempts), _utc(r.handed_over_at)) for r in rows]
+
+    def handed_over(self, edition_id: int, recipient: str, *, now: datetime,
+                    owner: str | None) -> bool:
+        """Note that the claimed message is about to reach the point of no return; False
+        when the claim is no longer `owner`'s (released, or taken over after a timeout): the
+        message must then not go out."""
+        with self._tx() as conn:
+            done = conn.execute(_HANDED_OVER, {
+                "d_edition": edition_id, "d_recipient": recipient, "d_at": _db_time(now),
+                "d_owner": owner})
+        return bool(done.rowcount == 1)
+
+    def release_claims(self, owner: str, edition_id: int | None = None,
+                       recipients: Sequence[str] | None = None) -> int:
+        """Give back `owner`'s unfinished claims (of these recipients of this edition, or all)
+        that never reached the hand-over: they are pending again. Returns how many."""
+        c = deliveries.c
+        where = [c.claimed_by == owner, c.status == DeliveryStatus.SENDING.value,
+                 c.handed_over_at.is_(None)]
+        if edition_id is not None:
+            where.append(c.edition_id == edition_id)
+        if recipients is not None:
+            if not recipients:
+                return 0
+            where.append(c.recipient.in_(recipients))
+        with self._tx() as conn:
+            done = conn.execute(update(deliveries).where(*where).values(
+                status=DeliveryStatus.PENDING.value, claimed_by=None))
+        return int(done.rowcount)
+
+    def finish_deliveries(self, edition_id: int, outcomes: Sequence[Outcome], *,
+                          now: datetime) -> None:
+        """Record a batch of delivery outcomes in one transaction."""
+        sent = [{"d_edition": edition_id, "d_recipient": o.recipient, "d_error": o.error,
+                 "d_at": _db_time(now), "d_message_id": o.message_id}
+                for o in outcomes if o.status is DeliveryStatus.SENT]
+        other = [{"d_edition": edition_id, "d_recipient": o.recipient,
+                  "d_status": o.status.value, "d_error": o.error,
+                  "d_retry_after": _db_time(o.retry_after) if o.retry_after else None}
+                 for o in outcomes if o.status is not DeliveryStatus.SENT]
+        with self._tx() as conn:
+            if sent:
+                conn.execute(_FINISH_SENT, sent)
+            if other:
+                conn.execute(_FINISH_OTHER, other)
+
+    def suppress_deliveries(self, edition_id: int, recipients: Sequence[str], *,
+                            now: datetime, reasons: dict[str, str]) -> None:
+        """Record these recipients as suppressed for the edition (not if already settled)."""
+        if not recipients:
+            return
+        c = deliveries.c
+        with self._tx() as conn:
+            _insert_ignore(conn, deliveries, [
+                {"edition_id": edition_id, "recipient": r, "status": DeliveryStatus.PENDING.value,
+                 "attempts": 0} for r in recipients])
+            conn.execute(update(deliveries).where(
+                c.edition_id == edition_id,
+                c.recipient == bindparam("d_recipient", type_=String()),
+                c.status.in_([DeliveryStatus.PENDING.value, DeliveryStatus.DEFERRED.value]))
+                .values(status=DeliveryStatus.SUPPRESSED.value,
+                        error=bindparam("d_error", type_=Text())),
+                [{"d_recipient": r, "d_error": reasons.get(r)} for r in recipients])
+
+    def delivery_states(self, edition_id: int, recipients: Sequence[str]
+                        ) -> dict[str, tuple[DeliveryStatus, datetime | None]]:
+        """Status and retry time of these recipients' deliveries (those with a row)."""
+        c = deliveries.c
+        with self._tx() as conn:
+            rows = conn.execute(select(c.recipient, c.status, c.retry_after).where(
+                c.edition_id == edition_id, c.recipient.in_(recipients))).all()
+        return {r.recipient: (DeliveryStatus(r.status), _utc(r.retry_after)) for r in rows}
+
+    def open_claims(self, edition_id: int) -> dict[str, Claim]:
+        """The deliveries of an edition still marked sending: who claimed them, when, and
+        whether the message was handed over."""
+        with self._tx() as conn:
+            rows = conn.execute(select(
+                deliveries.c.recipient, deliveries.c.claimed_at, deliveries.c.claimed_by,
+                deliveries.c.handed_over_at).where(
+                deliveries.c.edition_id == edition_id,
+                deliveries.c.status == DeliveryStatus.SENDING.value)).all()
+        return {r.recipient: Claim(_utc(r.claimed_at), r.claimed_by, _utc(r.handed_over_at))
+                for r in rows}
+
+    # --- suppressions ---
+
+    def suppress(self, address: str, *, now: datetime, source: str) -> bool:
+        """Add an address to the suppression list; False when it was there already."""
+        try:
+            with self._tx() as conn:
+                conn.execute(suppressions.insert().values(
+                    address=address.strip().lower(), added_at=_db_time(now), source=source))
+        except IntegrityError:
+            return False
+        return True
+
+    def suppressed(self) -> dict[str, datetime]:
+        """Every suppressed address (lower case) with when it was added."""
+        with self._tx() as conn:
+            rows = conn.execute(select(suppressions.c.address, suppressions.c.added_at)).all()
+        return {r.address: _utc(r.added_at) or datetime.min for r in rows}
+
+    def delivery_counts(self, edition_id: int) -> dict[DeliveryStatus, int]:
+        with self._tx() as conn:
+            rows = conn.execute(select(deliveries.c.status, func.count()).where(
+                deliveries.c.edition_id == edition_id).group_by(deliveries.c.status)).all()
+        return {DeliveryStatus(status): int(n) for status, n in rows}
+
+    def history(self) -> list[Delivery]:
+        query = (select(editions.c.edition, deliveries)
+                 .join(editions, editions.c.id == deliveries.c.edition_id)
+                 .order_by(editions.c.edition.desc(), deliveries.c.recipient))
+        with self._tx() as conn:
+            rows = conn.execute(query).all()
+        return [
+            Delivery(edition=r.edition, recipient=r.recipient, status=DeliveryStatus(r.status),
+                     sent_at=_utc(r.sent_at), message_id=r.message_id, error=r.error)
+            for r in rows
+        ]
