@@ -2,6 +2,7 @@
 
 The only module that combines the store with the pipeline steps; it owns the clock, passes
 `now` to the pure decision steps and turns settings into each step's own parameters.
+Delivering an edition (`App.deliver`) is in digest.delivery, which App inherits.
 """
 
 from __future__ import annotations
@@ -11,22 +12,27 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from queue import Empty, SimpleQueue
 from random import Random
 from time import monotonic
-from typing import Any
 
 from digest import classify, dedupe, features, rank
-from digest.config import Recipient, Settings, load_lexicon
-from digest.errors import ConfigError, DeliveryError, RenderError, UsageError
+from digest.config import Settings, load_lexicon
+
+# Re-exported: they were digest.app's before delivery moved out (tests and bench import some)
+from digest.delivery import DELIVERY_BATCH as DELIVERY_BATCH
+from digest.delivery import DeliveryMixin
+from digest.delivery import DeliveryResult as DeliveryResult
+from digest.delivery import SendReport as SendReport
+from digest.delivery import retry_delay as retry_delay
+from digest.errors import ConfigError, RenderError, UsageError
 from digest.fetch import FeedRequest, FetchLimits, fetch_feeds
 from digest.models import (
     Delivery,
-    DeliveryStatus,
     Edition,
     FeedHealth,
     FeedOutcome,
@@ -37,16 +43,14 @@ from digest.models import (
     Story,
     edition_from_dict,
     edition_to_dict,
-    iso,
 )
-from digest.owner import gone, this_process
+from digest.owner import this_process
 from digest.polling import plan_next_poll
 from digest.render import Renderer, template_dir
 from digest.schedule import next_send, send_time_on
 from digest.send import (
     FileTransport,
     Letter,
-    Outgoing,
     SmtpOptions,
     SmtpPool,
     SmtpTransport,
@@ -54,14 +58,12 @@ from digest.send import (
     Unsubscribe,
     list_id,
 )
-from digest.store import FrozenEdition, Outcome, PollRecord, Store, Taken
+from digest.store import FrozenEdition, PollRecord, Store
 
 log = logging.getLogger(__name__)
 
 ELSEWHERE_MAX_STORIES = 5
 STORE_BATCH = 200  # outcomes stored in one transaction, at most
-DELIVERY_BATCH = 100  # recipients claimed together, in one transaction
-RECORD_EVERY = 1.0  # seconds between writes of delivery outcomes during a batch
 FEED_LEASE = timedelta(minutes=10)  # a feed leased for polling; a crashed poller's runs out
 STORE_LINGER = 0.25  # seconds a batch waits for more outcomes before it is stored
 Clock = Callable[[], datetime]
@@ -84,39 +86,7 @@ class BuildResult:
     rendered: Rendered | None = None  # the whole edition, as the size check rendered it
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveryResult:
-    recipient: str
-    status: DeliveryStatus | None  # None: skipped without a record (dry run, test copy, ...)
-    detail: str = ""
-    earlier: bool = False  # recorded by an earlier run; this one did nothing
-
-    @property
-    def kind(self) -> str:
-        """What this run did, for counts: `sent`, `failed`, ..., `skipped`, or e.g.
-        `sent before` when an earlier run sent it."""
-        kind = self.status.value if self.status else "skipped"
-        return f"{kind} before" if self.earlier else kind
-
-
-@dataclass(slots=True)
-class SendReport:
-    edition: str
-    results: list[DeliveryResult] = field(default_factory=list)
-    dry_run: bool = False
-
-    @property
-    def failed(self) -> list[DeliveryResult]:
-        return [r for r in self.results if r.status is DeliveryStatus.FAILED]
-
-    def summary(self) -> str:
-        counts: dict[str, int] = {}
-        for r in self.results:
-            counts[r.kind] = counts.get(r.kind, 0) + 1
-        return ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no recipients"
-
-
-class App:
+class App(DeliveryMixin):
     """digest's use cases over one configuration, one store and one clock."""
 
     def __init__(
@@ -418,261 +388,10 @@ class App:
             payload=edition_to_dict(result.edition), subject=rendered.subject,
             html=rendered.html, text=rendered.text, fingerprints=marks, now=self.clock())
 
-    def deliver(
-        self, day: date | None = None, *, to: str | None = None, dry_run: bool = False,
-        fetch: bool = True, stop: threading.Event | None = None,
-    ) -> SendReport:
-        """Send an edition to every recipient who has not had it yet (or a test copy `to`).
-        `stop` set: no new message is started; those under way finish and are recorded.
-
-        Recipients go in chunks of DELIVERY_BATCH, in config order: the chunk's deliveries
-        are claimed in one transaction (several instances share a list: each takes what the
-        others have not), sent, and their outcomes recorded together, at least every
-        RECORD_EVERY seconds. Only the hand-over note is written per message, before its
-        final "." (see _deliver_one): a run that dies leaves its unrecorded sends with the
-        note, and the next run records them as sent ("unconfirmed") instead of sending
-        them again."""
-        day, _ = self.edition_for(day)
-        name = day.isoformat()
-        report = SendReport(name, dry_run=dry_run)
-        frozen = self.store.frozen_edition(name)
-        if frozen is None and not (dry_run or to):
-            # One instance builds and freezes; the others wait, then send what it froze.
-            with self.store.exclusive("edition"):
-                frozen = self.store.frozen_edition(name)
-                if frozen is None:
-                    result = self.build(day, fetch=fetch)
-                    if not result.edition.stories:
-                        report.results.append(DeliveryResult(
-                            "*", None, "the edition has no stories"))
-                        return report
-                    frozen = self._freeze(result)
-        if frozen is None:  # a dry run or a test copy of an edition not frozen yet
-            result = self.build(day, fetch=fetch)
-            if not result.edition.stories:
-                report.results.append(DeliveryResult("*", None, "the edition has no stories"))
-                return report
-            edition = result.edition
-        else:
-            edition = edition_from_dict(frozen.payload)
-
-        if to:  # a test copy: not recorded, does not freeze the edition
-            if not dry_run:
-                with self._transport() as transport:
-                    transport.send(self._letter(self.render(edition), name).for_recipient(to))
-            report.results.append(DeliveryResult(to, None, "test copy, not recorded"))
-            return report
-
-        letters: dict[tuple[str, ...] | None, Letter] = {}
-        if frozen is not None:
-            letters[None] = self._letter(Rendered(frozen.subject, frozen.html, frozen.text),
-                                         name)
-
-        def letter_for(key: tuple[str, ...] | None) -> Letter | None:
-            if key not in letters:
-                if key is not None and not any(s.id in key for s in edition.sections):
-                    return None
-                letters[key] = self._letter(self.render(edition, key), name)
-            return letters[key]
-
-        if dry_run or frozen is None:
-            report.results.extend(self._dry_run(edition, letter_for))
-            return report
-        suppressed = self.store.suppressed()
-        claims = self.store.open_claims(frozen.id)
-        run = _Run(name, frozen.id, this_process(),
-                   {c.owner for c in claims.values() if c.owner and gone(c.owner)})
-        recipients = list(self.settings.recipients)
-        with self._transport() as transport, \
-                _Dispatch(transport.size if isinstance(transport, SmtpPool) else 1) as dispatch:
-            for start in range(0, len(recipients), DELIVERY_BATCH):
-                if dispatch.stopped or (stop is not None and stop.is_set()):
-                    break
-                chunk = recipients[start:start + DELIVERY_BATCH]
-                report.results.extend(self._deliver_chunk(
-                    transport, dispatch, run, chunk, suppressed, letter_for, stop))
-        if dispatch.stopped:
-            raise dispatch.stopped
-        return report
-
-    def _dry_run(self, edition: Edition,
-                 letter_for: Callable[[tuple[str, ...] | None], Letter | None]
-                 ) -> list[DeliveryResult]:
-        suppressed = self.store.suppressed()
-        results = []
-        for recipient in self.settings.recipients:
-            address = recipient.email
-            since = suppressed.get(address.lower())
-            key = tuple(recipient.sections) if recipient.sections else None
-            letter = letter_for(key)
-            if since is not None:
-                results.append(DeliveryResult(
-                    address, None, f"would skip: unsubscribed on {since:%Y-%m-%d}"))
-            elif letter is None:
-                results.append(DeliveryResult(address, None, "no stories in the chosen sections"))
-            else:
-                stories = sum(len(s.stories) for s in edition.sections
-                              if key is None or s.id in key)
-                results.append(DeliveryResult(
-                    address, None, f"would send {stories} stories: {letter.subject}"))
-        return results
-
-    def _deliver_chunk(
-        self, transport: Transport, dispatch: _Dispatch, run: _Run,
-        chunk: Sequence[Recipient], suppressed: dict[str, datetime],
-        letter_for: Callable[[tuple[str, ...] | None], Letter | None],
-        stop: threading.Event | None,
-    ) -> list[DeliveryResult]:
-        """Claim, send and record one chunk of recipients; results in the chunk's order."""
-        edition_id = run.edition_id
-        now = self.clock()
-        states = self.store.delivery_states(edition_id, [r.email for r in chunk])
-        results: dict[str, DeliveryResult | Future[tuple[DeliveryResult, Outcome | None]]] = {}
-        wanted: dict[str, Letter] = {}
-        quiet: dict[str, str] = {}
-        for recipient in chunk:
-            address = recipient.email
-            status, retry_after = states.get(address, (None, None))
-            if status in (DeliveryStatus.SENT, DeliveryStatus.FAILED,
-                          DeliveryStatus.SUPPRESSED):
-                results[address] = DeliveryResult(address, status, "already recorded",
-                                                  earlier=True)
-                continue
-            since = suppressed.get(address.lower())
-            if since is not None:
-                quiet[address] = f"unsubscribed on {since:%Y-%m-%d}"
-                results[address] = DeliveryResult(address, DeliveryStatus.SUPPRESSED,
-                                                  f"skipped: {quiet[address]}")
-                continue
-            letter = letter_for(tuple(recipient.sections) if recipient.sections else None)
-            if letter is None:
-                results[address] = DeliveryResult(address, None,
-                                                  "no stories in the chosen sections")
-                continue
-            if status is DeliveryStatus.DEFERRED and retry_after and retry_after > now:
-                results[address] = DeliveryResult(
-                    address, DeliveryStatus.DEFERRED,
-                    f"deferred: next try after {iso(retry_after)}")
-                continue
-            wanted[address] = letter
-        self.store.suppress_deliveries(edition_id, list(quiet), now=now, reasons=quiet)
-        taken = self.store.take_deliveries(
-            edition_id, list(wanted), owner=run.owner, now=now,
-            stale_before=now - self.settings.delivery.claim_timeout, gone=run.gone)
-        order = {address: n for n, address in enumerate(wanted)}
-        taken.sort(key=lambda claim: order[claim.recipient])  # config order
-        last_write = monotonic()
-
-        def record(wait_all: bool) -> None:
-            """Write the outcomes of finished sends in one transaction (all of them once
-            the chunk is done; else at most every RECORD_EVERY seconds, so a crash leaves
-            few sends unrecorded)."""
-            nonlocal last_write
-            if wait_all:
-                dispatch.drain()
-            elif monotonic() - last_write < RECORD_EVERY:
-                return
-            outcomes = []
-            for address, value in list(results.items()):
-                if not isinstance(value, Future) or not value.done():
-                    continue
-                if value.exception() is not None:
-                    del results[address]  # not recorded: released below
-                    continue
-                result, outcome = value.result()
-                results[address] = result
-                if outcome is not None:
-                    outcomes.append(outcome)
-            self.store.finish_deliveries(edition_id, outcomes, now=self.clock())
-            last_write = monotonic()
-
-        for claim in taken:
-            if dispatch.stopped or (stop is not None and stop.is_set()):
-                break
-            self._pace()
-            results[claim.recipient] = dispatch.submit(
-                self._deliver_one, transport, run, claim, wanted[claim.recipient])
-            record(wait_all=False)
-        record(wait_all=True)
-        unfinished = [c.recipient for c in taken if c.recipient not in results]
-        self.store.release_claims(run.owner, edition_id, unfinished)
-        for address in unfinished:  # the run stopped first: pending again, for the next one
-            results[address] = DeliveryResult(address, DeliveryStatus.PENDING,
-                                              "not sent: this run stopped first")
-        for address in wanted:
-            results.setdefault(address, DeliveryResult(
-                address, DeliveryStatus.SENDING, "claimed by another run"))
-        return [r for a in (r.email for r in chunk)
-                if isinstance(r := results.get(a), DeliveryResult)]
-
     def unsubscribe(self, addresses: Sequence[str]) -> list[tuple[str, bool]]:
         """Add addresses to the suppression list: (address, newly added) each."""
         return [(a, self.store.suppress(a, now=self.clock(), source="command"))
                 for a in addresses]
-
-    def _deliver_one(self, transport: Transport, run: _Run, claim: Taken, letter: Letter
-                     ) -> tuple[DeliveryResult, Outcome | None]:
-        """Send one claimed delivery (in a sender thread when there are several connections)
-        and say how it ended; the chunk records it.
-
-        A delivery claimed before (`attempts` > 1) may have gone out in a run that died
-        before recording it. It is recorded as sent, not sent again, when the transport shows
-        the message went out (the file outbox), or when that run had noted the hand-over
-        (SMTP: just before the final "." of DATA, so the server most likely has it; the one
-        case where it may not is a crash in the moment between that note and the "." leaving,
-        and the history says "unconfirmed")."""
-        address = claim.recipient
-        message = letter.for_recipient(address)
-        mid = message.message_id
-        if claim.attempts > 1 and transport.delivered(message):
-            why = "sent before the last run stopped; recorded now"
-            return (DeliveryResult(address, DeliveryStatus.SENT, why),
-                    Outcome(address, DeliveryStatus.SENT, mid, why))
-        if claim.handed_over_at is not None:
-            why = ("unconfirmed: the last run stopped after handing it to the server; "
-                   "not sent again")
-            return (DeliveryResult(address, DeliveryStatus.SENT, why),
-                    Outcome(address, DeliveryStatus.SENT, mid, why))
-
-        def handed_over() -> None:
-            if not self.store.handed_over(run.edition_id, address, now=self.clock(),
-                                          owner=run.owner):
-                raise ClaimLost(f"{address}: the claim was released or taken over; "
-                                "not sent by this run")
-
-        try:
-            transport.send(message, handed_over)
-        except ClaimLost as e:  # the transport dropped the message before its end
-            return DeliveryResult(address, DeliveryStatus.SENDING, str(e)), None
-        except DeliveryError as e:
-            if e.unconfirmed:  # the server may have it: a second copy is the worse outcome
-                why = f"unconfirmed: {e}"
-                return (DeliveryResult(address, DeliveryStatus.SENT, why),
-                        Outcome(address, DeliveryStatus.SENT, mid, why))
-            if e.connection:  # not this recipient's fault: retry later, stop this run
-                self.store.finish_deliveries(run.edition_id, [Outcome(
-                    address, DeliveryStatus.DEFERRED, error=str(e),
-                    retry_after=self.clock() + retry_delay(claim.attempts))], now=self.clock())
-                raise DeliveryError(f"{e}; stopped, the rest will be sent on the next run",
-                                    permanent=e.permanent, connection=True) from e
-            status = DeliveryStatus.FAILED if e.permanent else DeliveryStatus.DEFERRED
-            log.info("delivery to %s %s: %s", address, status.value, e)
-            retry = (self.clock() + retry_delay(claim.attempts)
-                     if status is DeliveryStatus.DEFERRED else None)  # back off, more each time
-            return (DeliveryResult(address, status, str(e)),
-                    Outcome(address, status, error=str(e), retry_after=retry))
-        return (DeliveryResult(address, DeliveryStatus.SENT, mid),
-                Outcome(address, DeliveryStatus.SENT, mid))
-
-    def _pace(self) -> None:
-        """Keep to delivery.smtp.max_per_second (SMTP only: the outbox has no limit)."""
-        rate = self.settings.delivery.smtp.max_per_second
-        if rate is None or self.settings.delivery.transport != "smtp":
-            return
-        wait = self._last_send + 1 / rate - time.monotonic()
-        if wait > 0:
-            self.sleep(wait)
-        self._last_send = time.monotonic()
 
     def prune(self) -> int:
         """Delete items past `retention` (never sent-edition records), and the stored features
@@ -694,82 +413,6 @@ class App:
         return [health[f.url] for f in self.settings.feeds if f.url in health]
 
 
-class ClaimLost(Exception):
-    """This run's claim on a delivery is gone (released at shutdown, or taken over)."""
-
-
-class _NoTransport:
-    """Stands in for a transport in a dry run; sends nothing."""
-
-    def __enter__(self) -> _NoTransport:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def send(self, message: Outgoing, handed_over: Callable[[], None] | None = None) -> None:
-        raise AssertionError("a dry run never sends")
-
-    def delivered(self, message: Outgoing) -> bool:
-        return False
-
-
-@dataclass(frozen=True, slots=True)
-class _Run:
-    """One `deliver` call: the edition, who claims (this process), whose claims are dead."""
-
-    edition: str
-    edition_id: int
-    owner: str
-    gone: frozenset[str] | set[str]
-
-
-class _Dispatch:
-    """Runs deliveries inline (one connection) or on `workers` threads with at most two each
-    waiting. The first failure that stops the run (the transport is down, or a bug) stops new
-    submissions; deliveries already started finish and are recorded, then it is raised."""
-
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
-        self.stopped: BaseException | None = None
-        self._pool = ThreadPoolExecutor(workers, "digest-send") if workers > 1 else None
-        self._pending: set[Future[Any]] = set()
-
-    def __enter__(self) -> _Dispatch:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._settle(self._pending)
-
-    def submit(self, fn: Callable[..., Any], *args: object) -> Future[Any]:
-        if self._pool is None:
-            future: Future[Any] = Future()
-            try:
-                future.set_result(fn(*args))
-            except Exception as e:  # re-raised by deliver once the chunk is recorded
-                future.set_exception(e)
-                self.stopped = self.stopped or e
-            return future
-        while len(self._pending) >= 2 * self.workers:
-            done, self._pending = wait(self._pending, return_when=FIRST_COMPLETED)
-            self._settle(done)
-        future = self._pool.submit(fn, *args)
-        self._pending.add(future)
-        return future
-
-    def drain(self) -> None:
-        """Wait for every delivery submitted so far."""
-        pending, self._pending = self._pending, set()
-        self._settle(wait(pending).done)
-
-    def _settle(self, done: set[Future[Any]]) -> None:
-        for future in done:
-            error = future.exception()
-            if error is not None and self.stopped is None:
-                self.stopped = error
-
 
 def _explain(edition: Edition, placed: Sequence[Story], candidates: int) -> list[str]:
     lines = [f"{candidates} items in the window became {len(placed)} candidate stories"]
@@ -788,16 +431,6 @@ def _explain(edition: Edition, placed: Sequence[Story], candidates: int) -> list
             lines.extend(f"         {reason}" for reason in story.merge_reasons)
     return lines
 
-
-RETRY_FIRST = timedelta(minutes=5)
-RETRY_MAX = timedelta(hours=6)
-
-
-def retry_delay(attempts: int) -> timedelta:
-    """How long a deferred (4xx) delivery waits before the next try: 5 minutes after the first
-    attempt, doubling with each one, at most 6 hours."""
-    delay: timedelta = RETRY_FIRST * 2 ** max(attempts - 1, 0)
-    return min(delay, RETRY_MAX)
 
 
 def template_files(templates: str | None) -> list[Path]:
