@@ -2,10 +2,11 @@
 
 Clustering compares items by their normalised words (`neardup.text_of`: tokenised, stemmed,
 names and numbers marked) and classifying looks a story's words up in every section's terms
-(`classify.found_terms`). Together that is most of a build's work, about 100 us an item, and
-it depends only on the item's title and summary, on digest's code and on the sections'
-word lists: not on the window or the edition. So `digest refresh` works it out when it
-first stores an item and keeps it in `items.features`, with the key it was worked out under
+(`classify.found_terms`). Together that is most of a build's work, 150-250 us an item on a
+small machine, and it depends only on the item's title and summary, on digest's code and on
+the sections' word lists: not on the window or the edition. So polling (`App.refresh`: `digest
+fetch`, `digest run`) works it out when it first stores an item and keeps it in
+`items.features`, with the key it was worked out under
 (`Analyser.key`); a build reads it back. An item whose features are missing or were worked out
 under another key (sections or keywords changed since, another version of digest, items stored
 before this existed) is worked out at build time and stored back, once.
@@ -110,7 +111,10 @@ def unpack(packed: str, when: datetime | None) -> Features:
     text = neardup.unpack(words, when)
     if found == "[]":
         return Features(text, ())
-    return Features(text, tuple(_found(json.loads(found))))
+    rows = json.loads(found)
+    if not isinstance(rows, list):
+        raise ValueError(f"not a list of found terms: {found[:80]!r}")
+    return Features(text, tuple(_found(rows)))
 
 
 def _found(rows: Iterable[object]) -> Iterable[classify.Found]:

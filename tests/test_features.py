@@ -64,7 +64,7 @@ def test_the_first_text_finds_its_terms_and_words() -> None:
 
 @pytest.mark.parametrize("packed", [
     "", "just words", "a\tb\tc\tr\t[[1,2]]", "a\tb\tc\tr\t[[\"tech\",\"AI\",null]]",
-    "a\tb\tc\tr\tnot json", "a\tb\tr\t[]"])
+    "a\tb\tc\tr\tnot json", "a\tb\tr\t[]", "a\tb\tc\tr\t5", "a\tb\tc\tr\t{\"x\": 1}"])
 def test_unpack_refuses_what_pack_did_not_write(packed: str) -> None:
     with pytest.raises(ValueError):
         features.unpack(packed, None)
