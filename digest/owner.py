@@ -1,6 +1,7 @@
 """Who holds a claim: a name for this process (host:pid:start time), and whether the process a
 name stands for has ended, so its unfinished claims can be taken at once instead of after a
-timeout. Only processes on this host can be judged; any other owner is never called gone."""
+timeout. Only processes on this host can be judged; any other owner is never called gone.
+And which daemons are alive, by their heartbeats (what `digest status --check` asks)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 ALIVE = timedelta(minutes=3)  # a heartbeat older than this: that daemon is not running
-Beat = tuple[str, datetime, datetime, datetime | None]  # Store.instances(): owner, ..., beat, ...
+# Store.instances(): (owner, started at, last beat, next send)
+Beat = tuple[str, datetime, datetime, datetime | None]
 
 
 def _stat(pid: int) -> tuple[str, str]:
