@@ -64,7 +64,6 @@ class Outcome:
     retry_after: datetime | None = None
 
 
-
 class DeliveriesStore(StoreBase):
     """Deliveries, their claims and outcomes; suppressions; history."""
 

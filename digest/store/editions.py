@@ -32,7 +32,6 @@ class FrozenEdition:
     text: str
 
 
-
 class EditionsStore(StoreBase):
     """Frozen editions and the fingerprints of what they carried."""
 

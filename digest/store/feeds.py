@@ -36,7 +36,6 @@ class Packer(Protocol):
     def pack_all(self, items: Sequence[Item]) -> list[str]: ...
 
 
-
 class FeedsStore(StoreBase):
     """Feeds, their leases and polls."""
 
