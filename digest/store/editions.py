@@ -17,7 +17,7 @@ from digest.models import DeliveryStatus
 from digest.schema import deliveries, edition_fingerprints, editions, skipped_editions
 from digest.store.base import StoreBase, _db_time, _utc
 
-log = logging.getLogger("digest.store")  # the name its records had before the split
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from digest.models import Item
 from digest.schema import feeds, items
 from digest.store.base import StoreBase, _db_time, _utc
 
-log = logging.getLogger("digest.store")  # the name its records had before the split
+log = logging.getLogger(__name__)
 
 
 class ItemsStore(StoreBase):
