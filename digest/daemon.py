@@ -89,9 +89,9 @@ class Daemon:
         self._beat()  # before the catch-up, so `status` sees the process at once
         self._schedule()
         self.scheduler.start()
-        self.on_event("start", f"digest run {self.owner}: next send "
-                      f"{self._next_send().isoformat()}", owner=self.owner,
-                      next_send_at=self._next_send().isoformat())
+        next_send_at = self._next_send().isoformat()
+        self.on_event("start", f"digest run {self.owner}: next send {next_send_at}",
+                      owner=self.owner, next_send_at=next_send_at)
         while not self.stop.wait(WATCH_EVERY):
             if self._reload.is_set() or self._config_mtime() != self._mtime:
                 self._try_reload()

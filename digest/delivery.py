@@ -103,25 +103,24 @@ class DeliveryMixin:
         name = day.isoformat()
         report = SendReport(name, dry_run=dry_run)
         frozen = self.store.frozen_edition(name)
-        if frozen is None and not (dry_run or to):
+        result = None
+        if frozen is None and (dry_run or to):  # built to look at or test, not frozen
+            result = self.build(day, fetch=fetch)
+        elif frozen is None:
             # One instance builds and freezes; the others wait, then send what it froze.
             with self.store.exclusive("edition"):
                 frozen = self.store.frozen_edition(name)
                 if frozen is None:
                     result = self.build(day, fetch=fetch)
-                    if not result.edition.stories:
-                        report.results.append(DeliveryResult(
-                            "*", None, "the edition has no stories"))
-                        return report
-                    frozen = self._freeze(result)
-        if frozen is None:  # a dry run or a test copy of an edition not frozen yet
-            result = self.build(day, fetch=fetch)
-            if not result.edition.stories:
-                report.results.append(DeliveryResult("*", None, "the edition has no stories"))
-                return report
+                    if result.edition.stories:
+                        frozen = self._freeze(result)
+        if frozen is not None:
+            edition = edition_from_dict(frozen.payload)
+        elif result is not None and result.edition.stories:
             edition = result.edition
         else:
-            edition = edition_from_dict(frozen.payload)
+            report.results.append(DeliveryResult("*", None, "the edition has no stories"))
+            return report
 
         if to:  # a test copy: not recorded, does not freeze the edition
             if not dry_run:

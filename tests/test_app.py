@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import DEMO_EDITION, SmtpServer, fixed_clock
+from conftest import DEMO_EDITION, SmtpServer, WriteConfig, fixed_clock
 from digest.app import App
 from digest.cli import main
 from digest.config import load_settings
@@ -315,3 +315,17 @@ def test_a_send_killed_mid_batch_and_run_again_delivers_one_copy_each(
     # so it was simply sent.
     unconfirmed = {r for r, (_, note) in history.items() if note and "unconfirmed" in note}
     assert recipients[7] in unconfirmed and unconfirmed <= set(recipients[:15])
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_an_edition_without_stories_is_neither_sent_nor_frozen(
+        write_config: WriteConfig, dry_run: bool) -> None:
+    settings = load_settings(write_config(), env={})  # no feeds: nothing in the window
+    app = App(settings, Store(settings.database), clock=fixed_clock("2026-11-27T10:00:00"))
+    try:
+        report = app.deliver(date(2026, 11, 30), dry_run=dry_run, fetch=False)
+        assert [(r.recipient, r.status, r.detail) for r in report.results] == [
+            ("*", None, "the edition has no stories")]
+        assert app.store.frozen_edition("2026-11-30") is None
+    finally:
+        app.close()
