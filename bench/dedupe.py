@@ -5,8 +5,8 @@ all-pairs comparison, and its quality on the labelled sets and on real same-day 
    25,000 and 50,000 items (`--sizes`), best of 3 runs at 10,000 and of 2 above. Targets: the
    50k window in at most 6x the 10k window's time (5x the items), and under 15 s (300 us/item).
 2. The peer, exact all-pairs comparison at 10,000 items: every pair of texts gets the same
-   verification the LSH path gives its candidates, `neardup.similarity(a, b, weight)` with the
-   window's IDF weights. It is timed over a fixed random sample of pairs and extrapolated
+   verification the LSH path gives its candidates, `neardup.Comparison(texts).verdict(a, b)` with
+   the window's IDF weights. It is timed over a fixed random sample of pairs and extrapolated
    linearly to all n(n-1)/2 pairs (said so in the report); plain Jaccard of the word sets is
    timed over all pairs when a sample says that takes under a minute. Target: all-pairs time /
    cluster_stories time >= 20x. The sampled pairs that pass verification show the blocking's
@@ -55,7 +55,7 @@ CORPUS = REPO.parent / "shared" / "corpus" / "feeds"
 TESTS = REPO / "tests"
 SIZES = (10_000, 25_000, 50_000)
 PAIRS_N = 10_000  # the window the all-pairs peer is measured on
-PAIR_SAMPLE = 2_000_000  # sampled pairs for the similarity() peer
+PAIR_SAMPLE = 2_000_000  # sampled pairs for the all-pairs verdict() peer
 FULL_JACCARD_LIMIT_S = 60.0  # plain Jaccard over all pairs only if a sample says it is quicker
 SEED = 20261127
 DUPLICATE_SHARE = 0.10
@@ -283,14 +283,14 @@ def breakdown(items: Sequence[Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     texts = [neardup.text_of(i.title, i.summary, i.when) for i in items]
     t1 = time.perf_counter()
-    df = neardup.document_frequency(texts)
-    weight = neardup.idf_weights(df, len(texts))
+    comparison = neardup.Comparison(texts)
+    df, weight = comparison.df, comparison.weight
     # neardup is being tuned: candidate_pairs has taken (texts, df) and (texts, df, weight)
     takes_weight = len(inspect.signature(neardup.candidate_pairs).parameters) >= 3
     pairs = (neardup.candidate_pairs(texts, df, weight) if takes_weight
              else neardup.candidate_pairs(texts, df))
     t2 = time.perf_counter()
-    verified = sum(neardup.similarity(texts[a], texts[b], weight)[1] is None for a, b in pairs)
+    verified = sum(comparison.verdict(a, b)[1] is None for a, b in pairs)
     t3 = time.perf_counter()
     return {"text_of_s": round(t1 - t0, 3), "candidates_s": round(t2 - t1, 3),
             "verify_s": round(t3 - t2, 3), "candidate_pairs": len(pairs), "verified": verified}
@@ -327,13 +327,12 @@ def all_pairs(items: Sequence[Any], stories: Sequence[Any], cluster_s: float, sa
     n = len(items)
     total_pairs = n * (n - 1) // 2
     texts = [neardup.text_of(i.title, i.summary, i.when) for i in items]
-    weight = neardup.idf_weights(neardup.document_frequency(texts), len(texts))
+    verdict = neardup.Comparison(texts).verdict  # the window's IDF weights
     pairs = sample_pairs(n, min(sample, total_pairs))
-    similarity = neardup.similarity
 
     gc.collect()
     t0 = time.perf_counter()
-    passed = [(a, b) for a, b in pairs if similarity(texts[a], texts[b], weight)[1] is None]
+    passed = [(a, b) for a, b in pairs if verdict(a, b)[1] is None]
     sim_s = time.perf_counter() - t0
     sim_full_s = sim_s * total_pairs / len(pairs)
 
@@ -562,7 +561,7 @@ def print_report(result: dict[str, Any]) -> None:
               f"({a['total_pairs']:,} pairs)")
         print(f"    cluster_stories (best of {runs_for(a['n'])})        "
               f"{a['cluster_stories_s']:>9.2f} s")
-        print(f"    all-pairs neardup.similarity        {a['similarity_all_pairs_s']:>9.1f} s  "
+        print(f"    all-pairs Comparison.verdict        {a['similarity_all_pairs_s']:>9.1f} s  "
               f"EXTRAPOLATED linearly from {a['sampled_pairs']:,} random pairs "
               f"({a['similarity_sample_s']:.2f} s, {a['similarity_us_per_pair']:.2f} us/pair)")
         extra = (f"; {a['jaccard_pairs_at_0.5']:,} pairs >= 0.5"
@@ -574,7 +573,7 @@ def print_report(result: dict[str, Any]) -> None:
             print(f"      {name:<62} {value:7.1f}x  (target >= 20x)")
         v, t = a["sample_verified_pairs"], a["sample_verified_in_one_story"]
         print(f"    blocking recall on the sample: {t} of {v} sampled pairs that pass "
-              f"similarity() are in one story from cluster_stories"
+              f"verdict() are in one story from cluster_stories"
               + (f" ({t / v:.1%})" if v else ""))
     else:
         print(f"  synthetic windows and real feeds: skipped ({result.get('skipped')})")

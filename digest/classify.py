@@ -1,7 +1,7 @@
 """Which section a story belongs to, with the words that decided it; pure: no I/O, no clock.
 
 Each section has a vocabulary: built-in knowledge (`digest/lexicon/<name>.yaml`, read by
-`config.load_lexicon`: countries, capitals, cities, demonyms, regional bodies, leaders for
+`lexicon.load_lexicon`: countries, capitals, cities, demonyms, regional bodies, leaders for
 Africa and Europe; companies, products and technologies for tech) plus the section's own
 `keywords`, minus its `exclude` list. Every term has a weight (1 weak .. 4 decisive).
 
@@ -34,7 +34,6 @@ AUTO = "auto"
 ELSEWHERE_ID = "elsewhere"
 ELSEWHERE_TITLE = "Elsewhere"
 TITLE_WEIGHT = 2
-KEYWORD_WEIGHT = 3.0  # a section's own keyword, unless it says otherwise
 MIN_SCORE = 5.0  # the default score a story needs to enter a section
 MAX_TERM_WORDS = 5
 SUMMARY_CHARS = 600  # the start of the summary says what the story is about
@@ -250,13 +249,6 @@ def judge(found: Iterable[Found], order: Sequence[str], *, default: str | None =
     if top < min_score:
         return Verdict(None, top, f"{reason}: below {min_score:g}", tuple(won))
     return Verdict(winner, top, reason, tuple(won))
-
-
-def score_story(story: Story, lexicon: Lexicon, *, default: str | None = None,
-                min_score: float = MIN_SCORE) -> Verdict:
-    """The section a story's words point to (see the module docstring)."""
-    return judge(found_terms(story.title, story.summary, lexicon), lexicon.order,
-                 default=default, min_score=min_score)
 
 
 def classify_stories(

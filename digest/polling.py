@@ -34,9 +34,12 @@ class PollPlan:
 def backoff(every: timedelta, failures: int, cap: timedelta, draw: float) -> timedelta:
     """The wait after `failures` consecutive failures: every x 2^(failures-1), capped, then
     jittered down by up to a quarter (`draw` in [0, 1))."""
-    nominal = every * (1 << min(max(failures - 1, 0), 32))
-    nominal = min(nominal, cap)
-    return nominal * (JITTER_FLOOR + (1 - JITTER_FLOOR) * draw)
+    nominal = every
+    for _ in range(max(failures - 1, 0)):
+        if nominal >= cap:  # doubling stops at the cap: a daily feed's 2^40 overflows timedelta
+            break
+        nominal *= 2
+    return min(nominal, cap) * (JITTER_FLOOR + (1 - JITTER_FLOOR) * draw)
 
 
 def _publisher_floor(outcome: FeedOutcome) -> tuple[timedelta, str]:

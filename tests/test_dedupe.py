@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime
 
 import pytest
 
+from digest import neardup
 from digest.dedupe import canonical_url, cluster_stories, fingerprints, item_key
 from digest.models import Item
 from labelled_stories import load
@@ -50,6 +52,9 @@ def item(url: str, *, source: str = "A", title: str | None = None, guid: str | N
     ("https://www-example-org.cdn.ampproject.org/c/s/www.example.org/news/story",
      "https://example.org/news/story"),
     ("https://www.google.com/amp/s/example.org/news/story", "https://example.org/news/story"),
+    ("https://google.com/amp/s/example.org/news/story", "https://example.org/news/story"),
+    # a link w3lib cannot parse (the port) still loses its tracking parameters
+    ("https://example.org:99999/a?fbclid=x=y", "https://example.org:99999/a"),
 ])
 def test_canonical_url_equates(a: str, b: str) -> None:
     assert canonical_url(a) == canonical_url(b)
@@ -66,6 +71,9 @@ def test_canonical_url_equates(a: str, b: str) -> None:
     # real section: left alone
     ("https://example.org/a?page=2", "https://example.org/a?page=3"),
     ("https://example.org/a?ref_id=7", "https://example.org/a"),  # only the exact name `ref`
+    # only the AMP cache's own link forms (/c/s/..., Google's /amp/s/...) are unwrapped
+    ("https://x.cdn.ampproject.org/cc/s/example.org/a", "https://example.org/a"),
+    ("https://example.net/amp/s/example.org/story", "https://example.org/story"),
 ])
 def test_canonical_url_keeps_what_matters(a: str, b: str) -> None:
     assert canonical_url(a) != canonical_url(b)
@@ -79,6 +87,14 @@ def test_item_key_fallback_chain() -> None:
     assert item_key(no_link).startswith("title:")
     assert item_key(no_link) != item_key(Item(feed_url="f", key="", url="", title="Other",
                                               summary="", published=None))
+
+
+def test_item_keys_are_stored_so_their_form_never_changes() -> None:
+    undated = Item(feed_url="f", key="", url="", title="Hello", summary="", published=None)
+    dated = replace(undated, published=datetime(2026, 11, 24, 9, tzinfo=UTC))
+    assert item_key(undated) == "title:" + hashlib.sha256(b"hello|").hexdigest()[:32]
+    assert item_key(dated) == "title:" + hashlib.sha256(
+        b"hello|2026-11-24T09:00:00+00:00").hexdigest()[:32]
 
 
 def test_same_url_across_feeds_is_one_story_with_also() -> None:
@@ -96,12 +112,86 @@ def test_same_url_across_feeds_is_one_story_with_also() -> None:
 
 
 def test_representative_prefers_fuller_summary_then_earliest() -> None:
-    early = item("https://x.example/s", source="Early", summary="same", day=23, id=1)
-    late = item("https://x.example/s", source="Late", summary="same", day=25, id=2)
+    # the ids run against the dates, so the earliest wins by its date, not as the lower id
+    early = item("https://x.example/s", source="Early", summary="same", day=23, id=2)
+    late = item("https://x.example/s", source="Late", summary="same", day=25, id=1)
     fuller = item("https://x.example/s", source="Full", summary="much longer text", day=26,
                   id=3)
     assert cluster_stories([late, early])[0][0].source == "Early"
     assert cluster_stories([late, early, fuller])[0][0].source == "Full"
+
+
+def test_a_dated_item_leads_an_undated_copy_and_ties_go_to_the_lower_id() -> None:
+    dated = item("https://x.example/s", source="Dated", summary="same", id=2)
+    undated = replace(item("https://x.example/s", source="Undated", summary="same", id=1),
+                      published=None)
+    assert cluster_stories([undated, dated])[0][0].source == "Dated"
+    second = item("https://x.example/s", source="Second", summary="same", id=2)
+    first = item("https://x.example/s", source="First", summary="same", id=1)
+    assert cluster_stories([second, first])[0][0].source == "First"
+    unsaved = item("https://x.example/s", source="Unsaved", summary="same", id=None)  # type: ignore[arg-type]
+    assert cluster_stories([first, unsaved])[0][0].source == "Unsaved"  # no id counts as 0
+
+
+def test_merged_story_is_its_representative_with_the_others_as_also() -> None:
+    lead = item("https://wire.example/story", source="Wire", weight=2.0, summary="The lead.",
+                guid="tag:wire.example,2026:story-1", day=23, id=1)
+    same_url = replace(item("https://www.wire.example/story/", source="Daily", id=2),
+                       image="https://img.example/daily.jpg")
+    same_guid = replace(item("https://mirror.example/x", source="Mirror",
+                             guid="tag:wire.example,2026:story-1", id=3),
+                        image="https://img.example/mirror.jpg")
+    daily_again = item("https://wire.example/story?utm_source=rss", source="Daily", id=4)
+    stories, _ = cluster_stories([lead, same_url, same_guid, daily_again])
+    assert len(stories) == 1
+    story = stories[0]
+    assert (story.title, story.url, story.source, story.published, story.summary,
+            story.weight) == (lead.title, lead.url, "Wire", lead.published, "The lead.", 2.0)
+    assert story.items == (lead, same_url, same_guid, daily_again)
+    assert story.image == "https://img.example/daily.jpg"  # the first in the story with one
+    assert [(a.source, a.url) for a in story.also] == [  # one link an outlet
+        ("Daily", same_url.url), ("Mirror", same_guid.url)]
+    assert story.merge_reasons == (
+        f"merged Daily ({same_url.url}): same URL as Wire",
+        f"merged Mirror ({same_guid.url}): same guid as Wire",
+        f"merged Daily ({daily_again.url}): same URL as Wire",
+    )
+
+
+def test_merge_reasons_name_the_other_outlet_whichever_came_first() -> None:
+    light = item("https://wire.example/story", source="Light", id=1)
+    heavy = item("https://www.wire.example/story", source="Heavy", weight=2.0, id=2)
+    for order in ([light, heavy], [heavy, light]):
+        story = cluster_stories(order)[0][0]
+        assert story.source == "Heavy"
+        assert story.merge_reasons == (f"merged Light ({light.url}): same URL as Heavy",)
+
+
+def test_texts_worked_out_before_are_used_as_given() -> None:
+    a = item("https://a.example/1", source="A", title="Ruto signs the finance bill", id=1)
+    b = item("https://b.example/2", source="B", title="Nairobi marathon record falls", id=2)
+    assert len(cluster_stories([a, b])[0]) == 2
+    same = neardup.text_of(a.title, a.summary, a.when)
+    assert len(cluster_stories([a, b], texts=[same, same])[0]) == 1  # the texts say: alike
+    with pytest.raises(ValueError):
+        cluster_stories([a, b], texts=[same])
+
+
+@pytest.mark.parametrize(("guid", "is_global"), [
+    ("http://a.example/?p=1", True),
+    ("https://a.example/?p=1", True),
+    ("tag:a.example,2026:1", True),
+    ("urn:isbn:1234", True),
+    ("urn:isbn:123", False),  # a scheme, but 12 characters at most: a counter
+    ("post-123456789012", False),  # long, but no scheme
+    ("42", False),
+])
+def test_a_guid_is_an_identity_across_feeds_only_if_globally_unique(guid: str,
+                                                                   is_global: bool) -> None:
+    a = item("https://a.example/1", source="A", guid=guid, id=1)
+    b = item("https://b.example/2", source="B", guid=guid, id=2)
+    assert (f"guid:{guid}" in fingerprints(a)) is is_global
+    assert len(cluster_stories([a, b])[0]) == (1 if is_global else 2)
 
 
 def test_global_guid_merges_but_short_guid_does_not() -> None:
@@ -145,6 +235,17 @@ def test_fingerprints_fit_an_index_however_long_the_item() -> None:
     # the long URL's hash is still the same for the same article under tracking parameters
     copy = item("https://www.example.org/" + "a" * 5000, guid="tag:example.org," + "g" * 5000)
     assert {m for m in marks if not m.startswith("text:")} <= fingerprints(copy)
+    guid, url = "tag:example.org," + "g" * 5000, "example.org/" + "a" * 5000
+    assert {m for m in marks if not m.startswith("text:")} == {
+        "guid:sha256:" + hashlib.sha256(guid.encode()).hexdigest(),
+        "url:sha256:" + hashlib.sha256(url.encode()).hexdigest()}
+
+
+def test_an_identity_of_up_to_500_characters_is_kept_as_written() -> None:
+    path = "a" * (500 - len("url:example.org/"))
+    assert f"url:example.org/{path}" in fingerprints(item(f"https://example.org/{path}"))
+    longer = fingerprints(item(f"https://example.org/{path}b"))
+    assert "url:sha256:" + hashlib.sha256(f"example.org/{path}b".encode()).hexdigest() in longer
 
 
 # --- near-duplicates: the same story in other words ---
@@ -239,3 +340,52 @@ def test_one_borderline_link_does_not_pull_two_stories_together() -> None:
                           "past protests over the finance bill passed by parliament.", id=9)
     stories, _ = cluster_stories([*wire, loose])
     assert sorted(len(s.items) for s in stories) == [1, 3]
+
+
+# A rewrite of the Kenya story: alike enough for the same news cycle (0.16), not for days apart.
+REWRITE_TITLE = "Kenyan MPs approve tax-raising finance bill amid tear gas"
+REWRITE = ("Members of Kenya's parliament voted through a finance bill that raises taxes on fuel "
+           "and mobile money transfers, while police fired tear gas at protesters in Nairobi.")
+
+
+def test_a_sent_storys_fingerprint_keeps_its_date() -> None:
+    rewrite = kenya(REWRITE_TITLE, source="Daily", summary=REWRITE, hour=15, id=2)
+    title = "Kenya's parliament passes finance bill despite protests"
+    for sent_day, refused in ((24, True), (17, False)):  # the same day, or a week before
+        sent_item = kenya(title, source="Reuters", day=sent_day, id=1)
+        sent = dict.fromkeys(fingerprints(sent_item), date(2026, 11, sent_day - 1))
+        stories, dropped = cluster_stories([rewrite, *BACKGROUND], sent)
+        assert (rewrite not in {it for s in stories for it in s.items}) is refused, sent_day
+        if refused:
+            assert len(dropped) == 1
+            assert f"to {title!r} in edition 2026-11-23" in dropped[0]
+
+
+def test_an_undated_sent_story_is_refused_only_as_a_close_copy() -> None:
+    title = "Kenya's parliament passes finance bill despite protests"
+    sent_item = replace(kenya(title, source="Reuters", id=1), published=None)
+    sent = dict.fromkeys(fingerprints(sent_item), date(2026, 11, 23))
+    copy = kenya(title, source="Daily", hour=15, id=2)
+    rewrite = kenya(REWRITE_TITLE, source="Daily", summary=REWRITE, hour=15, id=3)
+    stories, dropped = cluster_stories([rewrite, *BACKGROUND], sent)
+    assert rewrite in stories[0].items and dropped == []
+    stories, dropped = cluster_stories([copy], sent)
+    assert stories == [] and len(dropped) == 1
+    assert dropped[0].startswith(f"already sent: {title!r} (Daily")
+    assert f"similarity 1.00 to {title!r} in edition 2026-11-23" in dropped[0]
+
+
+def test_a_sent_storys_fingerprint_holds_as_much_of_its_words_as_a_comparison_reads() -> None:
+    # A copy a week later is refused as the very same text (1.00): the fingerprint kept the
+    # whole lede, past a dateline, and separators inside the title or summary were only spaces.
+    words = [f"{name}{n}" for n in range(40) for name in ("Kisumu", "levy", "Mombasa")]
+    summary = "NAIROBI (Reuters) - " + " ".join(words)
+    assert len(summary) > neardup.LEDE_CHARS + 80
+    title = "Kenya's parliament passes finance bill despite protests"
+    sent_item = kenya(title.replace(" ", "\x1f"), source="Reuters",
+                      summary=summary.replace(" ", "\x1f"), day=17, id=1)
+    sent = dict.fromkeys(fingerprints(sent_item), date(2026, 11, 16))
+    copy = kenya(title, source="Daily", summary=summary, id=2)
+    stories, dropped = cluster_stories([copy], sent)
+    assert stories == [] and len(dropped) == 1
+    assert f"similarity 1.00 to {title!r} in edition 2026-11-16" in dropped[0]

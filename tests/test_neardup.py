@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import random
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -118,25 +120,55 @@ def test_rare_word_blocking_pairs_what_the_one_text_at_a_time_reference_pairs() 
     assert len(expected) > 400 and found == expected
 
 
+def test_rare_word_blocking_on_sparse_words_matches_the_reference_too() -> None:
+    # Most words in one or two texts, as names and numbers are: what the rare-word buckets are
+    # for. With a bucket of exactly RARE_BUCKET_MAX copies, headlines shared over other
+    # summaries, and pairs just inside and just outside the time span.
+    rng = random.Random(13)
+    vocabulary = [f"Name{n}" for n in range(20000)]
+    common = [f"word{n}" for n in range(40)]
+
+    def sentence(size: int) -> str:
+        return " ".join(rng.choice(vocabulary) for _ in range(size))
+
+    texts = [text_of(sentence(6), sentence(10), NOON + timedelta(seconds=rng.randint(0, 400_000)))
+             for _ in range(600)]
+    texts += [texts[7]] * (neardup.RARE_BUCKET_MAX - 1)  # 16 in all
+    headline = " ".join(common[:3])
+    texts += [text_of(headline, sentence(8), NOON), text_of(headline, sentence(8), NOON)]
+    span = timedelta(hours=neardup.THRESHOLDS[-1][0])
+    texts += [text_of("Zeta Eta", "Theta", NOON), text_of("Zeta Eta", "Iota", NOON + span),
+              text_of("Kappa Lambda", "Mu", NOON),
+              text_of("Kappa Lambda", "Nu", NOON + span + timedelta(seconds=20))]
+    texts += [text_of(" ".join(common), "", NOON) for _ in range(20)]  # common words
+    comparison = Comparison(texts)
+    occurrences = neardup._Occurrences(texts, list(comparison.df))
+    found = neardup._rare_word_pairs(texts, comparison.df, comparison.weight, occurrences)
+    expected = reference_rare_pairs(texts, comparison.df, comparison.weight)
+    assert found == expected
+    n = 600 + neardup.RARE_BUCKET_MAX - 1
+    assert (7, 600) in found and (n, n + 1) in found and (n + 2, n + 3) in found
+    assert (n + 4, n + 5) not in found
+
+
 def test_opposite_words_veto_only_titles_that_are_otherwise_alike() -> None:
     lede = "The striker scored twice in the second half at the Stade de France on Sunday."
     wins = text_of("PSG wins Paris derby against Paris FC", lede, NOON)
     loses = text_of("PSG loses Paris derby against Paris FC", lede, NOON)
-    comparison = Comparison([wins, loses])
-    score, veto = neardup.similarity(wins, loses, comparison.weight)
+    score, veto = Comparison([wins, loses]).verdict(0, 1)
     assert score > neardup.STRONG and veto is not None and "opposite" in veto
 
     backs = text_of("EU countries back fresh Russia sanctions after Hungary drops veto", lede,
                     NOON)
     agrees = text_of("EU agrees sanctions package on shadow fleet", lede, NOON)
-    assert neardup.similarity(backs, agrees, Comparison([backs, agrees]).weight)[1] is None
+    assert Comparison([backs, agrees]).verdict(0, 1)[1] is None
 
 
 def test_different_title_numbers_are_different_events() -> None:
     lede = "Germany's statistics office said prices rose less than expected."
     a = text_of("German inflation eases to 2.1% in November", lede, NOON)
     b = text_of("German inflation eases to 2.4% in November", lede, NOON)
-    veto = neardup.similarity(a, b, Comparison([a, b]).weight)[1]
+    veto = Comparison([a, b]).verdict(0, 1)[1]
     assert veto == "different numbers in the titles"
 
 
@@ -150,7 +182,7 @@ def test_texts_further_apart_need_a_higher_score(hours: float | None, needed: fl
     a = text_of("Ruto signs finance bill", "The president signed the bill into law.", NOON)
     when = None if hours is None else NOON + timedelta(hours=hours)
     b = text_of("Ruto signs finance bill", "The president signed the bill into law.", when)
-    assert neardup.similarity(a, b, Comparison([a, b]).weight)[1] is None  # identical: 1.0
+    assert Comparison([a, b]).verdict(0, 1) == (1.0, None)  # identical
 
 
 def test_a_weak_link_joins_groups_only_if_they_are_alike_on_average() -> None:
@@ -173,5 +205,236 @@ def test_a_weak_link_joins_groups_only_if_they_are_alike_on_average() -> None:
     mean = sum(comparison.score(i, 4) for i in range(4)) / 4
     assert mean < neardup.JOIN_MEAN  # ... to a group it is not like on average
     assert not comparison.join_ok(weak, [0, 1, 2, 3], [4])
+    assert not comparison.join_ok(weak, [4], [0, 1, 2, 3])  # either way round
+    assert not comparison.join_ok(weak, [0, 2], [4]) and not comparison.join_ok(weak, [4], [0, 2])
     assert comparison.join_ok(weak, [0], [4])  # two single texts: the link is all there is
     assert comparison.join_ok(Match(0, 4, neardup.STRONG), [0, 1, 2, 3], [4])
+
+
+# --- the words of a text ---
+
+
+def test_words_in_another_thread_get_their_own_stemmer() -> None:
+    # PyStemmer's stemmer may not be shared between threads: each thread makes its own.
+    out: list[list[str]] = []
+    worker = threading.Thread(target=lambda: out.append(words("Zanzibaris quarrelled")))
+    worker.start()
+    worker.join()
+    assert out == [["zanzibari", "quarrel"]]
+
+
+def test_thousands_separators_and_possessives() -> None:
+    assert words("1,000 jobs") == ["1000", "job"]
+    assert words("She's back") == ["back"]  # "she" is a stop word, possessive or not
+
+
+def test_names_are_capitalised_words_inside_a_sentence_and_numbers() -> None:
+    text = text_of("Ruto meets Odinga in Nairobi on Monday",
+                   "Police said 7 died. Protesters marched in Kisumu", NOON)
+    # not "Ruto" or "Police" (a sentence's first word), nor "Monday" (a calendar word)
+    assert text.names == {"odinga", "nairobi", "7", "kisumu"}
+    assert text.title == {"ruto", "meet", "odinga", "nairobi", "monday"}
+    assert text.numbers == set() and text.when == NOON.timestamp()
+
+
+def test_a_live_page_blurb_is_no_lede_and_a_round_up_is_marked() -> None:
+    assert text_of("Kenya votes", "Follow our live coverage of the vote", NOON).lede == set()
+    assert text_of("Morning briefing: Kenya votes", "", NOON).roundup
+    assert not text_of("Kenya votes", "", NOON).roundup
+
+
+LONG = " ".join(f"{name}{n}" for n in range(40) for name in ("kisumu", "levy", "mombasa"))
+
+
+@pytest.mark.parametrize("dateline", [
+    "", "NAIROBI (Reuters) - ",
+    "JOHANNESBURG/CAPE TOWN/PRETORIA, South Africa, Nov 24 (Reuters Foundation) - ",
+])
+def test_the_lede_is_the_first_320_characters_after_a_dateline(dateline: str) -> None:
+    lede = text_of("T", dateline + LONG, NOON).lede
+    cut = LONG[:neardup.LEDE_CHARS]  # ends inside a word: that word is left out
+    assert lede == set(words(cut)) - {words(cut)[-1]}
+    assert len(lede) == len(cut.split()) - 1
+
+
+def test_pack_and_unpack_keep_a_text_whole() -> None:
+    for text in (text_of("Ruto meets Odinga in Nairobi", "Police said 7 died. Kisumu", NOON),
+                 text_of("Morning briefing: Kenya votes", "", None)):
+        packed = neardup.pack(text)
+        assert neardup.unpack(packed, None if text.when is None else NOON) == text
+    assert neardup.pack(text_of("Morning briefing: Kenya", "Odinga spoke", NOON)) == \
+        "brief kenya morn\todinga spoke\t\tr"  # a lede's first word is no name
+    assert neardup.pack(text_of("Kenya votes", "", NOON)) == "kenya vote\t\t\t"
+    later = NOON + timedelta(hours=5)
+    assert neardup.unpack("a b\t\t\t", later) == neardup.Text(
+        frozenset({"a", "b"}), frozenset(), frozenset({"a", "b"}), frozenset(),
+        later.timestamp())
+    with pytest.raises(ValueError):
+        neardup.unpack("a b\tc", NOON)
+
+
+def test_idf_weights_are_on_a_grid() -> None:
+    weights = neardup.idf_weights({"rare": 1, "common": 3}, 3)
+    assert weights == {"rare": round((math.log(4) + 1) * 2**20) / 2**20,
+                       "common": round((math.log(4 / 3) + 1) * 2**20) / 2**20}
+
+
+def test_a_word_written_as_a_name_in_half_its_texts_weighs_more() -> None:
+    named = text_of("Talks with Odinga", "", NOON)  # "Odinga" inside a sentence: a name
+    plain = text_of("odinga talks", "", NOON)  # first word: not known to be a name
+    two = Comparison([named, plain])
+    assert two.weight["odinga"] == round(
+        round((math.log(3 / 2) + 1) * 2**20) / 2**20 * neardup.NAME_BOOST * 2**20) / 2**20
+    assert two.weight["talk"] == round((math.log(3 / 2) + 1) * 2**20) / 2**20
+    three = Comparison([named, plain, plain])  # a name in one of three: not boosted
+    assert three.weight["odinga"] == three.weight["talk"]
+
+
+# --- verification ---
+
+RUTO = "President William Ruto signed the finance bill into law at State House in Nairobi."
+REWRITE = ("Kenya's head of state approved the contested tax measures on Friday, lawmakers "
+           "said, as protests continued in Nairobi.")
+
+
+def pair(a: neardup.Text, b: neardup.Text) -> tuple[float, str | None]:
+    return Comparison([a, b]).verdict(0, 1)
+
+
+def test_a_rewrite_is_one_story_the_same_day_but_not_days_apart() -> None:
+    a = text_of("Ruto signs finance bill", RUTO, NOON)
+    same_day = text_of("Kenya's president approves tax law", REWRITE, NOON)
+    score = Comparison([a, same_day]).score(0, 1)
+    assert neardup.THRESHOLDS[0][1] <= score < neardup.STRONG
+    for hours, veto in ((6, None), (24, f"similarity {score:.2f} < 0.50, published 24 h apart"),
+                        (None, f"similarity {score:.2f} < 0.80")):
+        when = None if hours is None else NOON + timedelta(hours=hours)
+        b = text_of("Kenya's president approves tax law", REWRITE, when)
+        assert pair(a, b) == (score, veto), hours
+    # 12 hours and a few seconds apart is past the first threshold
+    b = text_of("Kenya's president approves tax law", REWRITE, NOON + timedelta(hours=12,
+                                                                                  seconds=5))
+    assert pair(a, b)[1] == f"similarity {score:.2f} < 0.50, published 12 h apart"
+    # a round-up needs a strong match, even the same hour
+    roundup = text_of("Morning briefing: Kenya's president approves tax law", REWRITE, NOON)
+    assert pair(a, roundup)[1] is not None and pair(roundup, a)[1] is not None
+
+
+def test_a_score_at_the_threshold_is_enough() -> None:
+    # four words each in two texts (the third gives every word the same weight): 2 of 6
+    a = text_of("alpha beta", "", NOON)
+    b = text_of("alpha beta gamma delta", "", NOON + timedelta(hours=24))
+    c = text_of("gamma delta", "", NOON + timedelta(days=30))
+    comparison = Comparison([a, b, c])
+    assert comparison.verdict(0, 1) == (0.5, None)  # 0.5 needed a day apart
+
+
+def test_without_a_lede_on_either_side_titles_are_compared() -> None:
+    bare = text_of("Ruto signs finance bill", "", NOON)
+    full = text_of("Ruto signs finance bill", RUTO, NOON)
+    comparison = Comparison([bare, full])
+    assert comparison.verdict(0, 1) == (1.0, None) and comparison.verdict(1, 0) == (1.0, None)
+    empty = Comparison([text_of("The", "", NOON), text_of("A", "", NOON)])
+    assert empty.score(0, 1) == 0.0
+    stop_titles = Comparison([text_of("What it is", RUTO, NOON), text_of("Why", RUTO, NOON)])
+    assert stop_titles.verdict(0, 1) == (1.0, None)
+
+
+def test_opposite_words_in_titles_that_are_not_alike_veto_nothing() -> None:
+    lede = "The bloc agreed its twentieth package of measures against Moscow on Friday."
+    ends = text_of("Hungary ends veto on Russia sanctions", lede, NOON)
+    approves = text_of("EU approves Russia sanctions package after long standoff", lede, NOON)
+    assert pair(ends, approves)[1] is None
+    wins = text_of("PSG wins Paris derby", lede, NOON)
+    loses = text_of("PSG loses in Paris", lede, NOON)  # titles 2 of 5 words alike: 0.4
+    assert pair(wins, loses)[1] == "opposite words 'win' vs 'lose'"
+
+
+def test_a_number_in_one_title_only_vetoes_nothing() -> None:
+    lede = "Police fired tear gas at protesters in Nairobi on Tuesday."
+    assert pair(text_of("At least 7 killed in Kenya protests", lede, NOON),
+                text_of("People killed in Kenya protests", lede, NOON))[1] is None
+    german = text_of("German inflation eases to 2.1%", lede, NOON)
+    french = text_of("French inflation eases to 2.4%", lede, NOON)  # half the words alike
+    assert pair(german, french)[1] == "different numbers in the titles"
+
+
+def test_matches_are_the_verified_candidates_best_first() -> None:
+    texts = [text_of("Ruto signs finance bill", RUTO, NOON),
+             text_of("Kenya's president approves tax law", REWRITE, NOON),
+             text_of("Ruto signs finance bill", RUTO, NOON),
+             text_of("Nairobi marathon record falls", "A new course record was set.", NOON)]
+    comparison = Comparison(texts)
+    rewrite = comparison.score(0, 1)
+    assert comparison.matches() == [Match(0, 2, 1.0), Match(0, 1, rewrite), Match(1, 2, rewrite)]
+
+
+# --- blocking ---
+
+
+def far_apart(texts: list[str]) -> list[neardup.Text]:
+    """The texts, each 100 hours after the last: beyond the rare-word pairing's span, so only
+    the MinHash bands pair them."""
+    return [text_of(t, "", NOON + timedelta(hours=100 * n)) for n, t in enumerate(texts)]
+
+
+def lsh_pairs(texts: list[neardup.Text]) -> set[tuple[int, int]]:
+    comparison = Comparison(texts)
+    return neardup.candidate_pairs(texts, comparison.df, comparison.weight)
+
+
+RNG_WORDS = [f"w{n}" for n in range(3000)]
+
+
+def sentences(count: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return [" ".join(rng.sample(RNG_WORDS, 30)) for _ in range(count)]
+
+
+def test_two_texts_alone_are_paired_by_their_bands() -> None:
+    copy = sentences(1, 1)[0]
+    assert lsh_pairs(far_apart([copy, copy])) == {(0, 1)}
+
+
+def test_copies_are_paired_wherever_their_runs_fall() -> None:
+    a, b, c, d = sentences(4, 2)
+    assert lsh_pairs(far_apart([a, a, b, b])) == {(0, 1), (2, 3)}
+    assert lsh_pairs(far_apart([c, a, d, a, b, d, a, a])) == {
+        (1, 3), (1, 6), (1, 7), (3, 6), (3, 7), (6, 7), (2, 5)}
+
+
+@pytest.mark.parametrize(("copies", "pairs"), [
+    (20, 190), (64, 64 * 63 // 2), (65, 64),  # all pairs up to LSH_RUN_MAX; then a chain
+])
+def test_copies_in_one_band_are_paired_all_ways_up_to_a_limit(copies: int, pairs: int) -> None:
+    found = lsh_pairs(far_apart(sentences(1, 3) * copies))
+    assert len(found) == pairs and all(i < j for i, j in found)
+    assert {(i, i + 1) for i in range(copies - 1)} <= found
+
+
+def test_signatures_do_not_depend_on_how_words_are_chunked(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    base = sentences(30, 4)
+    texts = far_apart([*base, base[3], base[17], base[29], base[0]])
+    expected = {(3, 30), (17, 31), (29, 32), (0, 33)}
+    assert lsh_pairs(texts) == expected
+    for chunk in (1, 29, 31, 95):  # words a chunk (a text has 30)
+        monkeypatch.setattr(neardup, "_CHUNK", chunk)
+        assert lsh_pairs(texts) == expected, chunk
+
+
+# the near-copies found: those keeping 19 or more of the 30 words
+NEAR_COPY_PAIRS = {(n, n + 16) for n in range(7, 16)}
+
+
+def test_near_copies_are_paired_by_the_bands_they_share() -> None:
+    # The same input always gives the same pairs: LSH on near-copies that keep 12 to 27 of
+    # their 30 words, some alike enough to share a band, some not.
+    rng = random.Random(5)
+    base = sentences(16, 6)
+    near = []
+    for n, text in enumerate(base):
+        kept = text.split()[:12 + n]
+        near.append(" ".join(kept + rng.sample(RNG_WORDS, 30 - len(kept))))
+    found = lsh_pairs(far_apart(base + near))
+    assert found == NEAR_COPY_PAIRS

@@ -86,3 +86,64 @@ def test_gone_is_not_polled_again_until_forced() -> None:
                             max_backoff=DAY, draw=0.5)
     assert result.next_poll_at is None
     assert "410" in result.reason
+
+
+def test_a_feed_polled_daily_keeps_backing_off_after_months_of_failures() -> None:
+    # every x 2^(failures-1) would be 2^39 days after 40 daily failures: past what a timedelta
+    # holds; the doubling stops at the cap.
+    for every in (HOUR, 6 * HOUR, DAY, 7 * DAY):
+        assert plan(failed(), failures=40, every=every) == DAY
+    assert backoff(DAY, 1000, 2 * DAY, 0.0) == 1.5 * DAY
+
+
+@pytest.mark.parametrize(("ttl", "cache_for", "wins"), [
+    (timedelta(hours=2), timedelta(hours=3), "Cache-Control max-age"),
+    (timedelta(hours=3), timedelta(hours=2), "the feed's <ttl>"),
+    (timedelta(hours=3), timedelta(hours=3), "the feed's <ttl>"),  # a tie: the feed's own word
+])
+def test_of_ttl_and_max_age_the_longer_wins(ttl: timedelta, cache_for: timedelta,
+                                             wins: str) -> None:
+    result = plan_next_poll(ok(ttl=ttl, cache_for=cache_for), now=NOW, every=HOUR, failures=0,
+                            max_backoff=DAY, draw=0.5)
+    assert result.next_poll_at == NOW + max(ttl, cache_for)
+    assert result.reason == f"in 3h, as {wins} asks"
+
+
+def test_of_max_age_and_retry_after_alike_the_reason_names_max_age() -> None:
+    # Equal delays poll at the same time; the reason names the first of <ttl>, Cache-Control
+    # and Retry-After that asked for it, whatever the order of their names.
+    result = plan_next_poll(failed(cache_for=5 * HOUR, retry_after=5 * HOUR), now=NOW,
+                            every=HOUR, failures=1, max_backoff=DAY, draw=1.0)
+    assert result.reason == "in 5h, as Cache-Control max-age asks"
+
+
+@pytest.mark.parametrize(("outcome", "failures", "reason"), [
+    (ok(), 0, "every 1h"),
+    (ok(ttl=HOUR), 0, "every 1h"),  # asking for the interval itself changes nothing
+    (ok(ttl=2 * HOUR), 0, "in 2h, as the feed's <ttl> asks"),
+    (failed(), 1, "backoff 1h after 1 failed poll"),
+    (failed(retry_after=HOUR), 1, "backoff 1h after 1 failed poll"),
+    (failed(), 3, "backoff 4h after 3 failed polls"),
+    (failed(retry_after=5 * HOUR), 3, "in 5h, as Retry-After asks"),
+    (failed(gone=True), 1, "disabled: 410 Gone (digest fetch --all tries again)"),
+])
+def test_the_reason_digest_feeds_shows(outcome: FeedOutcome, failures: int, reason: str) -> None:
+    result = plan_next_poll(outcome, now=NOW, every=HOUR, failures=failures, max_backoff=DAY,
+                            draw=1.0)
+    assert result.reason == reason
+
+
+@pytest.mark.parametrize(("every", "said"), [
+    (timedelta(seconds=30), "30s"),
+    (timedelta(minutes=1), "1m"),
+    (timedelta(minutes=45), "45m"),
+    (HOUR, "1h"),
+    (timedelta(hours=1, minutes=5, seconds=30), "1h"),  # under a tenth of an hour over
+    (timedelta(hours=1, minutes=6), "1.1h"),  # a tenth over: one decimal
+    (timedelta(minutes=90), "1.5h"),
+    (DAY, "1d"),
+    (timedelta(days=2, hours=12), "2.5d"),
+])
+def test_intervals_are_said_in_their_largest_unit(every: timedelta, said: str) -> None:
+    result = plan_next_poll(ok(), now=NOW, every=every, failures=0, max_backoff=DAY, draw=1.0)
+    assert result.reason == f"every {said}"

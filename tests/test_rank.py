@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from digest.models import AlsoLink, Item, Story
 from digest.rank import SectionLimit, coverage, score, select_sections
 
@@ -101,3 +103,44 @@ def test_a_section_below_its_minimum_is_left_out_and_its_places_reused() -> None
     sections = select_sections(stories, limits, now=NOW, half_life=DAY, max_stories=3)
     assert [s.id for s in sections] == ["tech"]
     assert [s.title for s in sections[0].stories] == ["t0", "t1", "t2"]  # 3 places, all tech
+
+
+def test_chosen_stories_carry_their_scores_and_sections_their_titles() -> None:
+    stories = [story("fresh", "tech", timedelta(0), weight=2.0), story("old", "tech", 2 * DAY)]
+    sections = select_sections(stories, [SectionLimit("tech", "Tech", 5)], now=NOW,
+                               half_life=DAY, max_stories=5)
+    assert [(s.id, s.title) for s in sections] == [("tech", "Tech")]
+    assert [(s.title, s.score) for s in sections[0].stories] == [("fresh", 2.0), ("old", 0.25)]
+
+
+def test_one_story_per_source_when_max_per_source_is_1() -> None:
+    stories = [story(f"wire{i}", "tech", i * DAY / 10, source="Wire") for i in range(3)]
+    stories += [story("blog", "tech", DAY, source="Blog"), story("zine", "tech", 2 * DAY,
+                                                                 source="Zine")]
+    limits = [SectionLimit("tech", "Tech", 5, max_per_source=1)]
+    sections = select_sections(stories, limits, now=NOW, half_life=DAY, max_stories=30)
+    assert [s.title for s in sections[0].stories] == ["wire0", "blog", "zine"]
+
+
+def test_a_section_without_a_minimum_is_still_left_out_when_empty() -> None:
+    limits = [SectionLimit("tech", "Tech", 5), SectionLimit("africa", "Africa", 5,
+                                                            min_stories=0)]
+    sections = select_sections([story("t", "tech", timedelta(0))], limits, now=NOW,
+                               half_life=DAY, max_stories=5)
+    assert [s.id for s in sections] == ["tech"]
+
+
+@pytest.mark.parametrize(("title", "summary", "boosted"), [
+    ("Nvidia beats forecasts", "Shares rose", True),  # first word; text ends in a letter
+    ("Chip shares rally", "led by Nvidia", True),  # last word of the text
+    ("Nvidiaish fans of Nvidia", "", True),  # inside a longer word first, then whole
+    ("Nvidia fans wear Nvidiaish merch", "", True),  # whole first, then inside a word
+    ("Nvidiaish fans of Nvidia buy Nvidiaish merch", "", True),  # whole only in the middle
+    ("AntiNvidia rally", "", False),  # at the end of a longer word
+    ("Nvidiaish rally", "Nvidiaholics", False),
+])
+def test_a_boost_word_counts_only_as_a_whole_word(title: str, summary: str,
+                                                  boosted: bool) -> None:
+    factor = score(story(title, "tech", timedelta(0), summary=summary), NOW, DAY,
+                   {"nvidia": 3.0})
+    assert factor == (3.0 if boosted else 1.0)
