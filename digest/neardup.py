@@ -8,9 +8,10 @@ prefixes, an edited headline, another outlet's rewrite), found without comparing
 2. Blocking (`candidate_pairs`): MinHash signatures cut into LSH bands pair texts with nearly
    the same words; texts that share rare words (RARE_WORDS, RARE_ALONE) or the same headline
    are paired too. Cost grows with the number of texts, not their square.
-3. Verification (`similarity`): the IDF-weighted Jaccard similarity of a pair must reach the
-   score THRESHOLDS set for how far apart the two were published, and no guard may say they
-   report different events (opposite words, different numbers in otherwise alike titles).
+3. Verification (`Comparison.verdict`): the IDF-weighted Jaccard similarity of a pair must
+   reach the score THRESHOLDS set for how far apart the two were published, and no guard may
+   say they report different events (opposite words, different numbers in otherwise alike
+   titles).
 4. Joining (`Comparison.join_ok`): a weak match joins two groups only if they are alike on
    average (JOIN_MEAN), so one borderline link cannot merge two stories.
 
@@ -447,16 +448,25 @@ def document_frequency(texts: Sequence[Text]) -> dict[str, int]:
     return Counter(itertools.chain.from_iterable(t.words for t in texts))
 
 
+# issue 16: determinism. A text's words are a frozenset, iterated in an order that depends on
+# the process's hash seed (PYTHONHASHSEED), so the sums of their weights (a text's total, the
+# weight two texts share) came out a few ulps apart from one process to the next. Scores that
+# are equal (two copies of a text: 1.0; a text as alike to two others) then sorted in another
+# order, groups were joined in another order, `Comparison.join_ok` decided otherwise, and the
+# same window gave other stories. So every weight is a multiple of 2**-20 (a change of at most
+# 5e-7): any sum of them is exact, whatever the order, as long as it stays under 2**33 (a
+# text's words weigh a few thousand at most).
+_GRID = float(1 << 20)
+
+
+def _on_grid(weight: float) -> float:
+    return round(weight * _GRID) / _GRID
+
+
 def idf_weights(df: dict[str, int], n: int) -> dict[str, float]:
     """Inverse document frequency: rare words (names, numbers, places) count for more than
-    words every story uses."""
-    return {w: math.log((n + 1) / c) + 1.0 for w, c in df.items()}
-
-
-def _totals(text: Text, weight: dict[str, float]) -> tuple[float, float]:
-    """The summed weight of a text's title words and of all its words."""
-    return (sum(weight.get(w, 1.0) for w in text.title),
-            sum(weight.get(w, 1.0) for w in text.words))
+    words every story uses. On a grid, so that sums of them do not depend on order."""
+    return {w: round((math.log((n + 1) / c) + 1.0) * _GRID) / _GRID for w, c in df.items()}
 
 
 def _weighted_jaccard(a: Text, b: Text, weight: dict[str, float],
@@ -495,17 +505,6 @@ def needed(hours: float | None) -> float:
             if hours <= within:
                 return score
     return FAR_APART_THRESHOLD
-
-
-def similarity(a: Text, b: Text, weight: dict[str, float]) -> tuple[float, str | None]:
-    """How alike two texts are, 0..1, and why they are not one story, if they are not.
-
-    The score is the IDF-weighted Jaccard similarity of the two word sets (title plus lede),
-    or of the titles alone when either lacks a lede. It must reach `needed(hours apart)` (at
-    least STRONG when either is a round-up), and the titles must not say opposite things
-    ("wins" / "loses") or carry different numbers.
-    """
-    return _judge(a, b, _weighted_jaccard(a, b, weight, _totals(a, weight), _totals(b, weight)))
 
 
 def _judge(a: Text, b: Text, score: float) -> tuple[float, str | None]:
@@ -550,7 +549,7 @@ class Comparison:
         names = Counter(itertools.chain.from_iterable(t.names for t in texts))
         for w, count in names.items():
             if w in self.weight and count * 2 >= self.df[w]:
-                self.weight[w] *= NAME_BOOST
+                self.weight[w] = _on_grid(self.weight[w] * NAME_BOOST)  # see _GRID
 
     @cached_property
     def _occurrences(self) -> _Occurrences:
@@ -558,8 +557,7 @@ class Comparison:
 
     @cached_property
     def _totals(self) -> list[tuple[float, float]]:
-        """Each text's summed word weight: of its title words, of all its words (`_totals`),
-        for all texts at once."""
+        """Each text's summed word weight: of its title words, and of all its words."""
         occ, texts = self._occurrences, self.texts
         weights = np.fromiter(map(self.weight.__getitem__, occ.vocabulary), dtype=np.float64,
                               count=len(occ.vocabulary))
@@ -575,11 +573,21 @@ class Comparison:
         texts, totals = self.texts, self._totals
         return _weighted_jaccard(texts[i], texts[j], self.weight, totals[i], totals[j])
 
+    def verdict(self, i: int, j: int) -> tuple[float, str | None]:
+        """How alike texts i and j are, 0..1, and why they are not one story, if they are not.
+
+        The score is the IDF-weighted Jaccard similarity of the two word sets (title plus
+        lede), or of the titles alone when either lacks a lede. It must reach `needed(hours
+        apart)` (at least STRONG when either is a round-up), and the titles must not say
+        opposite things ("wins" / "loses") or carry different numbers.
+        """
+        return _judge(self.texts[i], self.texts[j], self.score(i, j))
+
     def matches(self) -> list[Match]:
-        """Every verified near-duplicate pair, best first."""
+        """Every verified near-duplicate pair (candidate_pairs, then `verdict`), best first."""
         found = []
         for i, j in candidate_pairs(self.texts, self.df, self.weight, self._occurrences):
-            score, veto = _judge(self.texts[i], self.texts[j], self.score(i, j))
+            score, veto = self.verdict(i, j)
             if veto is None:
                 found.append(Match(i, j, score))
         found.sort(key=lambda m: (-m.score, m.a, m.b))
