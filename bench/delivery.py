@@ -5,14 +5,14 @@ way), the cost of assembling one recipient's message, and the share of the histo
 1. Setup, in a temp folder: a copy of examples/demo with 2,000 recipients
    (reader0001@example.org ...), SMTP transport (`security: none`) to an aiosmtpd Controller on
    127.0.0.1 started here, whose handler only counts messages and bytes. The feeds are fetched
-   once (`App.refresh`, clock stopped at 2026-11-30 06:00 UTC), then the timed runs, each on its
+   once (`Poller.refresh`, clock stopped at 2026-11-30 06:00 UTC), then the timed runs, each on its
    own copy of that database.
-2. digest's way: `App.deliver(date(2026, 11, 30), fetch=False)` end to end (build, render and
-   freeze the edition once, build its message once, then per recipient: claim in SQLite, fill
-   in the recipient, send over a reused SMTP connection with the hand-over noted before the
-   final ".", record). Once with one connection (`delivery.smtp.connections: 1`, the default)
-   and once with 4. The server's counter must reach 2,000 each time.
-3. The peer, rss2email's way: per recipient, render the edition afresh (`app.render`), build
+2. digest's way: `Publisher.deliver(date(2026, 11, 30), fetch=False)` end to end (build,
+   render and freeze the edition once, build its message once, then per recipient: claim in
+   SQLite, fill in the recipient, send over a reused SMTP connection with the hand-over noted
+   before the final ".", record). Once with one connection (`delivery.smtp.connections: 1`,
+   the default) and once with 4. The server's counter must reach 2,000 each time.
+3. The peer, rss2email's way: per recipient, render the edition afresh (`Editions.render`), build
    the message with the standard library (`EmailMessage`, both parts quoted-printable, as
    digest did before it built the message once), open a new `smtplib.SMTP` connection,
    `send_message`, quit; no bookkeeping. Run for a sample (`--peer-recipients`, default 300)
@@ -63,8 +63,9 @@ sys.path.insert(0, os.fspath(REPO))
 
 from sections import best_of  # noqa: E402  (one timing helper for the benches)
 
-from digest.app import DELIVERY_BATCH, App  # noqa: E402
+from digest.app import make_app  # noqa: E402
 from digest.config import load_settings  # noqa: E402
+from digest.delivery import DELIVERY_BATCH  # noqa: E402
 from digest.models import (  # noqa: E402
     UNSUBSCRIBE_PLACEHOLDER,
     DeliveryStatus,
@@ -72,7 +73,7 @@ from digest.models import (  # noqa: E402
     edition_from_dict,
 )
 from digest.send import Outgoing, Unsubscribe, list_id, message_id  # noqa: E402
-from digest.store import Outcome, Store  # noqa: E402
+from digest.store import Outcome  # noqa: E402
 
 DEMO = REPO / "examples" / "demo"
 RECIPIENTS = 2_000
@@ -213,7 +214,7 @@ def peer_message(rendered: Rendered, *, sender: str, recipient: str, edition: st
 
 def timed_deliver(config: Path, db: Path, counter: Counter, connections: int
                   ) -> tuple[float, int, int, int, int]:
-    """`App.deliver` on its own copy of the fetched database: seconds, sent, and what the
+    """`Publisher.deliver` on its own copy of the fetched database: seconds, sent, and what the
     server counted (messages, connections, bytes) during it."""
     settings = load_settings(config, env={})
     smtp = settings.delivery.smtp.model_copy(update={"connections": connections})
@@ -221,10 +222,10 @@ def timed_deliver(config: Path, db: Path, counter: Counter, connections: int
         "database": f"sqlite:///{db}",
         "delivery": settings.delivery.model_copy(update={"smtp": smtp})})
     before = (counter.messages, counter.connections, counter.bytes)
-    app = App(settings, Store(settings.database), clock=lambda: NOW)
+    app = make_app(settings, clock=lambda: NOW)
     try:
         start = time.perf_counter()
-        report = app.deliver(EDITION, fetch=False)
+        report = app.publisher.deliver(EDITION, fetch=False)
         seconds = time.perf_counter() - start
     finally:
         app.close()
@@ -243,9 +244,10 @@ def bench(recipients: int = RECIPIENTS, peer_recipients: int = PEER_RECIPIENTS,
         try:
             config = write_config(folder, port, addresses)
             settings = load_settings(config, env={})
-            app = App(settings, Store(settings.database), clock=lambda: NOW)
-            _, send_at = app.edition_for(EDITION)
-            app.refresh(as_of=send_at)
+            app = make_app(settings, clock=lambda: NOW)
+            app.poller.sync_feeds()
+            _, send_at = app.editions.edition_for(EDITION)
+            app.poller.refresh(as_of=send_at)
             app.close()  # flush to the file before copying it
             fetched = config.parent / "bench.db"
             copies = {}
@@ -257,19 +259,19 @@ def bench(recipients: int = RECIPIENTS, peer_recipients: int = PEER_RECIPIENTS,
             one = timed_deliver(config, copies["one"], counter, 1)
             four = timed_deliver(config, copies["four"], counter, 4)
 
-            app = App(load_settings(config, env={}).model_copy(
-                update={"database": f"sqlite:///{copies['one']}"}),
-                Store(f"sqlite:///{copies['one']}"), clock=lambda: NOW)
+            app = make_app(load_settings(config, env={}).model_copy(
+                update={"database": f"sqlite:///{copies['one']}"}), clock=lambda: NOW)
             try:
-                frozen = app.store.frozen_edition(EDITION.isoformat())
+                frozen = app.store.frozen_edition(EDITION)
                 assert frozen is not None, "the demo edition was not frozen"
                 edition = edition_from_dict(frozen.payload)
                 rendered = Rendered(frozen.subject, frozen.html, frozen.text)
                 name = EDITION.isoformat()
 
                 # --- per-recipient assembly ---
-                letter_s = best_of(runs, lambda: app._letter(rendered, name))
-                letter = app._letter(rendered, name)
+                letters = app.editions.letters
+                letter_s = best_of(runs, lambda: letters.letter(rendered, EDITION))
+                letter = letters.letter(rendered, EDITION)
                 def assemble() -> None:  # each message dropped after use, as a send does
                     for address in addresses:
                         letter.for_recipient(address)
@@ -278,8 +280,8 @@ def bench(recipients: int = RECIPIENTS, peer_recipients: int = PEER_RECIPIENTS,
                 wire_bytes = len(letter.for_recipient(addresses[0]).data)
 
                 # --- bookkeeping: claim + hand-over + finish per recipient, fresh edition ---
-                row = app.store.freeze_edition(
-                    f"{name}-bookkeeping", title=edition.title, payload={},
+                row = app.store.freeze_edition(  # an edition of its own, far from the demo's
+                    date(2099, 1, 5), title=edition.title, payload={},
                     subject=frozen.subject, html="", text="", fingerprints=(), now=NOW)
                 store = app.store
                 start = time.perf_counter()
@@ -300,11 +302,10 @@ def bench(recipients: int = RECIPIENTS, peer_recipients: int = PEER_RECIPIENTS,
             # --- digest's way without the wire ---
             nowire_settings = load_settings(config, env={}).model_copy(
                 update={"database": f"sqlite:///{copies['nowire']}"})
-            nowire = App(nowire_settings, Store(nowire_settings.database), clock=lambda: NOW,
-                         transport=NoWire)
+            nowire = make_app(nowire_settings, clock=lambda: NOW, transport=NoWire)
             try:
                 start = time.perf_counter()
-                nowire.deliver(EDITION, fetch=False)
+                nowire.publisher.deliver(EDITION, fetch=False)
                 nowire_s = time.perf_counter() - start
             finally:
                 nowire.close()
@@ -313,15 +314,15 @@ def bench(recipients: int = RECIPIENTS, peer_recipients: int = PEER_RECIPIENTS,
 
         # --- the peer: render afresh, compose afresh, new connection per message ---
         controller, peer_counter, port = start_server()
-        peer_app = App(nowire_settings, Store(nowire_settings.database), clock=lambda: NOW)
+        peer_app = make_app(nowire_settings, clock=lambda: NOW)
         try:
             sender = settings.delivery.from_
             lid = list_id(settings.title, sender)
             start = time.perf_counter()
             for address in addresses[:peer_n]:
-                fresh = peer_app.render(edition)
+                fresh = peer_app.editions.render(edition)
                 message = peer_message(fresh, sender=sender, recipient=address, edition=name,
-                                       lid=lid, unsubscribe=peer_app.unsubscribe_links)
+                                       lid=lid, unsubscribe=peer_app.editions.letters.unsubscribe)
                 smtp = smtplib.SMTP("127.0.0.1", port, timeout=SMTP_TIMEOUT_S)
                 try:
                     smtp.send_message(message)

@@ -52,25 +52,20 @@ def load_inputs(log: Callable[[str], None] = print) -> dict[str, list[tuple[str,
     return sets
 
 
-STORE_BATCH = 200  # outcomes per transaction, as digest.app.App.refresh stores them
+STORE_BATCH = 200  # outcomes per transaction, as digest.refresh.Poller.refresh stores them
 
 
 def store_polls(store: Any, polls: list[tuple[Any, list[Any]]], now: datetime) -> None:
-    """The one call into digest.store (its owner may change it: keep it here). One transaction
-    per batch with `record_polls` as App.refresh does; per feed with `record_poll` if that is
-    all the store has."""
-    next_poll_at = now + timedelta(hours=1)
-    if hasattr(store, "record_polls"):
-        from digest.store import PollRecord
+    """The one call into digest.store (its owner may change it: keep it here): one transaction
+    per batch with `record_polls`, as Poller.refresh does."""
+    from digest.store import PollRecord
 
-        store.record_polls([PollRecord(o, keyed, next_poll_at) for o, keyed in polls], now=now)
-    else:  # pragma: no cover - the store before batching
-        for outcome, keyed in polls:
-            store.record_poll(outcome, keyed, now=now, next_poll_at=next_poll_at)
+    next_poll_at = now + timedelta(hours=1)
+    store.record_polls([PollRecord(o, keyed, next_poll_at) for o, keyed in polls], now=now)
 
 
 class Ingest:
-    """parse_feed + normalise + store, as digest.app.App.refresh does per fetched body."""
+    """parse_feed + normalise + store, as digest.refresh.Poller.refresh does per fetched body."""
 
     def __init__(self, urls: list[str]) -> None:
         self.urls = urls

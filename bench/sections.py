@@ -33,8 +33,8 @@ sys.path.insert(0, os.fspath(REPO / "tests"))
 
 import labelled_sections  # noqa: E402
 from digest import classify, rank  # noqa: E402
-from digest.app import section_lexicon  # noqa: E402
-from digest.config import load_lexicon, load_settings  # noqa: E402
+from digest.config import load_settings  # noqa: E402
+from digest.lexicon import load_lexicon, section_lexicon  # noqa: E402
 from digest.models import Item, Story  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpus" / "feeds"
@@ -90,7 +90,7 @@ def best_of(runs: int, fn: Any) -> float:
 
 def bench(n: int = STORIES) -> dict[str, Any]:
     settings = load_settings(REPO / "feeds.yaml", env={})
-    lexicon = section_lexicon(settings)
+    lexicon = section_lexicon(settings.sections)
     specs = [classify.SectionSpec(
         s.id, s.title, tuple(t for name in s.lexicons() for t in load_lexicon(name))
         + tuple((k.term, k.weight) for k in s.keywords)) for s in settings.sections]

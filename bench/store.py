@@ -48,8 +48,9 @@ import dedupe as dedupe_bench  # noqa: E402  (bench/dedupe.py: the corpus word m
 import yaml  # noqa: E402
 
 from digest import classify, dedupe, features, rank  # noqa: E402
-from digest.app import App, section_lexicon  # noqa: E402
+from digest.app import App, make_app  # noqa: E402
 from digest.config import settings_from_mapping  # noqa: E402
+from digest.lexicon import section_lexicon  # noqa: E402
 from digest.models import FeedOutcome, FeedStatus, Item  # noqa: E402
 from digest.schema import feeds as feeds_table  # noqa: E402
 from digest.schema import items as items_table  # noqa: E402
@@ -116,7 +117,7 @@ class Words:
             self.summary_vocab, self.summary_p = model.summary_vocab, model.summary_p
             self.source = f"corpus word model ({len(outcomes)} files)"
         else:
-            from digest.config import lexicon_names, load_lexicon
+            from digest.lexicon import lexicon_names, load_lexicon
 
             vocab = sorted({t for n in lexicon_names() for t, _ in load_lexicon(n)})
             vocab += ["the", "of", "in", "to", "and", "a", "on", "for", "with", "after", "says"]
@@ -201,7 +202,7 @@ def ingest_on(url: str, words: Words, rounds: int, analyser: Packer | None = Non
         return {"new_s": [round(t, 3) for t in new_s], "known_s": [round(t, 3) for t in known_s],
                 "new_items_per_s": round(n / min(new_s)),
                 "known_items_per_s": round(n / min(known_s)),
-                "items_stored": store.count_items()}
+                "items_stored": stored_items(store)}
     finally:
         store.close()
 
@@ -211,7 +212,7 @@ def bench_ingest(words: Words, postgres: bool, log: Callable[[str], None],
     out: dict[str, Any] = {"feeds": INGEST_FEEDS, "items_per_feed": INGEST_ITEMS,
                            "rounds": rounds}
     folder = Path(tempfile.mkdtemp(prefix="digest-bench-ingest-"))
-    analyser = features.Analyser(section_lexicon(build_settings("sqlite://", folder)))
+    analyser = features.Analyser(section_lexicon(build_settings("sqlite://", folder).sections))
     for suffix, packer in (("", None), ("_analysed", analyser)):
         what = "the store alone" if packer is None else "analysing new items as refresh does"
         try:
@@ -404,7 +405,7 @@ def build_settings(database: str, folder: Path) -> Any:
 
 
 class Stages:
-    """Wall time spent in each step of a build (the functions App.build calls)."""
+    """Wall time spent in each step of a build (the functions Editions.build calls)."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
@@ -429,14 +430,15 @@ def staged(app: App) -> Iterator[Stages]:
     dedupe.cluster_stories = stages.wrap("dedupe", dedupe.cluster_stories)  # type: ignore[assignment]
     classify.classify_stories = stages.wrap("classify", classify.classify_stories)  # type: ignore[assignment]
     rank.select_sections = stages.wrap("rank", rank.select_sections)  # type: ignore[assignment]
-    app._within_budget = stages.wrap("render", app._within_budget)  # type: ignore[method-assign]
+    app.editions._within_budget = stages.wrap(  # type: ignore[method-assign]
+        "render", app.editions._within_budget)
     try:
         yield stages
     finally:
         dedupe.cluster_stories, classify.classify_stories, rank.select_sections = saved
         for name in ("items_between", "sent_fingerprints"):
             vars(app.store).pop(name, None)
-        vars(app).pop("_within_budget", None)
+        vars(app.editions).pop("_within_budget", None)
 
 
 def window_plan(app: App) -> list[str]:
@@ -453,7 +455,7 @@ def window_plan(app: App) -> list[str]:
     engine = app.store.engine
     event.listen(engine, "before_cursor_execute", grab)
     try:
-        _, send_at = app.edition_for(EDITION)
+        _, send_at = app.editions.edition_for(EDITION)
         app.store.items_between(send_at - app.settings.edition.window, send_at,
                                 [f.url for f in app.settings.feeds])
     finally:
@@ -463,6 +465,14 @@ def window_plan(app: App) -> list[str]:
     with engine.connect() as conn:
         rows = conn.exec_driver_sql(prefix + statement, params).all()
     return [str(r[-1]) for r in rows]
+
+
+def stored_items(store: Store) -> int:
+    """How many items the store holds."""
+    from sqlalchemy import func, select
+
+    with store.engine.connect() as conn:
+        return int(conn.scalar(select(func.count()).select_from(items_table)) or 0)
 
 
 def forget_features(app: App) -> None:
@@ -477,35 +487,36 @@ def forget_features(app: App) -> None:
 def time_build(database: str, folder: Path, runs: int, log: Callable[[str], None]
                ) -> dict[str, Any]:
     settings = build_settings(database, folder)
-    app = App(settings, Store(settings.database))
+    app = make_app(settings)
+    app.poller.sync_feeds()
     try:
         forget_features(app)
-        app.build(EDITION, fetch=False)  # warm: imports, lexicon, templates, page cache
+        app.editions.build(EDITION, fetch=False)  # warm: imports, lexicon, templates, page cache
         # The first build over items stored without features (filled here by executemany, or
         # stored by an older digest): it works them out and stores them back, once.
         forget_features(app)
         t0 = time.perf_counter()
-        app.build(EDITION, fetch=False)
+        app.editions.build(EDITION, fetch=False)
         cold = time.perf_counter() - t0
         times, stage_runs = [], []
         result = None
         for _ in range(runs):
             with staged(app) as stages:
                 t0 = time.perf_counter()
-                result = app.build(EDITION, fetch=False)
+                result = app.editions.build(EDITION, fetch=False)
                 times.append(time.perf_counter() - t0)
             stage_runs.append(stages.seconds)
         assert result is not None
         best = min(range(runs), key=times.__getitem__)
         profile = cProfile.Profile()
         profile.enable()
-        app.build(EDITION, fetch=False)
+        app.editions.build(EDITION, fetch=False)
         profile.disable()
         text = io.StringIO()
         pstats.Stats(profile, stream=text).sort_stats("tottime").print_stats(12)
         top = [line for line in text.getvalue().splitlines()
                if line.strip() and line.strip()[0].isdigit()][:12]
-        _, send_at = app.edition_for(EDITION)
+        _, send_at = app.editions.edition_for(EDITION)
         window = app.store.items_between(send_at - settings.edition.window, send_at,
                                          [f.url for f in settings.feeds])
         stages_best = {k: round(v, 3) for k, v in stage_runs[best].items()}

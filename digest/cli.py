@@ -128,7 +128,7 @@ def _print_outcomes(outcomes: list[FeedOutcome], names: dict[str, str], fmt: str
 
 
 def _feed_names(app: App) -> dict[str, str]:
-    return {h.url: h.name for h in app.feeds()}
+    return {h.url: h.name for h in app.reports.feeds()}
 
 
 class _FetchProgress:
@@ -200,9 +200,11 @@ def fetch(state: State, force: bool, fmt: str) -> None:
       digest fetch --all
     """
     with state.app() as app:
+        app.poller.sync_feeds()
         names = _feed_names(app)
         with _progress(names) as progress:
-            outcomes = app.refresh(force=force, on_start=progress.start, on_done=progress)
+            outcomes = app.poller.refresh(force=force, on_start=progress.start,
+                                          on_done=progress)
         _print_outcomes(outcomes, names, fmt)
 
 
@@ -227,11 +229,12 @@ def build(state: State, preview: bool, out: Path | None, fmt: str, edition: str 
       digest build --preview
       digest build --format json --edition 2026-11-30 --no-fetch
     """
-    from digest.app import parse_edition
+    from digest.editions import parse_edition
 
     day = parse_edition(edition)
     with state.app() as app:
-        result = app.build(day, fetch=not no_fetch)
+        app.poller.sync_feeds()
+        result = app.editions.build(day, fetch=not no_fetch)
         failing = [o for o in result.fetched if o.status is FeedStatus.ERROR]
         for o in failing:
             _warn(f"feed {o.url}: {o.error}")
@@ -244,7 +247,7 @@ def build(state: State, preview: bool, out: Path | None, fmt: str, edition: str 
             _warn(f"edition {result.edition.date} has no stories in its window")
         if preview:
             folder = out or Path(app.settings.source).resolve().parent / "preview"
-            paths = app.write_preview(result, folder)
+            paths = app.editions.write_preview(result, folder)
             count = len(result.edition.stories)
             sections = ", ".join(f"{s.title} {len(s.stories)}" for s in result.edition.sections)
             click.echo(f"Edition {result.edition.date}: {count} stories ({sections})")
@@ -252,7 +255,7 @@ def build(state: State, preview: bool, out: Path | None, fmt: str, edition: str 
                 click.echo(f"  {path.suffix.lstrip('.')}: {path}")
             _open_in_browser(paths[0])
             return
-        content = app.export(result, fmt)
+        content = app.editions.export(result, fmt)
         if out is not None:
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(content, encoding="utf-8")
@@ -280,18 +283,16 @@ def unsubscribe(state: State, addresses: tuple[str, ...]) -> None:
         except ValueError as e:
             raise UsageError(f"unsubscribe: {e}") from None
     with state.app() as app:
-        for address, added in app.unsubscribe(addresses):
+        for address, added in app.housekeeping.unsubscribe(addresses):
             click.echo(f"{address}: {'unsubscribed' if added else 'already unsubscribed'}")
 
 
 @cli.command()
-@click.option("--serve", "serve_", is_flag=True, required=True,
-              help="Serve the preview on a local web page (the only mode so far).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8025, show_default=True, type=int, help="Port to listen on.")
 @click.option("--edition", metavar="DATE", help="The edition's date (default: the next send).")
 @click.pass_obj
-def preview(state: State, serve_: bool, host: str, port: int, edition: str | None) -> None:
+def preview(state: State, host: str, port: int, edition: str | None) -> None:
     """Serve the upcoming edition, rendered again when feeds.yaml or a template changes.
 
     Stored items only: nothing is polled. For template authors: edit a template in the folder
@@ -299,10 +300,10 @@ def preview(state: State, serve_: bool, host: str, port: int, edition: str | Non
 
     \b
     Examples:
-      digest preview --serve
-      digest preview --serve --port 9000 --edition 2026-11-30
+      digest preview
+      digest preview --port 9000 --edition 2026-11-30
     """
-    from digest.app import parse_edition, template_files
+    from digest.editions import parse_edition, template_files
     from digest.serve import Page, Preview, serve
 
     day = parse_edition(edition)
@@ -310,8 +311,9 @@ def preview(state: State, serve_: bool, host: str, port: int, edition: str | Non
 
     def render() -> Page:
         with state.app() as app:
-            result = app.build(day, fetch=False)
-            rendered = app.render(result.edition)
+            app.poller.sync_feeds()
+            result = app.editions.build(day, fetch=False)
+            rendered = app.editions.rendered(result)
         return Page(rendered.html, rendered.text)
 
     folder_by_mtime: dict[float, str | None] = {}  # feeds.yaml is read again only once changed
@@ -367,11 +369,12 @@ def send(state: State, edition: str | None, to: str | None, dry_run: bool,
       digest send --dry-run
       digest send --to me@example.org
     """
-    from digest.app import parse_edition
+    from digest.editions import parse_edition
 
     day = parse_edition(edition)
     with state.app() as app:
-        report = app.deliver(day, to=to, dry_run=dry_run, fetch=not no_fetch)
+        app.poller.sync_feeds()
+        report = app.publisher.deliver(day, to=to, dry_run=dry_run, fetch=not no_fetch)
     for r in report.results:
         status = r.status.value if r.status else ("dry-run" if report.dry_run else "skipped")
         click.echo(f"{report.edition}  {r.recipient:<32}  {status:<9}  {r.detail}")
@@ -430,23 +433,20 @@ def status(state: State, fmt: str, check: bool) -> None:
       digest status --check        # Docker's HEALTHCHECK
     """
     if check:  # every minute in Docker: one query, not the whole report; the config and the
-        # store only, not digest.daemon (it imports the app)
-        from digest.owner import alive
-        from digest.store import Store
+        # store only: the light use cases
+        from digest.app import make_reports
 
-        store = Store(state.settings().database)
+        reports = make_reports(state.settings())
         try:
-            healthy = alive(store.instances(), datetime.now(UTC))
+            healthy = reports.healthy()
         finally:
-            store.close()
+            reports.close()
         if not healthy:
             click.echo("unhealthy: no `digest run` has beaten in the last 3 minutes", err=True)
             raise SystemExit(1)
         return
-    from digest.daemon import status as daemon_status
-
     with state.app() as app:
-        report = daemon_status(app, app.clock())
+        report = app.reports.status()
     if fmt == "json":
         _dump(report)
         return
@@ -482,13 +482,14 @@ def history(state: State, fmt: str) -> None:
       digest history --format json
     """
     with state.app() as app:
-        rows = app.history()
+        rows = app.reports.history()
     if fmt == "json":
-        _dump([{"edition": d.edition, "recipient": d.recipient, "status": d.status.value,
-                "sent_at": iso(d.sent_at), "message_id": d.message_id} for d in rows])
+        _dump([{"edition": d.edition.isoformat(), "recipient": d.recipient,
+                "status": d.status.value, "sent_at": iso(d.sent_at),
+                "message_id": d.message_id} for d in rows])
         return
     _table(f"{len(rows)} deliveries", ("edition", "recipient", "status", "sent at", "detail"), [
-        (d.edition, d.recipient, d.status.value,
+        (d.edition.isoformat(), d.recipient, d.status.value,
          _short(d.sent_at),
          Text(d.error or d.message_id or "")) for d in rows])
 
@@ -510,7 +511,7 @@ def feeds(state: State, fmt: str) -> None:
     if click.get_current_context().invoked_subcommand is not None:
         return  # `digest feeds import|export`: the subcommand does the work
     with state.app() as app:
-        rows = app.feeds()
+        rows = app.reports.feeds()
     if fmt == "json":
         _dump([{"url": h.url, "name": h.name, "status": h.status.value,
                 "last_fetched_at": iso(h.last_fetched_at), "last_error": h.last_error,
@@ -636,14 +637,13 @@ def db_upgrade(state: State) -> None:
     Example:
       digest --config /config/feeds.yaml db upgrade
     """
-    from digest import migrate
-    from digest.store import Store
+    from digest.app import make_schema
 
-    store = Store(state.settings().database, upgrade=False)
+    schema = make_schema(state.settings())
     try:
-        before, after = migrate.upgrade(store.engine)
+        before, after = schema.upgrade()
     finally:
-        store.close()
+        schema.close()
     if before == after:
         click.echo(f"database: at {after} (latest)")
     else:
@@ -661,7 +661,7 @@ def db_prune(state: State) -> None:
       digest db prune
     """
     with state.app() as app:
-        deleted = app.prune()
+        deleted = app.housekeeping.prune()
     click.echo(f"database: {deleted} items older than {_days(app.settings.retention)} deleted")
 
 
@@ -676,22 +676,21 @@ def db_current(state: State, fmt: str) -> None:
       digest db current
       digest db current --format json
     """
-    from digest import migrate
-    from digest.store import Store
+    from digest.app import make_schema
 
-    store = Store(state.settings().database, upgrade=False)
+    schema = make_schema(state.settings())
     try:
-        revision = migrate.current(store.engine)
+        revision, head = schema.current()
     finally:
-        store.close()
-    latest = revision == migrate.HEAD
+        schema.close()
+    latest = revision == head
     if fmt == "json":
-        _dump({"current": revision, "head": migrate.HEAD, "latest": latest})
+        _dump({"current": revision, "head": head, "latest": latest})
     elif latest:
         click.echo(f"database: at {revision} (latest)")
     else:
         where = f"at {revision}" if revision else "empty, or from before migrations"
-        click.echo(f"database: {where} (not the latest: {migrate.HEAD}; `digest db upgrade` or "
+        click.echo(f"database: {where} (not the latest: {head}; `digest db upgrade` or "
                    "any command brings it there)")
 
 

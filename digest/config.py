@@ -12,7 +12,6 @@ import os
 import re
 from collections.abc import Mapping
 from datetime import timedelta
-from functools import cache, lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -35,7 +34,8 @@ from pydantic.json_schema import SkipJsonSchema
 
 from digest import DEFAULT_CONFIG
 from digest.errors import ConfigError
-from digest.schedule import parse_cron
+from digest.lexicon import lexicon_names
+from digest.schedule import check_cron
 
 # libyaml's safe loader when PyYAML was built with it: 8x faster on a 1000-feed file.
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -90,8 +90,7 @@ class ScheduleSettings(_Frozen):
     @field_validator("digest")
     @classmethod
     def _valid_cron(cls, value: str) -> str:
-        parse_cron(value, "UTC")
-        return value
+        return check_cron(value)
 
 
 class EditionSettings(_Frozen):
@@ -406,29 +405,6 @@ def _days(value: timedelta) -> str:
         if seconds % _UNITS[unit] == 0:
             return f"{seconds / _UNITS[unit]:g}{unit}"
     return f"{seconds:g}s"
-
-
-_LEXICONS = Path(__file__).parent / "lexicon"
-
-
-@lru_cache(maxsize=1)
-def lexicon_names() -> tuple[str, ...]:
-    """The built-in word lists shipped in digest/lexicon/."""
-    return tuple(sorted(p.stem for p in _LEXICONS.glob("*.yaml")))
-
-
-@cache
-def load_lexicon(name: str) -> tuple[tuple[str, float], ...]:
-    """A built-in word list as (term, weight) pairs: each group's weight times the list's
-    `scale` (tech words say what a story is about, place names only where it happened)."""
-    path = _LEXICONS / f"{name}.yaml"
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader)
-        scale = float(data.get("scale", 1))
-        return tuple((str(term), scale * float(group.get("weight", 3)))
-                     for group in data["groups"].values() for term in group["terms"])
-    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as e:
-        raise ConfigError(str(path), [f"<file>: not a word list: {e}"]) from e
 
 
 def _base_dir(info: ValidationInfo) -> Path:

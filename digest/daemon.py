@@ -31,8 +31,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from digest.app import App
 from digest.config import Settings
 from digest.errors import DigestError
-from digest.models import DeliveryStatus
-from digest.owner import alive, this_process
+from digest.owner import this_process
 from digest.schedule import missed_sends, next_send, parse_cron, plan_catch_up, previous_send
 
 log = logging.getLogger(__name__)
@@ -86,6 +85,7 @@ class Daemon:
                 signal.signal(sig, self._on_stop)
             if hasattr(signal, "SIGHUP"):
                 signal.signal(signal.SIGHUP, self._on_hup)
+        self.app.poller.sync_feeds()
         self._beat()  # before the catch-up, so `status` sees the process at once
         self._schedule()
         self.scheduler.start()
@@ -113,8 +113,7 @@ class Daemon:
         self.scheduler.shutdown(wait=False)  # no new jobs; those under way see `stop`
         with self._running_lock:
             finished = self._running_lock.wait_for(lambda: self._running == 0, STOP_TIMEOUT)
-        released = self.app.store.release_claims(self.owner)
-        self.app.store.instance_stopped(self.owner, now=self.clock())
+        released = self.app.instances.stopped(self.owner)
         note = "" if finished else "; a job did not finish in time and was abandoned"
         self.on_event("stopped", f"stopped cleanly, {released} claims released{note}",
                       released=released, abandoned=not finished)
@@ -139,6 +138,7 @@ class Daemon:
             try:
                 settings = self._load()
                 app = self._make_app(settings)
+                app.poller.sync_feeds()
             except DigestError as e:
                 self.on_event("reload_failed", f"feeds.yaml not reloaded, keeping the running "
                               f"configuration: {e}", error=str(e))
@@ -197,15 +197,15 @@ class Daemon:
 
     def _beat(self) -> None:
         try:
-            self.app.store.beat(self.owner, started_at=self.started_at, now=self.clock(),
-                                next_send_at=self._next_send(),
-                                config=str(self.config or ""))
+            self.app.instances.beat(self.owner, started_at=self.started_at,
+                                    next_send_at=self._next_send(),
+                                    config=str(self.config or ""))
         except DigestError as e:
             self.on_event("error", f"heartbeat: {e}", job="beat")
 
     def _poll(self) -> None:
         app = self.app
-        outcomes = app.refresh(stop=self.stop)
+        outcomes = app.poller.refresh(stop=self.stop)
         failing = [o for o in outcomes if o.error]
         new = sum(o.new_items for o in outcomes)
         if outcomes or not self.stop.is_set():
@@ -221,7 +221,7 @@ class Daemon:
         """The next poll when the first feed is due (at most `poll_every` away)."""
         now = self.clock()
         s = app.settings
-        due = app.store.next_poll_at([f.url for f in s.feeds])
+        due = app.poller.next_poll_at()
         shortest = min([s.schedule.poll_every] + [f.poll_every for f in s.feeds if f.poll_every])
         when = min(due or now + shortest, now + shortest)
         when = max(when, now + MIN_POLL_GAP)
@@ -230,8 +230,7 @@ class Daemon:
 
     def _prune(self) -> None:
         """Items past `retention` go (one instance at a time: the edition lock)."""
-        with self.app.store.exclusive("edition"):
-            deleted = self.app.prune()
+        deleted = self.app.housekeeping.prune()
         self.on_event("prune", f"{deleted} items older than the retention deleted",
                       deleted=deleted)
 
@@ -244,7 +243,7 @@ class Daemon:
 
     def _deliver(self, fire: datetime, event: str) -> None:
         edition = fire.astimezone(self.app.settings.tz).date()
-        report = self.app.deliver(edition, stop=self.stop)
+        report = self.app.publisher.deliver(edition, stop=self.stop)
         counts: dict[str, int] = {}
         for r in report.results:
             key = r.kind.replace(" ", "_")  # e.g. sent_before: sent by an earlier run
@@ -263,14 +262,12 @@ class Daemon:
             return
         fire = event.scheduled_run_time
         s = self.app.settings
-        name = fire.astimezone(s.tz).date().isoformat()
-        if self.app.store.frozen_edition(name) is not None:  # sent by other means
-            return
+        name = fire.astimezone(s.tz).date()
         reason = (f"the send due at {fire.isoformat()} could not start within "
                   f"schedule.grace ({_ago(s.schedule.grace)})")
-        if self.app.store.skip_edition(name, scheduled_at=fire, now=self.clock(),
-                                       reason=reason):
-            self.on_event("skipped", f"edition {name}: {reason}", edition=name)
+        # not if that edition went out by other means
+        if self.app.instances.skip(name, scheduled_at=fire, reason=reason):
+            self.on_event("skipped", f"edition {name}: {reason}", edition=name.isoformat())
 
     def _catch_up(self) -> None:
         """Sends missed while no daemon ran: the latest within `schedule.grace` goes out now,
@@ -278,19 +275,19 @@ class Daemon:
         app = self.app
         s = app.settings
         now = self.clock()
-        since = app.store.last_beat(besides=self.owner) or now - s.schedule.grace
+        since = app.instances.last_beat(besides=self.owner) or now - s.schedule.grace
         missed = missed_sends(s.schedule.digest, s.tz, since=since, now=now)
         if not missed:
             return
-        done = app.store.edition_names(missed[0].date().isoformat())
+        done = app.instances.settled(missed[0].date())
         plan = plan_catch_up(missed, now=now, grace=s.schedule.grace, done=done)
         for fire in plan.skip:
-            name = fire.date().isoformat()
+            name = fire.date()
             reason = (f"digest run was not running at {fire.isoformat()} and came back "
                       f"{_ago(now - fire)} later, past schedule.grace "
                       f"({_ago(s.schedule.grace)})")
-            if app.store.skip_edition(name, scheduled_at=fire, now=now, reason=reason):
-                self.on_event("skipped", f"edition {name}: {reason}", edition=name)
+            if app.instances.skip(name, scheduled_at=fire, reason=reason):
+                self.on_event("skipped", f"edition {name}: {reason}", edition=name.isoformat())
         if plan.send is not None:
             self._deliver(plan.send, "catch_up")
 
@@ -300,36 +297,3 @@ def _ago(delta: timedelta) -> str:
     if minutes < 120:
         return f"{minutes} min"
     return f"{minutes // 60} h" if minutes < 48 * 60 else f"{minutes // 1440} days"
-
-
-def status(app: App, now: datetime) -> dict[str, Any]:
-    """What `digest status` shows: running daemons, next poll and send, the last edition and
-    its deliveries, failing feeds, skipped editions."""
-    s = app.settings
-    running = alive(app.store.instances(), now)
-    feeds = app.feeds()
-    never_polled = any(h.next_poll_at is None and h.status.value != "disabled" for h in feeds)
-    next_poll = now if never_polled or len(feeds) < len(s.feeds) else \
-        app.store.next_poll_at([f.url for f in s.feeds])
-    last = app.store.latest_edition()
-    last_edition = None
-    if last is not None:
-        frozen = app.store.frozen_edition(last[0])
-        counts = app.store.delivery_counts(frozen.id) if frozen else {}
-        last_edition = {"edition": last[0], "frozen_at": last[1].isoformat(),
-                        "deliveries": {st.value: counts.get(st, 0) for st in DeliveryStatus
-                                       if counts.get(st)}}
-    return {
-        "healthy": bool(running),
-        "running": [{"owner": o, "started_at": st.isoformat(), "beat_at": b.isoformat(),
-                     "next_send_at": n.isoformat() if n else None}
-                    for o, st, b, n in running],
-        "next_poll_at": next_poll.isoformat() if next_poll else None,
-        "next_send_at": next_send(s.schedule.digest, s.tz, now.astimezone(s.tz)).isoformat(),
-        "last_edition": last_edition,
-        "failing_feeds": [{"url": h.url, "name": h.name, "status": h.status.value,
-                           "last_error": h.last_error, "error_count": h.error_count}
-                          for h in feeds if h.status.value in ("error", "disabled")],
-        "skipped_editions": [{"edition": e, "scheduled_at": t.isoformat(), "reason": r}
-                             for e, t, r in app.store.skipped()[:10]],
-    }

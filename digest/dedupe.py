@@ -7,10 +7,9 @@ Pure functions of their arguments: no I/O, no clock, no store.
 from __future__ import annotations
 
 import contextlib
-import gc
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
 from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
@@ -187,7 +186,7 @@ def _representative_order(item: Item) -> tuple[float, int, float, int]:
 
 
 def cluster_stories(
-    items: Sequence[Item], sent: Mapping[str, str] | None = None,
+    items: Sequence[Item], sent: Mapping[str, date] | None = None,
     texts: Sequence[neardup.Text] | None = None,
 ) -> tuple[list[Story], list[str]]:
     """Merge items that are the same story into stories, and refuse stories already sent.
@@ -205,26 +204,10 @@ def cluster_stories(
     """
     if texts is not None and len(texts) != len(items):
         raise ValueError(f"{len(texts)} texts for {len(items)} items")
-    with gc_paused():
-        return _cluster(items, sent or {}, texts)
+    return _cluster(items, sent or {}, texts)
 
 
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cycle collector: clustering (and a build's reading of its window) allocates
-    hundreds of thousands of small objects (items, word sets, pairs) and no cycles; with the
-    collector on, each of its passes walks them all again. A 50,000-item window takes about 30%
-    longer with it, and proportionally more the bigger the window."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _cluster(items: Sequence[Item], sent: Mapping[str, str],
+def _cluster(items: Sequence[Item], sent: Mapping[str, date],
              known: Sequence[neardup.Text] | None) -> tuple[list[Story], list[str]]:
     n = len(items)
     union = _UnionFind(n)

@@ -1,7 +1,10 @@
-"""Delivering an edition: `App.deliver` and its machinery, as the mixin `DeliveryMixin`.
+"""Delivering a frozen edition to its recipients, each exactly once (use case).
 
-App (digest.app) inherits it; the names it uses from App (the store, settings, clock, and the
-build, render and freeze steps) are declared below for the type checker.
+`Deliverer` is given its collaborators (the store, the delivery settings and recipients, a
+transport factory, the letter maker, a renderer for readers who chose some sections only, the
+clock and the sleep used for pacing). It claims deliveries, sends, paces and records outcomes;
+it builds and freezes nothing (digest.editions does) and needs no templates or word lists when
+every recipient takes the whole edition.
 """
 
 from __future__ import annotations
@@ -14,17 +17,14 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from time import monotonic
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from digest.config import Recipient, Settings
+from digest.config import DeliverySettings, Recipient
 from digest.errors import DeliveryError
 from digest.models import DeliveryStatus, Edition, Rendered, edition_from_dict, iso
 from digest.owner import gone, this_process
-from digest.send import Letter, SmtpPool, Transport
+from digest.send import Letter, SmtpPool, Transport, Unsubscribe
 from digest.store import FrozenEdition, Outcome, Store, Taken
-
-if TYPE_CHECKING:
-    from digest.app import BuildResult, Clock
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,10 @@ RECORD_EVERY = 1.0  # seconds between writes of delivery outcomes during a batch
 
 RETRY_FIRST = timedelta(minutes=5)
 RETRY_MAX = timedelta(hours=6)
+Clock = Callable[[], datetime]
+# Renders an edition, whole (None) or only some sections (by id), for readers who chose them.
+RenderSections = Callable[[Edition, Sequence[str] | None], Rendered]
+LetterFor = Callable[[tuple[str, ...] | None], Letter | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +56,7 @@ class DeliveryResult:
 
 @dataclass(slots=True)
 class SendReport:
-    edition: str
+    edition: date
     results: list[DeliveryResult] = field(default_factory=list)
     dry_run: bool = False
 
@@ -67,30 +71,42 @@ class SendReport:
         return ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no recipients"
 
 
-class DeliveryMixin:
-    """`deliver` and its steps, for App. What they use of App is declared here."""
+@dataclass(frozen=True, slots=True)
+class Letters:
+    """Makes the message of an edition (headers and both parts encoded once; see send.Letter)
+    from what every message of this list shares."""
 
-    if TYPE_CHECKING:
-        settings: Settings
-        store: Store
-        clock: Clock
-        sleep: Callable[[float], None]
-        _last_send: float  # when _pace last let a message go (time.monotonic)
-        _transport: Callable[[], Transport]
+    sender: str
+    list_id: str
+    unsubscribe: Unsubscribe
 
-        def edition_for(self, day: date | None = None) -> tuple[date, datetime]: ...
-        def build(self, day: date | None = None, *, fetch: bool = True) -> BuildResult: ...
-        def render(self, edition: Edition, sections: Sequence[str] | None = None
-                   ) -> Rendered: ...
-        def _letter(self, rendered: Rendered, edition: str) -> Letter: ...
-        def _freeze(self, result: BuildResult) -> FrozenEdition: ...
+    def letter(self, rendered: Rendered, edition: date) -> Letter:
+        return Letter(rendered, sender=self.sender, edition=edition.isoformat(),
+                      list_id=self.list_id, unsubscribe=self.unsubscribe)
 
-    def deliver(
-        self, day: date | None = None, *, to: str | None = None, dry_run: bool = False,
-        fetch: bool = True, stop: threading.Event | None = None,
-    ) -> SendReport:
-        """Send an edition to every recipient who has not had it yet (or a test copy `to`).
-        `stop` set: no new message is started; those under way finish and are recorded.
+
+class Deliverer:
+    """Sends frozen editions to the configured recipients, each once; dry runs and test
+    copies too."""
+
+    def __init__(
+        self, store: Store, delivery: DeliverySettings, recipients: Sequence[Recipient], *,
+        transport: Callable[[], Transport], letters: Letters, clock: Clock,
+        render: RenderSections | None = None, sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.store = store
+        self.delivery = delivery
+        self.recipients = tuple(recipients)
+        self.transport = transport
+        self.letters = letters
+        self.clock = clock
+        self.render = render
+        self.sleep = sleep  # waits between messages under delivery.smtp.max_per_second
+        self._last_send = float("-inf")  # when _pace last let a message go (time.monotonic)
+
+    def send(self, frozen: FrozenEdition, *, stop: threading.Event | None = None) -> SendReport:
+        """Send a frozen edition to every recipient who has not had it yet. `stop` set: no new
+        message is started; those under way finish and are recorded.
 
         Recipients go in chunks of DELIVERY_BATCH, in config order: the chunk's deliveries
         are claimed in one transaction (several instances share a list: each takes what the
@@ -99,57 +115,14 @@ class DeliveryMixin:
         final "." (see _deliver_one): a run that dies leaves its unrecorded sends with the
         note, and the next run records them as sent ("unconfirmed") instead of sending
         them again."""
-        day, _ = self.edition_for(day)
-        name = day.isoformat()
-        report = SendReport(name, dry_run=dry_run)
-        frozen = self.store.frozen_edition(name)
-        result = None
-        if frozen is None and (dry_run or to):  # built to look at or test, not frozen
-            result = self.build(day, fetch=fetch)
-        elif frozen is None:
-            # One instance builds and freezes; the others wait, then send what it froze.
-            with self.store.exclusive("edition"):
-                frozen = self.store.frozen_edition(name)
-                if frozen is None:
-                    result = self.build(day, fetch=fetch)
-                    if result.edition.stories:
-                        frozen = self._freeze(result)
-        if frozen is not None:
-            edition = edition_from_dict(frozen.payload)
-        elif result is not None and result.edition.stories:
-            edition = result.edition
-        else:
-            report.results.append(DeliveryResult("*", None, "the edition has no stories"))
-            return report
-
-        if to:  # a test copy: not recorded, does not freeze the edition
-            if not dry_run:
-                with self._transport() as transport:
-                    transport.send(self._letter(self.render(edition), name).for_recipient(to))
-            report.results.append(DeliveryResult(to, None, "test copy, not recorded"))
-            return report
-
-        letters: dict[tuple[str, ...] | None, Letter] = {}
-        if frozen is not None:
-            letters[None] = self._letter(Rendered(frozen.subject, frozen.html, frozen.text),
-                                         name)
-
-        def letter_for(key: tuple[str, ...] | None) -> Letter | None:
-            if key not in letters:
-                if key is not None and not any(s.id in key for s in edition.sections):
-                    return None
-                letters[key] = self._letter(self.render(edition, key), name)
-            return letters[key]
-
-        if dry_run or frozen is None:
-            report.results.extend(self._dry_run(edition, letter_for))
-            return report
+        report = SendReport(frozen.edition)
+        letter_for = self._letters_of(edition_from_dict(frozen.payload), frozen)
         suppressed = self.store.suppressed()
         claims = self.store.open_claims(frozen.id)
-        run = _Run(name, frozen.id, this_process(),
+        run = _Run(frozen.edition, frozen.id, this_process(),
                    {c.owner for c in claims.values() if c.owner and gone(c.owner)})
-        recipients = list(self.settings.recipients)
-        with self._transport() as transport, \
+        recipients = self.recipients
+        with self.transport() as transport, \
                 _Dispatch(transport.size if isinstance(transport, SmtpPool) else 1) as dispatch:
             for start in range(0, len(recipients), DELIVERY_BATCH):
                 if dispatch.stopped or (stop is not None and stop.is_set()):
@@ -161,12 +134,49 @@ class DeliveryMixin:
             raise dispatch.stopped
         return report
 
-    def _dry_run(self, edition: Edition,
-                 letter_for: Callable[[tuple[str, ...] | None], Letter | None]
-                 ) -> list[DeliveryResult]:
+    def test_copy(self, edition: Edition, to: str, *, dry_run: bool = False) -> SendReport:
+        """One copy of the edition to `to`: not recorded, freezes nothing."""
+        report = SendReport(edition.date, dry_run=dry_run)
+        if not dry_run:
+            letter = self._letters_of(edition)(None)
+            assert letter is not None
+            with self.transport() as transport:
+                transport.send(letter.for_recipient(to))
+        report.results.append(DeliveryResult(to, None, "test copy, not recorded"))
+        return report
+
+    def dry_run(self, edition: Edition, *, frozen: FrozenEdition | None = None,
+                dry_run: bool = True) -> SendReport:
+        """Who would get what, sending nothing and recording nothing."""
+        report = SendReport(edition.date, dry_run=dry_run)
+        report.results.extend(self._dry_run(edition, self._letters_of(edition, frozen)))
+        return report
+
+    def _letters_of(self, edition: Edition, frozen: FrozenEdition | None = None) -> LetterFor:
+        """The letter for a choice of sections (None: the whole edition; the frozen one as it
+        was rendered when frozen), made once per choice; None when none of the chosen
+        sections has stories."""
+        letters: dict[tuple[str, ...] | None, Letter] = {}
+        if frozen is not None:
+            letters[None] = self.letters.letter(
+                Rendered(frozen.subject, frozen.html, frozen.text), edition.date)
+
+        def letter_for(key: tuple[str, ...] | None) -> Letter | None:
+            if key not in letters:
+                if key is not None and not any(s.id in key for s in edition.sections):
+                    return None
+                if self.render is None:
+                    raise ValueError("this deliverer was given no renderer: it can send "
+                                     "whole frozen editions only")
+                letters[key] = self.letters.letter(self.render(edition, key), edition.date)
+            return letters[key]
+
+        return letter_for
+
+    def _dry_run(self, edition: Edition, letter_for: LetterFor) -> list[DeliveryResult]:
         suppressed = self.store.suppressed()
         results = []
-        for recipient in self.settings.recipients:
+        for recipient in self.recipients:
             address = recipient.email
             since = suppressed.get(address.lower())
             key = tuple(recipient.sections) if recipient.sections else None
@@ -186,8 +196,7 @@ class DeliveryMixin:
     def _deliver_chunk(
         self, transport: Transport, dispatch: _Dispatch, run: _Run,
         chunk: Sequence[Recipient], suppressed: dict[str, datetime],
-        letter_for: Callable[[tuple[str, ...] | None], Letter | None],
-        stop: threading.Event | None,
+        letter_for: LetterFor, stop: threading.Event | None,
     ) -> list[DeliveryResult]:
         """Claim, send and record one chunk of recipients; results in the chunk's order."""
         edition_id = run.edition_id
@@ -224,7 +233,7 @@ class DeliveryMixin:
         self.store.suppress_deliveries(edition_id, list(quiet), now=now, reasons=quiet)
         taken = self.store.take_deliveries(
             edition_id, list(wanted), owner=run.owner, now=now,
-            stale_before=now - self.settings.delivery.claim_timeout, gone=run.gone)
+            stale_before=now - self.delivery.claim_timeout, gone=run.gone)
         order = {address: n for n, address in enumerate(wanted)}
         taken.sort(key=lambda claim: order[claim.recipient])  # config order
         last_write = monotonic()
@@ -327,8 +336,8 @@ class DeliveryMixin:
 
     def _pace(self) -> None:
         """Keep to delivery.smtp.max_per_second (SMTP only: the outbox has no limit)."""
-        rate = self.settings.delivery.smtp.max_per_second
-        if rate is None or self.settings.delivery.transport != "smtp":
+        rate = self.delivery.smtp.max_per_second
+        if rate is None or self.delivery.transport != "smtp":
             return
         wait = self._last_send + 1 / rate - time.monotonic()
         if wait > 0:
@@ -344,8 +353,8 @@ class ClaimLost(Exception):
 class _Run:
     """One `deliver` call: the edition, who claims (this process), whose claims are dead."""
 
-    edition: str
-    edition_id: int
+    edition: date
+    edition_id: int  # the store's handle of the frozen edition
     owner: str
     gone: frozenset[str] | set[str]
 

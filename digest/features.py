@@ -27,7 +27,7 @@ from importlib import metadata
 from pathlib import Path
 
 from digest import classify, neardup
-from digest.dedupe import gc_paused
+from digest.gcpause import gc_paused
 from digest.models import Item
 
 FORMAT = "1"  # of `pack`; part of the key

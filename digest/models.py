@@ -166,7 +166,7 @@ class Rendered:
 class Delivery:
     """One row of the send history."""
 
-    edition: str
+    edition: date  # the edition's name: the date of its scheduled send
     recipient: str
     status: DeliveryStatus
     sent_at: datetime | None

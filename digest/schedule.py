@@ -1,17 +1,23 @@
-"""Cron arithmetic over APScheduler 3's CronTrigger: the next and previous scheduled send,
-the sends missed while the daemon was down and what to do about them. Pure functions of the
-expression, the time zone and the times given (a fake clock is just another `now`); the
-daemon that runs them is digest.daemon.
+"""Cron: checking an expression, and the arithmetic over APScheduler 3's CronTrigger (the next
+and previous scheduled send, the sends missed while the daemon was down and what to do about
+them). Pure functions of the expression, the time zone and the times given (a fake clock is
+just another `now`); the daemon that runs them is digest.daemon.
+
+`check_cron` needs no APScheduler: config validates with it, and APScheduler is imported only
+when a time is worked out.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
+if TYPE_CHECKING:
+    from apscheduler.triggers.cron import CronTrigger
 
 # Crontab numbers days of the week 0-7 from Sunday; APScheduler 3's CronTrigger numbers them
 # from Monday, even in from_crontab (fixed only in APScheduler 4). Names mean the same to both.
@@ -19,26 +25,106 @@ _DOW_NAMES = ["sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
 def _crontab_dow(field: str) -> str:
-    def name(token: str) -> str:
-        return _DOW_NAMES[int(token)] if token.isdigit() and int(token) <= 7 else token
+    """A crontab weekday field (0-7 from Sunday, names, ranges, steps) as APScheduler's: single
+    days become names, and every range or step is spelled out as a list of names, since
+    APScheduler would count a range or a step from Monday (`0-5`, `*/2`, `1-5/2`)."""
+    def number(token: str) -> int:
+        lowered = token.lower()
+        return int(token) if token.isdigit() else _DOW_NAMES.index(lowered)
 
-    out = []
+    out: list[str] = []
     for part in field.split(","):
-        base, slash, step = part.partition("/")
+        base, _, step = part.partition("/")
+        if base == "*" and not step:
+            out.append("*")
+            continue
+        if base == "*":
+            first, last = 0, 6
+        elif "-" in base:
+            low, high = base.split("-")
+            first, last = number(low), number(high)
+            if last == 0 and first > 0:
+                last = 7  # `fri-sun`: Sunday ends a week as well as starting one
+        else:
+            first = number(base)
+            last = 6 if step else first  # crontab's `3/2`: from Wednesday on, every other day
+        days = range(first, last + 1, int(step) if step else 1)
+        out.extend(_DOW_NAMES[day] for day in days)
+    return ",".join(dict.fromkeys(out))  # each day once, in order
+
+
+# (name, lowest, highest, names) of each crontab field, seconds first (optional).
+_FIELDS = (
+    ("second", 0, 59, ()),
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day", 1, 31, ()),
+    ("month", 1, 12, ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
+                      "nov", "dec")),
+    ("weekday", 0, 7, tuple(_DOW_NAMES[:7])),
+)
+_STEP = re.compile(r"(?P<base>[^/]+)(?:/(?P<step>\d+))?")
+# APScheduler's day-of-month extras: `last`, `last fri`, `2nd mon` (written without the space
+# in a five-field expression: not expressible, so only `last` is accepted there).
+_DAY_EXTRAS = re.compile(r"last", re.IGNORECASE)
+
+
+def _value(token: str, low: int, high: int, names: tuple[str, ...]) -> int | None:
+    lowered = token.lower()
+    if lowered in names:
+        return names.index(lowered) + low
+    if token.isdigit() and low <= int(token) <= high:
+        return int(token)
+    return None
+
+
+def _check_field(text: str, name: str, low: int, high: int, names: tuple[str, ...]) -> None:
+    for part in text.split(","):
+        match = _STEP.fullmatch(part)
+        step = match.group("step") if match else None
+        base = match.group("base") if match else part
+        if match is None or (step is not None and int(step) < 1):
+            raise ValueError(f"{name} field {text!r}: {part!r} is not a value, range or step")
+        if base == "*" or (name == "day" and _DAY_EXTRAS.fullmatch(base)):
+            continue
         ends = base.split("-")
-        out.append("-".join(name(e) for e in ends) + (slash + step if slash else ""))
-    return ",".join(out)
+        values = [_value(end, low, high, names) for end in ends]
+        if len({end.isdigit() for end in ends}) > 1:
+            raise ValueError(f"{name} field {text!r}: {base!r} mixes a number and a name")
+        if len(ends) > 2 or None in values:
+            allowed = f"{low}-{high}" + (f" or {names[0]}..{names[-1]}" if names else "")
+            raise ValueError(f"{name} field {text!r}: {base!r} is outside {allowed}")
+        if name == "weekday" and len(values) == 2 and values[1] == 0:
+            values[1] = 7  # `fri-sun`: Sunday ends a week as well as starting one
+        if len(values) == 2 and values[0] > values[1]:  # type: ignore[operator]
+            raise ValueError(f"{name} field {text!r}: the range {base!r} runs backwards")
 
 
-def parse_cron(expression: str, timezone: str | ZoneInfo) -> CronTrigger:
-    """A five-field crontab expression (or six, seconds first), in `timezone`; ValueError
-    naming the problem if bad."""
+def check_cron(expression: str) -> str:
+    """The expression if it is a five-field crontab expression (or six, seconds first) that
+    digest can schedule; ValueError naming the field and the problem otherwise. Needs no
+    APScheduler (config validates with it)."""
     fields = expression.split()
     if len(fields) not in (5, 6):
         raise ValueError(
             f"cron needs 5 fields (minute hour day month weekday), or 6 with seconds first, "
             f"got {len(fields)}: {expression!r}"
         )
+    specs = _FIELDS if len(fields) == 6 else _FIELDS[1:]
+    for text, (name, low, high, names) in zip(fields, specs, strict=True):
+        try:
+            _check_field(text, name, low, high, names)
+        except ValueError as e:
+            raise ValueError(f"invalid cron expression {expression!r}: {e}") from None
+    return expression
+
+
+def parse_cron(expression: str, timezone: str | ZoneInfo) -> CronTrigger:
+    """A five-field crontab expression (or six, seconds first), in `timezone`, as APScheduler's
+    trigger; ValueError naming the problem if bad."""
+    from apscheduler.triggers.cron import CronTrigger  # only when a time is worked out
+
+    fields = check_cron(expression).split()
     second = fields.pop(0) if len(fields) == 6 else "0"
     minute, hour, day, month, dow = fields
     try:
@@ -110,7 +196,7 @@ class CatchUp:
 
 
 def plan_catch_up(missed: Sequence[datetime], *, now: datetime, grace: timedelta,
-                  done: Container[str]) -> CatchUp:
+                  done: Container[date]) -> CatchUp:
     """Only the latest missed send may go out, and only within `grace` of its time: never two
     editions at once after a long outage. Every other missed edition not sent (`done` names
     editions frozen or recorded as skipped) is to be recorded as skipped."""
@@ -118,7 +204,7 @@ def plan_catch_up(missed: Sequence[datetime], *, now: datetime, grace: timedelta
         return CatchUp(None, ())
     *older, latest = missed
     send = latest if now - latest <= grace else None
-    skip = [fire for fire in older if fire.date().isoformat() not in done]
-    if send is None and latest.date().isoformat() not in done:
+    skip = [fire for fire in older if fire.date() not in done]
+    if send is None and latest.date() not in done:
         skip.append(latest)
     return CatchUp(send, tuple(skip))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -14,24 +14,25 @@ from digest.store.base import StoreBase, _db_time, _utc
 class DaemonStore(StoreBase):
     """Daemons' heartbeats and skipped editions."""
 
-    def skip_edition(self, edition: str, *, scheduled_at: datetime, now: datetime,
+    def skip_edition(self, edition: date, *, scheduled_at: datetime, now: datetime,
                      reason: str) -> bool:
         """Record that a scheduled edition was not sent; False if it was recorded already."""
         try:
             with self._tx() as conn:
                 conn.execute(skipped_editions.insert().values(
-                    edition=edition, scheduled_at=_db_time(scheduled_at),
+                    edition=edition.isoformat(), scheduled_at=_db_time(scheduled_at),
                     recorded_at=_db_time(now), reason=reason))
         except IntegrityError:
             return False
         return True
 
-    def skipped(self) -> list[tuple[str, datetime, str]]:
+    def skipped(self) -> list[tuple[date, datetime, str]]:
         """Skipped editions, newest first: (edition, scheduled at, reason)."""
         with self._tx() as conn:
             rows = conn.execute(select(skipped_editions)
                                 .order_by(skipped_editions.c.edition.desc())).all()
-        return [(r.edition, _utc(r.scheduled_at) or datetime.min, r.reason) for r in rows]
+        return [(date.fromisoformat(r.edition), _utc(r.scheduled_at) or datetime.min, r.reason)
+                for r in rows]
 
     def beat(self, owner: str, *, started_at: datetime, now: datetime,
              next_send_at: datetime | None, config: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     DateTime,
@@ -220,7 +220,8 @@ class DeliveriesStore(StoreBase):
         with self._tx() as conn:
             rows = conn.execute(query).all()
         return [
-            Delivery(edition=r.edition, recipient=r.recipient, status=DeliveryStatus(r.status),
-                     sent_at=_utc(r.sent_at), message_id=r.message_id, error=r.error)
+            Delivery(edition=date.fromisoformat(r.edition), recipient=r.recipient,
+                     status=DeliveryStatus(r.status), sent_at=_utc(r.sent_at),
+                     message_id=r.message_id, error=r.error)
             for r in rows
         ]

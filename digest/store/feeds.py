@@ -97,14 +97,6 @@ class FeedsStore(StoreBase):
                     c.url.in_(urls[start:start + 500]), c.leased_by == owner)
                     .values(leased_by=None, lease_until=None))
 
-    def record_poll(
-        self, outcome: FeedOutcome, keyed_items: Sequence[tuple[Item, str]], *,
-        now: datetime, next_poll_at: datetime | None, stale_before: datetime | None = None,
-    ) -> int:
-        """Store one poll's outcome and its new items; see `record_polls`."""
-        return self.record_polls([PollRecord(outcome, keyed_items, next_poll_at)], now=now,
-                                 stale_before=stale_before)[0]
-
     def record_polls(
         self, records: Sequence[PollRecord], *, now: datetime,
         stale_before: datetime | None = None, features: Packer | None = None,

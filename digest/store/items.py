@@ -53,10 +53,6 @@ class ItemsStore(StoreBase):
         with self._tx() as conn:
             conn.execute(update, [{"f_id": i, "f_features": f} for i, f in packed])
 
-    def count_items(self) -> int:
-        with self._tx() as conn:
-            return int(conn.scalar(select(func.count()).select_from(items)) or 0)
-
     # --- retention ---
 
     def prune_items(self, *, now: datetime, keep: timedelta, batch: int = 5000) -> int:

@@ -1,0 +1,51 @@
+"""Sending an edition: freeze it once (or take it as frozen), then deliver it; or a dry run,
+or a test copy (use case).
+
+`Publisher` joins the two use cases it is given, `Editions` and `Deliverer`, and nothing else:
+`digest send` and the daemon's scheduled send both come through here.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+
+from digest.delivery import Deliverer, DeliveryResult, SendReport
+from digest.editions import Editions
+from digest.models import Edition, edition_from_dict
+
+
+class Publisher:
+    """Sends the editions that `editions` builds through `deliverer`."""
+
+    def __init__(self, editions: Editions, deliverer: Deliverer) -> None:
+        self.editions = editions
+        self.deliverer = deliverer
+
+    def deliver(
+        self, day: date | None = None, *, to: str | None = None, dry_run: bool = False,
+        fetch: bool = True, stop: threading.Event | None = None,
+    ) -> SendReport:
+        """Send an edition (default: the upcoming one) to every recipient who has not had it
+        yet, or say who would get what (`dry_run`), or send one test copy (`to`: not recorded,
+        does not freeze the edition). The first real send freezes it: what goes out later is
+        byte for byte what went out first."""
+        day, _ = self.editions.edition_for(day)
+        frozen = self.editions.frozen(day)
+        edition: Edition | None = None
+        if frozen is not None:
+            edition = edition_from_dict(frozen.payload)
+        elif dry_run or to:  # built to look at or test, not frozen
+            edition = self.editions.build(day, fetch=fetch).edition
+        else:
+            frozen, _ = self.editions.build_and_freeze(day, fetch=fetch)
+            edition = edition_from_dict(frozen.payload) if frozen is not None else None
+        if edition is None or not edition.stories:
+            return SendReport(day, [DeliveryResult("*", None, "the edition has no stories")],
+                              dry_run=dry_run)
+        if to:
+            return self.deliverer.test_copy(edition, to, dry_run=dry_run)
+        if dry_run:
+            return self.deliverer.dry_run(edition, frozen=frozen)
+        assert frozen is not None
+        return self.deliverer.send(frozen, stop=stop)

@@ -1,0 +1,122 @@
+"""The deliverer on its own: a real SQLite store and the file transport, an edition frozen
+straight into the store. No templates, no word lists, no feeds: delivering needs none of them
+(issue 16)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from digest.config import DeliverySettings, Recipient
+from digest.delivery import Deliverer, Letters
+from digest.models import DeliveryStatus
+from digest.send import FileTransport, Unsubscribe
+from digest.store import FrozenEdition, Store
+
+EDITION = date(2026, 11, 30)
+NOW = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
+PAYLOAD = {"edition": "2026-11-30", "title": "The Test Brief",
+           "generated_at": "2026-11-30T06:00:00+00:00",
+           "sections": [{"id": "tech", "title": "Tech", "stories": [
+               {"title": "A chip", "url": "https://news.example.org/chip", "source": "Wire",
+                "published": None, "summary": "About a chip.", "score": 0.5, "also": []}]}]}
+
+
+def freeze(store: Store, day: date = EDITION) -> FrozenEdition:
+    return store.freeze_edition(day, title="The Test Brief", payload=PAYLOAD,
+                                subject="The Test Brief: a chip", html="<p>A chip</p>",
+                                text="A chip\n", fingerprints=["url:news.example.org/chip"],
+                                now=NOW)
+
+
+def deliverer(store: Store, outbox: Path, recipients: list[str],
+              clock: list[datetime] | None = None) -> Deliverer:
+    moments = clock or [NOW]
+    return Deliverer(
+        store, DeliverySettings.model_validate({"from": "Brief <brief@example.org>"}),
+        [Recipient.model_validate(r) for r in recipients],
+        transport=lambda: FileTransport(outbox),
+        letters=Letters("Brief <brief@example.org>", "<brief.example.org>",
+                        Unsubscribe(None, b"")),
+        clock=lambda: moments[-1])
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(f"sqlite:///{tmp_path / 'digest.db'}")
+
+
+def test_a_frozen_edition_goes_to_each_recipient_once(store: Store, tmp_path: Path) -> None:
+    frozen = freeze(store)
+    outbox = tmp_path / "outbox"
+    sender = deliverer(store, outbox, ["ana@example.org", "ben@example.org"])
+
+    report = sender.send(frozen)
+
+    assert [(r.recipient, r.status) for r in report.results] == [
+        ("ana@example.org", DeliveryStatus.SENT), ("ben@example.org", DeliveryStatus.SENT)]
+    files = sorted(p.name for p in (outbox / "2026-11-30").iterdir())
+    assert files == ["ana@example.org.eml", "ben@example.org.eml"]
+    message = email.message_from_bytes((outbox / "2026-11-30" / files[0]).read_bytes(),
+                                       policy=email.policy.default)
+    assert message["Subject"] == "The Test Brief: a chip"
+    assert message["To"] == "ana@example.org"
+    html = message.get_body(("html",))
+    assert html is not None and "<p>A chip</p>" in html.get_content()
+    assert {(d.edition, d.recipient, d.status) for d in store.history()} == {
+        (EDITION, "ana@example.org", DeliveryStatus.SENT),
+        (EDITION, "ben@example.org", DeliveryStatus.SENT)}
+
+    # Again, with a third reader added: only the new one gets it.
+    again = deliverer(store, outbox, ["ana@example.org", "ben@example.org", "kofi@example.org"])
+    second = again.send(freeze(store))  # freezing twice keeps the first
+    assert [(r.recipient, r.kind) for r in second.results] == [
+        ("ana@example.org", "sent before"), ("ben@example.org", "sent before"),
+        ("kofi@example.org", "sent")]
+    assert len(list((outbox / "2026-11-30").iterdir())) == 3
+
+
+def test_an_unsubscribed_reader_is_recorded_as_suppressed(store: Store, tmp_path: Path) -> None:
+    store.suppress("ben@example.org", now=NOW - timedelta(days=1), source="command")
+    report = deliverer(store, tmp_path / "outbox", ["ana@example.org", "Ben@Example.org"]).send(
+        freeze(store))
+    assert [(r.recipient, r.status) for r in report.results] == [
+        ("ana@example.org", DeliveryStatus.SENT), ("Ben@Example.org", DeliveryStatus.SUPPRESSED)]
+    assert [p.name for p in (tmp_path / "outbox" / "2026-11-30").iterdir()] == [
+        "ana@example.org.eml"]
+
+
+def test_a_reader_of_some_sections_needs_a_renderer(store: Store, tmp_path: Path) -> None:
+    # Without a renderer the deliverer can send whole frozen editions only, and says so.
+    sender = deliverer(store, tmp_path / "outbox",
+                       [{"email": "ana@example.org", "sections": ["tech"]}])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="no renderer"):
+        sender.send(freeze(store))
+
+
+def test_delivering_loads_no_templates_or_word_lists(tmp_path: Path) -> None:
+    code = f"""
+import sys
+from pathlib import Path
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+import test_delivery as t
+from digest.store import Store
+store = Store("sqlite:///{tmp_path / 'alone.db'}")
+report = t.deliverer(store, Path({str(tmp_path / 'outbox')!r}), ["ana@example.org"]).send(
+    t.freeze(store))
+assert [r.kind for r in report.results] == ["sent"], report
+loaded = sorted(m for m in ("jinja2", "mjml", "digest.render", "digest.neardup", "numpy")
+                if m in sys.modules)
+lexicon = sys.modules.get("digest.lexicon")  # config names the lists; none may be read
+read = lexicon.load_lexicon.cache_info().currsize if lexicon else 0
+print(loaded, read)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[] 0"
