@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib.util
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -30,6 +34,7 @@ FEEDS = DATA / "feeds"
 DEMO = REPO / "examples" / "demo"
 CORPUS = REPO.parent / "shared" / "corpus" / "feeds"
 DEMO_EDITION = "2026-11-30"
+DEMO_DAY = date(2026, 11, 30)  # the same edition, as the store and the use cases name it
 
 
 @dataclass
@@ -245,6 +250,68 @@ def write_config(tmp_path: Path, suite_db: str | None) -> WriteConfig:
         return path
 
     return write
+
+
+def open_app(settings: Any, **collaborators: Any) -> Any:
+    """`make_app` plus the explicit step the commands take before polling or building: the
+    feeds of feeds.yaml synced into the store (constructing the app writes nothing)."""
+    from digest.app import make_app
+
+    app = make_app(settings, **collaborators)
+    app.poller.sync_feeds()
+    return app
+
+
+def count_items(store: Any) -> int:
+    """How many items a store holds (read straight from its table: no store API needs it)."""
+    from sqlalchemy import func, select
+
+    from digest.schema import items
+
+    with store.engine.connect() as conn:
+        return int(conn.scalar(select(func.count()).select_from(items)) or 0)
+
+
+# A wait in a test gives up only on a hang, never as a timing assertion: how fast the machine
+# is must not decide a result (speed is measured in bench/).
+HANG = 120.0  # seconds
+
+
+def wait_until(condition: Callable[[], object], what: str, *, bound: float = HANG) -> None:
+    """Poll `condition` until it holds; fail only after `bound` seconds (a hang)."""
+    deadline = time.monotonic() + bound
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still waiting after {bound:g} s: {what}")
+        time.sleep(0.05)
+
+
+def store_demo_items(config: Path) -> None:
+    """Poll the demo's feeds in a `digest` process as its edition's build does: judged as of
+    that edition (DEMO_EDITION), so on any day. (`digest fetch` judges an item's age against
+    today: a week after the demo's date, its stories would be stored as seen only.)"""
+    subprocess.run([sys.executable, "-m", "digest", "--config", str(config), "build",
+                    "--edition", DEMO_EDITION, "--format", "json"],
+                   check=True, capture_output=True, timeout=600)
+
+
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The repository's wheel, built once per test session, offline: the build backend
+    (hatchling, a dev dependency) is the one installed here, not one downloaded for the build."""
+    out = tmp_path_factory.mktemp("dist")
+    offline = importlib.util.find_spec("hatchling") is not None
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
+         "--no-deps", *(["--no-build-isolation", "--no-index"] if offline else []),
+         "--wheel-dir", str(out), str(REPO)],
+        capture_output=True, text=True, timeout=600, cwd=out)
+    if build.returncode != 0 and not offline:
+        pytest.skip("cannot build the wheel: hatchling is not installed here (`make install` "
+                    "installs it) and could not be downloaded")
+    assert build.returncode == 0, build.stdout + build.stderr
+    (wheel,) = out.glob("digest-*.whl")
+    return wheel
 
 
 def fixed_clock(when: str) -> Callable[[], datetime]:

@@ -15,8 +15,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import DEMO_EDITION, SmtpServer, WriteConfig, fixed_clock
-from digest.app import App
+from conftest import (
+    DEMO_DAY,
+    DEMO_EDITION,
+    SmtpServer,
+    WriteConfig,
+    fixed_clock,
+    open_app,
+    store_demo_items,
+)
 from digest.cli import main
 from digest.config import load_settings
 from digest.models import DeliveryStatus
@@ -70,7 +77,7 @@ def test_permanent_failure_exits_1_and_temporary_is_retried(
     # ... and once the wait is over, the next run sends.
     store = Store(load_settings(config, env={}).database)
     try:
-        edition_id = store.frozen_edition(DEMO_EDITION).id  # type: ignore[union-attr]
+        edition_id = store.frozen_edition(DEMO_DAY).id  # type: ignore[union-attr]
         ((status, retry_after),) = store.delivery_states(edition_id,
                                                          ["kofi@example.org"]).values()
         assert status is DeliveryStatus.DEFERRED and retry_after is not None
@@ -113,10 +120,10 @@ def test_an_unreachable_server_stops_the_run_and_loses_nothing(
 def test_a_frozen_edition_is_resent_as_it_was(demo: Path, tmp_path: Path) -> None:
     settings = load_settings(demo, env={})
     clock = fixed_clock("2026-11-27T10:00:00+00:00")
-    app = App(settings, Store(settings.database), clock=clock)
-    first = app.deliver(date(2026, 11, 30))
+    app = open_app(settings, clock=clock)
+    first = app.publisher.deliver(date(2026, 11, 30))
     assert {r.status for r in first.results} == {DeliveryStatus.SENT}
-    frozen = app.store.frozen_edition(DEMO_EDITION)
+    frozen = app.store.frozen_edition(DEMO_DAY)
     assert frozen is not None
     # A new feed item arriving later does not change the edition that already went out.
     extra = demo.parent / "feeds" / "tech.xml"
@@ -124,27 +131,28 @@ def test_a_frozen_edition_is_resent_as_it_was(demo: Path, tmp_path: Path) -> Non
         "<item>", "<item><title>Late breaking chip story</title>"
         "<link>https://circuitweekly.example/late</link><guid>late-1</guid>"
         "<pubDate>Sun, 29 Nov 2026 20:00:00 +0000</pubDate></item><item>", 1))
-    app.refresh(force=True)
-    result = app.build(date(2026, 11, 30))
+    app.poller.refresh(force=True)
+    result = app.editions.build(date(2026, 11, 30))
     assert result.frozen
     titles = [s.title for s in result.edition.stories]
     assert "Late breaking chip story" not in titles
     assert result.edition.generated_at == clock()
-    assert app.render(result.edition).subject == frozen.subject
+    assert app.editions.render(result.edition).subject == frozen.subject
     app.close()
 
 
 def test_the_upcoming_edition_follows_the_schedule(demo: Path) -> None:
     settings = load_settings(demo, env={})
-    app = App(settings, Store(settings.database), clock=fixed_clock("2026-11-26T12:00:00"))
-    day, send_at = app.edition_for()
+    app = open_app(settings, clock=fixed_clock("2026-11-26T12:00:00"))
+    day, send_at = app.editions.edition_for()
     assert day == date(2026, 11, 30)
     assert (send_at.hour, send_at.minute, str(send_at.tzinfo)) == (7, 0, "Europe/London")
-    built = app.build()  # the demo's edition, found from the clock alone
+    built = app.editions.build()  # the demo's edition, found from the clock alone
     assert built.edition.date == day and len(built.edition.stories) > 20
     app.close()
 
 
+@pytest.mark.slow
 def test_two_send_processes_at_once_deliver_one_copy_each(
         demo: Path, smtp_server: SmtpServer) -> None:
     config = smtp_demo(demo, smtp_server)
@@ -152,8 +160,7 @@ def test_two_send_processes_at_once_deliver_one_copy_each(
     recipients = [f"reader{n:02d}@example.org" for n in range(40)]
     data["recipients"] = recipients
     config.write_text(yaml.safe_dump(data))
-    subprocess.run([sys.executable, "-m", "digest", "--config", str(config), "fetch"],
-                   check=True, capture_output=True, timeout=60)
+    store_demo_items(config)
     command = [sys.executable, "-m", "digest", "--config", str(config), "send",
                "--edition", DEMO_EDITION, "--no-fetch"]
     runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -173,7 +180,7 @@ def test_two_send_processes_at_once_deliver_one_copy_each(
 
 
 def test_retry_delay_doubles_and_is_capped() -> None:
-    from digest.app import retry_delay
+    from digest.delivery import retry_delay
 
     assert [retry_delay(n) for n in (1, 2, 3)] == [
         timedelta(minutes=5), timedelta(minutes=10), timedelta(minutes=20)]
@@ -187,9 +194,9 @@ def test_smtp_sends_keep_to_max_per_second(demo: Path, smtp_server: SmtpServer) 
     config.write_text(yaml.safe_dump(data))
     settings = load_settings(config, env={})
     waits: list[float] = []
-    app = App(settings, Store(settings.database), sleep=waits.append)  # no real waiting
+    app = open_app(settings, sleep=waits.append)  # no real waiting
     try:
-        report = app.deliver(date.fromisoformat(DEMO_EDITION))
+        report = app.publisher.deliver(date.fromisoformat(DEMO_EDITION))
     finally:
         app.close()
     assert [r.status for r in report.results] == [DeliveryStatus.SENT] * 3
@@ -270,6 +277,7 @@ def test_a_connection_lost_after_the_server_took_the_message_is_recorded_not_res
     assert note is not None and note.startswith("unconfirmed")
 
 
+@pytest.mark.slow
 def test_a_send_killed_mid_batch_and_run_again_delivers_one_copy_each(
         demo: Path, smtp_server: SmtpServer) -> None:
     # `digest send` in a real process, killed with SIGKILL twice at the worst moments, then
@@ -279,8 +287,7 @@ def test_a_send_killed_mid_batch_and_run_again_delivers_one_copy_each(
     # waiting for delivery.claim_timeout (15 minutes).
     config = smtp_demo(demo, smtp_server)
     recipients = many_recipients(config, 24)
-    subprocess.run([sys.executable, "-m", "digest", "--config", str(config), "fetch"],
-                   check=True, capture_output=True, timeout=60)
+    store_demo_items(config)
     command = [sys.executable, "-m", "digest", "--config", str(config), "send",
                "--edition", DEMO_EDITION, "--no-fetch"]
     handler = smtp_server.handler
@@ -321,11 +328,11 @@ def test_a_send_killed_mid_batch_and_run_again_delivers_one_copy_each(
 def test_an_edition_without_stories_is_neither_sent_nor_frozen(
         write_config: WriteConfig, dry_run: bool) -> None:
     settings = load_settings(write_config(), env={})  # no feeds: nothing in the window
-    app = App(settings, Store(settings.database), clock=fixed_clock("2026-11-27T10:00:00"))
+    app = open_app(settings, clock=fixed_clock("2026-11-27T10:00:00"))
     try:
-        report = app.deliver(date(2026, 11, 30), dry_run=dry_run, fetch=False)
+        report = app.publisher.deliver(date(2026, 11, 30), dry_run=dry_run, fetch=False)
         assert [(r.recipient, r.status, r.detail) for r in report.results] == [
             ("*", None, "the edition has no stories")]
-        assert app.store.frozen_edition("2026-11-30") is None
+        assert app.store.frozen_edition(date(2026, 11, 30)) is None
     finally:
         app.close()

@@ -35,14 +35,19 @@ from digest.render import Renderer
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "tests" / "artifacts"
-TIMEOUT = 60.0  # seconds for a whole browser run, start to exit
+TIMEOUT = 120.0  # seconds for a whole browser run, start to exit: a bound on a hang
 HEIGHT = 900
 CHROMIUM = shutil.which("chromium")
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="chromium not installed: run `make test` or apt-get install chromium",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="chromium not installed: run `make test` or apt-get install chromium",
+    ),
+    pytest.mark.slow,  # a real browser
+    # not run by `make test-dates`
+    pytest.mark.real_clock(reason="Chromium's renderer does not start under libfaketime"),
+]
 
 # Run in the page after load. Measures the layout and reads the colours dark mode must change.
 PROBE = """

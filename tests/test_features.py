@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from conftest import fixed_clock
+from conftest import fixed_clock, open_app
 from digest import classify, features, neardup
-from digest.app import App, section_lexicon
+from digest.app import App
 from digest.config import load_settings
+from digest.lexicon import section_lexicon
 from digest.models import Edition, Item, edition_to_dict
 from digest.schema import items as items_table
 from digest.store import Store
@@ -103,19 +104,19 @@ def shape(edition: Edition) -> dict[str, object]:
 
 def test_refresh_stores_features_and_a_build_reads_them(demo: Path) -> None:
     settings = load_settings(demo, env={})
-    app = App(settings, Store(settings.database), clock=fixed_clock("2026-11-27T10:00:00"))
+    app = open_app(settings, clock=fixed_clock("2026-11-27T10:00:00"))
     try:
-        app.refresh(force=True)  # every new item offered is analysed as it is stored
+        app.poller.refresh(force=True)  # every new item offered is analysed as it is stored
         rows = stored(app)
         offered = {k: v for k, v in rows.items() if not v[2]}
-        assert offered and all(key == app.analyser.key for _, key, _ in offered.values())
+        assert offered and all(key == app.editions.analyser.key for _, key, _ in offered.values())
         assert all(f is not None for f, _, _ in offered.values())
         by_title = {i.title: i for i in app.store.items_between(
             datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC),
             [f.url for f in settings.feeds])}
         for title, (packed, _, _) in offered.items():
-            assert packed == app.analyser.pack(by_title[title])
-        first = app.build(DAY, fetch=False)
+            assert packed == app.editions.analyser.pack(by_title[title])
+        first = app.editions.build(DAY, fetch=False)
         auto = [s for s in first.edition.stories
                 if s.section_reason and not s.section_reason.startswith("feed section")]
         assert auto, "the demo's auto feed has stories classified by their words"
@@ -127,7 +128,7 @@ def test_refresh_stores_features_and_a_build_reads_them(demo: Path) -> None:
                 words = packed.rpartition("\t")[0]  # type: ignore[union-attr]
                 conn.execute(update(items_table).where(items_table.c.title == title)
                              .values(features=f"{words}\t[]"))
-        emptied = {s.url: s for s in app.build(DAY, fetch=False).edition.stories}
+        emptied = {s.url: s for s in app.editions.build(DAY, fetch=False).edition.stories}
         again = [emptied[s.url] for s in auto if s.url in emptied]
         assert again, "Elsewhere has room for some of them"
         assert {s.section for s in again} == {classify.ELSEWHERE_ID}, again
@@ -136,7 +137,7 @@ def test_refresh_stores_features_and_a_build_reads_them(demo: Path) -> None:
         # edition, and stored back.
         with app.store.engine.begin() as conn:
             conn.execute(update(items_table).values(features=None, features_key=None))
-        rebuilt = app.build(DAY, fetch=False)
+        rebuilt = app.editions.build(DAY, fetch=False)
         assert shape(rebuilt.edition) == shape(first.edition)
         assert {k: v[0] for k, v in stored(app).items() if not v[2]} == {
             k: v[0] for k, v in offered.items()}
@@ -146,35 +147,37 @@ def test_refresh_stores_features_and_a_build_reads_them(demo: Path) -> None:
 
 def test_changed_sections_rework_the_features_under_a_new_key(demo: Path) -> None:
     settings = load_settings(demo, env={})
-    app = App(settings, Store(settings.database), clock=fixed_clock("2026-11-27T10:00:00"))
-    app.build(DAY)
-    old_key = app.analyser.key
+    app = open_app(settings, clock=fixed_clock("2026-11-27T10:00:00"))
+    app.editions.build(DAY)
+    old_key = app.editions.analyser.key
     app.close()
     tech = settings.sections[0]
     weekly = tech.keywords[0].model_copy(update={"term": "Weekly"})
     changed = settings.model_copy(update={"sections": (
         tech.model_copy(update={"keywords": (*tech.keywords, weekly)}), *settings.sections[1:])})
-    app = App(changed, Store(settings.database), clock=fixed_clock("2026-11-27T10:00:00"))
+    app = open_app(changed, store=Store(settings.database),
+                   clock=fixed_clock("2026-11-27T10:00:00"))
     try:
-        assert app.analyser.key != old_key
-        assert section_lexicon(changed).fingerprint != section_lexicon(settings).fingerprint
-        app.build(DAY, fetch=False)
+        assert app.editions.analyser.key != old_key
+        assert section_lexicon(changed.sections).fingerprint != \
+            section_lexicon(settings.sections).fingerprint
+        app.editions.build(DAY, fetch=False)
         keys = {key for _, key, seen_only in stored(app).values() if not seen_only}
-        assert keys == {app.analyser.key}
+        assert keys == {app.editions.analyser.key}
     finally:
         app.close()
 
 
 def test_the_daily_prune_forgets_features_two_windows_old(demo: Path) -> None:
     settings = load_settings(demo, env={})
-    app = App(settings, Store(settings.database), clock=fixed_clock("2026-11-27T10:00:00"))
-    app.refresh(force=True)
+    app = open_app(settings, clock=fixed_clock("2026-11-27T10:00:00"))
+    app.poller.refresh(force=True)
     assert any(f for f, _, _ in stored(app).values())
     app.close()
-    later = App(settings, Store(settings.database), clock=fixed_clock("2026-12-11T11:00:00"))
+    later = open_app(settings, clock=fixed_clock("2026-12-11T11:00:00"))
     try:  # 14 days and an hour later: two 7-day windows
-        assert later.prune() == 0  # no item is past the retention ...
+        assert later.housekeeping.prune() == 0  # no item is past the retention ...
         assert [f for f, _, _ in stored(later).values()] == [None] * len(stored(later))
-        assert later.build(DAY, fetch=False).edition.stories  # ... and a build still works
+        assert later.editions.build(DAY, fetch=False).edition.stories  # ... and a build still works
     finally:
         later.close()

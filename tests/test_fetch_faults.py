@@ -1,5 +1,5 @@
 """Fetching under faults (issue 3), against real HTTP servers on 127.0.0.1 and through the real
-user path (feeds.yaml -> App.refresh -> store -> `app.feeds()`).
+user path (feeds.yaml -> App.refresh -> store -> `app.reports.feeds()`).
 
 For every fault: the run finishes, the faulty feed gets a clear status with a one-line reason,
 the healthy feeds polled with it are all stored, and nothing stored before is lost (items and
@@ -27,13 +27,13 @@ from typing import Any
 import brotli  # type: ignore[import-untyped]
 import pytest
 
-from conftest import CORPUS, FEEDS, FeedServer, Route, WriteConfig
+import conftest
+from conftest import CORPUS, FEEDS, FeedServer, Route, WriteConfig, count_items
 from digest.app import App, utc_now
 from digest.config import load_settings
 from digest.fetch import FeedRequest, FetchLimits, fetch_feeds
 from digest.models import FeedHealth, FeedOutcome, FeedStatus, Item
 from digest.parse import parse_feed
-from digest.store import Store
 
 Responder = Callable[[BaseHTTPRequestHandler], None]
 
@@ -167,7 +167,7 @@ def open_app(write_config: WriteConfig) -> Iterator[Callable[..., App]]:
              clock: Callable[[], datetime] | None = None) -> App:
         path = write_config({"feeds": feeds, "fetch": fetch or FAST_FETCH})
         settings = load_settings(path, env={})
-        app = App(settings, Store(settings.database), clock=clock or utc_now)
+        app = conftest.open_app(settings, clock=clock or utc_now)
         apps.append(app)
         return app
 
@@ -187,7 +187,7 @@ class Clock:
 
 
 def health(app: App) -> dict[str, FeedHealth]:
-    return {h.url: h for h in app.feeds()}
+    return {h.url: h for h in app.reports.feeds()}
 
 
 def by_url(outcomes: list[FeedOutcome]) -> dict[str, FeedOutcome]:
@@ -226,16 +226,16 @@ def run_fault(app: App, server: FeedServer, faulty: str, healthy: list[str],
               break_it: Callable[[], None]) -> Scenario:
     """Step 1: every feed works. Step 2: `break_it`, the fresh feed gains an item, and all
     are polled again. Checks what must hold whatever the fault is."""
-    first = by_url(app.refresh(force=True))
+    first = by_url(app.poller.refresh(force=True))
     assert {o.status for o in first.values()} == {FeedStatus.OK}, first
     before = health(app)
     assert before[faulty].items > 0
-    stored_before = app.store.count_items()
+    stored_before = count_items(app.store)
 
     break_it()
     server.routes["/fresh.xml"] = Route(body=rss("fresh", 3),
                                         headers={"Content-Type": "application/rss+xml"})
-    outcomes = app.refresh(force=True)  # returns: the run finishes
+    outcomes = app.poller.refresh(force=True)  # returns: the run finishes
 
     assert [o.url for o in outcomes] == [faulty, *healthy]
     second = by_url(outcomes)
@@ -247,7 +247,7 @@ def run_fault(app: App, server: FeedServer, faulty: str, healthy: list[str],
         assert after[url].items == before[url].items + grown > 0, url
     # Nothing stored before is lost (the validators are checked where the poll failed).
     assert after[faulty].items >= before[faulty].items
-    assert app.store.count_items() >= stored_before + 1
+    assert count_items(app.store) >= stored_before + 1
     return Scenario(app, faulty, healthy, before, second[faulty], after)
 
 
@@ -354,12 +354,12 @@ def test_connection_refused_after_the_server_went_away(
     with OwnServer(good_route(rss("faulty", 3))) as gone:
         faulty = gone.url("faulty.xml")
         app = open_app([{"url": u} for u in [faulty, *healthy]])
-        first = by_url(app.refresh(force=True))
+        first = by_url(app.poller.refresh(force=True))
         assert first[faulty].status is FeedStatus.OK
     # Its server is shut down and the port closed: the next poll is refused.
     before = health(app)
     feed_server.routes["/fresh.xml"] = Route(body=rss("fresh", 3))
-    outcomes = by_url(app.refresh(force=True))
+    outcomes = by_url(app.poller.refresh(force=True))
     after = health(app)
 
     reason = assert_one_line(outcomes[faulty].error)
@@ -396,7 +396,9 @@ def test_truncated_feed_that_still_has_a_whole_item_keeps_everything(
     faulty = feed_server.url("faulty.xml")
     healthy = healthy_feeds(feed_server)
     feed_server.routes["/faulty.xml"] = good_route(rss("faulty", 3))
-    app = open_app([{"url": u} for u in [faulty, *healthy]])
+    # truncated.xml's whole item is dated 2026-11-24: polled in the week it was written
+    clock = Clock()
+    app = open_app([{"url": u} for u in [faulty, *healthy]], clock=clock)
 
     def break_it() -> None:
         feed_server.routes["/faulty.xml"] = Route(body=(FEEDS / "truncated.xml").read_bytes())
@@ -408,7 +410,7 @@ def test_truncated_feed_that_still_has_a_whole_item_keeps_everything(
     assert result.outcome.new_items == 2
     assert result.after[faulty].items == result.before[faulty].items + 2
     start = datetime(2000, 1, 1, tzinfo=UTC)
-    titles = {i.title for i in app.store.items_between(start, datetime.now(UTC), [faulty])}
+    titles = {i.title for i in app.store.items_between(start, clock(), [faulty])}
     assert {"faulty story 1", "Complete item before the cut"} <= titles
 
 
@@ -438,14 +440,15 @@ def test_wrong_charset_declaration_still_reads_right(
     body, content_type = CHARSET_CASES[case]
     feed_server.routes["/charset.xml"] = Route(body=body, headers={"Content-Type": content_type})
     url = feed_server.url("charset.xml")
-    app = open_app([{"url": url}])
+    clock = Clock()
+    app = open_app([{"url": url}], clock=clock)
 
-    outcome, = app.refresh(force=True)
+    outcome, = app.poller.refresh(force=True)
 
     assert outcome.status is FeedStatus.OK, outcome.error
     assert health(app)[url].items == 2
     start = datetime(2000, 1, 1, tzinfo=UTC)
-    titles = sorted(i.title for i in app.store.items_between(start, datetime.now(UTC), [url]))
+    titles = sorted(i.title for i in app.store.items_between(start, clock(), [url]))
     assert titles == ["charset Zürich café 1", "charset Zürich café 2"]
 
 
@@ -461,7 +464,7 @@ def test_retry_after_seconds_sets_the_next_poll(
     url = feed_server.url("busy.xml")
     app = open_app([{"url": url, "poll_every": "1m"}], clock=clock)
 
-    outcome, = app.refresh()
+    outcome, = app.poller.refresh()
 
     reason = assert_one_line(outcome.error)
     assert reason.startswith(f"HTTP {status}")
@@ -472,11 +475,11 @@ def test_retry_after_seconds_sets_the_next_poll(
     assert clock.now + timedelta(seconds=7200) <= shown.next_poll_at < clock.now + timedelta(1)
     # Not polled again before then, though its own interval (1m) and backoff have passed...
     clock.now += timedelta(minutes=90)
-    assert app.refresh() == []
+    assert app.poller.refresh() == []
     assert feed_server.hits("busy.xml") == 1
     # ...and polled once it is over.
     clock.now += timedelta(minutes=31)
-    assert [o.url for o in app.refresh()] == [url]
+    assert [o.url for o in app.poller.refresh()] == [url]
     assert feed_server.hits("busy.xml") == 2
 
 
@@ -493,7 +496,7 @@ def test_retry_after_http_date_is_measured_from_the_response_date(
     url = feed_server.url("busy.xml")
     app = open_app([{"url": url, "poll_every": "1m"}], clock=clock)
 
-    outcome, = app.refresh()
+    outcome, = app.poller.refresh()
 
     assert "retry after 10800 s" in assert_one_line(outcome.error)
     next_poll = health(app)[url].next_poll_at
@@ -510,11 +513,11 @@ def test_410_gone_disables_the_feed_until_forced(
     other = feed_server.url("rss2.xml")
     app = open_app([{"url": url, "poll_every": "1m"}, {"url": other, "poll_every": "1m"}],
                    clock=clock)
-    app.refresh()
+    app.poller.refresh()
     feed_server.routes["/gone.xml"] = Route(status=410)
     clock.now += timedelta(minutes=2)
 
-    outcome = by_url(app.refresh())[url]
+    outcome = by_url(app.poller.refresh())[url]
 
     assert "410 Gone" in assert_one_line(outcome.error)
     shown = health(app)[url]
@@ -523,11 +526,11 @@ def test_410_gone_disables_the_feed_until_forced(
     assert shown.items == 2
     # Later polls skip it (the other feed is still polled)...
     clock.now += timedelta(days=3)
-    assert [o.url for o in app.refresh()] == [other]
+    assert [o.url for o in app.poller.refresh()] == [other]
     assert feed_server.hits("gone.xml") == 2
     # ...until a forced one, which brings it back when the publisher did.
     feed_server.routes["/gone.xml"] = good_route(rss("gone", 3))
-    forced = by_url(app.refresh(force=True))
+    forced = by_url(app.poller.refresh(force=True))
     assert feed_server.hits("gone.xml") == 3
     assert forced[url].status is FeedStatus.OK
     assert health(app)[url].status is FeedStatus.OK
@@ -548,7 +551,7 @@ def test_permanent_redirect_moves_the_feed(
     old, new = feed_server.url("old.xml"), feed_server.url("new.xml")
     app = open_app([{"url": old}])
 
-    outcome, = app.refresh(force=True)
+    outcome, = app.poller.refresh(force=True)
 
     assert outcome.status is FeedStatus.OK
     assert outcome.url == old  # the feed keeps its identity: the URL in feeds.yaml
@@ -558,7 +561,7 @@ def test_permanent_redirect_moves_the_feed(
     state, = app.store.feed_states([old])
     assert state.fetch_url == new
     # The next poll goes straight to the new URL.
-    again, = app.refresh(force=True)
+    again, = app.poller.refresh(force=True)
     assert again.status is FeedStatus.OK
     assert (feed_server.hits("old.xml"), feed_server.hits("mid.xml")) == (1, 1)
     assert feed_server.hits("new.xml") == 2
@@ -576,8 +579,8 @@ def test_temporary_redirect_does_not_move_the_feed(
     url = feed_server.url(paths[0])
     app = open_app([{"url": url}])
 
-    outcome, = app.refresh(force=True)
-    app.refresh(force=True)
+    outcome, = app.poller.refresh(force=True)
+    app.poller.refresh(force=True)
 
     assert outcome.status is FeedStatus.OK
     assert outcome.moved_to is None
@@ -599,7 +602,7 @@ def test_more_redirects_than_the_cap_is_an_error(
     url = redirect_chain(feed_server, 4)
     app = open_app([{"url": url}], fetch={**FAST_FETCH, "max_redirects": 3})
 
-    outcome, = app.refresh(force=True)
+    outcome, = app.poller.refresh(force=True)
 
     reason = assert_one_line(outcome.error)
     assert "redirect" in reason and "more than 3" in reason
@@ -613,7 +616,7 @@ def test_exactly_max_redirects_hops_are_followed(
     url = redirect_chain(feed_server, 3)
     app = open_app([{"url": url}], fetch={**FAST_FETCH, "max_redirects": 3})
 
-    outcome, = app.refresh(force=True)
+    outcome, = app.poller.refresh(force=True)
 
     assert outcome.status is FeedStatus.OK, outcome.error
 
@@ -624,7 +627,7 @@ def test_max_redirects_zero_follows_no_redirect(
     url = redirect_chain(feed_server, 1)
     app = open_app([{"url": url}], fetch={**FAST_FETCH, "max_redirects": 0})
 
-    outcome, = app.refresh(force=True)
+    outcome, = app.poller.refresh(force=True)
 
     assert outcome.status is FeedStatus.ERROR
     assert feed_server.hits("r1.xml") == 0
@@ -689,7 +692,7 @@ def test_concurrency_limit_is_reached_and_never_passed(
     app = open_app(slow_feeds(feed_server, feeds), fetch={
         **FAST_FETCH, "timeout": "10s", "per_host": per_host, "concurrency": concurrency})
 
-    outcomes = app.refresh(force=True)
+    outcomes = app.poller.refresh(force=True)
 
     assert [o.status for o in outcomes] == [FeedStatus.OK] * feeds
     assert feed_server.max_in_flight == limit
@@ -757,7 +760,7 @@ def test_corpus_polled_over_http_with_faulty_feeds_in_one_refresh(
     app = open_app([{"url": u} for u in urls],
                    fetch={"timeout": "2s", "connect_timeout": "1s", "max_bytes": "10MiB"})
 
-    outcomes = by_url(app.refresh(force=True))
+    outcomes = by_url(app.poller.refresh(force=True))
 
     assert set(outcomes) == set(urls)
     shown = health(app)

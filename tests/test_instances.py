@@ -32,6 +32,8 @@ FEEDS = 3_000
 KILL_AT = 1_500  # messages the server has received when one sender is killed
 TIMEOUT = 600  # seconds any one process may take (a bound, not a timing assertion)
 
+pytestmark = pytest.mark.slow  # thousands of recipients and feeds, several processes
+
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -200,11 +200,11 @@ def test_first_release_with_rows_upgrades_keeping_them(db_url: str, engine: Engi
             assert conn.execute(text("SELECT seen_only FROM items")).scalar() in (False, 0)
         [delivery] = store.history()
         assert (delivery.edition, delivery.recipient, delivery.status, delivery.sent_at) == \
-            ("2026-11-30", "ana@example.org", DeliveryStatus.SENT, NOW)
+            (date(2026, 11, 30), "ana@example.org", DeliveryStatus.SENT, NOW)
         [health] = store.feed_health()
         assert (health.url, health.name, health.items) == ("https://wire.example/rss.xml",
                                                           "Wire", 1)
-        assert store.sent_fingerprints() == {"https://wire.example/1": "2026-11-30"}
+        assert store.sent_fingerprints() == {"https://wire.example/1": date(2026, 11, 30)}
         store.sync_feeds([("https://post.example/atom.xml", None, 1.0)])  # new rows still go in
         assert len(store.feed_health()) == 2
     finally:
@@ -265,6 +265,7 @@ def digest_cmd(config: Path, *args: str) -> list[str]:
     return [str(Path(sys.executable).parent / "digest"), "--config", str(config), *args]
 
 
+@pytest.mark.slow
 def test_two_processes_upgrading_at_once_migrate_once(
         db_url: str, engine: Engine, write_config: WriteConfig) -> None:
     config = write_config({"database": db_url})
@@ -281,6 +282,7 @@ def test_two_processes_upgrading_at_once_migrate_once(
     assert differences(engine) == []
 
 
+@pytest.mark.slow
 def test_upgrade_waits_for_the_lock(
         db_url: str, engine: Engine, write_config: WriteConfig, tmp_path: Path) -> None:
     config = write_config({"database": db_url})

@@ -7,10 +7,10 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
+from conftest import wait_until
 from digest.owner import gone, this_process
 
 LINUX_PROC = pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="needs /proc")
@@ -34,11 +34,11 @@ def test_a_process_that_ended_is_gone_even_before_it_is_reaped() -> None:
         assert not gone(name)
         os.kill(child.pid, signal.SIGKILL)
         if os.path.exists("/proc/self/stat"):  # a zombie until waited for: still gone
-            for _ in range(200):
+            def zombie() -> bool:
                 with open(f"/proc/{child.pid}/stat") as f:
-                    if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                        break
-                time.sleep(0.01)
+                    return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+
+            wait_until(zombie, "the killed child to become a zombie")
             assert gone(name)
     finally:
         child.kill()

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from conftest import FEEDS, FeedServer, Route, WriteConfig, fixed_clock
+from conftest import FEEDS, FeedServer, Route, WriteConfig, count_items, fixed_clock, open_app
 from digest import dedupe, fetch
 from digest.app import App
 from digest.cli import main
@@ -21,7 +21,6 @@ from digest.config import load_settings
 from digest.models import FeedOutcome, FeedStatus
 from digest.parse import parse_feed
 from digest.schema import items
-from digest.store import Store
 
 NOW = "2026-11-27T12:00:00+00:00"
 
@@ -45,7 +44,7 @@ def make_app(write_config: WriteConfig, urls: list[str], when: str = NOW,
              **config: Any) -> App:
     path = write_config({"feeds": [{"url": u} for u in urls], **config})
     settings = load_settings(path)
-    return App(settings, Store(settings.database), clock=fixed_clock(when), random=Random(7))
+    return open_app(settings, clock=fixed_clock(when), random=Random(7))
 
 
 def state(app: App, url: str) -> Any:
@@ -53,7 +52,7 @@ def state(app: App, url: str) -> Any:
 
 
 def one(app: App, force: bool = True) -> FeedOutcome:
-    outcomes = app.refresh(force=force)
+    outcomes = app.poller.refresh(force=force)
     assert len(outcomes) == 1
     return outcomes[0]
 
@@ -76,7 +75,7 @@ def test_second_poll_sends_validators_gets_304_and_keeps_everything(
     assert second.not_modified and second.status is FeedStatus.OK and second.new_items == 0
     assert feed_server.requests[-1][1].get("If-None-Match") == etag
     assert state(app, url).etag == etag
-    assert app.store.count_items() == 5
+    assert count_items(app.store) == 5
 
 
 def test_304_without_validators_keeps_the_stored_ones(
@@ -134,9 +133,9 @@ def test_a_fresh_poll_is_due_again_after_poll_every_only(
     assert state(app, url).next_poll_at == datetime.fromisoformat(NOW) + timedelta(minutes=30)
     hits = feed_server.hits("rss2.xml")
 
-    assert app.refresh() == []  # not due: nothing requested
+    assert app.poller.refresh() == []  # not due: nothing requested
     assert feed_server.hits("rss2.xml") == hits
-    assert len(app.refresh(force=True)) == 1  # fetch --all polls it anyway
+    assert len(app.poller.refresh(force=True)) == 1  # fetch --all polls it anyway
 
 
 def test_the_feeds_ttl_makes_it_wait_longer(feed_server: FeedServer,
@@ -174,7 +173,7 @@ def test_consecutive_failures_back_off_then_a_success_resets(
     for n, wait in enumerate(waits):  # nominal 1h, 2h, 4h, 8h, jittered down by <= 25%
         nominal = timedelta(hours=2 ** n)
         assert nominal * 0.75 <= wait <= nominal, (n, wait)
-    health = app.feeds()[0]
+    health = app.reports.feeds()[0]
     assert health.status is FeedStatus.ERROR
     assert health.last_error == "HTTP 500 Internal Server Error"
 
@@ -197,17 +196,17 @@ def test_the_back_catalogue_is_stored_as_seen_but_never_offered(
     url = feed_server.url("old.xml")
     app = make_app(write_config, [url])
     assert one(app).new_items == 3
-    assert app.store.count_items() == 3
+    assert count_items(app.store) == 3
 
     everything = app.store.items_between(datetime(2000, 1, 1, tzinfo=UTC),
                                          datetime(2030, 1, 1, tzinfo=UTC), [url],
-                                         features_key=app.analyser.key)
+                                         features_key=app.editions.analyser.key)
 
     assert [i.guid for i in everything] == ["recent"]
-    assert everything[0].features == app.analyser.pack(everything[0])
+    assert everything[0].features == app.editions.analyser.pack(everything[0])
     with app.store.engine.connect() as conn:  # what is never offered is never analysed
         analysed = dict(conn.execute(select(items.c.guid, items.c.features_key)).all())
-    assert analysed == {"recent": app.analyser.key, "last-month": None, "last-year": None}
+    assert analysed == {"recent": app.editions.analyser.key, "last-month": None, "last-year": None}
     assert one(app).new_items == 0  # and they are never new again
 
 
@@ -287,7 +286,7 @@ def test_an_edition_built_long_after_its_date_still_offers_its_stories(
     url = feed_server.url("past.xml")
     app = make_app(write_config, [url], when="2027-03-01T12:00:00+00:00")
 
-    result = app.build(date(2026, 11, 30))
+    result = app.editions.build(date(2026, 11, 30))
 
     assert [s.url for s in result.edition.stories] == ["https://wire.example/recent"]
-    assert app.store.count_items() == 2  # the older one is kept, as seen only
+    assert count_items(app.store) == 2  # the older one is kept, as seen only

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
-import time
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -16,9 +16,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import FeedServer, WriteConfig
+from conftest import HANG, FeedServer, WriteConfig, wait_until
 from digest.schedule import (
+    MAX_MISSED,
     CatchUp,
+    check_cron,
     missed_sends,
     next_send,
     parse_cron,
@@ -31,6 +33,7 @@ LONDON = ZoneInfo("Europe/London")
 NEW_YORK = ZoneInfo("America/New_York")
 WEEKLY = "0 7 * * mon"
 GRACE = timedelta(hours=12)
+DAY_ = timedelta(days=1)
 
 
 @pytest.mark.parametrize("cron", ["0 7 * * 1", "0 7 * * mon", "0 7 * * MON"])
@@ -138,7 +141,8 @@ def test_a_send_missed_beyond_the_grace_period_is_recorded_as_skipped() -> None:
     missed = missed_sends(WEEKLY, LONDON, since=monday - timedelta(days=1), now=back)
     assert plan_catch_up(missed, now=back, grace=GRACE, done=set()) == CatchUp(None, (monday,))
     # Already sent (frozen) or already recorded: nothing to record.
-    assert plan_catch_up(missed, now=back, grace=GRACE, done={"2026-11-30"}) == CatchUp(None, ())
+    done = {date(2026, 11, 30)}
+    assert plan_catch_up(missed, now=back, grace=GRACE, done=done) == CatchUp(None, ())
 
 
 def test_a_long_outage_sends_at_most_one_edition() -> None:
@@ -147,33 +151,174 @@ def test_a_long_outage_sends_at_most_one_edition() -> None:
     mondays = [datetime(2026, 11, d, 7, tzinfo=LONDON) for d in (16, 23, 30)]
     back = mondays[-1] + timedelta(hours=2)
     missed = missed_sends(WEEKLY, LONDON, since=datetime(2026, 11, 15, tzinfo=UTC), now=back)
-    plan = plan_catch_up(missed, now=back, grace=GRACE, done={"2026-11-16"})
+    plan = plan_catch_up(missed, now=back, grace=GRACE, done={date(2026, 11, 16)})
     assert plan == CatchUp(mondays[-1], (mondays[1],))
 
 
+@pytest.mark.parametrize("cron", [
+    "0 7 * * mon", "*/15 * * * *", "*/1 * * * *", "0 7 1-5 * *", "0 7 5-5 * *", "0 7 last * *",
+    "0 7 * jan-mar mon-fri", "0 7 * * 1,3,5", "0 7 * * fri-sun",
+    "0 7 * * 5-0", "0 7 * * 0", "0 7 * * 7", "30 0 7 * * mon", "0 0 1,15 * *",
+])
+def test_check_cron_accepts_what_the_scheduler_runs(cron: str) -> None:
+    assert check_cron(cron) == cron
+    parse_cron(cron, "UTC")  # and APScheduler agrees
+
+
+@pytest.mark.parametrize(("cron", "problem"), [
+    ("0 7 * *", "or 6 with seconds first, got 4: '0 7 * *'"),
+    ("0 */0 * * *", "hour field '*/0': '*/0' is not a value, range or step"),
+    ("0 7 1/x * *", "day field '1/x': '1/x' is not a value, range or step"),
+    ("0 7 1,,2 * *", "day field '1,,2': '' is not a value, range or step"),
+    ("60 7 * * *", "minute field '60': '60' is outside 0-59"),
+    ("0 24 * * *", "hour field '24': '24' is outside 0-23"),
+    ("0 7 0 * *", "day field '0': '0' is outside 1-31"),
+    ("0 7 *,32 * *", "day field '*,32': '32' is outside 1-31"),
+    ("0 7 * 13 *", "month field '13': '13' is outside 1-12 or jan..dec"),
+    ("0 7 * * 8", "weekday field '8': '8' is outside 0-7 or sun..sat"),
+    ("0 7 * * funday", "weekday field 'funday': 'funday' is outside 0-7 or sun..sat"),
+    ("0 7 1-2-3 * *", "day field '1-2-3': '1-2-3' is outside 1-31"),
+    ("0 7 5-1 * *", "day field '5-1': the range '5-1' runs backwards"),
+    ("0 7 * * sat-mon", "weekday field 'sat-mon': the range 'sat-mon' runs backwards"),
+    ("0 last * * *", "hour field 'last': 'last' is outside 0-23"),  # `last` is for days
+    ("60 0 7 * * mon", "second field '60': '60' is outside 0-59"),
+])
+def test_check_cron_names_the_field_and_the_problem(cron: str, problem: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(problem) + "$"):
+        check_cron(cron)
+
+
+@pytest.mark.parametrize(("cron", "days"), [
+    ("0 9 * * 1-5", [30, 1, 2, 3, 4]),  # Monday to Friday, as crontab numbers them
+    ("0 9 * * 1,3", [30, 2, 7, 9, 14]),
+    ("0 9 * * 6-7", [28, 29, 5, 6, 12]),
+])
+def test_crontab_weekday_lists_ranges_and_steps(cron: str, days: list[int]) -> None:
+    fire = datetime(2026, 11, 27, 12, tzinfo=UTC)  # a Friday, after 09:00
+    fires = []
+    for _ in days:
+        fire = next_send(cron, LONDON, fire)
+        fires.append(fire.day)
+    assert fires == days
+
+
+def test_sends_are_local_times_in_the_zone_asked_for() -> None:
+    # New York is 5 hours behind UTC in winter: every time is worked out, and given, there.
+    after = datetime(2026, 11, 27, 12, tzinfo=UTC)
+    fire = next_send("0 7 * * mon", NEW_YORK, after)
+    assert (fire.tzinfo, fire.date(), fire.hour) == (NEW_YORK, date(2026, 11, 30), 7)
+    last = previous_send("0 7 * * mon", NEW_YORK, after)
+    assert (last.tzinfo, last.date(), last.hour) == (NEW_YORK, date(2026, 11, 23), 7)  # type: ignore[union-attr]
+    at = send_time_on("0 7 * * mon", NEW_YORK, date(2026, 11, 30))
+    assert (at.tzinfo, at.hour) == (NEW_YORK, 7)
+    end = send_time_on("0 7 * * mon", NEW_YORK, date(2026, 11, 27))
+    assert (end.tzinfo, end.time()) == (NEW_YORK, datetime(2026, 1, 1, 23, 59, 59).time())
+    # an hourly cron makes one edition a New York day, the day's last send
+    missed = missed_sends("0 * * * *", NEW_YORK, since=datetime(2026, 11, 27, 3, tzinfo=UTC),
+                          now=datetime(2026, 11, 27, 12, tzinfo=UTC))
+    assert [(f.tzinfo, f.date(), f.hour) for f in missed] == [
+        (NEW_YORK, date(2026, 11, 26), 23), (NEW_YORK, date(2026, 11, 27), 7)]
+    missed = missed_sends("0 7 * * *", NEW_YORK, since=datetime(2026, 11, 26, tzinfo=UTC),
+                          now=datetime(2026, 11, 27, 13, tzinfo=UTC))
+    assert missed == [datetime(2026, 11, 26, 7, tzinfo=NEW_YORK),
+                      datetime(2026, 11, 27, 7, tzinfo=NEW_YORK)]
+    late = send_time_on("0 21 * * *", NEW_YORK, date(2026, 11, 27))  # 02:00 UTC the next day
+    assert (late.date(), late.hour) == (date(2026, 11, 27), 21)
+
+
+def test_next_send_is_the_first_after_even_by_a_microsecond() -> None:
+    at = datetime(2026, 11, 30, 7, tzinfo=LONDON)
+    assert next_send(WEEKLY, LONDON, at - timedelta(microseconds=1)) == at
+
+
+def test_previous_send_is_the_last_not_the_first_in_its_search() -> None:
+    now = datetime(2026, 11, 30, 10, 30, tzinfo=LONDON)
+    assert previous_send("0 * * * *", LONDON, now) == datetime(2026, 11, 30, 10, tzinfo=LONDON)
+    assert previous_send("*/10 * * * *", LONDON, now) == now - timedelta(minutes=0)
+    assert previous_send("0 9 29 2 *", LONDON, datetime(2027, 6, 1, tzinfo=UTC)) == \
+        datetime(2024, 2, 29, 9, tzinfo=LONDON)  # a leap day: four years back
+
+
+def test_missed_sends_are_those_after_since_up_to_and_including_now() -> None:
+    monday = datetime(2026, 11, 30, 7, tzinfo=LONDON)
+    assert missed_sends(WEEKLY, LONDON, since=monday, now=monday + DAY_) == []
+    assert missed_sends(WEEKLY, LONDON, since=monday - timedelta(microseconds=1),
+                        now=monday) == [monday]
+
+
+def test_missed_sends_keep_the_latest_editions_after_a_very_long_outage() -> None:
+    since = datetime(2025, 1, 1, tzinfo=UTC)
+    missed = missed_sends("0 7 * * *", LONDON, since=since, now=since + 500 * DAY_)
+    assert len(missed) == MAX_MISSED
+    assert missed[-1].date() == date(2026, 5, 15) and missed[0].date() == date(2025, 4, 11)
+
+
+def test_nothing_missed_is_nothing_to_do() -> None:
+    now = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    assert plan_catch_up([], now=now, grace=GRACE, done=set()) == CatchUp(None, ())
+
+
+def test_a_send_missed_by_exactly_the_grace_period_still_goes_out() -> None:
+    monday = datetime(2026, 11, 30, 7, tzinfo=LONDON)
+    assert plan_catch_up([monday], now=monday + GRACE, grace=GRACE, done=set()) == \
+        CatchUp(monday, ())
+
+
+@pytest.mark.slow
 def test_daemon_polls_at_start_and_stops_cleanly_on_sigterm(
     write_config: WriteConfig, feed_server: FeedServer, tmp_path: Path
 ) -> None:
     config = write_config({"feeds": [{"url": feed_server.url("rss2.xml")}]})
     digest = Path(sys.executable).parent / "digest"
-    proc = subprocess.Popen([str(digest), "--config", str(config), "run"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    log = tmp_path / "run.log"
+    with log.open("w") as stderr:
+        proc = subprocess.Popen([str(digest), "--config", str(config), "run"],
+                                stdout=subprocess.DEVNULL, stderr=stderr, text=True,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
-        for _ in range(200):  # wait (bounded) for the first poll to reach our server
-            if feed_server.hits("rss2.xml"):
-                break
-            time.sleep(0.05)
+        # The poll job logs once it has stored what it polled.
+        wait_until(lambda: "feeds polled" in log.read_text() or proc.poll() is not None,
+                   "the daemon's first poll")
         assert feed_server.hits("rss2.xml") == 1
-        time.sleep(0.5)  # let the poll job record its result
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=10)
+        proc.wait(timeout=HANG)
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait()
+    err = log.read_text()
     assert proc.returncode == 0, err
     assert "received SIGTERM" in err
     assert "poll: 1 feeds polled" in err
     feeds = subprocess.run([str(digest), "--config", str(config), "feeds", "--format", "json"],
                            capture_output=True, text=True, check=True)
     assert json.loads(feeds.stdout)[0]["status"] == "ok"
+
+
+@pytest.mark.parametrize(("weekdays", "expected"), [
+    ("*/2", ["Sun", "Tue", "Thu", "Sat"]),  # crontab counts from Sunday, APScheduler from Monday
+    ("1-5/2", ["Mon", "Wed", "Fri"]),
+    ("0-6/2", ["Sun", "Tue", "Thu", "Sat"]),
+    ("0-5", ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri"]),
+    ("fri-sun", ["Sun", "Fri", "Sat"]),
+    ("7", ["Sun"]),
+    ("mon-fri", ["Mon", "Tue", "Wed", "Thu", "Fri"]),
+])
+def test_weekday_ranges_and_steps_mean_what_crontab_says(weekdays: str,
+                                                         expected: list[str]) -> None:
+    expression = f"0 7 * * {weekdays}"
+    assert check_cron(expression) == expression
+    tz = ZoneInfo("UTC")
+    fire, seen = datetime(2026, 11, 29, tzinfo=tz), set()
+    for _ in range(14):
+        fire = next_send(expression, tz, fire)
+        seen.add(fire.strftime("%a"))
+    order = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+    assert sorted(seen, key=order.index) == expected
+
+
+@pytest.mark.parametrize("bad", ["0 7 * 1-feb *", "0 7 * * 5-1", "0 7 32 * *", "61 * * * *",
+                                 "0 7 * * */0", "0 7 1-2-3 * *"])
+def test_check_cron_refuses_what_apscheduler_would(bad: str) -> None:
+    with pytest.raises(ValueError, match="invalid cron expression"):
+        check_cron(bad)

@@ -1,4 +1,4 @@
-"""`digest preview --serve`: a real process serving the preview on 127.0.0.1, rendering again
+"""`digest preview`: a real process serving the preview on 127.0.0.1, rendering again
 when a template or feeds.yaml changes, and showing a broken config as an error page."""
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import DEMO_EDITION
+from conftest import DEMO_EDITION, store_demo_items
+
+pytestmark = pytest.mark.slow  # a real `digest preview` process
 
 
 def get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=10) as response:
+    with urllib.request.urlopen(url, timeout=120) as response:
         return str(response.read().decode("utf-8"))
 
 
@@ -32,10 +34,9 @@ def server(demo: Path) -> Iterator[tuple[str, Path]]:
     config["email"] = {"templates": "my-templates"}
     demo.write_text(yaml.safe_dump(config))
     # The items must be stored first: the preview polls nothing.
-    subprocess.run([sys.executable, "-m", "digest", "--config", str(demo), "fetch"],
-                   check=True, capture_output=True, timeout=60)
+    store_demo_items(demo)
     process = subprocess.Popen(
-        [sys.executable, "-m", "digest", "--config", str(demo), "preview", "--serve",
+        [sys.executable, "-m", "digest", "--config", str(demo), "preview",
          "--port", "0", "--edition", DEMO_EDITION],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -47,7 +48,7 @@ def server(demo: Path) -> Iterator[tuple[str, Path]]:
         yield match.group(0), folder
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        process.wait(timeout=120)
 
 
 def test_preview_serves_the_edition_and_renders_again_on_change(

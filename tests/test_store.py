@@ -6,13 +6,14 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Collection, Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
+from conftest import count_items
 from digest import dedupe
 from digest.errors import StoreError
 from digest.models import DeliveryStatus, FeedOutcome, FeedStatus, Item
@@ -58,14 +59,16 @@ def ok(url: str, items: list[Item] | None = None, **kw: str | None) -> FeedOutco
 
 
 def record(store: Store, outcome: FeedOutcome, *, now: datetime = NOW) -> int:
-    return store.record_poll(outcome, keyed(list(outcome.items)), now=now,
-                             next_poll_at=now + timedelta(hours=1))
+    (new,) = store.record_polls(
+        [PollRecord(outcome, keyed(list(outcome.items)), now + timedelta(hours=1))], now=now)
+    return new
 
 
-def freeze(store: Store, edition: str, fingerprints: list[str], *, subject: str = "Subject",
+def freeze(store: Store, edition: date, fingerprints: list[str], *, subject: str = "Subject",
            now: datetime = NOW) -> int:
     frozen = store.freeze_edition(
-        edition, title="The Weekly Brief", payload={"edition": edition, "sections": []},
+        edition, title="The Weekly Brief",
+        payload={"edition": edition.isoformat(), "sections": []},
         subject=subject, html="<p>html</p>", text="text", fingerprints=fingerprints, now=now)
     return frozen.id
 
@@ -107,8 +110,9 @@ def test_sync_feeds_updates_name_and_weight(store: Store) -> None:
 
 def test_feed_states_in_request_order_with_validators(store: Store) -> None:
     store.sync_feeds([(WIRE, None, 1.0), (POST, None, 1.0)])
-    store.record_poll(ok(POST, etag='"v1"', last_modified="Sat, 28 Nov 2026 11:00:00 GMT"),
-                      [], now=NOW, next_poll_at=LATER)
+    store.record_polls([PollRecord(
+        ok(POST, etag='"v1"', last_modified="Sat, 28 Nov 2026 11:00:00 GMT"), [], LATER)],
+        now=NOW)
 
     post, wire = store.feed_states([POST, WIRE])
 
@@ -127,7 +131,7 @@ def test_record_poll_stores_new_items_and_counts_them(store: Store) -> None:
     items = [make_item(WIRE, n) for n in range(3)]
 
     assert record(store, ok(WIRE, items, title="Wire Feed")) == 3
-    assert store.count_items() == 3
+    assert count_items(store) == 3
 
     stored = store.items_between(NOW - timedelta(days=1), NOW, [WIRE])
     assert [i.key for i in stored] == [i.key for i in items]
@@ -158,9 +162,9 @@ def test_record_polls_stores_several_feeds_in_one_batch(store: Store) -> None:
     ], now=LATER)
 
     assert new == [1, 2, 0]
-    assert store.count_items() == 4
+    assert count_items(store) == 4
     assert store.record_polls([PollRecord(failed, [], None)], now=LATER) == [0]
-    assert store.count_items() == 4  # a failure loses nothing
+    assert count_items(store) == 4  # a failure loses nothing
     states = {s.url: s for s in store.feed_states([WIRE, POST])}
     assert states[POST].status is FeedStatus.ERROR and states[POST].next_poll_at is None
     assert states[WIRE].status is FeedStatus.OK and states[WIRE].next_poll_at == LATER
@@ -172,12 +176,12 @@ def test_recording_the_same_items_again_stores_nothing_new(store: Store) -> None
     assert record(store, ok(WIRE, items)) == 3
 
     assert record(store, ok(WIRE, items), now=LATER) == 0
-    assert store.count_items() == 3
+    assert count_items(store) == 3
 
     # One new item among the known ones: only it is new, and the old ones keep first_seen.
     more = [*items, make_item(WIRE, 3)]
     assert record(store, ok(WIRE, more), now=LATER) == 1
-    assert store.count_items() == 4
+    assert count_items(store) == 4
     stored = {i.key: i for i in store.items_between(NOW - timedelta(days=1), LATER, [WIRE])}
     assert stored[items[0].key].first_seen == NOW
 
@@ -204,7 +208,7 @@ def test_duplicate_keys_within_one_batch_are_stored_once(store: Store) -> None:
     assert first.key == again.key
 
     assert record(store, ok(WIRE, [first, again, make_item(WIRE, 2)])) == 2
-    assert store.count_items() == 2
+    assert count_items(store) == 2
     titles = [i.title for i in store.items_between(NOW - timedelta(days=1), NOW, [WIRE])]
     assert titles == ["Story 1", "Story 2"]  # the first occurrence wins
 
@@ -217,7 +221,7 @@ def test_same_key_in_two_feeds_is_two_items(store: Store) -> None:
 
     assert record(store, ok(WIRE, [a])) == 1
     assert record(store, ok(POST, [b])) == 1
-    assert store.count_items() == 2
+    assert count_items(store) == 2
 
 
 def test_many_items_in_one_poll(store: Store) -> None:
@@ -227,7 +231,7 @@ def test_many_items_in_one_poll(store: Store) -> None:
 
     assert record(store, ok(WIRE, items)) == 1200
     assert record(store, ok(WIRE, items), now=LATER) == 0
-    assert store.count_items() == 1200
+    assert count_items(store) == 1200
 
 
 class RacingPacker:
@@ -276,8 +280,8 @@ def test_error_outcome_sets_error_and_counts_up(store: Store) -> None:
 
     for n in (1, 2):
         failed = FeedOutcome(WIRE, FeedStatus.ERROR, error="HTTP 503 Service Unavailable")
-        assert store.record_poll(failed, [], now=NOW + timedelta(hours=n),
-                                 next_poll_at=NOW + timedelta(hours=n + 1)) == 0
+        assert store.record_polls([PollRecord(failed, [], NOW + timedelta(hours=n + 1))],
+                                  now=NOW + timedelta(hours=n)) == [0]
         (state,) = store.feed_states([WIRE])
         assert state.error_count == n
 
@@ -293,8 +297,8 @@ def test_error_outcome_sets_error_and_counts_up(store: Store) -> None:
 
 def test_a_later_success_clears_the_error(store: Store) -> None:
     store.sync_feeds([(WIRE, "Wire", 1.0)])
-    store.record_poll(FeedOutcome(WIRE, FeedStatus.ERROR, error="timeout"), [],
-                      now=NOW, next_poll_at=LATER)
+    store.record_polls([PollRecord(FeedOutcome(WIRE, FeedStatus.ERROR, error="timeout"), [],
+                                   LATER)], now=NOW)
 
     record(store, ok(WIRE, [make_item(WIRE, 1)], title="Wire"), now=LATER)
 
@@ -381,29 +385,29 @@ def test_freeze_edition_round_trip(store: Store) -> None:
     payload = {"edition": "2026-11-30", "title": "The Weekly Brief",
                "sections": [{"id": "tech", "title": "Tech", "stories": []}]}
     frozen = store.freeze_edition(
-        "2026-11-30", title="The Weekly Brief", payload=payload, subject="Brief: 30 Nov",
+        date(2026, 11, 30), title="The Weekly Brief", payload=payload, subject="Brief: 30 Nov",
         html="<html>é</html>", text="text — é", fingerprints=["url:a.example/1", "guid:x"],
         now=NOW)
 
-    again = store.frozen_edition("2026-11-30")
+    again = store.frozen_edition(date(2026, 11, 30))
 
     assert again == frozen
     assert again is not None
-    assert again.edition == "2026-11-30"
+    assert again.edition == date(2026, 11, 30)
     assert again.payload == payload
     assert again.subject == "Brief: 30 Nov"
     assert again.html == "<html>é</html>"
     assert again.text == "text — é"
-    assert store.frozen_edition("2026-12-07") is None
+    assert store.frozen_edition(date(2026, 12, 7)) is None
 
 
 def test_freezing_twice_keeps_the_first(store: Store) -> None:
     first = store.freeze_edition(
-        "2026-11-30", title="First", payload={"n": 1}, subject="First subject", html="1",
+        date(2026, 11, 30), title="First", payload={"n": 1}, subject="First subject", html="1",
         text="1", fingerprints=["url:a.example/1"], now=NOW)
 
     second = store.freeze_edition(
-        "2026-11-30", title="Second", payload={"n": 2}, subject="Second subject", html="2",
+        date(2026, 11, 30), title="Second", payload={"n": 2}, subject="Second subject", html="2",
         text="2", fingerprints=["url:b.example/2"], now=LATER)
 
     assert second == first
@@ -412,7 +416,7 @@ def test_freezing_twice_keeps_the_first(store: Store) -> None:
     # the loser's fingerprints were not added to the winner's edition
     take(store, first.id, "ana@example.org", now=NOW)
     finish(store, first.id, "ana@example.org", DeliveryStatus.SENT, now=NOW)
-    assert store.sent_fingerprints() == {"url:a.example/1": "2026-11-30"}
+    assert store.sent_fingerprints() == {"url:a.example/1": date(2026, 11, 30)}
 
 
 def test_freezing_an_edition_without_stories(store: Store) -> None:
@@ -422,11 +426,12 @@ def test_freezing_an_edition_without_stories(store: Store) -> None:
     # IntegrityError, which is taken for "another process froze it first", the edition row is
     # rolled back with it, and `assert frozen is not None` fails.
     frozen = store.freeze_edition(
-        "2026-11-30", title="The Weekly Brief", payload={"sections": []}, subject="Nothing new",
+        date(2026, 11, 30), title="The Weekly Brief", payload={"sections": []},
+        subject="Nothing new",
         html="<p>-</p>", text="-", fingerprints=[], now=NOW)
 
-    assert frozen.edition == "2026-11-30"
-    assert store.frozen_edition("2026-11-30") == frozen
+    assert frozen.edition == date(2026, 11, 30)
+    assert store.frozen_edition(date(2026, 11, 30)) == frozen
 
 
 OWNER = "test-host:1:1"
@@ -466,7 +471,7 @@ def attempts(store: Store, edition_id: int, recipient: str) -> int:
 
 
 def test_claim_delivery_and_send_history(store: Store) -> None:
-    edition_id = freeze(store, "2026-11-30", ["url:a.example/1"])
+    edition_id = freeze(store, date(2026, 11, 30), ["url:a.example/1"])
     ana, ben = "ana@example.org", "ben@example.org"
 
     assert take(store, edition_id, ana, now=NOW) is True
@@ -487,15 +492,15 @@ def test_claim_delivery_and_send_history(store: Store) -> None:
 
     history = store.history()
     assert [(d.edition, d.recipient, d.status, d.message_id) for d in history] == [
-        ("2026-11-30", ana, DeliveryStatus.SENT, "<1@digest.example>"),
-        ("2026-11-30", ben, DeliveryStatus.SENDING, None),
+        (date(2026, 11, 30), ana, DeliveryStatus.SENT, "<1@digest.example>"),
+        (date(2026, 11, 30), ben, DeliveryStatus.SENDING, None),
     ]
     assert history[0].sent_at == LATER
     assert history[1].sent_at is None
 
 
 def test_failed_delivery_is_not_claimed_again_and_keeps_its_error(store: Store) -> None:
-    edition_id = freeze(store, "2026-11-30", ["url:a.example/1"])
+    edition_id = freeze(store, date(2026, 11, 30), ["url:a.example/1"])
     assert take(store, edition_id, "bad@example.org", now=NOW) is True
     finish(store, edition_id, "bad@example.org", DeliveryStatus.FAILED, now=NOW,
            error="550 no such user")
@@ -507,8 +512,8 @@ def test_failed_delivery_is_not_claimed_again_and_keeps_its_error(store: Store) 
 
 
 def test_history_lists_editions_newest_first(store: Store) -> None:
-    older = freeze(store, "2026-11-23", ["url:a.example/1"])
-    newer = freeze(store, "2026-11-30", ["url:b.example/2"])
+    older = freeze(store, date(2026, 11, 23), ["url:a.example/1"])
+    newer = freeze(store, date(2026, 11, 30), ["url:b.example/2"])
     for edition_id in (older, newer):
         take(store, edition_id, "ana@example.org", now=NOW)
         finish(store, edition_id, "ana@example.org", DeliveryStatus.SENT, now=NOW,
@@ -516,15 +521,15 @@ def test_history_lists_editions_newest_first(store: Store) -> None:
 
     history = store.history()
 
-    assert [d.edition for d in history] == ["2026-11-30", "2026-11-23"]
+    assert [d.edition for d in history] == [date(2026, 11, 30), date(2026, 11, 23)]
     assert [d.message_id for d in history] == [
         f"<{newer}@digest.example>", f"<{older}@digest.example>"]
 
 
 def test_sent_fingerprints_only_from_sent_editions(store: Store) -> None:
-    sent = freeze(store, "2026-11-23", ["url:a.example/1", "guid:tag:a,1"])
-    deferred = freeze(store, "2026-11-30", ["url:b.example/2"])
-    freeze(store, "2026-12-07", ["url:c.example/3"])  # frozen, never claimed
+    sent = freeze(store, date(2026, 11, 23), ["url:a.example/1", "guid:tag:a,1"])
+    deferred = freeze(store, date(2026, 11, 30), ["url:b.example/2"])
+    freeze(store, date(2026, 12, 7), ["url:c.example/3"])  # frozen, never claimed
     take(store, sent, "ana@example.org", now=NOW)
     finish(store, sent, "ana@example.org", DeliveryStatus.SENT, now=NOW)
     take(store, sent, "ben@example.org", now=NOW)
@@ -532,25 +537,25 @@ def test_sent_fingerprints_only_from_sent_editions(store: Store) -> None:
     take(store, deferred, "ana@example.org", now=NOW)
     finish(store, deferred, "ana@example.org", DeliveryStatus.DEFERRED, now=NOW)
 
-    first = {"url:a.example/1": "2026-11-23", "guid:tag:a,1": "2026-11-23"}
+    first = {"url:a.example/1": date(2026, 11, 23), "guid:tag:a,1": date(2026, 11, 23)}
     assert store.sent_fingerprints() == first
-    assert store.sent_fingerprints(except_edition="2026-11-23") == {}
-    assert store.sent_fingerprints(except_edition="2026-11-30") == first
+    assert store.sent_fingerprints(except_edition=date(2026, 11, 23)) == {}
+    assert store.sent_fingerprints(except_edition=date(2026, 11, 30)) == first
 
     take(store, deferred, "ana@example.org", now=LATER)
     finish(store, deferred, "ana@example.org", DeliveryStatus.SENT, now=LATER)
-    assert store.sent_fingerprints(except_edition="2026-11-23") == {
-        "url:b.example/2": "2026-11-30"}
+    assert store.sent_fingerprints(except_edition=date(2026, 11, 23)) == {
+        "url:b.example/2": date(2026, 11, 30)}
 
 
 def test_sent_fingerprints_name_the_earliest_edition(store: Store) -> None:
     # A story can be in two sent editions (the second built before the first was sent).
-    for edition in ("2026-11-30", "2026-11-23"):
+    for edition in (date(2026, 11, 30), date(2026, 11, 23)):
         edition_id = freeze(store, edition, ["url:a.example/1"])
         take(store, edition_id, "ana@example.org", now=NOW)
         finish(store, edition_id, "ana@example.org", DeliveryStatus.SENT, now=NOW)
 
-    assert store.sent_fingerprints() == {"url:a.example/1": "2026-11-23"}
+    assert store.sent_fingerprints() == {"url:a.example/1": date(2026, 11, 23)}
 
 
 # --- health ---
@@ -597,7 +602,7 @@ def test_sqlite_store_reopens_with_its_data(tmp_path: Path) -> None:
 
     second = Store(url)
     try:
-        assert second.count_items() == 1
+        assert count_items(second) == 1
         assert [h.name for h in second.feed_health()] == ["Wire"]
     finally:
         second.close()
@@ -643,7 +648,7 @@ def test_suppression_list_is_case_insensitive_and_idempotent(store: Store) -> No
 
 
 def test_an_abandoned_claim_can_be_taken_again_once(store: Store) -> None:
-    edition_id = freeze(store, "2026-11-30", [])
+    edition_id = freeze(store, date(2026, 11, 30), [])
     assert take(store, edition_id, "ana@example.org", now=NOW)  # then the run died
     # Too fresh to be abandoned: another run may still be at it.
     assert not take(store, edition_id, "ana@example.org", now=LATER,
@@ -660,7 +665,7 @@ def test_an_abandoned_claim_can_be_taken_again_once(store: Store) -> None:
 
 
 def test_a_deferred_delivery_waits_for_its_retry_time(store: Store) -> None:
-    edition_id = freeze(store, "2026-11-30", [])
+    edition_id = freeze(store, date(2026, 11, 30), [])
     assert take(store, edition_id, "ana@example.org", now=NOW)
     finish(store, edition_id, "ana@example.org", DeliveryStatus.DEFERRED, now=NOW,
            error="451", retry_after=LATER)
@@ -673,7 +678,7 @@ def test_a_deferred_delivery_waits_for_its_retry_time(store: Store) -> None:
 
 
 def test_a_claim_of_a_process_that_ended_is_taken_at_once(store: Store) -> None:
-    edition_id = freeze(store, "2026-11-30", [])
+    edition_id = freeze(store, date(2026, 11, 30), [])
     assert take(store, edition_id, "ana@example.org", now=NOW, owner="vm:41:7")
     assert not store.handed_over(edition_id, "ana@example.org", now=NOW, owner="vm:9:9")
     assert store.handed_over(edition_id, "ana@example.org", now=NOW, owner="vm:41:7")
