@@ -4,7 +4,7 @@ Issue 3's target: ingest (parse + normalise + store) per item at least 3x faster
 ``feedparser.parse()`` with defaults on the same bytes. This benchmark times, over the same bytes:
 
 - ``feedparser default``: ``feedparser.parse(body)``, sanitizer and URI resolver on;
-- ``digest ingest``: what ``App.refresh`` does with a fetched body: ``parse_feed``, then each
+- ``digest ingest``: what ``Poller.refresh`` does with a fetched body: ``parse_feed``, then each
   item keyed (``dedupe.item_key``) with its ``dedupe.canonical_url``, then stored into a fresh
   SQLite file with ``Store.record_polls``, up to 200 feeds per transaction as the app batches
   them (the feeds' rows are created with ``sync_feeds`` before the clock starts, as the app
@@ -229,7 +229,7 @@ def bench(passes: int = PASSES, log: Callable[[str], None] = print) -> dict[str,
             "or without title and summary are dropped); feedparser returns "
             f"{entries} entries for the same files",
             "digest ingest: fresh SQLite file per pass, feed rows synced before timing, "
-            f"record_polls in batches of {STORE_BATCH} feeds (App.refresh's STORE_BATCH)",
+            f"record_polls in batches of {STORE_BATCH} feeds (Poller.refresh's STORE_BATCH)",
         ],
     }
 

@@ -7,7 +7,7 @@
    Items/s on a SQLite file (WAL) and on PostgreSQL at 127.0.0.1:5432 in a database this
    script creates and drops; the ratio PostgreSQL / SQLite (target >= 0.5x). PostgreSQL is
    skipped, with a message, when the server does not answer.
-2. Build: `App.build(day, fetch=False)` over FILL_ITEMS items of FILL_FEEDS feeds spread over
+2. Build: `Editions.build(day, fetch=False)` over FILL_ITEMS items of FILL_FEEDS feeds spread over
    two years (target < 2 s), with where the time goes (window query, dedupe, classify and
    rank, render) and a profile. The SQLite file is filled once with executemany and cached
    under the temp folder, keyed by its parameters and by digest/schema.py; PostgreSQL gets
@@ -540,14 +540,14 @@ def bench_build(words: Words, n_items: int, postgres: bool, log: Callable[[str],
                            "sqlite_fill_s": round(fill_s, 1), "words": words.source}
     folder = Path(tempfile.mkdtemp(prefix="digest-bench-build-"))
     try:
-        log(f"  SQLite: App.build({EDITION}, fetch=False) x {runs}")
+        log(f"  SQLite: Editions.build({EDITION}, fetch=False) x {runs}")
         out["sqlite"] = time_build(f"sqlite:///{path}", folder, runs, log)
         if postgres:
             with pg_database(log) as url:
                 if url is not None:
                     log("  PostgreSQL: COPY the same rows")
                     out["postgresql_fill_s"] = round(copy_to_postgres(path, url), 1)
-                    log(f"  filled in {out['postgresql_fill_s']:.0f} s; App.build x {runs}")
+                    log(f"  filled in {out['postgresql_fill_s']:.0f} s; Editions.build x {runs}")
                     out["postgresql"] = time_build(url, folder, runs, log)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -589,7 +589,7 @@ def print_report(result: dict[str, Any]) -> None:
         else:
             print("    PostgreSQL: skipped")
     b = result["build"]
-    print(f"\n  2. App.build({b['edition']}, fetch=False) over {b['items']:,} items of "
+    print(f"\n  2. Editions.build({b['edition']}, fetch=False) over {b['items']:,} items of "
           f"{b['feeds']:,} feeds ({b['days']} days; {b['words']})")
     fill = f"filled in {b['sqlite_fill_s']} s" if b["sqlite_fill_s"] else "cached"
     print(f"    SQLite file {b['sqlite_file']} ({fill})")

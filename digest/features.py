@@ -4,7 +4,7 @@ Clustering compares items by their normalised words (`neardup.text_of`: tokenise
 names and numbers marked) and classifying looks a story's words up in every section's terms
 (`classify.found_terms`). Together that is most of a build's work, 150-250 us an item on a
 small machine, and it depends only on the item's title and summary, on digest's code and on
-the sections' word lists: not on the window or the edition. So polling (`App.refresh`: `digest
+the sections' word lists: not on the window or the edition. So polling (`Poller.refresh`: `digest
 fetch`, `digest run`) works it out when it first stores an item and keeps it in
 `items.features`, with the key it was worked out under
 (`Analyser.key`); a build reads it back. An item whose features are missing or were worked out

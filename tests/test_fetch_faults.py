@@ -1,5 +1,5 @@
 """Fetching under faults (issue 3), against real HTTP servers on 127.0.0.1 and through the real
-user path (feeds.yaml -> App.refresh -> store -> `app.reports.feeds()`).
+user path (feeds.yaml -> Poller.refresh -> store -> `app.reports.feeds()`).
 
 For every fault: the run finishes, the faulty feed gets a clear status with a one-line reason,
 the healthy feeds polled with it are all stored, and nothing stored before is lost (items and

@@ -1,4 +1,4 @@
-"""App.refresh against a real local server and SQLite: conditional GET kept in the store,
+"""Poller.refresh against a real local server and SQLite: conditional GET kept in the store,
 unchanged bodies not parsed, the poll schedule (interval, <ttl>, max-age, backoff), the first
 poll's back catalogue, and databases made by an earlier digest."""
 

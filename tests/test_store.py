@@ -50,7 +50,7 @@ def make_item(feed_url: str, n: int, *, published: datetime | None = NOW,
 
 
 def keyed(items: list[Item]) -> list[tuple[Item, str]]:
-    """What app.refresh hands the store: each item with its key set, plus its canonical URL."""
+    """What Poller.refresh hands the store: each item with its key set, plus its canonical URL."""
     return [(item, dedupe.canonical_url(item.url)) for item in items]
 
 
