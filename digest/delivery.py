@@ -145,10 +145,10 @@ class Deliverer:
         report.results.append(DeliveryResult(to, None, "test copy, not recorded"))
         return report
 
-    def dry_run(self, edition: Edition, *, frozen: FrozenEdition | None = None,
-                dry_run: bool = True) -> SendReport:
-        """Who would get what, sending nothing and recording nothing."""
-        report = SendReport(edition.date, dry_run=dry_run)
+    def dry_run(self, edition: Edition, *, frozen: FrozenEdition | None = None) -> SendReport:
+        """Who would get what (of the edition as frozen, if it was), sending nothing and
+        recording nothing."""
+        report = SendReport(edition.date, dry_run=True)
         report.results.extend(self._dry_run(edition, self._letters_of(edition, frozen)))
         return report
 
