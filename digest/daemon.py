@@ -162,15 +162,19 @@ class Daemon:
                                id="send", replace_existing=True, coalesce=True,
                                max_instances=1,
                                misfire_grace_time=int(s.schedule.grace.total_seconds()))
+        # misfire_grace_time=None: these run however late their thread starts. APScheduler's
+        # default (1 s) silently dropped the start-up poll and catch-up when the machine was
+        # busy between adding them and a worker thread picking them up.
         self.scheduler.add_job(self._job(self._catch_up), DateTrigger(self.clock()),
-                               id="catch-up", replace_existing=True)
+                               id="catch-up", replace_existing=True, misfire_grace_time=None)
         self.scheduler.add_job(self._job(self._poll), DateTrigger(self.clock()), id="poll",
-                               replace_existing=True, max_instances=1)
+                               replace_existing=True, max_instances=1, misfire_grace_time=None)
         self.scheduler.add_job(self._beat, IntervalTrigger(seconds=HEARTBEAT.total_seconds()),
-                               id="beat", replace_existing=True, coalesce=True)
+                               id="beat", replace_existing=True, coalesce=True,
+                               misfire_grace_time=None)
         self.scheduler.add_job(self._job(self._prune), IntervalTrigger(days=1),
                                id="prune", replace_existing=True, coalesce=True,
-                               next_run_time=self.clock() + PRUNE_FIRST)
+                               next_run_time=self.clock() + PRUNE_FIRST, misfire_grace_time=None)
 
     def _job(self, work: Callable[[], None]) -> Callable[[], None]:
         def run() -> None:
@@ -226,7 +230,7 @@ class Daemon:
         when = min(due or now + shortest, now + shortest)
         when = max(when, now + MIN_POLL_GAP)
         self.scheduler.add_job(self._job(self._poll), DateTrigger(when), id="poll",
-                               replace_existing=True, max_instances=1)
+                               replace_existing=True, max_instances=1, misfire_grace_time=None)
 
     def _prune(self) -> None:
         """Items past `retention` go (one instance at a time: the edition lock)."""

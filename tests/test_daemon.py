@@ -125,6 +125,24 @@ def test_a_first_start_long_after_a_send_records_nothing(demo: Path) -> None:
         daemon.app.close()
 
 
+def test_the_start_up_poll_runs_however_late_its_thread_starts(demo: Path) -> None:
+    # The daemon's clock stands days before the scheduler's: every start-up job is "late" by
+    # days, as it is by seconds on a busy machine. APScheduler's default grace (1 s) dropped
+    # such a job silently; the poll and the catch-up must run anyway.
+    daemon, events = daemon_at(demo, MONDAY_SEND - timedelta(days=3))
+    try:
+        daemon._schedule()
+        daemon.scheduler.start()
+        wait_until(lambda: "poll" in events.names(), "the start-up poll")
+        # (then it polls again at once: its clock stands still, so the next poll is due)
+        fields = next(f for name, _, f in events if name == "poll")
+        assert fields["feeds"] == len(daemon.app.settings.feeds) and fields["new_items"] > 0
+    finally:
+        daemon.stop.set()
+        daemon.scheduler.shutdown(wait=True)
+        daemon.app.close()
+
+
 def test_reload_keeps_the_running_config_when_the_new_one_is_invalid(demo: Path) -> None:
     daemon, events = daemon_at(demo, MONDAY_SEND)
     original = demo.read_text()
