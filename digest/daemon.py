@@ -88,10 +88,11 @@ class Daemon:
         self.app.poller.sync_feeds()
         self._beat()  # before the catch-up, so `status` sees the process at once
         self._schedule()
-        self.scheduler.start()
         next_send_at = self._next_send().isoformat()
+        # said before the scheduler starts: its first jobs run at once and log their own events
         self.on_event("start", f"digest run {self.owner}: next send {next_send_at}",
                       owner=self.owner, next_send_at=next_send_at)
+        self.scheduler.start()
         while not self.stop.wait(WATCH_EVERY):
             if self._reload.is_set() or self._config_mtime() != self._mtime:
                 self._try_reload()
