@@ -466,7 +466,7 @@ def _on_grid(weight: float) -> float:
 def idf_weights(df: dict[str, int], n: int) -> dict[str, float]:
     """Inverse document frequency: rare words (names, numbers, places) count for more than
     words every story uses. On a grid, so that sums of them do not depend on order."""
-    return {w: round((math.log((n + 1) / c) + 1.0) * _GRID) / _GRID for w, c in df.items()}
+    return {w: _on_grid(math.log((n + 1) / c) + 1.0) for w, c in df.items()}
 
 
 def _weighted_jaccard(a: Text, b: Text, weight: dict[str, float],

@@ -28,10 +28,6 @@ def _crontab_dow(field: str) -> str:
     """A crontab weekday field (0-7 from Sunday, names, ranges, steps) as APScheduler's: single
     days become names, and every range or step is spelled out as a list of names, since
     APScheduler would count a range or a step from Monday (`0-5`, `*/2`, `1-5/2`)."""
-    def number(token: str) -> int:
-        lowered = token.lower()
-        return int(token) if token.isdigit() else _DOW_NAMES.index(lowered)
-
     out: list[str] = []
     for part in field.split(","):
         base, _, step = part.partition("/")
@@ -42,11 +38,9 @@ def _crontab_dow(field: str) -> str:
             first, last = 0, 6
         elif "-" in base:
             low, high = base.split("-")
-            first, last = number(low), number(high)
-            if last == 0 and first > 0:
-                last = 7  # `fri-sun`: Sunday ends a week as well as starting one
+            first, last = _weekday_span(_weekday(low), _weekday(high))
         else:
-            first = number(base)
+            first = _weekday(base)
             last = 6 if step else first  # crontab's `3/2`: from Wednesday on, every other day
         days = range(first, last + 1, int(step) if step else 1)
         out.extend(_DOW_NAMES[day] for day in days)
@@ -67,6 +61,19 @@ _STEP = re.compile(r"(?P<base>[^/]+)(?:/(?P<step>\d+))?")
 # APScheduler's day-of-month extras: `last`, `last fri`, `2nd mon` (written without the space
 # in a five-field expression: not expressible, so only `last` is accepted there).
 _DAY_EXTRAS = re.compile(r"last", re.IGNORECASE)
+
+
+def _weekday(token: str) -> int:
+    """A weekday as crontab numbers it (0-7 from Sunday), from a number or a name."""
+    day = _value(token, 0, 7, _FIELDS[-1][3])
+    if day is None:
+        raise ValueError(f"not a weekday: {token!r}")
+    return day
+
+
+def _weekday_span(first: int, last: int) -> tuple[int, int]:
+    """A weekday range's ends; `fri-sun`: Sunday ends a week as well as starting one."""
+    return first, 7 if last == 0 and first > 0 else last
 
 
 def _value(token: str, low: int, high: int, names: tuple[str, ...]) -> int | None:
@@ -94,8 +101,8 @@ def _check_field(text: str, name: str, low: int, high: int, names: tuple[str, ..
         if len(ends) > 2 or None in values:
             allowed = f"{low}-{high}" + (f" or {names[0]}..{names[-1]}" if names else "")
             raise ValueError(f"{name} field {text!r}: {base!r} is outside {allowed}")
-        if name == "weekday" and len(values) == 2 and values[1] == 0:
-            values[1] = 7  # `fri-sun`: Sunday ends a week as well as starting one
+        if len(values) == 2 and name == "weekday":
+            values = list(_weekday_span(*values))  # type: ignore[arg-type]
         if len(values) == 2 and values[0] > values[1]:  # type: ignore[operator]
             raise ValueError(f"{name} field {text!r}: the range {base!r} runs backwards")
 
