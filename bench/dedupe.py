@@ -265,12 +265,14 @@ def synthetic_quality(stories: Sequence[Any], items: Sequence[Any],
 
 def time_cluster(items: Sequence[Any], runs: int) -> tuple[list[float], list[Any]]:
     from digest.dedupe import cluster_stories
+    from digest.gcpause import gc_paused
 
     times, stories = [], []
     for _ in range(runs):
         gc.collect()
         t0 = time.perf_counter()
-        stories, _ = cluster_stories(items)
+        with gc_paused():  # as Editions.build clusters
+            stories, _ = cluster_stories(items)
         times.append(time.perf_counter() - t0)
     return times, stories
 
@@ -426,6 +428,7 @@ def labelled() -> dict[str, Any]:
 
 def real_windows(outcomes: list[tuple[str, Any]]) -> dict[str, Any]:
     from digest.dedupe import cluster_stories
+    from digest.gcpause import gc_paused
 
     out = {}
     for label, days in WINDOWS.items():
@@ -434,7 +437,8 @@ def real_windows(outcomes: list[tuple[str, Any]]) -> dict[str, Any]:
                  for k, (name, it) in enumerate((name, it) for name, o in outcomes
                                                 if name in names for it in o.items)]
         t0 = time.perf_counter()
-        stories, _ = cluster_stories(items)
+        with gc_paused():  # as Editions.build clusters
+            stories, _ = cluster_stories(items)
         seconds = time.perf_counter() - t0
         multi = [s for s in stories if len(s.items) > 1]
         multi.sort(key=lambda s: (-len(s.items), s.title))
