@@ -150,25 +150,34 @@ class Editions:
         return limits
 
     def _within_budget(self, edition: Edition) -> tuple[Edition, Rendered, list[str]]:
-        """Leave out the lowest-ranked stories until the HTML fits `email.max_html_bytes`
-        (Gmail clips messages over about 102 KB and hides the rest behind a link); returns
-        the edition, its rendering (kept: export, preview and freezing reuse it) and a line per
-        story left out."""
+        """Leave stories out until the HTML fits `email.max_html_bytes` (Gmail clips messages
+        over about 102 KB and hides the rest behind a link): first any story too big to fit
+        beside others, then, render by render, the costliest outlier before the lowest-ranked
+        story (`rank.next_to_leave_out`), so one heavy story never pushes the rest out.
+        Returns the edition, its rendering (kept: export, preview and freezing reuse it) and a
+        line per story left out."""
         budget = self.settings.email.max_html_bytes
         trimmed: list[str] = []
+
+        def leave_out(story: Story, why: str) -> Edition:
+            trimmed.append(f"{_shown(story.title)!r} ({_shown(story.source)}, score "
+                           f"{story.score:.3f}): {why}")
+            sections = (Section(sec.id, sec.title,
+                                tuple(st for st in sec.stories if st is not story))
+                        for sec in edition.sections)
+            return replace(edition, sections=tuple(sec for sec in sections if sec.stories))
+
+        for story in rank.too_costly(edition.stories, budget):
+            edition = leave_out(story, f"it alone would take about {rank.html_cost(story):,} "
+                                       f"bytes of the {budget:,}-byte budget")
         while True:
             rendered = self.render(edition)
             size = len(rendered.html.encode())
             if size <= budget or not edition.stories:
-                break
-            worst = min(edition.stories, key=lambda st: (st.score, st.title))
-            sections = tuple(
-                Section(sec.id, sec.title, tuple(st for st in sec.stories if st is not worst))
-                for sec in edition.sections)
-            edition = replace(edition, sections=tuple(sec for sec in sections if sec.stories))
-            trimmed.append(f"{worst.title!r} ({worst.source}, score {worst.score:.3f}): the "
-                           f"HTML was {size:,} bytes, over the {budget:,}-byte budget")
-        return edition, rendered, trimmed
+                return edition, rendered, trimmed
+            story, why = rank.next_to_leave_out(edition.stories)
+            edition = leave_out(story, f"{why}; the HTML was {size:,} bytes, over the "
+                                       f"{budget:,}-byte budget")
 
     def rendered(self, result: BuildResult) -> Rendered:
         """The whole edition rendered: as build rendered it, or now (a frozen edition)."""
@@ -239,6 +248,11 @@ def _explain(edition: Edition, placed: Sequence[Story], candidates: int) -> list
                          f"[{story.section}] ({story.source})")
             lines.extend(f"         {reason}" for reason in story.merge_reasons)
     return lines
+
+
+def _shown(text: str, limit: int = 120) -> str:
+    """A title or name short enough for a one-line note."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def template_files(templates: str | None) -> list[Path]:

@@ -131,3 +131,46 @@ def _fill(scored: Sequence[tuple[float, Story]], limits: Mapping[str, SectionLim
         per_source[key] = per_source.get(key, 0) + 1
         total += 1
     return chosen
+
+
+# --- the size budget: which story to leave out first ---
+
+# What one story adds to the email, estimated from its displayed fields: its title appears in
+# the contents, the headline and the image's alt text, its URL behind the headline and the
+# image, its summary is cut to a few sentences (render.SUMMARY_CHARS), and every "also" outlet
+# adds a name and a link. Markup is about the same for every story, so it is left out.
+_SHOWN_SUMMARY = 400
+# A story is an outlier when it costs this many times the typical (median) story, and at least
+# _OUTLIER_SLACK bytes more: such a story is left out before any better-ranked one is.
+OUTLIER_FACTOR = 3
+_OUTLIER_SLACK = 1024
+
+
+def html_cost(story: Story) -> int:
+    """An estimate of the bytes a story adds to the email's HTML (see above)."""
+    also = sum(len(a.source.encode()) + len(a.url.encode()) for a in story.also)
+    return (3 * len(story.title.encode()) + 2 * len(story.url.encode())
+            + len(story.summary[:_SHOWN_SUMMARY].encode()) + len(story.source.encode())
+            + 2 * len((story.image or "").encode()) + also)
+
+
+def too_costly(stories: Sequence[Story], budget: int) -> list[Story]:
+    """The stories that alone would take over a quarter of a `budget`-byte email: no ranking
+    makes room for them, so they are left out before anything is rendered."""
+    return [st for st in stories if html_cost(st) > budget // 4]
+
+
+def next_to_leave_out(stories: Sequence[Story]) -> tuple[Story, str]:
+    """The story to leave out of an edition over its size budget, and why: the costliest
+    outlier first (one heavy story never pushes out the well-ranked rest), else the
+    lowest-ranked story (ties: title, then URL)."""
+    if not stories:
+        raise ValueError("no story to leave out")
+    costs = {id(st): html_cost(st) for st in stories}
+    typical = sorted(costs.values())[len(costs) // 2]
+    heaviest = max(stories, key=lambda st: (costs[id(st)], -st.score, st.title, st.url))
+    cost = costs[id(heaviest)]
+    if cost > OUTLIER_FACTOR * typical and cost - typical > _OUTLIER_SLACK:
+        return heaviest, f"it costs about {cost:,} bytes, the typical story {typical:,}"
+    worst = min(stories, key=lambda st: (st.score, st.title, st.url))
+    return worst, f"the lowest-ranked story, score {worst.score:.3f}"

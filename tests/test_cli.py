@@ -413,6 +413,38 @@ def test_an_edition_over_the_size_budget_is_trimmed_and_says_so(
     assert set(left_out) <= _untrimmed_titles(demo, capsys)
 
 
+def test_one_huge_story_never_pushes_the_others_out_of_the_edition(
+        demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The attack of issue 17: one item with a 9 MB title (stored before titles were capped
+    at parse time, so no parse step saves us) once emptied the edition, as the size budget
+    left out the healthy stories first."""
+    from sqlalchemy import create_engine, update
+
+    from digest.config import load_settings
+    from digest.schema import items
+
+    code, out, _ = run(capsys, "--config", str(demo), "build", "--format", "json",
+                       "--edition", DEMO_EDITION)
+    assert code == 0
+    stories = [st for s in json.loads(out)["sections"] for st in s["stories"]]
+    lead = stories[0]
+    engine = create_engine(load_settings(str(demo)).database)
+    try:
+        with engine.begin() as db:
+            changed = db.execute(update(items).where(items.c.url == lead["url"])
+                                 .values(title="Breaking " + "news " * 1_800_000)).rowcount
+    finally:
+        engine.dispose()
+    assert changed >= 1
+    code, out, err = run(capsys, "--config", str(demo), "build", "--format", "json",
+                         "--edition", DEMO_EDITION, "--no-fetch")
+    assert code == 0
+    kept = [st["url"] for s in json.loads(out)["sections"] for st in s["stories"]]
+    assert kept == [st["url"] for st in stories[1:]]  # every other story, in the same order
+    notes = [line for line in err.splitlines() if "budget" in line]
+    assert len(notes) == 1 and "alone would take" in notes[0] and len(notes[0]) < 400
+
+
 def _untrimmed_titles(demo: Path, capsys: pytest.CaptureFixture[str]) -> set[str]:
     """The demo edition's story titles without a size budget."""
     config = yaml.safe_load(demo.read_text())

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from digest.models import AlsoLink, Item, Story
-from digest.rank import SectionLimit, coverage, score, select_sections
+from digest.rank import (
+    OUTLIER_FACTOR,
+    SectionLimit,
+    coverage,
+    html_cost,
+    next_to_leave_out,
+    score,
+    select_sections,
+    too_costly,
+)
 
 NOW = datetime(2026, 11, 30, 7, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -144,3 +154,37 @@ def test_a_boost_word_counts_only_as_a_whole_word(title: str, summary: str,
     factor = score(story(title, "tech", timedelta(0), summary=summary), NOW, DAY,
                    {"nvidia": 3.0})
     assert factor == (3.0 if boosted else 1.0)
+
+
+# --- the size budget's order: the costliest outlier, then the lowest-ranked ---
+
+
+def _scored(title: str, value: float, **kw: object) -> Story:
+    return replace(story(title, "tech", timedelta(0), **kw), score=value)  # type: ignore[arg-type]
+
+
+def test_an_outlier_is_left_out_before_any_better_ranked_story() -> None:
+    stories = [_scored(f"story {n}", 0.9 - n / 10) for n in range(5)]
+    heavy = _scored("heavy", 0.95, summary="word " * 3000, also=40)
+    chosen, why = next_to_leave_out([*stories, heavy])
+    assert chosen is heavy and "costs about" in why
+    assert html_cost(heavy) > OUTLIER_FACTOR * html_cost(stories[0])
+
+
+def test_without_an_outlier_the_lowest_ranked_story_goes_first() -> None:
+    stories = [_scored(f"story {n}", 0.9 - n / 10) for n in range(5)]
+    stories.append(_scored("a little longer, not an outlier " * 2, 0.85))
+    chosen, why = next_to_leave_out(stories)
+    assert chosen.title == "story 4" and "lowest-ranked" in why
+    tied = [_scored("b", 0.5), _scored("a", 0.5)]
+    assert next_to_leave_out(tied)[0].title == "a"
+    assert next_to_leave_out(list(reversed(tied)))[0].title == "a"
+    with pytest.raises(ValueError):
+        next_to_leave_out([])
+
+
+def test_a_story_bigger_than_a_quarter_of_the_budget_can_never_fit() -> None:
+    normal = _scored("normal", 0.5)
+    huge = _scored("huge " * 10_000, 0.9)
+    assert too_costly([normal, huge], 90_000) == [huge]
+    assert too_costly([normal], 90_000) == []
