@@ -23,7 +23,7 @@ from rich.text import Text
 
 from digest import DEFAULT_CONFIG, __version__
 from digest.errors import ConfigError, DigestError, UsageError
-from digest.models import FeedHealth, FeedOutcome, FeedStatus, iso
+from digest.models import DeliveryStatus, FeedHealth, FeedOutcome, FeedStatus, iso
 
 # Imported where used, not here: `digest --help` and Docker's `digest status --check` (every
 # minute) must not pay for the whole app (numpy, SQLAlchemy, Jinja, MJML, feedparser, aiohttp,
@@ -357,27 +357,46 @@ def _open_in_browser(path: Path) -> None:
 @click.option("--to", metavar="ADDR", help="Send one test copy to ADDR; nothing is recorded.")
 @click.option("--dry-run", is_flag=True, help="Say who would get what; send nothing.")
 @click.option("--no-fetch", is_flag=True, help="Use stored items only; poll nothing.")
+@click.option("--retry-now", is_flag=True,
+              help="Retry deliveries deferred by a 4xx answer now, without waiting for their "
+                   "retry time.")
+@click.option("--resend-unconfirmed", is_flag=True,
+              help="Send again, with the same Message-ID, only the deliveries recorded "
+                   "unconfirmed (default edition: the one sent last).")
 @click.pass_obj
 def send(state: State, edition: str | None, to: str | None, dry_run: bool,
-         no_fetch: bool) -> None:
+         no_fetch: bool, retry_now: bool, resend_unconfirmed: bool) -> None:
     """Deliver an edition to every recipient who has not received it yet.
 
-    Running it again for the same edition sends nothing twice.
+    Running it again for the same edition sends nothing twice. A delivery the server
+    answered with 4xx is deferred and retried by later runs (5 minutes, then doubling);
+    one handed to the server by a run that was killed before the server's answer is
+    recorded unconfirmed and not sent again unless --resend-unconfirmed asks. A server that
+    is down or refuses the login stops the run (exit 1) and defers no one.
 
     \b
     Examples:
       digest send --dry-run
       digest send --to me@example.org
+      digest send --retry-now
+      digest send --resend-unconfirmed --edition 2026-11-30
     """
     from digest.editions import parse_edition
 
     day = parse_edition(edition)
+    if resend_unconfirmed and (to or dry_run or retry_now):
+        raise UsageError("--resend-unconfirmed cannot be combined with --to, --dry-run or "
+                         "--retry-now")
+    if retry_now and to:
+        raise UsageError("--retry-now cannot be combined with --to")
     with state.app() as app:
         app.poller.sync_feeds()
-        report = app.publisher.deliver(day, to=to, dry_run=dry_run, fetch=not no_fetch)
+        report = app.publisher.deliver(day, to=to, dry_run=dry_run, fetch=not no_fetch,
+                                       retry_now=retry_now,
+                                       resend_unconfirmed=resend_unconfirmed)
     for r in report.results:
         status = r.status.value if r.status else ("dry-run" if report.dry_run else "skipped")
-        click.echo(f"{report.edition}  {r.recipient:<32}  {status:<9}  {r.detail}")
+        click.echo(f"{report.edition}  {r.recipient:<32}  {status:<11}  {r.detail}")
     click.echo(f"edition {report.edition}: {report.summary()}", err=True)
     if report.failed:
         raise SystemExit(1)
@@ -473,16 +492,20 @@ def status(state: State, fmt: str, check: bool) -> None:
 
 @cli.command()
 @FORMAT_TABLE_JSON
+@click.option("--status", "only", type=click.Choice([s.value for s in DeliveryStatus]),
+              help="Only the deliveries with this status (unconfirmed: handed to the server "
+                   "by a run that was killed before its answer).")
 @click.pass_obj
-def history(state: State, fmt: str) -> None:
+def history(state: State, fmt: str, only: str | None) -> None:
     """List every delivery: edition, recipient, status, when, Message-ID.
 
     \b
-    Example:
+    Examples:
       digest history --format json
+      digest history --status unconfirmed
     """
     with state.app() as app:
-        rows = app.reports.history()
+        rows = app.reports.history(status=DeliveryStatus(only) if only else None)
     if fmt == "json":
         _dump([{"edition": d.edition.isoformat(), "recipient": d.recipient,
                 "status": d.status.value, "sent_at": iso(d.sent_at),

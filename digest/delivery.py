@@ -21,7 +21,7 @@ from typing import Any
 
 from digest.config import DeliverySettings, Recipient
 from digest.errors import DeliveryError
-from digest.models import DeliveryStatus, Edition, Rendered, edition_from_dict, iso
+from digest.models import DELIVERED, DeliveryStatus, Edition, Rendered, edition_from_dict, iso
 from digest.owner import gone, this_process
 from digest.send import Letter, SmtpPool, Transport, Unsubscribe
 from digest.store import FrozenEdition, Outcome, Store, Taken
@@ -104,24 +104,49 @@ class Deliverer:
         self.sleep = sleep  # waits between messages under delivery.smtp.max_per_second
         self._last_send = float("-inf")  # when _pace last let a message go (time.monotonic)
 
-    def send(self, frozen: FrozenEdition, *, stop: threading.Event | None = None) -> SendReport:
+    def send(self, frozen: FrozenEdition, *, stop: threading.Event | None = None,
+             retry_now: bool = False, resend_unconfirmed: bool = False) -> SendReport:
         """Send a frozen edition to every recipient who has not had it yet. `stop` set: no new
-        message is started; those under way finish and are recorded.
+        message is started; those under way finish and are recorded. `retry_now`: deliveries
+        deferred by a 4xx answer are tried now rather than after their retry time.
+        `resend_unconfirmed`: only the deliveries recorded unconfirmed are sent, again, with
+        the Message-ID recorded (a reader's mail program shows a second copy with the same
+        one once, as Gmail does), and recorded sent; nothing else is sent.
 
         Recipients go in chunks of DELIVERY_BATCH, in config order: the chunk's deliveries
         are claimed in one transaction (several instances share a list: each takes what the
         others have not), sent, and their outcomes recorded together, at least every
         RECORD_EVERY seconds. Only the hand-over note is written per message, before its
         final "." (see _deliver_one): a run that dies leaves its unrecorded sends with the
-        note, and the next run records them as sent ("unconfirmed") instead of sending
-        them again."""
+        note, and the next run records them as unconfirmed (counted as sent) instead of
+        sending them again.
+
+        The transport failing as a whole (no connection, TLS or login refused, the server
+        closing the session) stops the run with a DeliveryError naming the server: the
+        recipient being tried is given back with those not reached, claimable at once by the
+        next run; no one is deferred for it."""
         report = SendReport(frozen.edition)
+        recipients = self.recipients
+        resend: dict[str, str | None] | None = None
+        if resend_unconfirmed:  # each with the Message-ID recorded
+            resend = {d.recipient: d.message_id for d in self.store.history(
+                status=DeliveryStatus.UNCONFIRMED, edition=frozen.edition)}
+            configured = {r.email for r in recipients}
+            report.results.extend(
+                DeliveryResult(a, DeliveryStatus.UNCONFIRMED,
+                               "not sent again: no longer among the recipients", earlier=True)
+                for a in resend if a not in configured)
+            recipients = tuple(r for r in recipients if r.email in resend)
+            if not resend:
+                report.results.append(DeliveryResult(
+                    "*", None, "no delivery of this edition is unconfirmed"))
+                return report
         letter_for = self._letters_of(edition_from_dict(frozen.payload), frozen)
         suppressed = self.store.suppressed()
         claims = self.store.open_claims(frozen.id)
         run = _Run(frozen.edition, frozen.id, this_process(),
-                   {c.owner for c in claims.values() if c.owner and gone(c.owner)})
-        recipients = self.recipients
+                   {c.owner for c in claims.values() if c.owner and gone(c.owner)},
+                   retry_now=retry_now, resend=resend)
         with self.transport() as transport, \
                 _Dispatch(transport.size if isinstance(transport, SmtpPool) else 1) as dispatch:
             for start in range(0, len(recipients), DELIVERY_BATCH):
@@ -133,6 +158,11 @@ class Deliverer:
         if dispatch.stopped:
             raise dispatch.stopped
         return report
+
+    def last_edition(self) -> date | None:
+        """The edition frozen (first sent) last."""
+        latest = self.store.latest_edition()
+        return latest[0] if latest else None
 
     def test_copy(self, edition: Edition, to: str, *, dry_run: bool = False) -> SendReport:
         """One copy of the edition to `to`: not recorded, freezes nothing."""
@@ -208,12 +238,22 @@ class Deliverer:
         for recipient in chunk:
             address = recipient.email
             status, retry_after = states.get(address, (None, None))
-            if status in (DeliveryStatus.SENT, DeliveryStatus.FAILED,
-                          DeliveryStatus.SUPPRESSED):
+            if run.resend is not None:  # only the unconfirmed ones, still so
+                if status is not DeliveryStatus.UNCONFIRMED:
+                    if status is not None:
+                        results[address] = DeliveryResult(address, status,
+                                                          "no longer unconfirmed", earlier=True)
+                    continue
+            elif status in (*DELIVERED, DeliveryStatus.FAILED, DeliveryStatus.SUPPRESSED):
                 results[address] = DeliveryResult(address, status, "already recorded",
                                                   earlier=True)
                 continue
             since = suppressed.get(address.lower())
+            if since is not None and run.resend is not None:
+                results[address] = DeliveryResult(
+                    address, status, f"not sent again: unsubscribed on {since:%Y-%m-%d}",
+                    earlier=True)
+                continue
             if since is not None:
                 quiet[address] = f"unsubscribed on {since:%Y-%m-%d}"
                 results[address] = DeliveryResult(address, DeliveryStatus.SUPPRESSED,
@@ -224,7 +264,8 @@ class Deliverer:
                 results[address] = DeliveryResult(address, None,
                                                   "no stories in the chosen sections")
                 continue
-            if status is DeliveryStatus.DEFERRED and retry_after and retry_after > now:
+            if status is DeliveryStatus.DEFERRED and retry_after and retry_after > now \
+                    and not run.retry_now:
                 results[address] = DeliveryResult(
                     address, DeliveryStatus.DEFERRED,
                     f"deferred: next try after {iso(retry_after)}")
@@ -233,7 +274,8 @@ class Deliverer:
         self.store.suppress_deliveries(edition_id, list(quiet), now=now, reasons=quiet)
         taken = self.store.take_deliveries(
             edition_id, list(wanted), owner=run.owner, now=now,
-            stale_before=now - self.delivery.claim_timeout, gone=run.gone)
+            stale_before=now - self.delivery.claim_timeout, gone=run.gone,
+            retry_now=run.retry_now, unconfirmed=run.resend is not None)
         order = {address: n for n, address in enumerate(wanted)}
         taken.sort(key=lambda claim: order[claim.recipient])  # config order
         last_write = monotonic()
@@ -269,11 +311,16 @@ class Deliverer:
                 self._deliver_one, transport, run, claim, wanted[claim.recipient])
             record(wait_all=False)
         record(wait_all=True)
+        # Not sent: the run stopped first, or its transport failed (the error stops the
+        # run): pending again for the next one, which takes them at once (unconfirmed
+        # again when resending).
         unfinished = [c.recipient for c in taken if c.recipient not in results]
-        self.store.release_claims(run.owner, edition_id, unfinished)
-        for address in unfinished:  # the run stopped first: pending again, for the next one
-            results[address] = DeliveryResult(address, DeliveryStatus.PENDING,
-                                              "not sent: this run stopped first")
+        self.store.release_claims(run.owner, edition_id, unfinished,
+                                  unconfirmed=run.resend is not None)
+        for address in unfinished:
+            results[address] = DeliveryResult(
+                address, DeliveryStatus.PENDING if run.resend is None
+                else DeliveryStatus.UNCONFIRMED, "not sent: this run stopped first")
         for address in wanted:
             results.setdefault(address, DeliveryResult(
                 address, DeliveryStatus.SENDING, "claimed by another run"))
@@ -287,22 +334,25 @@ class Deliverer:
 
         A delivery claimed before (`attempts` > 1) may have gone out in a run that died
         before recording it. It is recorded as sent, not sent again, when the transport shows
-        the message went out (the file outbox), or when that run had noted the hand-over
-        (SMTP: just before the final "." of DATA, so the server most likely has it; the one
-        case where it may not is a crash in the moment between that note and the "." leaving,
-        and the history says "unconfirmed")."""
+        the message went out (the file outbox); it is recorded unconfirmed, not sent again,
+        when that run had noted the hand-over (SMTP: just before the final "." of DATA, so the
+        server most likely has it, but that run never heard it say so). When resending
+        unconfirmed deliveries, neither applies: the message goes again, with the Message-ID
+        recorded."""
         address = claim.recipient
-        message = letter.for_recipient(address)
+        resend = run.resend is not None
+        message = letter.for_recipient(
+            address, message_id=run.resend.get(address) if run.resend is not None else None)
         mid = message.message_id
-        if claim.attempts > 1 and transport.delivered(message):
+        if not resend and claim.attempts > 1 and transport.delivered(message):
             why = "sent before the last run stopped; recorded now"
             return (DeliveryResult(address, DeliveryStatus.SENT, why),
                     Outcome(address, DeliveryStatus.SENT, mid, why))
-        if claim.handed_over_at is not None:
+        if not resend and claim.handed_over_at is not None:
             why = ("unconfirmed: the last run stopped after handing it to the server; "
                    "not sent again")
-            return (DeliveryResult(address, DeliveryStatus.SENT, why),
-                    Outcome(address, DeliveryStatus.SENT, mid, why))
+            return (DeliveryResult(address, DeliveryStatus.UNCONFIRMED, why),
+                    Outcome(address, DeliveryStatus.UNCONFIRMED, mid, why))
 
         def handed_over() -> None:
             if not self.store.handed_over(run.edition_id, address, now=self.clock(),
@@ -317,14 +367,14 @@ class Deliverer:
         except DeliveryError as e:
             if e.unconfirmed:  # the server may have it: a second copy is the worse outcome
                 why = f"unconfirmed: {e}"
-                return (DeliveryResult(address, DeliveryStatus.SENT, why),
-                        Outcome(address, DeliveryStatus.SENT, mid, why))
-            if e.connection:  # not this recipient's fault: retry later, stop this run
-                self.store.finish_deliveries(run.edition_id, [Outcome(
-                    address, DeliveryStatus.DEFERRED, error=str(e),
-                    retry_after=self.clock() + retry_delay(claim.attempts))], now=self.clock())
-                raise DeliveryError(f"{e}; stopped, the rest will be sent on the next run",
-                                    permanent=e.permanent, connection=True) from e
+                return (DeliveryResult(address, DeliveryStatus.UNCONFIRMED, why),
+                        Outcome(address, DeliveryStatus.UNCONFIRMED, mid, why))
+            if e.connection:  # the session failed, not this recipient: stop the run; the
+                # claim is given back unrecorded (see _deliver_chunk), so no one waits for it
+                rest = ("the rest stay unconfirmed" if resend
+                        else "the rest will be sent on the next run")
+                raise DeliveryError(f"{e}; stopped, {rest}", permanent=e.permanent,
+                                    connection=True) from e
             status = DeliveryStatus.FAILED if e.permanent else DeliveryStatus.DEFERRED
             log.info("delivery to %s %s: %s", address, status.value, e)
             retry = (self.clock() + retry_delay(claim.attempts)
@@ -332,7 +382,8 @@ class Deliverer:
             return (DeliveryResult(address, status, str(e)),
                     Outcome(address, status, error=str(e), retry_after=retry))
         return (DeliveryResult(address, DeliveryStatus.SENT, mid),
-                Outcome(address, DeliveryStatus.SENT, mid))
+                Outcome(address, DeliveryStatus.SENT, mid,
+                        "sent again: the first copy was unconfirmed" if resend else None))
 
     def _pace(self) -> None:
         """Keep to delivery.smtp.max_per_second (SMTP only: the outbox has no limit)."""
@@ -351,12 +402,17 @@ class ClaimLost(Exception):
 
 @dataclass(frozen=True, slots=True)
 class _Run:
-    """One `deliver` call: the edition, who claims (this process), whose claims are dead."""
+    """One `send` call: the edition, who claims (this process), whose claims are dead, and
+    what it sends (see Deliverer.send)."""
 
     edition: date
     edition_id: int  # the store's handle of the frozen edition
     owner: str
     gone: frozenset[str] | set[str]
+    retry_now: bool = False  # deferred deliveries are due now
+    # resending the unconfirmed deliveries: each one's recorded Message-ID (None: not sending
+    # again, the normal run)
+    resend: dict[str, str | None] | None = None
 
 
 class _Dispatch:

@@ -27,9 +27,17 @@ class DeliveryStatus(StrEnum):
     PENDING = "pending"
     SENDING = "sending"
     SENT = "sent"
-    DEFERRED = "deferred"
+    DEFERRED = "deferred"  # a 4xx answer: tried again after `retry_after`
     FAILED = "failed"
     SUPPRESSED = "suppressed"
+    # Handed to the server, then the sender was killed or the connection lost before its
+    # answer: most likely delivered, perhaps not. Counts as sent (never sent again) unless
+    # the operator asks for it (`digest send --resend-unconfirmed`).
+    UNCONFIRMED = "unconfirmed"
+
+
+# Delivered as far as anyone can tell: not sent again, and the edition counts as sent.
+DELIVERED = (DeliveryStatus.SENT, DeliveryStatus.UNCONFIRMED)
 
 
 @dataclass(frozen=True, slots=True)

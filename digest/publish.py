@@ -24,12 +24,17 @@ class Publisher:
 
     def deliver(
         self, day: date | None = None, *, to: str | None = None, dry_run: bool = False,
-        fetch: bool = True, stop: threading.Event | None = None,
+        fetch: bool = True, stop: threading.Event | None = None, retry_now: bool = False,
+        resend_unconfirmed: bool = False,
     ) -> SendReport:
         """Send an edition (default: the upcoming one) to every recipient who has not had it
         yet, or say who would get what (`dry_run`), or send one test copy (`to`: not recorded,
         does not freeze the edition). The first real send freezes it: what goes out later is
-        byte for byte what went out first."""
+        byte for byte what went out first. `retry_now`: deferred deliveries go now, without
+        waiting for their retry time. `resend_unconfirmed`: only the edition's unconfirmed
+        deliveries go, again (default: of the edition sent last); nothing is built or frozen."""
+        if resend_unconfirmed:
+            return self._resend_unconfirmed(day, stop=stop)
         day, _ = self.editions.edition_for(day)
         frozen = self.editions.frozen(day)
         edition: Edition | None = None
@@ -48,4 +53,13 @@ class Publisher:
         if dry_run:
             return self.deliverer.dry_run(edition, frozen=frozen)
         assert frozen is not None
-        return self.deliverer.send(frozen, stop=stop)
+        return self.deliverer.send(frozen, stop=stop, retry_now=retry_now)
+
+    def _resend_unconfirmed(self, day: date | None, *,
+                            stop: threading.Event | None) -> SendReport:
+        day = day or self.deliverer.last_edition()
+        frozen = self.editions.frozen(day) if day is not None else None
+        if day is None or frozen is None:
+            return SendReport(day or self.editions.edition_for()[0], [DeliveryResult(
+                "*", None, "the edition was not sent: nothing to send again")])
+        return self.deliverer.send(frozen, stop=stop, resend_unconfirmed=True)

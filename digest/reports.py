@@ -31,8 +31,9 @@ class Reports:
         """Close the store (the light factories in digest.app open one for this alone)."""
         self.store.close()
 
-    def history(self) -> list[Delivery]:
-        return self.store.history()
+    def history(self, *, status: DeliveryStatus | None = None) -> list[Delivery]:
+        """Every delivery (of one status), newest edition first."""
+        return self.store.history(status=status)
 
     def feeds(self) -> list[FeedHealth]:
         """Health of the configured feeds, in config order. A feed not polled yet shows as

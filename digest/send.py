@@ -126,10 +126,13 @@ class Letter:
         self._end = f"\r\n--{boundary}--\r\n".encode()
         self._date = (0, b"")
 
-    def for_recipient(self, recipient: str, date: str | None = None) -> Outgoing:
+    def for_recipient(self, recipient: str, date: str | None = None, *,
+                      message_id: str | None = None) -> Outgoing:
+        """The recipient's message; `message_id` (as recorded when it first went out) instead
+        of the one made from the edition, the address and the sender's domain."""
         plain = _PLAIN_ADDRESS.match(recipient) is not None  # no display name to parse
         address = recipient if plain else parseaddr(recipient)[1] or recipient
-        msgid = _message_id(self.edition, address, self._domain)
+        msgid = message_id or _message_id(self.edition, address, self._domain)
         https = self.unsubscribe.link(address, self.list_id)
         link = https or self.mailto
         unsubscribe = f"List-Unsubscribe: <{self.mailto}>"
@@ -337,7 +340,8 @@ class SmtpTransport:
                                 "tls, or none only on a trusted network)", permanent=True,
                                 connection=True) from e
         except smtplib.SMTPAuthenticationError as e:
-            raise DeliveryError(f"{where}: login refused for {o.username!r} ({e.smtp_code})",
+            raise DeliveryError(f"SMTP login to {o.host}:{o.port} refused for {o.username!r}: "
+                                f"{e.smtp_code} {_text(e.smtp_error)}".rstrip(),
                                 permanent=True, connection=True) from e
         except ssl.SSLCertVerificationError as e:
             raise DeliveryError(f"{where}: certificate not trusted: {e.verify_message} (set "
@@ -351,7 +355,11 @@ class SmtpTransport:
         return smtp
 
     def send(self, message: Outgoing, handed_over: Callable[[], None] = _nothing) -> None:
+        """Send one message (see Transport.send). DeliveryError with `connection` when the
+        session failed rather than this recipient: no connection, TLS or login refused, the
+        connection lost twice before the hand-over, or the server closing it (421)."""
         recipient = message.recipient
+        where = f"SMTP {self.options.host}:{self.options.port}"
         for attempt in (1, 2):
             if self._smtp is None:
                 self._smtp = self._connect()
@@ -360,9 +368,15 @@ class SmtpTransport:
                 _transaction(self._smtp, message, handed_over, stage)
                 return
             except smtplib.SMTPResponseException as e:  # before OSError: a subclass
+                reply = f"{e.smtp_code} {_text(e.smtp_error)}"
                 if e.smtp_code == 421:  # the server is closing the connection
                     self.close()
-                raise DeliveryError(f"{recipient}: {e.smtp_code} {_text(e.smtp_error)}",
+                    if not stage.handed_over:  # the session's end, not this recipient's
+                        if attempt == 1:
+                            continue
+                        raise DeliveryError(f"{where}: the server closed the session: {reply}",
+                                            permanent=False, connection=True) from e
+                raise DeliveryError(f"{recipient}: {reply}",
                                     permanent=500 <= e.smtp_code < 600) from e
             except (smtplib.SMTPServerDisconnected, OSError) as e:  # OSError: timeouts too
                 self._smtp = None
@@ -371,7 +385,8 @@ class SmtpTransport:
                                         f"was handed over ({e}); not sent again",
                                         permanent=False, unconfirmed=True) from e
                 if attempt == 2:  # before the hand-over a retry cannot make a second copy
-                    raise DeliveryError(f"{recipient}: SMTP connection lost: {e}",
+                    raise DeliveryError(f"{where}: connection lost before {recipient}'s "
+                                        f"message was handed over: {e}",
                                         permanent=False, connection=True) from e
             except BaseException:
                 self._smtp = None  # mid-transaction: this connection cannot be reused

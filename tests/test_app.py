@@ -96,25 +96,131 @@ def test_permanent_failure_exits_1_and_temporary_is_retried(
     assert sorted(delivered) == ["ana@example.org", "kofi@example.org"]
 
 
-def test_an_unreachable_server_stops_the_run_and_loses_nothing(
+def history_rows(config: Path, capsys: pytest.CaptureFixture[str], *options: str
+                 ) -> list[tuple[str, str]]:
+    """`digest history --format json` as (recipient, status) pairs."""
+    capsys.readouterr()
+    assert main(["--config", str(config), "history", "--format", "json", *options]) == 0
+    return [(h["recipient"], h["status"]) for h in json.loads(capsys.readouterr().out)]
+
+
+def test_an_unreachable_server_stops_the_run_and_the_next_run_sends_at_once(
     demo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from conftest import free_port
+    # Issue 17 (9): a server that was down defers no one; once it is up, the next run
+    # sends everybody straight away, nothing "deferred".
+    from aiosmtpd.controller import Controller
 
+    from conftest import Recorder, free_port
+
+    port = free_port()
     config = yaml.safe_load(demo.read_text())
     config["delivery"] = {"from": "The Brief <brief@example.org>", "transport": "smtp",
-                          "smtp": {"host": "127.0.0.1", "port": free_port(),
-                                   "security": "none"}}
+                          "smtp": {"host": "127.0.0.1", "port": port, "security": "none"}}
     demo.write_text(yaml.safe_dump(config))
     assert main(["--config", str(demo), "send", "--edition", DEMO_EDITION]) == 1
     err = capsys.readouterr().err
-    assert "cannot connect" in err and "the rest will be sent on the next run" in err
-    main(["--config", str(demo), "history", "--format", "json"])
-    history = json.loads(capsys.readouterr().out)
-    # The recipient being tried stays retryable; the others were not tried (pending).
-    assert [(h["recipient"], h["status"]) for h in history] == [
-        ("ana@example.org", "deferred"), ("ben@example.org", "pending"),
+    assert f"SMTP 127.0.0.1:{port}: cannot connect" in err
+    assert "the rest will be sent on the next run" in err
+    assert len(err.strip().splitlines()) == 1  # one line, no traceback
+    # Nobody is held back by the server's outage: all pending, claimable now.
+    assert history_rows(demo, capsys) == [
+        ("ana@example.org", "pending"), ("ben@example.org", "pending"),
         ("kofi@example.org", "pending")]
+
+    handler = Recorder()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        assert main(["--config", str(demo), "send", "--edition", DEMO_EDITION]) == 0
+        captured = capsys.readouterr()
+        assert "deferred" not in captured.out + captured.err
+        assert sorted(r for env in handler.envelopes for r in env.rcpt_tos) == [
+            "ana@example.org", "ben@example.org", "kofi@example.org"]
+    finally:
+        controller.stop()
+    assert {status for _, status in history_rows(demo, capsys)} == {"sent"}
+
+
+def _authenticator(server: object, session: object, envelope: object, mechanism: str,
+                   auth_data: object) -> object:
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    ok = (isinstance(auth_data, LoginPassword) and auth_data.login == b"brief"
+          and auth_data.password == b"right-pw-42")
+    return AuthResult(success=ok, handled=False)
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+@pytest.mark.parametrize("connections", [1, 2])
+def test_a_refused_login_stops_the_run_and_after_the_fix_everyone_is_sent(
+    demo: Path, capsys: pytest.CaptureFixture[str], connections: int
+) -> None:
+    # Issue 17 (9): a wrong password is not the recipients' fault: no one is deferred (with
+    # two connections, the two being tried), and the run after the fix sends everybody at
+    # once and exits 0.
+    from conftest import start_server
+
+    server = start_server(authenticator=_authenticator, auth_require_tls=False,
+                          auth_required=True)
+    try:
+        config = smtp_demo(demo, server)
+        data = yaml.safe_load(config.read_text())
+        data["delivery"]["smtp"].update(username="brief", password="wrong-pw-13",
+                                        connections=connections)
+        config.write_text(yaml.safe_dump(data))
+        assert main(["--config", str(config), "send", "--edition", DEMO_EDITION]) == 1
+        err = capsys.readouterr().err
+        assert f"SMTP login to 127.0.0.1:{server.port} refused for 'brief': 535" in err
+        assert "wrong-pw-13" not in err
+        assert len(err.strip().splitlines()) == 1
+        assert history_rows(config, capsys) == [
+            ("ana@example.org", "pending"), ("ben@example.org", "pending"),
+            ("kofi@example.org", "pending")]
+
+        data["delivery"]["smtp"]["password"] = "right-pw-42"
+        config.write_text(yaml.safe_dump(data))
+        assert main(["--config", str(config), "send", "--edition", DEMO_EDITION]) == 0
+        captured = capsys.readouterr()
+        assert "deferred" not in captured.out + captured.err
+        assert "3 sent" in captured.err
+        assert received(server) == ["ana@example.org", "ben@example.org", "kofi@example.org"]
+        assert {status for _, status in history_rows(config, capsys)} == {"sent"}
+    finally:
+        server.controller.stop()
+
+
+def test_a_4xx_deferral_waits_unless_retried_now(demo: Path, smtp_server: SmtpServer) -> None:
+    # Issue 17 (9): `retry_now` takes deferred (4xx) deliveries before their retry time.
+    config = smtp_demo(demo, smtp_server)
+    smtp_server.handler.rcpt_replies["kofi@example.org"] = "451 4.3.0 try again later"
+    app = open_app(load_settings(config, env={}), clock=fixed_clock("2026-11-27T10:00:00"))
+    try:
+        first = app.publisher.deliver(DEMO_DAY)
+        assert [r.kind for r in first.results] == ["sent", "sent", "deferred"]
+        del smtp_server.handler.rcpt_replies["kofi@example.org"]
+        again = app.publisher.deliver(DEMO_DAY, fetch=False)  # the same moment: still waiting
+        assert [r.kind for r in again.results] == ["sent before", "sent before", "deferred"]
+        assert len(received(smtp_server)) == 2
+        now = app.publisher.deliver(DEMO_DAY, fetch=False, retry_now=True)
+        assert [r.kind for r in now.results] == ["sent before", "sent before", "sent"]
+    finally:
+        app.close()
+    assert received(smtp_server) == ["ana@example.org", "ben@example.org", "kofi@example.org"]
+
+
+def test_send_retry_now(demo: Path, smtp_server: SmtpServer,
+                        capsys: pytest.CaptureFixture[str]) -> None:
+    config = smtp_demo(demo, smtp_server)
+    smtp_server.handler.rcpt_replies["kofi@example.org"] = "451 4.3.0 try again later"
+    send = ["--config", str(config), "send", "--edition", DEMO_EDITION]
+    assert main(send) == 0
+    del smtp_server.handler.rcpt_replies["kofi@example.org"]
+    assert main(send) == 0  # within the 5 minutes of backing off: kofi waits
+    assert "1 deferred" in capsys.readouterr().err
+    assert main([*send, "--retry-now"]) == 0
+    assert re.search(r"kofi@example\.org\s+sent\s+<digest\.", capsys.readouterr().out)
+    assert received(smtp_server) == ["ana@example.org", "ben@example.org", "kofi@example.org"]
 
 
 def test_a_frozen_edition_is_resent_as_it_was(demo: Path, tmp_path: Path) -> None:
@@ -272,9 +378,92 @@ def test_a_connection_lost_after_the_server_took_the_message_is_recorded_not_res
     assert main(["--config", str(config), "send", "--edition", DEMO_EDITION]) == 0
     assert main(["--config", str(config), "send", "--edition", DEMO_EDITION]) == 0
     assert received(smtp_server) == recipients  # one copy each, reader002 included
-    status, note = history_of(config)["reader002@example.org"]
-    assert status is DeliveryStatus.SENT
+    history = history_of(config)
+    status, note = history.pop("reader002@example.org")
+    assert status is DeliveryStatus.UNCONFIRMED  # the server may have it: told apart
     assert note is not None and note.startswith("unconfirmed")
+    assert {s for s, _ in history.values()} == {DeliveryStatus.SENT}
+
+
+def leave_handed_over_unrecorded(config: Path, recipient: str) -> None:
+    """What a `digest send` killed just after handing `recipient`'s message to the server
+    leaves behind: the delivery claimed long ago, noted as handed over, its outcome not
+    recorded (no sent_at, no Message-ID)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from digest.schema import deliveries
+
+    store = Store(load_settings(config, env={}).database)
+    try:
+        edition_id = store.frozen_edition(DEMO_DAY).id  # type: ignore[union-attr]
+        long_ago = datetime.now(UTC) - timedelta(hours=1)
+        store.finish_deliveries(edition_id, [Outcome(recipient, DeliveryStatus.PENDING)],
+                                now=long_ago)
+        with store.engine.begin() as conn:
+            conn.execute(update(deliveries).where(deliveries.c.recipient == recipient)
+                         .values(sent_at=None, message_id=None))
+        owner = "a-host-that-died:1:1"
+        assert len(store.take_deliveries(edition_id, [recipient], owner=owner, now=long_ago,
+                                         stale_before=long_ago)) == 1
+        assert store.handed_over(edition_id, recipient, now=long_ago, owner=owner)
+    finally:
+        store.close()
+
+
+def test_an_unconfirmed_send_is_told_apart_and_resent_only_when_asked(
+        demo: Path, smtp_server: SmtpServer, capsys: pytest.CaptureFixture[str]) -> None:
+    # Issue 17 (10): a message in flight when the sender was killed is recorded
+    # `unconfirmed`, not `sent`; `history --status unconfirmed` lists it; a normal send
+    # never sends it again; `send --resend-unconfirmed` does, with the same Message-ID.
+    config = smtp_demo(demo, smtp_server)
+    envelopes = smtp_server.handler.envelopes
+    send = ["--config", str(config), "send", "--edition", DEMO_EDITION]
+    assert main(send) == 0
+    leave_handed_over_unrecorded(config, "ben@example.org")
+    capsys.readouterr()
+
+    assert main(send) == 0  # the next run records ben as unconfirmed, sends nothing
+    captured = capsys.readouterr()
+    assert re.search(r"ben@example\.org\s+unconfirmed\s+unconfirmed: ", captured.out)
+    assert "1 unconfirmed" in captured.err
+    assert len(envelopes) == 3
+    assert history_rows(config, capsys) == [
+        ("ana@example.org", "sent"), ("ben@example.org", "unconfirmed"),
+        ("kofi@example.org", "sent")]
+    assert history_rows(config, capsys, "--status", "unconfirmed") == [
+        ("ben@example.org", "unconfirmed")]
+    assert history_rows(config, capsys, "--status", "sent") == [
+        ("ana@example.org", "sent"), ("kofi@example.org", "sent")]
+    assert main(["--config", str(config), "history", "--status", "unconfirmed"]) == 0
+    table = capsys.readouterr().out
+    assert table.startswith("1 deliveries") and "unconfirmed" in table
+
+    assert main(send) == 0  # a normal send never sends it again
+    assert len(envelopes) == 3
+
+    capsys.readouterr()
+    # Without --edition: the edition sent last.
+    assert main(["--config", str(config), "send", "--resend-unconfirmed"]) == 0
+    captured = capsys.readouterr()
+    assert re.search(r"ben@example\.org\s+sent\s+<digest\.", captured.out)
+    assert "ana@example.org" not in captured.out  # only the unconfirmed one
+    assert [e.rcpt_tos for e in envelopes[3:]] == [["ben@example.org"]]
+    first, second = (email.message_from_bytes(e.original_content or b"",
+                                              policy=email.policy.default)
+                     for e in envelopes if e.rcpt_tos == ["ben@example.org"])
+    assert second["Message-ID"] == first["Message-ID"]
+    capsys.readouterr()
+    assert main(["--config", str(config), "history", "--format", "json"]) == 0
+    (ben,) = [h for h in json.loads(capsys.readouterr().out)
+              if h["recipient"] == "ben@example.org"]
+    assert (ben["status"], ben["message_id"]) == ("sent", first["Message-ID"])
+    assert history_rows(config, capsys, "--status", "unconfirmed") == []
+
+    assert main(send) == 0
+    assert main([*send, "--resend-unconfirmed"]) == 0  # nothing unconfirmed any more
+    assert len(envelopes) == 4
 
 
 @pytest.mark.slow
@@ -315,13 +504,13 @@ def test_a_send_killed_mid_batch_and_run_again_delivers_one_copy_each(
     assert received(smtp_server) == recipients  # exactly one copy each
     history = history_of(config)
     assert sorted(history) == recipients
-    assert {s for s, _ in history.values()} == {DeliveryStatus.SENT}
     # Sends are recorded in batches (at least every second): what a killed run handed over
-    # and had not recorded yet is recorded as sent, "unconfirmed", never sent again; the
+    # and had not recorded yet is recorded "unconfirmed", never sent again unless asked; the
     # 8th was killed before it heard the server's 250; the 16th never reached the hand-over,
     # so it was simply sent.
-    unconfirmed = {r for r, (_, note) in history.items() if note and "unconfirmed" in note}
+    unconfirmed = {r for r, (s, _) in history.items() if s is DeliveryStatus.UNCONFIRMED}
     assert recipients[7] in unconfirmed and unconfirmed <= set(recipients[:15])
+    assert {s for r, (s, _) in history.items() if r not in unconfirmed} == {DeliveryStatus.SENT}
 
 
 @pytest.mark.parametrize("dry_run", [False, True])

@@ -120,3 +120,53 @@ print(loaded, read)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, check=True).stdout
     assert out.strip().splitlines()[-1] == "[] 0"
+
+
+def test_resending_unconfirmed_deliveries_sends_only_those_with_their_message_id(
+        store: Store, tmp_path: Path) -> None:
+    # Issue 17 (10): what a killed run handed over is recorded unconfirmed; sending those
+    # again reaches only them, with the Message-ID recorded, and records them sent. An
+    # address that unsubscribed since, or left the list, is not sent again.
+    from digest.errors import DeliveryError
+    from digest.store import Outcome
+
+    frozen = freeze(store)
+    readers = ["ana@example.org", "ben@example.org", "kofi@example.org", "zed@example.org"]
+    outbox = tmp_path / "outbox"
+    deliverer(store, outbox, readers).send(frozen)
+    store.finish_deliveries(frozen.id, [
+        Outcome(r, DeliveryStatus.UNCONFIRMED, f"<first-{r}>", "unconfirmed: killed")
+        for r in readers[1:]], now=NOW)
+    store.suppress("kofi@example.org", now=NOW, source="command")
+    sender = deliverer(store, outbox, readers[:3])  # zed left the list
+    assert [r.kind for r in sender.send(frozen).results] == [  # a normal run leaves them be
+        "sent before", "unconfirmed before", "unconfirmed before"]
+    for path in outbox.glob("*/*.eml"):
+        path.unlink()
+
+    # The outbox cannot be written: the run stops, ben stays unconfirmed.
+    (tmp_path / "blocked").write_text("not a folder")
+    blocked = deliverer(store, tmp_path / "blocked", readers[:3])
+    with pytest.raises(DeliveryError, match="the rest stay unconfirmed"):
+        blocked.send(frozen, resend_unconfirmed=True)
+    assert {d.recipient for d in store.history(status=DeliveryStatus.UNCONFIRMED)} == \
+        set(readers[1:])
+
+    report = sender.send(frozen, resend_unconfirmed=True)
+    assert [(r.recipient, r.kind, r.detail) for r in report.results] == [
+        ("zed@example.org", "unconfirmed before",
+         "not sent again: no longer among the recipients"),
+        ("ben@example.org", "sent", "<first-ben@example.org>"),
+        ("kofi@example.org", "unconfirmed before",
+         "not sent again: unsubscribed on 2026-11-30")]
+    assert [p.name for p in outbox.glob("*/*.eml")] == ["ben@example.org.eml"]
+    message = email.message_from_bytes((outbox / "2026-11-30" / "ben@example.org.eml")
+                                       .read_bytes(), policy=email.policy.default)
+    assert message["Message-ID"] == "<first-ben@example.org>"
+    states = {d.recipient: (d.status, d.message_id, d.error) for d in store.history()}
+    assert states["ben@example.org"] == (DeliveryStatus.SENT, "<first-ben@example.org>",
+                                         "sent again: the first copy was unconfirmed")
+    assert states["kofi@example.org"][0] is DeliveryStatus.UNCONFIRMED
+    assert [r.detail for r in sender.send(frozen, resend_unconfirmed=True).results] == [
+        "not sent again: no longer among the recipients",
+        "not sent again: unsubscribed on 2026-11-30"]

@@ -249,6 +249,38 @@ def test_database_brought_forward_by_add_missing_columns_is_upgraded(
             "https://wire.example/moved.xml"
 
 
+def test_sends_recorded_as_unconfirmed_before_0005_are_told_apart(
+        db_url: str, engine: Engine) -> None:
+    # Before 0005 a message a killed run had handed over was recorded `sent`, with a note
+    # starting "unconfirmed"; now it has a status of its own (issue 17), so that `history
+    # --status unconfirmed` finds the earlier ones and `send --resend-unconfirmed` can send
+    # them again. Sends confirmed some other way keep `sent`.
+    with engine.begin() as conn:
+        command.upgrade(migrate.alembic_config(conn), "0004")
+        conn.execute(text(
+            "INSERT INTO editions (id, edition, title, subject, payload, html, text, frozen_at)"
+            " VALUES (1, '2026-11-30', 'T', 'S', '{}', 'h', 't', :now)"), {"now": NOW})
+        conn.execute(text(
+            "INSERT INTO deliveries (edition_id, recipient, status, attempts, sent_at, "
+            "message_id, error) VALUES (1, :r, 'sent', 1, :now, :mid, :note)"), [
+            {"r": "ana@example.org", "now": NOW, "mid": "<a@x>", "note": None},
+            {"r": "ben@example.org", "now": NOW, "mid": "<b@x>",
+             "note": "unconfirmed: the last run stopped after handing it to the server; "
+                     "not sent again"},
+            {"r": "kofi@example.org", "now": NOW, "mid": "<k@x>",
+             "note": "sent before the last run stopped; recorded now"}])
+
+    store = Store(db_url)
+    try:
+        assert differences(engine) == []
+        assert [(d.recipient, d.status, d.message_id) for d in store.history()] == [
+            ("ana@example.org", DeliveryStatus.SENT, "<a@x>"),
+            ("ben@example.org", DeliveryStatus.UNCONFIRMED, "<b@x>"),
+            ("kofi@example.org", DeliveryStatus.SENT, "<k@x>")]
+    finally:
+        store.close()
+
+
 def test_database_from_a_newer_digest_is_refused_naming_it(db_url: str, engine: Engine) -> None:
     migrate.upgrade(engine)
     with engine.begin() as conn:

@@ -335,7 +335,9 @@ def test_smtp_login_refused_is_permanent_and_hides_the_password(
     with SmtpTransport(options) as transport, pytest.raises(DeliveryError) as caught:
         transport.send(make_message(rendered))
     assert caught.value.permanent is True
-    assert "brief" in str(caught.value)
+    assert caught.value.connection is True  # the session's failure, not the recipient's
+    assert str(caught.value).startswith(
+        f"SMTP login to 127.0.0.1:{auth_server.port} refused for 'brief': 535 ")
     assert "wrong-pw-123" not in str(caught.value)
     assert auth_server.handler.envelopes == []
 
@@ -429,6 +431,21 @@ def test_a_connection_lost_before_the_hand_over_is_retried_once(
     assert dropped == ["ana@example.org"]
     assert [e.rcpt_tos for e in smtp_server.handler.envelopes] == [["ana@example.org"]]
     assert len(smtp_server.handler.ehlos) == 2  # reconnected
+
+
+def test_a_server_closing_the_session_fails_the_session_not_the_recipient(
+        smtp_server: SmtpServer, rendered: Rendered) -> None:
+    # 421 (RFC 5321 3.8: the server is shutting the channel) is not an answer about this
+    # recipient: one fresh connection is tried, then the session's failure is reported.
+    smtp_server.handler.rcpt_replies["ana@example.org"] = "421 4.3.2 shutting down"
+    with SmtpTransport(smtp_server.options()) as transport, \
+            pytest.raises(DeliveryError) as caught:
+        transport.send(make_message(rendered))
+    assert caught.value.connection is True
+    assert str(caught.value) == (f"SMTP 127.0.0.1:{smtp_server.port}: the server closed the "
+                                 "session: 421 4.3.2 shutting down")
+    assert len(smtp_server.handler.ehlos) == 2
+    assert smtp_server.handler.envelopes == []
 
 
 def test_a_failing_hand_over_note_abandons_the_message(smtp_server: SmtpServer,

@@ -700,3 +700,58 @@ def test_a_claim_of_a_process_that_ended_is_taken_at_once(store: Store) -> None:
     assert statuses(store, edition_id, "ana@example.org") == {
         "ana@example.org": DeliveryStatus.PENDING}
     assert not store.handed_over(edition_id, "ana@example.org", now=NOW, owner="vm:42:8")
+
+
+def test_retry_now_takes_a_deferred_delivery_before_its_retry_time(store: Store) -> None:
+    edition_id = freeze(store, date(2026, 11, 30), [])
+    assert take(store, edition_id, "ana@example.org", now=NOW)
+    finish(store, edition_id, "ana@example.org", DeliveryStatus.DEFERRED, now=NOW,
+           error="451", retry_after=LATER)
+    assert not take(store, edition_id, "ana@example.org", now=NOW)
+    (taken,) = store.take_deliveries(edition_id, ["ana@example.org"], owner=OWNER, now=NOW,
+                                     stale_before=NEVER_STALE, retry_now=True)
+    assert (taken.recipient, taken.attempts) == ("ana@example.org", 2)
+
+
+def test_a_released_claim_does_not_count_as_an_attempt(store: Store) -> None:
+    # A run stopped by its transport (server down, login refused) tried no one: the claims
+    # it gives back are pending, claimable at once, and the next 4xx backs off from scratch.
+    edition_id = freeze(store, date(2026, 11, 30), [])
+    assert take(store, edition_id, "ana@example.org", now=NOW)
+    assert store.release_claims(OWNER, edition_id, ["ana@example.org"]) == 1
+    assert attempts(store, edition_id, "ana@example.org") == 0
+    (taken,) = store.take_deliveries(edition_id, ["ana@example.org"], owner=OWNER, now=NOW,
+                                     stale_before=NEVER_STALE)
+    assert taken.attempts == 1
+
+
+def test_an_unconfirmed_delivery_counts_as_sent_and_is_taken_only_to_resend(
+        store: Store) -> None:
+    edition_id = freeze(store, date(2026, 11, 30), ["url:a.example/1"])
+    ana = "ana@example.org"
+    assert take(store, edition_id, ana, now=NOW)
+    assert store.handed_over(edition_id, ana, now=NOW, owner=OWNER)
+    finish(store, edition_id, ana, DeliveryStatus.UNCONFIRMED, now=LATER,
+           message_id="<1@digest.example>", error="unconfirmed: the run stopped")
+    (delivery,) = store.history()
+    assert (delivery.status, delivery.sent_at, delivery.message_id) == (
+        DeliveryStatus.UNCONFIRMED, LATER, "<1@digest.example>")
+    # It went out as far as anyone can tell: its stories are not offered again, and no
+    # normal claim takes it, due or stale.
+    assert store.sent_fingerprints() == {"url:a.example/1": date(2026, 11, 30)}
+    later = LATER + timedelta(days=1)
+    assert store.take_deliveries(edition_id, [ana], owner=OWNER, now=later,
+                                 stale_before=later, retry_now=True) == []
+    # History by status.
+    assert [d.recipient for d in store.history(status=DeliveryStatus.UNCONFIRMED)] == [ana]
+    assert store.history(status=DeliveryStatus.SENT) == []
+    # Taken to be resent (only unconfirmed ones), given back unconfirmed when not resent.
+    assert take(store, edition_id, "ben@example.org", now=NOW)
+    finish(store, edition_id, "ben@example.org", DeliveryStatus.PENDING, now=NOW)
+    taken = store.take_deliveries(edition_id, [ana, "ben@example.org"], owner=OWNER,
+                                  now=later, stale_before=NEVER_STALE, unconfirmed=True)
+    assert [(t.recipient, t.attempts) for t in taken] == [(ana, 2)]
+    assert statuses(store, edition_id, ana) == {ana: DeliveryStatus.SENDING}
+    assert store.release_claims(OWNER, edition_id, [ana], unconfirmed=True) == 1
+    assert statuses(store, edition_id, ana) == {ana: DeliveryStatus.UNCONFIRMED}
+    assert attempts(store, edition_id, ana) == 1

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from digest.models import Claim, Delivery, DeliveryStatus
+from digest.models import DELIVERED, Claim, Delivery, DeliveryStatus
 from digest.schema import deliveries, editions, suppressions
 from digest.store.base import StoreBase, _db_time, _insert_ignore, _utc
 
@@ -33,8 +33,8 @@ _HANDED_OVER = update(deliveries).where(
     *_ONE_DELIVERY, deliveries.c.status == DeliveryStatus.SENDING.value,
     deliveries.c.claimed_by == bindparam("d_owner", type_=String())).values(
     handed_over_at=bindparam("d_at", type_=DateTime(timezone=True)))
-_FINISH_SENT = update(deliveries).where(*_ONE_DELIVERY).values(
-    status=DeliveryStatus.SENT.value, error=bindparam("d_error", type_=Text()),
+_FINISH_SENT = update(deliveries).where(*_ONE_DELIVERY).values(  # sent, or unconfirmed
+    status=bindparam("d_status", type_=String()), error=bindparam("d_error", type_=Text()),
     retry_after=None, sent_at=bindparam("d_at", type_=DateTime(timezone=True)),
     message_id=bindparam("d_message_id", type_=Text()))
 _FINISH_OTHER = update(deliveries).where(*_ONE_DELIVERY).values(
@@ -69,11 +69,14 @@ class DeliveriesStore(StoreBase):
 
     def take_deliveries(
         self, edition_id: int, recipients: Sequence[str], *, owner: str, now: datetime,
-        stale_before: datetime, gone: Collection[str] = (),
+        stale_before: datetime, gone: Collection[str] = (), retry_now: bool = False,
+        unconfirmed: bool = False,
     ) -> list[Taken]:
         """Claim, in one transaction, every delivery of these recipients that may be sent now:
-        with no row yet, pending, deferred and due, or left `sending` by a run that died
-        (claimed before `stale_before`, or by an owner in `gone`). On PostgreSQL rows another
+        with no row yet, pending, deferred and due (any deferred one with `retry_now`), or
+        left `sending` by a run that died (claimed before `stale_before`, or by an owner in
+        `gone`). With `unconfirmed`, only those recorded unconfirmed instead, to be sent again
+        (their hand-over note stays until the new one is written). On PostgreSQL rows another
         instance is claiming are skipped (FOR UPDATE SKIP LOCKED), on SQLite the write lock
         serialises claims; the unique (edition, recipient) key stays the last guard.
         Returns what this call took, with each row's attempts (this one included) and its
@@ -90,11 +93,12 @@ class DeliveriesStore(StoreBase):
             abandoned = c.claimed_at < _db_time(stale_before)
             if gone:
                 abandoned = or_(abandoned, c.claimed_by.in_(list(gone)))
-            claimable = or_(
-                c.status == DeliveryStatus.PENDING.value,
-                and_(c.status == DeliveryStatus.DEFERRED.value,
-                     or_(c.retry_after.is_(None), c.retry_after <= now)),
-                and_(c.status == sending, abandoned))
+            due = c.status == DeliveryStatus.DEFERRED.value
+            if not retry_now:
+                due = and_(due, or_(c.retry_after.is_(None), c.retry_after <= now))
+            claimable = (c.status == DeliveryStatus.UNCONFIRMED.value if unconfirmed else
+                         or_(c.status == DeliveryStatus.PENDING.value, due,
+                             and_(c.status == sending, abandoned)))
             pick = (select(c.id).where(c.edition_id == edition_id, c.recipient.in_(recipients),
                                        claimable)
                     .with_for_update(skip_locked=True))
@@ -117,12 +121,17 @@ class DeliveriesStore(StoreBase):
         return bool(done.rowcount == 1)
 
     def release_claims(self, owner: str, edition_id: int | None = None,
-                       recipients: Sequence[str] | None = None) -> int:
+                       recipients: Sequence[str] | None = None, *,
+                       unconfirmed: bool = False) -> int:
         """Give back `owner`'s unfinished claims (of these recipients of this edition, or all)
-        that never reached the hand-over: they are pending again. Returns how many."""
+        that never reached the hand-over: they are pending again, claimable at once, and the
+        claim does not count as an attempt (nothing was tried: the next 4xx backs off from
+        the start). With `unconfirmed`, claims taken to send unconfirmed deliveries again:
+        they go back to unconfirmed. Returns how many."""
         c = deliveries.c
-        where = [c.claimed_by == owner, c.status == DeliveryStatus.SENDING.value,
-                 c.handed_over_at.is_(None)]
+        where = [c.claimed_by == owner, c.status == DeliveryStatus.SENDING.value]
+        if not unconfirmed:
+            where.append(c.handed_over_at.is_(None))
         if edition_id is not None:
             where.append(c.edition_id == edition_id)
         if recipients is not None:
@@ -131,19 +140,23 @@ class DeliveriesStore(StoreBase):
             where.append(c.recipient.in_(recipients))
         with self._tx() as conn:
             done = conn.execute(update(deliveries).where(*where).values(
-                status=DeliveryStatus.PENDING.value, claimed_by=None))
+                status=(DeliveryStatus.UNCONFIRMED if unconfirmed
+                        else DeliveryStatus.PENDING).value,
+                claimed_by=None, attempts=c.attempts - 1))
         return int(done.rowcount)
 
     def finish_deliveries(self, edition_id: int, outcomes: Sequence[Outcome], *,
                           now: datetime) -> None:
-        """Record a batch of delivery outcomes in one transaction."""
+        """Record a batch of delivery outcomes in one transaction (sent and unconfirmed ones
+        with their time and Message-ID)."""
         sent = [{"d_edition": edition_id, "d_recipient": o.recipient, "d_error": o.error,
-                 "d_at": _db_time(now), "d_message_id": o.message_id}
-                for o in outcomes if o.status is DeliveryStatus.SENT]
+                 "d_status": o.status.value, "d_at": _db_time(now),
+                 "d_message_id": o.message_id}
+                for o in outcomes if o.status in DELIVERED]
         other = [{"d_edition": edition_id, "d_recipient": o.recipient,
                   "d_status": o.status.value, "d_error": o.error,
                   "d_retry_after": _db_time(o.retry_after) if o.retry_after else None}
-                 for o in outcomes if o.status is not DeliveryStatus.SENT]
+                 for o in outcomes if o.status not in DELIVERED]
         with self._tx() as conn:
             if sent:
                 conn.execute(_FINISH_SENT, sent)
@@ -213,10 +226,16 @@ class DeliveriesStore(StoreBase):
                 deliveries.c.edition_id == edition_id).group_by(deliveries.c.status)).all()
         return {DeliveryStatus(status): int(n) for status, n in rows}
 
-    def history(self) -> list[Delivery]:
+    def history(self, *, status: DeliveryStatus | None = None,
+                edition: date | None = None) -> list[Delivery]:
+        """The deliveries, newest edition first (of one status, of one edition)."""
         query = (select(editions.c.edition, deliveries)
                  .join(editions, editions.c.id == deliveries.c.edition_id)
                  .order_by(editions.c.edition.desc(), deliveries.c.recipient))
+        if status is not None:
+            query = query.where(deliveries.c.status == status.value)
+        if edition is not None:
+            query = query.where(editions.c.edition == edition.isoformat())
         with self._tx() as conn:
             rows = conn.execute(query).all()
         return [

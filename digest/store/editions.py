@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from digest.models import DeliveryStatus
+from digest.models import DELIVERED
 from digest.schema import deliveries, edition_fingerprints, editions, skipped_editions
 from digest.store.base import StoreBase, _db_time, _utc
 
@@ -39,7 +39,7 @@ class EditionsStore(StoreBase):
         """Fingerprints of stories in editions that went to at least one recipient, each with
         the name of the (earliest) edition that carried it."""
         sent = select(deliveries.c.edition_id).where(
-            deliveries.c.status == DeliveryStatus.SENT.value)
+            deliveries.c.status.in_([s.value for s in DELIVERED]))
         query = (select(edition_fingerprints.c.fingerprint, editions.c.edition)
                  .join(editions, editions.c.id == edition_fingerprints.c.edition_id)
                  .where(edition_fingerprints.c.edition_id.in_(sent))
