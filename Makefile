@@ -11,7 +11,7 @@ DEMO_EDITION := 2026-11-30
 PG_SUITE := tests/test_app.py tests/test_cli.py tests/test_daemon.py tests/test_refresh.py \
             tests/test_retention.py tests/test_opml.py tests/test_serve.py tests/test_features.py
 
-.PHONY: install demo test test-fast test-dates check lint bench mutate clean
+.PHONY: install vectors demo test test-fast test-dates check lint bench mutate clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -20,14 +20,30 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) vectors
+
+# Upstream test vectors for tests/test_parse_hostile.py: html5lib's and bleach's own test data,
+# read in place from their sdists in .venv/vectors (never copied into the repository). Fetched
+# once; offline, the download fails quietly and that test skips with a reason. html5lib 1.1's
+# setup.py imports pkg_resources, which newer setuptools lack: its sdist's metadata is prepared
+# with an older one.
+VECTORS := $(VENV)/vectors
+PIP_VECTORS := $(BIN)/python -m pip download --quiet --disable-pip-version-check --no-deps \
+               --no-binary :all: --retries 0 --timeout 15 --dest $(VECTORS)
+vectors: $(STAMP)
+	@mkdir -p $(VECTORS)
+	@test -f $(VECTORS)/bleach-6.2.0.tar.gz || $(PIP_VECTORS) bleach==6.2.0 >/dev/null 2>&1 || \
+	  echo "could not download bleach 6.2.0's sdist: the URL test-vector test will skip"
+	@test -f $(VECTORS)/html5lib-1.1.tar.gz || { echo 'setuptools<70' > $(VECTORS)/build.txt && \
+	  PIP_CONSTRAINT=$(CURDIR)/$(VECTORS)/build.txt $(PIP_VECTORS) html5lib==1.1 >/dev/null 2>&1; } || \
+	  echo "could not download html5lib 1.1's sdist: the URL test-vector test will skip"
 
 demo: $(STAMP)
 	$(BIN)/digest --config $(DEMO) build --preview --edition $(DEMO_EDITION)
 
 # The browser tests need Debian's chromium: installed here when missing and possible (root with
 # apt-get); otherwise they skip, and the rest of the suite runs as before.
-test: $(STAMP)
+test: $(STAMP) vectors
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	     { apt-get update -qq && apt-get install -y -qq chromium; } >/dev/null 2>&1; \
@@ -41,7 +57,7 @@ test: $(STAMP)
 # The inner loop: the suite without its long end-to-end tests (@pytest.mark.slow: real
 # `digest run` daemons and preview servers, the installed wheel, Chromium, several processes at
 # once). No chromium install and no PostgreSQL second pass.
-test-fast: $(STAMP)
+test-fast: $(STAMP) vectors
 	$(BIN)/python -m pytest -q -m "not slow"
 
 # The suite with the calendar moved, under Debian's faketime: it starts the wall clock at each
@@ -51,7 +67,7 @@ test-fast: $(STAMP)
 # libfaketime 0.9.10's time.sleep() bug (its docstring says which). Tests marked real_clock cannot
 # run under faketime at all, for a reason of faketime's own given with each, and are left out.
 TEST_DATES := '2027-06-15 12:00:00' '2029-02-28 23:30:00'
-test-dates: $(STAMP)
+test-dates: $(STAMP) vectors
 	@command -v faketime >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	     { apt-get update -qq && apt-get install -y -qq faketime; } >/dev/null 2>&1; \

@@ -23,7 +23,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, os.fspath(HERE.parent))  # the repo, for `digest` without an install
 
-import dedupe  # noqa: E402  (bench/ is sys.path[0] when run as a script)
+import big_feed  # noqa: E402  (bench/ is sys.path[0] when run as a script)
+import dedupe  # noqa: E402
 import delivery  # noqa: E402
 import http_clients  # noqa: E402
 import instances  # noqa: E402
@@ -37,7 +38,7 @@ import store  # noqa: E402
 BENCHES: dict[str, Any] = {
     "http_clients": http_clients, "parse": parse, "poll": poll, "dedupe": dedupe,
     "sections": sections, "render": render, "delivery": delivery, "store": store,
-    "instances": instances,
+    "instances": instances, "big_feed": big_feed,
 }
 
 
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         "delivery": delivery.bench,
         "store": lambda: store.bench(args.store_items, postgres=not args.store_skip_postgres),
         "instances": instances.bench,  # PostgreSQL skipped, said so, when it does not answer
+        "big_feed": big_feed.bench,
     }
     titles = {
         "http_clients": "HTTP clients (server sleeps 100 ms per GET)",
@@ -89,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
                  f"{args.store_items:,} items",
         "instances": f"1, 2 and 3 `digest send` processes sharing {instances.RECIPIENTS:,} "
                      "recipients on PostgreSQL; 1 and 2 on SQLite",
+        "big_feed": f"one {big_feed.ITEMS:,}-item feed polled, capped and not, against the "
+                    f"floor of a {big_feed.CAP}-item feed",
     }
     done: dict[str, Any] = {}
     for k, name in enumerate(chosen, 1):

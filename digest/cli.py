@@ -118,7 +118,8 @@ def _print_outcomes(outcomes: list[FeedOutcome], names: dict[str, str], fmt: str
         _dump([{"url": o.url, "name": names.get(o.url, o.title or o.url),
                 "status": _status(o), "new_items": o.new_items,
                 "not_modified": o.not_modified, "unchanged": o.unchanged,
-                "moved_to": o.moved_to, "error": o.error} for o in outcomes])
+                "moved_to": o.moved_to, "error": o.error, "notes": list(o.notes)}
+               for o in outcomes])
         return
     _table(f"{len(outcomes)} feeds polled", ("feed", "status", "new", "detail"), [
         (Text(names.get(o.url, o.title or o.url)),
@@ -183,6 +184,7 @@ def _detail(o: FeedOutcome) -> str:
         return o.error or "failed"
     detail = ("not modified (304)" if o.not_modified else "unchanged, not parsed again"
               if o.unchanged else f"{o.new_items} new")
+    detail += "".join(f"; {note}" for note in o.notes)  # what the parse left out
     return detail + (f"; moved permanently to {o.moved_to}" if o.moved_to else "")
 
 

@@ -139,8 +139,17 @@ class FetchSettings(_Frozen):
     timeout: Duration = Field(timedelta(seconds=30), description="for one feed, start to end")
     max_bytes: Size = Field(10 * 1024 * 1024, ge=1024, description="largest feed body accepted")
     max_redirects: int = Field(5, ge=0, le=20, description="redirects followed per request")
+    max_items: int = Field(
+        500, ge=1, le=100_000,
+        description="entries read from one feed per poll: the newest (by date, else the "
+                    "first); a feed with more says so in its status")
     max_backoff: Duration = Field(
         timedelta(hours=24), description="longest wait after repeated failures")
+    allow_private: bool = Field(
+        False, description="let a feed whose URL is public be sent (by a redirect or by DNS) to "
+                           "loopback, private, link-local and other internal addresses; feeds "
+                           "configured with such an address, localhost or a one-label name "
+                           "reach them anyway")
 
 
 class Keyword(_Frozen):

@@ -6,7 +6,10 @@ back, and feedparser's own SAX handler doing all the feed semantics, through _Fa
 StrictFeedParser with its hottest methods made cheaper where the result for what parse.py reads
 (feed title, link, ttl and version; per entry title, link, id, guidislink, summary, content,
 published/updated/created dates and author) is provably the same. This module does not decode,
-clean, resolve or judge anything itself; parse.py does, on what comes out.
+clean, resolve or judge anything itself; parse.py does, on what comes out. Asked for at most N
+whole entries, it hands feedparser the first N (or, on a second pass, the N parse.py names)
+and of the rest keeps only the raw text of their dates ("thin" entries: feedparser sees none
+of their children, and none of them at all once it has begun one of their kind).
 
 The overrides are tied to feedparser 6.0.x internals (pyproject pins <7): another version, or
 one missing an attribute they rely on, gets the unmodified StrictFeedParser (tests/test_parse.py
@@ -215,7 +218,8 @@ _RELIED_ON = (
     "baseuri", "basestack", "can_be_relative_uri", "contentparams", "depth", "elementstack",
     "encoding", "entries", "feeddata", "incontent", "inentry", "infeed", "inimage", "insource",
     "intextinput", "lang", "langstack", "namespacemap", "property_depth_map", "title_depth",
-    "version", "_get_context", "_normalize_attributes", "push", "track_namespace",
+    "version", "_get_context", "_matchnamespaces", "_normalize_attributes", "push",
+    "track_namespace",
 )
 # The methods replaced, each the one feedparser's mixin defines (the copies follow its 6.0.x
 # code); decode_entities must be the mixin's identity, not the loose parser's.
@@ -241,12 +245,19 @@ def _handler_class() -> Any:
 HANDLER = _handler_class()  # tests swap in StrictFeedParser to compare
 
 
-def strict_parse(data: bytes, skip_content: bool) -> tuple[Driver | None, Exception | None]:
+def strict_parse(data: bytes, skip_content: bool, max_entries: int | None = None,
+                 keep: set[int] | None = None) -> tuple[Driver | None, Exception | None]:
     """feedparser's strict (SAX) parse of UTF-8 `data`: (driver, None), or (None, why it
-    failed). The driver's `h` is the handler, with `entries`, `feeddata` and `version`."""
+    failed). The driver's `h` is the handler, with `entries`, `feeddata` and `version`.
+
+    With `max_entries`, only the first `max_entries` entries are handed over whole; of the
+    others, feedparser sees only the entry element and its date children, and the driver keeps
+    their parsed dates (`thin_dates`) and drops the entries. With `keep` (a second pass), the
+    entries handed over whole are those with these indexes, and of the others nothing is kept.
+    `entries_seen` counts every entry of the document either way."""
     handler = HANDLER("", None, "utf-8")
     handler.resolve_relative_uris = handler.sanitize_html = False
-    driver = Driver(handler, skip_content)
+    driver = Driver(handler, skip_content, max_entries, keep)
     try:
         driver.parse(data)
     except (expat.ExpatError, xml.sax.SAXException, UndeclaredNamespace) as e:
@@ -291,6 +302,12 @@ _ATOM_LINKS = frozenset({("http://www.w3.org/2005/Atom", "link")})
 # Held back, but read here: an entry's pictures (parse.py picks its thumbnail from them).
 _IMAGES = frozenset({(_MRSS, "thumbnail"), (_MRSS, "content"), (None, "enclosure"),
                      ("http://www.w3.org/2005/Atom", "link")})
+# The children feedparser reads an entry's dates from, by the name its handler method has
+# ("_start_" + namespace prefix + local name, lower case), and where each goes in `thin_dates`:
+# 0 published, 1 updated, 2 created (the order parse.py reads feedparser's *_parsed keys in).
+_DATE_SLOTS = {"published": 0, "pubdate": 0, "issued": 0, "dcterms_issued": 0,
+               "updated": 1, "modified": 1, "lastbuilddate": 1, "dc_date": 1,
+               "dcterms_modified": 1, "created": 2, "dcterms_created": 2}
 # Full-text content: not handed over once the entry has a summary (both set hasContent).
 _CONTENT = frozenset({
     ("http://purl.org/rss/1.0/modules/content/", "encoded"),
@@ -308,12 +325,27 @@ def _pair(name: str) -> tuple[str | None, str]:
 
 class Driver:
     """expat -> feedparser's SAX handler, as xml.sax.expatreader does it, with text buffered
-    (one characters() call per text node, not one per line or entity) and the elements above
-    held back."""
+    (one characters() call per text node, not one per line or entity), the elements above
+    held back, and entries past `max_entries` (or not in `keep`) thin."""
 
-    def __init__(self, handler: Any, skip_content: bool) -> None:
+    def __init__(self, handler: Any, skip_content: bool, max_entries: int | None = None,
+                 keep: set[int] | None = None) -> None:
         self.h = handler
         self.skip_content = skip_content
+        self.max_entries = max_entries  # entries handed over whole (None: all) ...
+        self.keep = keep  # ... or these (by index), on a second pass
+        self.entries_seen = 0  # entries in the document so far
+        # An entry not handed over whole ("thin"): feedparser sees none of its children, and
+        # none of it at all once an element of its name has begun an entry ("silent").
+        self.thin = 0  # depth inside one (1: in its own element, 2: in a date child)
+        self.silent = False
+        self.entry_pairs: set[tuple[str | None, str]] = set()  # elements that began entries
+        self.date_slots: dict[tuple[str | None, str], int | None] = {}
+        self.date_texts: list[str | None] = [None, None, None]
+        self.date_slot = 0
+        self.date_text: list[str] = []
+        # First pass: the raw published, updated and created text of each thin entry, in order.
+        self.thin_dates: list[tuple[str | None, ...]] = []
         self.skipping = 0  # depth inside a subtree not handed over
         self.held: tuple[tuple[str | None, str], dict[str, str], list[str]] | None = None
         self.content_skipped: set[int] = set()
@@ -347,10 +379,18 @@ class Driver:
         if self.skipping:
             self.skipping += 1
             return
+        if self.thin:
+            self._thin_start(name)
+            return
         if self.held is not None:
             self._release()
         h = self.h
         pair = self.pair(name)
+        if (not h.inentry and pair in self.entry_pairs and not h.incontent
+                and self._is_thin(self.entries_seen)):
+            self.entries_seen += 1
+            self._begin_thin(silent=True)  # feedparser never hears of this entry
+            return
         if not (h.incontent or h.inimage or h.intextinput):
             if pair in _HARMLESS_LEAVES or (
                     pair in _ATOM_LINKS and "href" in attrs
@@ -373,7 +413,57 @@ class Driver:
                 h.hasContent = 1  # as feedparser's _start_content would
                 self.content_skipped.add(len(h.entries) - 1)
                 return
+        if h.inentry:
+            self._start(pair, attrs)
+            return
         self._start(pair, attrs)
+        if h.inentry and not h.insource:  # this element began an entry
+            self.entry_pairs.add(pair)
+            self.entries_seen += 1
+            if self._is_thin(self.entries_seen - 1):
+                self._begin_thin(silent=False)  # begun: it gets its end, then is dropped
+
+    def _is_thin(self, index: int) -> bool:
+        if self.keep is not None:
+            return index not in self.keep
+        return self.max_entries is not None and index >= self.max_entries
+
+    def _begin_thin(self, *, silent: bool) -> None:
+        self.thin, self.silent = 1, silent
+        self.date_texts = [None, None, None]
+
+    def _thin_start(self, name: str) -> None:
+        """An element inside a thin entry: a date child's text is kept (first pass), the rest
+        is skipped whole."""
+        if self.thin == 1 and self.keep is None:
+            pair = self.pair(name)
+            slot = self.date_slots.get(pair, -1)
+            if slot == -1:
+                slot = self.date_slots[pair] = self._date_slot(pair)
+            if slot is not None:
+                self.thin, self.date_slot, self.date_text = 2, slot, []
+                return
+        self.skipping = 1
+
+    def _date_slot(self, pair: tuple[str | None, str]) -> int | None:
+        # The namespace's prefix as feedparser's handler names it ("" for RSS and Atom).
+        prefix = "" if pair[0] is None else self.h._matchnamespaces.get(pair[0].lower())
+        if prefix is None:
+            return None
+        local = pair[1].lower()
+        return _DATE_SLOTS.get(f"{prefix}_{local}" if prefix else local)
+
+    def _thin_end(self, name: str) -> None:
+        self.thin -= 1
+        if self.thin == 1:  # a date child ends; the last of a kind wins, as in feedparser
+            self.date_texts[self.date_slot] = "".join(self.date_text)
+            return
+        if not self.silent:  # feedparser began it: it ends it, and the entry is dropped
+            self.h.endElementNS(self.pair(name), None)
+            entry = self.h.entries.pop()
+            dict.pop(self.h.property_depth_map, entry, None)
+        if self.keep is None:
+            self.thin_dates.append(tuple(self.date_texts))
 
     def _release(self) -> None:
         assert self.held is not None
@@ -406,6 +496,9 @@ class Driver:
         if self.skipping:
             self.skipping -= 1
             return
+        if self.thin:
+            self._thin_end(name)
+            return
         if self.held is not None:  # the held element ends with no child: drop it
             self.held = None
             return
@@ -413,6 +506,10 @@ class Driver:
 
     def characters(self, text: str) -> None:
         if self.skipping:
+            return
+        if self.thin:
+            if self.thin == 2:
+                self.date_text.append(text)
             return
         if self.held is not None:
             self.held[2].append(text)

@@ -87,6 +87,9 @@ class FeedOutcome:
     cache_for: timedelta | None = None  # Cache-Control max-age of the answer
     retry_after: timedelta | None = None  # 429/503 Retry-After
     gone: bool = False  # 410 Gone: the feed is to be disabled
+    # What a successful parse left out, one line each ("2 items dropped: no usable link",
+    # "kept the newest 500 of 100,000 items"): shown with the feed's status (issue 17).
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

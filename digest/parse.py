@@ -3,7 +3,10 @@ feed); no network, no clock, no store.
 
 With digest/feedxml.py (its strict-parse driver), the only importer of feedparser; its dicts
 never leave these two modules. Untrusted HTML becomes plain text here (nh3), and only absolute
-http(s) links come out.
+http(s) links come out (safe_url). A hostile feed (issue 17) fails nothing beyond itself and
+one bad item fails nothing beyond that item: every shown field is bounded here (MAX_*_CHARS),
+a malformed value drops that value (or its item), only the newest `max_items` entries are
+read, and what was left out is said in the outcome's `notes`.
 
 Speed (bench/parse.py): feedparser's own SAX handler does all the feed semantics, but feedxml
 drives expat itself (as xml.sax's expatreader would, with text buffered), holds back the
@@ -14,6 +17,8 @@ hottest methods, so feedparser's per-element work is spent on the fields we keep
 from __future__ import annotations
 
 import codecs
+import hashlib
+import heapq
 import html
 import logging
 import re
@@ -21,7 +26,9 @@ import xml.sax
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from functools import partial
+from html.entities import html5 as html5_entities
 from html.entities import name2codepoint
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
@@ -35,6 +42,7 @@ from digest.models import FeedOutcome, FeedStatus, Item
 
 try:  # feedparser.parse() in pieces; stable through 6.0.x (pyproject pins <7)
     from feedparser.api import LooseFeedParser, StrictFeedParser
+    from feedparser.datetimes import _parse_date
     from feedparser.encodings import convert_to_utf8
     from feedparser.exceptions import CharacterEncodingOverride, CharacterEncodingUnknown
     from feedparser.sanitizer import replace_doctype
@@ -43,11 +51,19 @@ except ImportError:  # pragma: no cover - another feedparser layout: use feedpar
 
 log = logging.getLogger(__name__)
 
+# Every field we show is bounded here, at parse time (issue 17: one item with a 9 MB title
+# emptied a whole edition): text is cut at a word with an ellipsis, a URL over its cap is dropped.
+MAX_TITLE_CHARS = 300
 MAX_SUMMARY_CHARS = 4000  # we show 1-3 sentences; keep the store lean
-# nh3 is given at most this much of a long summary's HTML first (cleaned after the cut, so a cut
-# tag or entity is dropped or left as text, never markup); only when that yields too little text
-# for MAX_SUMMARY_CHARS is the whole fragment cleaned.
-_CLEAN_PREFIX_CHARS = 4 * MAX_SUMMARY_CHARS
+MAX_NAME_CHARS = 200  # an author, a feed's own title
+MAX_URL_CHARS = 2048  # a longer URL is dropped, never cut: a cut URL leads somewhere else
+MAX_ITEMS = 500  # entries read from one feed per poll, the newest (fetch.max_items)
+# nh3 is given a prefix of a long fragment's HTML first (cleaned after the cut, so a cut tag or
+# entity is dropped or left as text, never markup): _PREFIX_FACTOR times the text wanted, then
+# _PREFIX_FACTOR times more while that yields too little text, so a 9 MB field costs about
+# what its first few thousand characters cost.
+_PREFIX_FACTOR = 4
+_CLEAN_PREFIX_CHARS = _PREFIX_FACTOR * MAX_SUMMARY_CHARS  # a summary's first prefix
 _CUT_MARGIN = 64  # the end of a cut prefix's text may be a half entity or word: never kept
 _BLOCK_TAGS = re.compile(
     r"<\s*/?\s*(?:br|p|div|li|ul|ol|h[1-6]|tr|td|blockquote|section|article|figure|figcaption)"
@@ -59,29 +75,64 @@ _UTF8 = ("utf-8", "utf8", "utf_8")
 
 
 def html_to_text(fragment: str | None, limit: int | None = None) -> str:
-    """Untrusted HTML -> plain text: tags (and script/style contents) gone, entities decoded.
+    """Untrusted HTML -> plain text: tags (and script/style contents) gone, entities decoded,
+    entity references nobody expanded ("&lol9;" from an entity bomb) dropped.
 
-    With `limit`, only the first `limit` characters of the text are wanted: a fragment longer
-    than _CLEAN_PREFIX_CHARS is cut first and the cut is cleaned (never the other way round, so
-    a cut tag, script or comment is dropped by nh3, never left as markup). An HTML parser reads
-    left to right, so the prefix's text is the whole text's beginning but for its last few
-    characters (a cut word or entity): kept only if there are _CUT_MARGIN to spare, else the
-    whole fragment is cleaned.
+    With `limit`, the text is cut to at most `limit` characters (cut_text: at a word, with an
+    ellipsis), and only a prefix of a long fragment is cleaned: the fragment is cut first and
+    the cut is cleaned (never the other way round, so a cut tag, script or comment is dropped by
+    nh3, never left as markup). An HTML parser reads left to right, so the prefix's text is the
+    whole text's beginning but for its last few characters (a cut word or entity): used only if
+    it has _CUT_MARGIN to spare, else a prefix _PREFIX_FACTOR times longer is tried, and at
+    last the whole fragment.
     """
     if not fragment:
         return ""
-    if "<" not in fragment and "&" not in fragment:
-        return _plain(fragment)[:limit]
-    if limit is not None and len(fragment) > _CLEAN_PREFIX_CHARS:
-        text = _clean(fragment[:_CLEAN_PREFIX_CHARS])
+    clean = _plain if "<" not in fragment and "&" not in fragment else _clean
+    if limit is None:
+        return clean(fragment)
+    size = _PREFIX_FACTOR * max(limit, 1000)
+    while len(fragment) > size:
+        text = clean(fragment[:size])
         if len(text) >= limit + _CUT_MARGIN:
-            return text[:limit]
-    return _clean(fragment)[:limit]
+            return cut_text(text, limit)
+        size *= _PREFIX_FACTOR
+    return cut_text(clean(fragment), limit)
+
+
+def cut_text(text: str, limit: int) -> str:
+    """`text` when it has at most `limit` characters, else its beginning cut at a word (inside
+    one only when a single word fills more than half the limit) with an ellipsis, `limit`
+    characters at most in all."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    if not text[limit - 1].isspace():  # the cut splits a word: back to the space before it
+        space = cut.rfind(" ")
+        if space > limit // 2:
+            cut = cut[:space]
+    return cut.rstrip(_CUT_TRAIL) + "…"
+
+
+_CUT_TRAIL = " ,;:-\u2013\u2014"  # "word, …" reads as "word…"
 
 
 def _clean(fragment: str) -> str:
     # Block-level tags become spaces so "<p>a</p><p>b</p>" reads "a b", not "ab".
-    return _plain(html.unescape(_nh3_text(_BLOCK_TAGS.sub(" ", fragment))))
+    text = html.unescape(_nh3_text(_BLOCK_TAGS.sub(" ", fragment)))
+    if "&" in text:
+        text = _ENTITY_REF.sub(_known_entity, text)
+    return _plain(text)
+
+
+# An entity reference still there after unescaping is one HTML does not know: one the feed's DTD
+# declared and feedparser refused to expand (an entity bomb's "&lol9;", an external "&xxe;").
+# A known one was written escaped ("&amp;amp;") and is the publisher's text: kept.
+_ENTITY_REF = re.compile(r"&[A-Za-z][A-Za-z0-9._-]*;")
+
+
+def _known_entity(match: re.Match[str]) -> str:
+    return match.group(0) if match.group(0)[1:] in html5_entities else ""
 
 
 def _plain(text: str) -> str:
@@ -95,8 +146,9 @@ def _plain(text: str) -> str:
 
 _CONTROLS_ASCII = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-# Characters a URL cannot hold as they are (quotes, angle brackets, spaces, controls) are
-# percent-encoded, so a link can close no attribute and no "<URL>" in the text part.
+# Characters a URL cannot hold as they are (quotes, angle brackets, non-ASCII) are
+# percent-encoded, so a link can close no attribute and no "<URL>" in the text part
+# (whitespace and controls are not encoded: such a URL is refused, see safe_url).
 _URL_SAFE = "!#$%&'()*+,-./:;=?@[]_~"
 
 
@@ -107,17 +159,48 @@ _nh3_text: Callable[[str], str] = (
     else partial(nh3.clean, tags=set()))  # nh3 before 0.2.18
 
 
-def _http_url(link: str | None, base: str) -> str | None:
-    """The absolute http(s) URL of `link` resolved against `base`, or None for other schemes."""
+def safe_url(link: str | None, base: str = "") -> str | None:
+    """The absolute http(s) URL `link` names, resolved against `base`, or None; never raises.
+
+    Every URL a feed gives us (item link, guid as link, pictures, the channel's link as a base)
+    comes through here (issue 17: urlsplit's ValueError on "http://example.com]" failed a whole
+    feed). None for: another scheme, no host, a port that is not one, whitespace or control
+    characters inside, more than MAX_URL_CHARS (dropped, not cut), anything urllib cannot parse.
+    Characters a URL cannot hold as they are (quotes, angle brackets, non-ASCII) are
+    percent-encoded.
+    """
     if not link:
         return None
-    url = urljoin(base, link.strip())
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    link = link.strip()
+    # Checked before urljoin, which silently deletes tabs and newlines ("exa\tmple.com").
+    if not link or len(link) > MAX_URL_CHARS or _unfit(link):
         return None
-    if not url.isascii() or not url.isprintable() or any(c in url for c in '"<>\\^`{|} '):
-        url = quote(url, safe=_URL_SAFE)
-    return url
+    try:
+        url = urljoin(base, link) if base else link
+        if base and _unfit(url):
+            return None
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return None
+        _ = parts.port  # ValueError for a port that is not a number in 0-65535
+        if not url.isascii() or any(c in url for c in '"<>\\^`{|}'):
+            url = quote(url, safe=_URL_SAFE)
+    except (ValueError, UnicodeError):
+        return None
+    return url if len(url) <= MAX_URL_CHARS else None
+
+
+def _unfit(url: str) -> bool:
+    """Whether `url` holds a character no URL we keep may hold (see _NOT_IN_URL)."""
+    if url.isascii() and url.isprintable() and " " not in url:  # the usual case, fast
+        return False
+    return _NOT_IN_URL.search(url) is not None
+
+
+# Never in a URL we keep: whitespace (Unicode's too), C0/C1 controls, zero-width and
+# bidirectional formatting characters, lone surrogates, the BOM.
+_NOT_IN_URL = re.compile(
+    r"[\s\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufeff]")
 
 
 def _entry_date(entry: dict[str, Any]) -> datetime | None:
@@ -128,8 +211,31 @@ def _entry_date(entry: dict[str, Any]) -> datetime | None:
         if parsed:
             try:
                 return datetime(*parsed[:6]).replace(tzinfo=UTC)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 continue
+    return None
+
+
+def _text_date(texts: Iterable[str | None]) -> datetime | None:
+    """The first of an entry's published, updated and created texts that reads as a date
+    (feedxml's thin entries: only for choosing the newest). RFC 822 and ISO 8601 are read by
+    the standard library, anything else by feedparser's date handlers."""
+    for text in texts:
+        text = (text or "").strip()
+        if not text or len(text) > 200:  # no date is longer: not worth feedparser's regexes
+            continue
+        when: datetime | None
+        try:
+            when = (datetime.fromisoformat(text) if text[:1].isdigit()
+                    else parsedate_to_datetime(text))
+        except (TypeError, ValueError, IndexError, OverflowError):
+            when = _entry_date({"published_parsed": _parse_date(text)})
+        if when is None:
+            continue
+        try:
+            return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+        except OverflowError:  # an offset that takes year 1 or 9999 out of range
+            continue
     return None
 
 
@@ -149,15 +255,18 @@ def _entry_summary(entry: dict[str, Any], content_skipped: bool) -> str:
     return text
 
 
-def parse_feed(url: str, body: bytes, *, content_type: str | None = None) -> FeedOutcome:
-    """Parse one feed document; the outcome is an error when nothing usable came out of it."""
+def parse_feed(url: str, body: bytes, *, content_type: str | None = None,
+               max_items: int = MAX_ITEMS) -> FeedOutcome:
+    """Parse one feed document; the outcome is an error when nothing usable came out of it.
+    Of a feed with more than `max_items` entries, only the newest `max_items` are read."""
     if not body.strip():
         return FeedOutcome(url, FeedStatus.ERROR, error="empty response (0 bytes of feed)")
-    parsed = _parse(body, content_type, skip_content=True)
+    parsed = _parse(body, content_type, skip_content=True, max_items=max_items)
     try:
         return _outcome(url, body, parsed)
     except _ContentSkipped:
-        return _outcome(url, body, _parse(body, content_type, skip_content=False))
+        return _outcome(url, body, _parse(body, content_type, skip_content=False,
+                                          max_items=max_items))
 
 
 def _outcome(url: str, body: bytes, parsed: _Parsed) -> FeedOutcome:
@@ -174,11 +283,13 @@ def _outcome(url: str, body: bytes, parsed: _Parsed) -> FeedOutcome:
         if not parsed.version:
             return FeedOutcome(url, FeedStatus.ERROR, error="not a feed (unrecognised format)")
     feed = parsed.feed
-    feed_title = html_to_text(dict.get(feed, "title")) or None
+    feed_title = html_to_text(dict.get(feed, "title"), MAX_NAME_CHARS) or None
     # Relative links resolve against the feed's URL; a local file has none that a reader
-    # could follow, so its channel <link> stands in.
-    base = url if urlsplit(url).scheme in ("http", "https") else (dict.get(feed, "link") or "")
-    items = tuple(_items(url, base, entries, parsed.content_skipped, parsed.images))
+    # could follow, so its channel <link> stands in (when it is a usable URL itself).
+    base = url if url[:8].lower().startswith(("http://", "https://")) else (
+        safe_url(dict.get(feed, "link")) or "")
+    dropped = _Dropped()
+    items = _items(url, base, entries, parsed.content_skipped, parsed.images, dropped)
     if not items:
         if parsed.error:
             return FeedOutcome(url, FeedStatus.ERROR, error=parsed.error_message())
@@ -187,51 +298,103 @@ def _outcome(url: str, body: bytes, parsed: _Parsed) -> FeedOutcome:
                                  "and an http(s) link")
     if parsed.error or parsed.encoding_note:
         log.info("%s: parsed despite %s", url, parsed.error_message())
-    return FeedOutcome(url, FeedStatus.OK, items=items, title=feed_title, ttl=_ttl(feed))
+    notes = dropped.notes()
+    if parsed.entries_total > len(entries):
+        notes = (f"kept the newest {len(entries):,} of {parsed.entries_total:,} items", *notes)
+    if notes:
+        log.info("%s: %s", url, "; ".join(notes))
+    return FeedOutcome(url, FeedStatus.OK, items=tuple(items), title=feed_title, ttl=_ttl(feed),
+                       notes=notes)
 
 
 def _ttl(feed: dict[str, Any]) -> timedelta | None:
     """RSS 2.0 <ttl>: minutes the channel may be cached before it is polled again."""
     try:
         minutes = float(dict.get(feed, "ttl") or 0)
-    except (TypeError, ValueError):
+        return timedelta(minutes=minutes) if minutes > 0 else None
+    except (TypeError, ValueError, OverflowError):  # "soon", "1e999"
         return None
-    return timedelta(minutes=minutes) if minutes > 0 else None
+
+
+@dataclass
+class _Dropped:
+    """What one feed's entries lost to values we could not use: said in its status line."""
+
+    no_link: int = 0  # entries without a usable http(s) link: no item
+    unreadable: int = 0  # entries a value of which could not be read at all: no item
+    bad_urls: int = 0  # malformed picture URLs left out of an item
+
+    def notes(self) -> tuple[str, ...]:
+        notes = []
+        if self.no_link:
+            notes.append(f"{_count(self.no_link, 'item')} dropped: no usable link")
+        if self.unreadable:
+            notes.append(f"{_count(self.unreadable, 'item')} dropped: unreadable")
+        if self.bad_urls:
+            notes.append(f"{_count(self.bad_urls, 'bad URL')} dropped")
+        return tuple(notes)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _items(feed_url: str, base: str, entries: Iterable[dict[str, Any]],
-           content_skipped: set[int], images: dict[int, list[dict[str, str]]]) -> Iterable[Item]:
+           content_skipped: set[int], images: dict[int, list[dict[str, str]]],
+           dropped: _Dropped) -> list[Item]:
+    items = []
     for index, entry in enumerate(entries):
-        guid = (dict.get(entry, "id") or "").strip() or None
-        link = dict.get(entry, "link")
-        if not link and guid and dict.get(entry, "guidislink"):
-            link = guid
-        url = _http_url(link, base)
-        if url is None:
-            log.debug("%s: skipping entry without an http(s) link: %r", feed_url, link)
+        try:
+            item = _item(feed_url, base, entry, index in content_skipped, images.get(index),
+                         dropped)
+        except _ContentSkipped:
+            raise
+        except Exception:  # one entry we cannot read never fails its feed (issue 17)
+            log.debug("%s: entry %d unreadable", feed_url, index, exc_info=True)
+            dropped.unreadable += 1
             continue
-        title = html_to_text(dict.get(entry, "title"))
-        summary = _entry_summary(entry, index in content_skipped)
-        if not title and not summary:
-            continue
-        yield Item(
-            feed_url=feed_url,
-            key="",  # assigned by the app from dedupe.item_key
-            url=url,
-            title=title or summary[:80],
-            summary=summary,
-            published=_entry_date(entry),
-            guid=guid,
-            author=html_to_text(dict.get(entry, "author")) or None,
-            image=_entry_image(entry, images.get(index), base),
-        )
+        if item is not None:
+            items.append(item)
+    return items
+
+
+def _item(feed_url: str, base: str, entry: dict[str, Any], content_skipped: bool,
+          pictures: list[dict[str, str]] | None, dropped: _Dropped) -> Item | None:
+    guid = (dict.get(entry, "id") or "").strip() or None
+    link = dict.get(entry, "link")
+    if not link and guid and dict.get(entry, "guidislink"):
+        link = guid
+    url = safe_url(link, base)
+    if url is None:
+        log.debug("%s: skipping entry without a usable http(s) link: %.200r", feed_url, link)
+        dropped.no_link += 1
+        return None
+    title = html_to_text(dict.get(entry, "title"), MAX_TITLE_CHARS)
+    summary = _entry_summary(entry, content_skipped)
+    if not title and not summary:
+        return None
+    if guid is not None and len(guid) > MAX_URL_CHARS:
+        # Identity only, never shown: a digest of an absurd one (dedupe.item_key reads it).
+        guid = "sha256:" + hashlib.sha256(guid.encode("utf-8", "replace")).hexdigest()
+    return Item(
+        feed_url=feed_url,
+        key="",  # assigned by the app from dedupe.item_key
+        url=url,
+        title=title or summary[:80],
+        summary=summary,
+        published=_entry_date(entry),
+        guid=guid,
+        author=html_to_text(dict.get(entry, "author"), MAX_NAME_CHARS) or None,
+        image=_entry_image(entry, pictures, base, dropped),
+    )
 
 
 def _entry_image(entry: dict[str, Any], pictures: list[dict[str, str]] | None,
-                 base: str) -> str | None:
+                 base: str, dropped: _Dropped) -> str | None:
     """The entry's thumbnail: media:thumbnail, else an image media:content, else an image
     enclosure. Only https (an email must not load http), never a declared 1x1 or other tiny
-    image, nor one whose declared file size is that of a tracking pixel.
+    image, nor one whose declared file size is that of a tracking pixel. A malformed URL is
+    counted in `dropped`.
 
     `pictures` are the attributes feedxml read while holding those elements back from
     feedparser; after the loose parser, feedparser's own keys are read instead."""
@@ -245,18 +408,29 @@ def _entry_image(entry: dict[str, Any], pictures: list[dict[str, str]] | None,
         candidates.extend(link for link in dict.get(entry, "links") or []
                           if link.get("rel") == "enclosure" and _is_image(link))
     for candidate in candidates:
-        url = _http_url(candidate.get("url") or candidate.get("href"), base)
-        if url is None or not url.startswith("https://"):
+        raw = candidate.get("url") or candidate.get("href")
+        url = safe_url(raw, base)
+        if url is None:
+            dropped.bad_urls += bool(raw)
             continue
-        sizes = [candidate.get("width"), candidate.get("height")]
-        if any(str(v).isdigit() and int(str(v)) < _MIN_IMAGE_PX for v in sizes if v):
+        if not url.startswith("https://"):
             continue
-        length = (candidate.get("length") or candidate.get("filesize")
-                  or candidate.get("fileSize"))
-        if str(length).isdigit() and int(str(length)) < _MIN_IMAGE_BYTES:
+        sizes = [_number(candidate.get("width")), _number(candidate.get("height"))]
+        if any(v is not None and v < _MIN_IMAGE_PX for v in sizes):
+            continue
+        length = _number(candidate.get("length") or candidate.get("filesize")
+                         or candidate.get("fileSize"))
+        if length is not None and length < _MIN_IMAGE_BYTES:
             continue  # a 43-byte GIF is a pixel, not a picture
         return url
     return None
+
+
+def _number(value: object) -> int | None:
+    """A declared size as a number, or None when it is none we can read ("²" is a digit to
+    str.isdigit, and int() refuses 5,000 of them): a huge one is no tiny picture either."""
+    text = str(value).strip() if value else ""
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 16 else None
 
 
 def _is_image(attrs: dict[str, Any]) -> bool:
@@ -291,7 +465,10 @@ _MIN_IMAGE_BYTES = 2048
 # 5. the encoding: bytes that are valid UTF-8 are read as UTF-8 whatever they declare, a UTF-8
 #    document with some windows-1252 bytes is read character by character, not wholesale as
 #    windows-1252, and a UTF-16/32 byte-order mark wins over a missing declaration;
-# 6. error line numbers are the document's own (convert_to_utf8 may add a declaration line).
+# 6. error line numbers are the document's own (convert_to_utf8 may add a declaration line);
+# 7. of a document with more than `max_items` entries (issue 17: 100,000 of them took 130 s),
+#    feedparser sees whole only the first `max_items` and the dates of the rest (feedxml); when
+#    some of the rest are newer, a second pass hands over whole exactly the newest.
 
 
 @dataclass
@@ -306,6 +483,7 @@ class _Parsed:
     content_skipped: set[int] = field(default_factory=set)  # entry indexes
     images: dict[int, list[dict[str, str]]] = field(default_factory=dict)  # from feedxml
     line_offset: int = 0  # add to expat's line numbers to get the document's
+    entries_total: int = 0  # entries in the document; more than `entries` when capped
 
     def error_message(self) -> str:
         exc = self.error
@@ -325,9 +503,10 @@ class _Parsed:
         return message
 
 
-def _parse(body: bytes, content_type: str | None, *, skip_content: bool) -> _Parsed:
+def _parse(body: bytes, content_type: str | None, *, skip_content: bool,
+           max_items: int = MAX_ITEMS) -> _Parsed:
     if StrictFeedParser is None:  # pragma: no cover
-        return _parse_with_feedparser(body, content_type)
+        return _newest_only(_parse_with_feedparser(body, content_type), max_items)
     line_offset = 0
     if body[:1].isspace() and (stripped := body.lstrip()).startswith(b"<?xml"):
         # Whitespace before the XML declaration hides it from feedparser's encoding detection
@@ -355,15 +534,24 @@ def _parse(body: bytes, content_type: str | None, *, skip_content: bool) -> _Par
     parsed = _Parsed(version=version or "", encoding_note=note, line_offset=line_offset)
     driver: feedxml.Driver | None = None
     if result.get("encoding"):
-        driver, parsed.error = feedxml.strict_parse(data, skip_content)
+        driver, parsed.error = feedxml.strict_parse(data, skip_content, max_items)
+        strict = data
         if parsed.error is not None and _repairable(parsed.error):
             # Bare "&" and HTML entities are the commonest breakage: mended, the document
             # still goes through the strict parser (a third of the loose parser's time).
-            driver, _ = feedxml.strict_parse(_repair(data), skip_content)
+            strict = _repair(data)
+            driver, _ = feedxml.strict_parse(strict, skip_content, max_items)
+        if driver is not None and driver.entries_seen > max_items:
+            dates = [_entry_date(e) for e in driver.h.entries]
+            dates += [_text_date(texts) for texts in driver.thin_dates]
+            keep = _newest(dates, max_items)
+            if keep != set(range(max_items)):  # some of the newest came after the first ones
+                driver, _ = feedxml.strict_parse(strict, skip_content, max_items, keep=keep)
     if driver is not None:
         handler = driver.h
         parsed.content_skipped = driver.content_skipped
         parsed.images = driver.images
+        parsed.entries_total = driver.entries_seen
     else:
         handler = LooseFeedParser("", None, "utf-8", entities)
         handler.resolve_relative_uris = handler.sanitize_html = False
@@ -371,6 +559,29 @@ def _parse(body: bytes, content_type: str | None, *, skip_content: bool) -> _Par
     parsed.entries = handler.entries
     parsed.feed = handler.feeddata
     parsed.version = parsed.version or handler.version or ""
+    return parsed if driver is not None else _newest_only(parsed, max_items)
+
+
+_LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def _newest(dates: list[datetime | None], count: int) -> set[int]:
+    """The indexes of the `count` newest entries: the dated ones, newest first, then the
+    undated ones; document order breaks ties (a feed lists its newest first)."""
+    def age(index: int) -> tuple[int, timedelta, int]:
+        when = dates[index]
+        return (0, _LATEST - when, index) if when is not None else (1, timedelta(0), index)
+
+    return set(heapq.nsmallest(count, range(len(dates)), key=age))
+
+
+def _newest_only(parsed: _Parsed, max_items: int) -> _Parsed:
+    """`parsed` with only its newest `max_items` entries, in document order (after the loose
+    parser, which read them all)."""
+    parsed.entries_total = len(parsed.entries)
+    if len(parsed.entries) > max_items:
+        keep = _newest([_entry_date(e) for e in parsed.entries], max_items)
+        parsed.entries = [e for n, e in enumerate(parsed.entries) if n in keep]
     return parsed
 
 

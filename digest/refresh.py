@@ -164,4 +164,5 @@ def fetch_limits(settings: Settings) -> FetchLimits:
     return FetchLimits(concurrency=f.concurrency, per_host=f.per_host,
                        connect_timeout=f.connect_timeout.total_seconds(),
                        total_timeout=f.timeout.total_seconds(), max_bytes=f.max_bytes,
-                       max_redirects=f.max_redirects)
+                       max_redirects=f.max_redirects, allow_private=f.allow_private,
+                       max_items=f.max_items)

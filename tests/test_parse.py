@@ -17,7 +17,7 @@ import pytest
 from conftest import CORPUS, FEEDS
 from digest import feedxml, parse
 from digest.models import FeedStatus
-from digest.parse import MAX_SUMMARY_CHARS, html_to_text, parse_feed
+from digest.parse import MAX_SUMMARY_CHARS, cut_text, html_to_text, parse_feed
 
 URL = "https://enc.example/feed.xml"
 
@@ -47,28 +47,30 @@ def reference(url: str, body: bytes) -> list[tuple[Any, ...]]:
     """feedparser.parse() on the bytes, every field cleaned whole: what items must equal."""
     parsed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
     feed = parsed.get("feed", {})
-    base = url if url.startswith(("http://", "https://")) else (feed.get("link") or "")
+    base = url if url.startswith(("http://", "https://")) else (
+        parse.safe_url(feed.get("link")) or "")
     out = []
     for entry in parsed.get("entries") or []:
         guid = (dict.get(entry, "id") or "").strip() or None
         link = dict.get(entry, "link")
         if not link and guid and dict.get(entry, "guidislink"):
             link = guid
-        link = parse._http_url(link, base)
+        link = parse.safe_url(link, base)
         if link is None:
             continue
-        title = html_to_text(dict.get(entry, "title"))
+        title = cut_text(html_to_text(dict.get(entry, "title")), parse.MAX_TITLE_CHARS)
         summary = html_to_text(dict.get(entry, "summary"))
         if not summary:
             for content in dict.get(entry, "content") or ():
                 summary = html_to_text(content.get("value"))
                 if summary:
                     break
-        summary = summary[:MAX_SUMMARY_CHARS]
+        summary = cut_text(summary, MAX_SUMMARY_CHARS)
         if not title and not summary:
             continue
+        author = cut_text(html_to_text(dict.get(entry, "author")), parse.MAX_NAME_CHARS)
         out.append((link, title or summary[:80], summary, parse._entry_date(entry), guid,
-                    html_to_text(dict.get(entry, "author")) or None))
+                    author or None))
     return out
 
 
@@ -456,21 +458,23 @@ def paragraphs(n: int) -> str:
 def test_a_long_summary_is_the_whole_fragments_text_cut_to_the_limit() -> None:
     fragment = paragraphs(600)
     assert len(fragment) > 3 * parse._CLEAN_PREFIX_CHARS
-    assert html_to_text(fragment, MAX_SUMMARY_CHARS) == parse._clean(fragment)[:MAX_SUMMARY_CHARS]
+    assert html_to_text(fragment, MAX_SUMMARY_CHARS) == \
+        cut_text(parse._clean(fragment), MAX_SUMMARY_CHARS)
 
 
 @pytest.mark.parametrize("shift", range(0, 120, 7))
 def test_cutting_anywhere_in_a_tag_or_entity_gives_the_same_text(shift: int) -> None:
     # Move the cut point across tags, attributes and entities.
     fragment = "x" * shift + paragraphs(600)
-    assert html_to_text(fragment, MAX_SUMMARY_CHARS) == parse._clean(fragment)[:MAX_SUMMARY_CHARS]
+    assert html_to_text(fragment, MAX_SUMMARY_CHARS) == \
+        cut_text(parse._clean(fragment), MAX_SUMMARY_CHARS)
 
 
 def test_markup_heavy_fragment_falls_back_to_cleaning_it_whole() -> None:
     # The first prefix is nearly all markup: too little text, so the whole fragment is cleaned.
     fragment = '<img src="https://cdn.example/a.jpg" alt="">' * 2000 + paragraphs(200)
     text = html_to_text(fragment, MAX_SUMMARY_CHARS)
-    assert text == parse._clean(fragment)[:MAX_SUMMARY_CHARS]
+    assert text == cut_text(parse._clean(fragment), MAX_SUMMARY_CHARS)
     assert text.startswith("Sentence 0 & more")
 
 
@@ -496,7 +500,8 @@ def test_cutting_inside_dangerous_markup_leaves_none_of_it(danger: str) -> None:
 
 def test_plain_text_needs_no_cleaning_and_is_cut() -> None:
     assert html_to_text("  plain   words\n here ") == "plain words here"
-    assert html_to_text("w " * 5000, MAX_SUMMARY_CHARS) == ("w " * 5000).strip()[:MAX_SUMMARY_CHARS]
+    assert html_to_text("w " * 5000, MAX_SUMMARY_CHARS) == \
+        cut_text(("w " * 5000).strip(), MAX_SUMMARY_CHARS)
 
 
 def test_undated_item_has_no_date_for_the_store_to_fill() -> None:

@@ -8,7 +8,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Column, Integer, Text, and_, bindparam, func, or_, select, update
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Integer,
+    Text,
+    and_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY as PG_ARRAY
 from sqlalchemy.engine import Connection
 
@@ -189,7 +201,8 @@ class FeedsStore(StoreBase):
             FeedHealth(url=r.url, name=r.name or r.title or r.url, status=FeedStatus(r.status),
                        last_fetched_at=_utc(r.last_fetched_at), last_error=r.last_error,
                        items=r.n, next_poll_at=_utc(r.next_poll_at),
-                       last_success_at=_utc(r.last_success_at), moved_to=r.fetch_url,
+                       last_success_at=_utc(r.last_success_at),
+                       moved_to=r.fetch_url if r.fetch_url != r.url else None,
                        error_count=r.error_count)
             for r in rows
         ]
@@ -208,10 +221,17 @@ def _bind(column: Column[Any]) -> Any:
 
 
 _ID = bindparam("p_id", type_=Integer())
+# After a successful poll, last_error holds the parse's notes ("kept the newest 500 of 100,000
+# items"), or nothing; a body not parsed again (304, unchanged) keeps the notes it had when the
+# feed was already ok (in SET, `status` is still the row's old value).
+_NOT_PARSED = bindparam("p_not_parsed", type_=Boolean())
+_NOTES = case((_NOT_PARSED, case((feeds.c.status == FeedStatus.OK.value, feeds.c.last_error),
+                                 else_=None)),
+              else_=_bind(feeds.c.last_error))
 # After a successful poll: validators and body hash replaced (a 304 outcome carries the ones it
 # kept), the error streak reset; the title and a permanent move only when the poll had them.
 _POLL_OK = update(feeds).where(feeds.c.id == _ID).values(
-    status=FeedStatus.OK.value, last_error=None, error_count=0,
+    status=FeedStatus.OK.value, last_error=_NOTES, error_count=0,
     last_fetched_at=_bind(feeds.c.last_fetched_at), last_success_at=_bind(feeds.c.last_success_at),
     next_poll_at=_bind(feeds.c.next_poll_at), etag=_bind(feeds.c.etag),
     last_modified=_bind(feeds.c.last_modified), body_hash=_bind(feeds.c.body_hash),
@@ -291,7 +311,9 @@ def _poll_params(record: PollRecord, now: datetime, feed_id: int, errors: int
     if outcome.status is FeedStatus.OK:
         params.update(p_last_success_at=now, p_etag=outcome.etag,
                       p_last_modified=outcome.last_modified, p_body_hash=outcome.body_hash,
-                      p_fetch_url=outcome.moved_to, p_title=outcome.title or None)
+                      p_fetch_url=outcome.moved_to, p_title=outcome.title or None,
+                      p_not_parsed=outcome.not_modified or outcome.unchanged,
+                      p_last_error="; ".join(outcome.notes) or None)
     else:
         status = FeedStatus.DISABLED if outcome.gone else FeedStatus.ERROR
         params.update(p_status=status.value, p_last_error=outcome.error,
