@@ -82,14 +82,13 @@ def make_app(
     from digest.render import Renderer
     from digest.send import Unsubscribe, list_id
 
-    store = store if store is not None else Store(settings.database)
     e = settings.email
-    try:
+    try:  # before the store: a config error opens (creates, migrates) no database
         renderer = Renderer(settings.tz, lang=e.lang, direction=e.dir, overrides=e.templates,
                             subject=e.subject, thumbnails=e.thumbnails, view_url=e.view_url)
     except RenderError as error:  # a subject template that does not parse: a config error
-        store.close()
         raise ConfigError(settings.source, [str(error)]) from error
+    store = store if store is not None else Store(settings.database)
     lexicon = section_lexicon(settings.sections)
     analyser = Analyser(lexicon)
     d = settings.delivery

@@ -770,7 +770,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except DigestError as e:
         _warn(str(e), "error", "red")
-        if logging.getLogger().isEnabledFor(logging.INFO):
+        # -v: the traceback too, except for a config error (its problems say it all)
+        if logging.getLogger().isEnabledFor(logging.INFO) and not isinstance(e, ConfigError):
             err.print_exception()
         return e.exit_code
     except SystemExit as e:

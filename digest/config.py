@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -46,15 +47,44 @@ _EMAIL = re.compile(r"^[^@\s<>,;]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 _NAMED_ADDRESS = re.compile(r"^\s*(?:[^<>]*<\s*(?P<inner>[^<>]+?)\s*>|(?P<bare>[^<>\s]+))\s*$")
 
 
+# The longest duration accepted anywhere (window, poll_every, retention, timeouts...): a
+# century keeps every `now ± duration` far inside what a datetime can hold (years 1-9999),
+# and still lets a window reach back over an archive of decades.
+MAX_DURATION = timedelta(days=36500)
+
+
 def parse_duration(value: object) -> object:
-    """`90s`, `30m`, `1h`, `7d`, `2w` (or a number of seconds) -> timedelta."""
+    """`90s`, `30m`, `1h`, `7d`, `2w` (or a number of seconds) -> timedelta, from 0 up to
+    MAX_DURATION."""
+    seconds: float
     if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    if isinstance(value, str) and (match := _DURATION.match(value)):
-        return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
-    raise ValueError(f"not a duration like 30m, 1h or 7d: {value!r}")
+        seconds = value.total_seconds()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = value
+    elif isinstance(value, str) and (match := _DURATION.match(value)):
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    else:
+        raise ValueError(f"not a duration like 30m, 1h or 7d: {_brief(value)}")
+    if seconds != seconds:  # NaN
+        raise ValueError(f"not a duration like 30m, 1h or 7d: {_brief(value)}")
+    if seconds < 0:
+        raise ValueError(f"a duration cannot be negative: {_brief(value)}")
+    if seconds > MAX_DURATION.total_seconds():  # compared before timedelta() can overflow
+        raise ValueError(f"at most {MAX_DURATION.days}d (100 years), not {_brief(value)}")
+    return value if isinstance(value, timedelta) else timedelta(seconds=seconds)
+
+
+def _at_least_a_minute(value: timedelta) -> timedelta:
+    """A poll interval: `0` would have `digest fetch` poll the same feeds again and again."""
+    if value < timedelta(minutes=1):
+        raise ValueError(f"at least 1m, not {_days(value)}")
+    return value
+
+
+def _brief(value: object, limit: int = 60) -> str:
+    """A value for an error message: its repr, cut short (a config may hold megabytes)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 Duration = Annotated[
@@ -66,6 +96,15 @@ Duration = Annotated[
 ]
 
 
+def one_line(value: str) -> str:
+    """The value, if it is one line of text: a line break or another control character in a
+    header (From, List-Id, Subject) would fail when an edition is sent, or inject another."""
+    if not value.isprintable():
+        raise ValueError(f"must be one line of text without control characters: "
+                         f"{_brief(value)}")
+    return value
+
+
 def check_email(value: str) -> str:
     """The address, trimmed; ValueError when it is not one (recipients, `digest unsubscribe`)."""
     if not _EMAIL.match(value.strip()):
@@ -75,7 +114,8 @@ def check_email(value: str) -> str:
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True,
+                              allow_inf_nan=False)
 
 
 class ScheduleSettings(_Frozen):
@@ -91,6 +131,11 @@ class ScheduleSettings(_Frozen):
     @classmethod
     def _valid_cron(cls, value: str) -> str:
         return check_cron(value)
+
+    @field_validator("poll_every")
+    @classmethod
+    def _poll_every(cls, value: timedelta) -> timedelta:
+        return _at_least_a_minute(value)
 
 
 class EditionSettings(_Frozen):
@@ -110,19 +155,34 @@ class EditionSettings(_Frozen):
     max_per_source: int | None = Field(
         None, ge=1, description="stories one source may have in a section (diversity)")
 
+    @field_validator("half_life")
+    @classmethod
+    def _some_half_life(cls, value: timedelta) -> timedelta:
+        if not value:  # the recency score divides by it
+            raise ValueError("must be longer than 0")
+        return value
+
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]i?B|B)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2, "gb": 1000**3,
                "gib": 1024**3}
 
 
+MAX_SIZE = 1024**4  # 1 TiB: far past any sensible limit, and inside every C integer
+
+
 def parse_size(value: object) -> object:
-    """`10MiB`, `500KB`, `2048` (bytes) -> int bytes."""
+    """`10MiB`, `500KB`, `2048` (bytes) -> int bytes, at most MAX_SIZE."""
+    size: float
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and (match := _SIZE.match(value)):
-        return int(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b").lower()])
-    raise ValueError(f"not a size like 10MiB, 500KB or 2048: {value!r}")
+        size = value
+    elif isinstance(value, str) and (match := _SIZE.match(value)):
+        size = float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b").lower()]
+    else:
+        raise ValueError(f"not a size like 10MiB, 500KB or 2048: {_brief(value)}")
+    if size > MAX_SIZE:  # compared before int() of an infinite float can fail
+        raise ValueError(f"at most 1024GiB, not {_brief(value)}")
+    return int(size)
 
 
 Size = Annotated[
@@ -216,6 +276,11 @@ class FeedSettings(_Frozen):
     def _resolve_url(cls, value: str, info: ValidationInfo) -> str:
         return resolve_feed_url(value, _base_dir(info))
 
+    @field_validator("poll_every")
+    @classmethod
+    def _poll_every(cls, value: timedelta | None) -> timedelta | None:
+        return None if value is None else _at_least_a_minute(value)
+
 
 class EmailSettings(_Frozen):
     templates: str | None = Field(
@@ -251,8 +316,8 @@ class EmailSettings(_Frozen):
     def _resolve_templates(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return None
-        folder = (_base_dir(info) / Path(value).expanduser()).resolve()
-        if not folder.is_dir():
+        folder = (_base_dir(info) / _user_path(value)).resolve()
+        if not _is(folder, Path.is_dir):
             raise ValueError(f"no such folder: {folder}")
         return str(folder)
 
@@ -263,9 +328,9 @@ class SmtpSettings(_Frozen):
     security: Literal["starttls", "tls", "none"] = "starttls"
     username: str | None = None
     password: SecretStr | None = None
-    timeout: float = Field(30.0, gt=0)
+    timeout: float = Field(30.0, gt=0, le=3600, description="seconds, for each SMTP step")
     max_per_second: float | None = Field(
-        None, gt=0, description="at most this many messages a second (a provider's limit)")
+        None, ge=0.001, description="at most this many messages a second (a provider's limit)")
     connections: int = Field(
         1, ge=1, le=32, description="SMTP connections sending at once (a provider's limit)")
     ca_file: str | None = Field(
@@ -277,8 +342,8 @@ class SmtpSettings(_Frozen):
     def _ca_file_exists(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return None
-        path = (_base_dir(info) / Path(value).expanduser()).resolve()
-        if not path.is_file():
+        path = (_base_dir(info) / _user_path(value)).resolve()
+        if not _is(path, Path.is_file):
             raise ValueError(f"no such file: {path}")
         return str(path)
 
@@ -308,7 +373,7 @@ class DeliverySettings(_Frozen):
     @classmethod
     def _https_unsubscribe(cls, value: str | None) -> str | None:
         if value is not None:
-            parts = urlsplit(value)
+            parts = urlsplit(one_line(value))  # a header (List-Unsubscribe) carries it
             if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
                 raise ValueError(f"not an https address without ?query or #fragment: {value!r}")
         return value
@@ -324,7 +389,7 @@ class DeliverySettings(_Frozen):
     @field_validator("from_")
     @classmethod
     def _valid_from(cls, value: str) -> str:
-        match = _NAMED_ADDRESS.match(value)
+        match = _NAMED_ADDRESS.match(one_line(value))
         if not match:
             raise ValueError(f"not an address like 'Name <name@example.org>': {value!r}")
         check_email(match.group("inner") or match.group("bare"))
@@ -333,7 +398,7 @@ class DeliverySettings(_Frozen):
     @field_validator("outbox")
     @classmethod
     def _resolve_outbox(cls, value: str, info: ValidationInfo) -> str:
-        return str((_base_dir(info) / Path(value).expanduser()).resolve())
+        return str((_base_dir(info) / _user_path(value)).resolve())
 
 
 class Recipient(_Frozen):
@@ -372,6 +437,11 @@ class Settings(_Frozen):
     email: EmailSettings = EmailSettings()
     recipients: tuple[Recipient, ...] = ()
     source: SkipJsonSchema[str] = Field("", exclude=True)
+
+    @field_validator("title")
+    @classmethod
+    def _one_line_title(cls, value: str) -> str:
+        return one_line(value)  # it goes into headers (List-Id, the default subject)
 
     @field_validator("timezone")
     @classmethod
@@ -416,6 +486,22 @@ def _days(value: timedelta) -> str:
     return f"{seconds:g}s"
 
 
+def _user_path(value: str) -> Path:
+    """A path as written, `~` and `~user` expanded (ValueError for a user with no home)."""
+    try:
+        return Path(value).expanduser()
+    except RuntimeError:  # ~nosuchuser
+        raise ValueError(f"no home folder for {value.split('/')[0]!r}: {_brief(value)}") from None
+
+
+def _is(path: Path, kind: Callable[[Path], bool]) -> bool:
+    """`path.is_file()` or `is_dir()`, False for a name the system refuses (too long)."""
+    try:
+        return kind(path)
+    except OSError:
+        return False
+
+
 def _base_dir(info: ValidationInfo) -> Path:
     context = info.context or {}
     return Path(context.get("base_dir", "."))
@@ -430,25 +516,51 @@ def resolve_feed_url(value: str, base_dir: Path) -> str:
             raise ValueError(f"not an http(s) URL, file:// URL or existing path: {value!r}")
         return value
     if parts.scheme == "file":
-        if not Path(parts.path).is_file():
+        if not _is(Path(parts.path), Path.is_file):
             raise ValueError(f"file:// URL names no existing file: {value!r}")
         return value
     if parts.scheme and len(parts.scheme) > 1:  # one letter is a Windows drive, not a scheme
         raise ValueError(f"not an http(s) URL, file:// URL or existing path: {value!r}")
-    path = (base_dir / Path(value).expanduser()).resolve()
-    if not path.is_file():
+    path = (base_dir / _user_path(value)).resolve()
+    if not _is(path, Path.is_file):
         raise ValueError(f"not an http(s) URL, file:// URL or existing path: {value!r}")
     return path.as_uri()
 
 
+_DATABASE_URL = re.compile(r"^(?P<backend>[A-Za-z][A-Za-z0-9]*)(?:\+[A-Za-z0-9_]+)?://")
+
+
 def resolve_database_url(value: str, base_dir: Path) -> str:
-    """A bare path or a relative sqlite:/// URL is made absolute against the config's folder."""
+    """A bare path or a relative sqlite:/// URL is made absolute against the config's folder.
+    ValueError for what no command could open: an empty path, a folder, an in-memory SQLite
+    database (gone between commands), a database other than SQLite or PostgreSQL."""
+    if not value.strip():
+        raise ValueError("empty: give a file path or a sqlite:/// or postgresql:// URL")
     if "://" not in value:
-        return f"sqlite:///{(base_dir / Path(value).expanduser()).resolve()}"
+        return _sqlite_file("sqlite", value, base_dir)
+    match = _DATABASE_URL.match(value)
+    backend = match.group("backend").lower() if match else ""
+    if backend not in ("sqlite", "postgresql"):
+        shown = _brief(_without_password(value))
+        raise ValueError(f"not a sqlite:/// or postgresql:// URL: {shown}")
     prefix, _, rest = value.partition(":///")
-    if prefix.startswith("sqlite") and rest and rest != ":memory:" and not rest.startswith("/"):
-        return f"{prefix}:///{(base_dir / rest).resolve()}"
-    return value
+    if backend == "sqlite" and (not rest or rest.split("?")[0] in ("", ":memory:")):
+        raise ValueError(f"an in-memory SQLite database keeps nothing from one command to the "
+                         f"next: give a file, e.g. sqlite:///digest.db, not {value!r}")
+    return _sqlite_file(prefix, rest, base_dir) if backend == "sqlite" else value
+
+
+def _sqlite_file(prefix: str, path: str, base_dir: Path) -> str:
+    """`prefix:///` and the absolute path (relative to the config's folder), not a folder."""
+    resolved = (base_dir / _user_path(path)).resolve()
+    if _is(resolved, Path.is_dir):
+        raise ValueError(f"a folder, not a database file: {resolved}")
+    return f"{prefix}:///{resolved}"
+
+
+def _without_password(url: str) -> str:
+    """A URL as it may be shown: `scheme://user:***@host`."""
+    return re.sub(r"(://[^/:@]*:)[^/@]*@", r"\1***@", url)
 
 
 def expand_env(node: Any, env: Mapping[str, str], path: str, problems: list[str]) -> Any:
@@ -483,44 +595,163 @@ def _loc(loc: tuple[int | str, ...]) -> str:
     return out or "<root>"
 
 
+def _listed(value: object) -> list[Any] | tuple[Any, ...]:
+    """A list as written, or nothing: a value of the wrong type is pydantic's to report."""
+    return value if isinstance(value, list | tuple) else []
+
+
 def _reference_problems(raw: Mapping[str, Any]) -> list[str]:
-    """Cross-references pydantic cannot see field by field: section ids, duplicates."""
+    """Cross-references pydantic cannot see field by field: section ids, duplicates. Values of
+    the wrong type (a list where a URL belongs, `recipients: 5`) are left to pydantic."""
     problems: list[str] = []
-    sections = raw.get("sections") or []
-    ids = [s.get("id") for s in sections if isinstance(s, dict)]
-    seen: set[object] = set()
-    for i, section_id in enumerate(ids):
-        if section_id in seen:
+    ids: list[str] = []
+    for i, section in enumerate(_listed(raw.get("sections"))):
+        section_id = section.get("id") if isinstance(section, dict) else None
+        if not isinstance(section_id, str):
+            continue
+        if section_id in ids:
             problems.append(f"sections[{i}].id: duplicate section id {section_id!r}")
-        seen.add(section_id)
+        ids.append(section_id)
     known = set(ids)
-    urls: set[object] = set()
-    for i, feed in enumerate(raw.get("feeds") or []):
+    urls: set[str] = set()
+    for i, feed in enumerate(_listed(raw.get("feeds"))):
         if not isinstance(feed, dict):
             continue
         section = feed.get("section", "auto")
-        if section != "auto" and section not in known:
+        if isinstance(section, str) and section != "auto" and section not in known:
             problems.append(
-                f"feeds[{i}].section: unknown section {section!r} (use auto or one of "
-                f"{', '.join(map(str, ids)) or 'no sections defined'})"
+                f"feeds[{i}].section: unknown section {_brief(section)} (use auto or one of "
+                f"{', '.join(ids) or 'no sections defined'})"
             )
-        if feed.get("url") in urls:
-            problems.append(f"feeds[{i}].url: listed twice: {feed.get('url')!r}")
-        urls.add(feed.get("url"))
+        url = feed.get("url")
+        if isinstance(url, str):
+            if url in urls:
+                problems.append(f"feeds[{i}].url: listed twice: {_brief(url)}")
+            urls.add(url)
     addresses: set[str] = set()
-    for i, recipient in enumerate(raw.get("recipients") or []):
+    for i, recipient in enumerate(_listed(raw.get("recipients"))):
         address = recipient.get("email") if isinstance(recipient, dict) else recipient
         if isinstance(address, str):
             if address.strip().lower() in addresses:
-                problems.append(f"recipients[{i}]: {address!r} is listed twice")
+                problems.append(f"recipients[{i}]: {_brief(address)} is listed twice")
             addresses.add(address.strip().lower())
         if isinstance(recipient, dict):
-            for j, section in enumerate(recipient.get("sections") or []):
-                if section not in known:
+            for j, section in enumerate(_listed(recipient.get("sections"))):
+                if isinstance(section, str) and section not in known:
                     problems.append(
-                        f"recipients[{i}].sections[{j}]: unknown section {section!r}"
+                        f"recipients[{i}].sections[{j}]: unknown section {_brief(section)}"
                     )
     return problems
+
+
+class _Refused(Exception):
+    """A config file that is not read at all: the message is its one problem."""
+
+
+class _Loader(_SafeLoader):  # type: ignore[valid-type,misc]
+    """The safe loader, whose scalars name their line when they cannot be made into values."""
+
+
+def _guarded(tag: str) -> Any:
+    construct = _SafeLoader.yaml_constructors[tag]
+
+    def guarded(loader: Any, node: yaml.Node) -> Any:
+        try:
+            return construct(loader, node)
+        except (ValueError, OverflowError) as e:  # a 5000-digit integer, February 30th
+            reason = (f"an integer of more than {sys.get_int_max_str_digits()} digits"
+                      if "digits" in str(e) else f"{_brief(node.value)}: {e}")
+            raise yaml.constructor.ConstructorError(None, None, reason, node.start_mark) from e
+
+    return guarded
+
+
+for _tag in ("int", "float", "timestamp"):
+    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _guarded(f"tag:yaml.org,2002:{_tag}"))
+
+# A document's aliases may add at most this many nodes to it once expanded (a "billion laughs"
+# of nine levels of nine aliases would add 387 million); nodes nest at most this deep.
+MAX_ALIAS_NODES = 100_000
+MAX_DEPTH = 64
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return list(node.value) if isinstance(node, yaml.SequenceNode) else []
+
+
+def _graph_problem(root: yaml.Node) -> str | None:
+    """What makes a composed document unsafe to build, before anything is built: an alias
+    inside its own anchor (a structure without end), nesting past MAX_DEPTH, or aliases that
+    would add more than MAX_ALIAS_NODES nodes. The composed graph shares an anchor's node
+    among its aliases, so this visits each collection once and adds up expanded sizes from
+    the leaves up (a scalar counts 1)."""
+    size: dict[int, int] = {}  # expanded size of each collection node seen through
+    done: list[yaml.Node] = []  # each collection once, children before their parent
+    written = 0  # the nodes as written: collections, and the scalars in them
+    open_: set[int] = {id(root)}
+    stack = [(root, (kids := _children(root)), iter(kids))]
+    while stack:
+        node, kids, unseen = stack[-1]
+        for child in unseen:
+            if isinstance(child, yaml.ScalarNode) or id(child) in size:
+                continue
+            if id(child) in open_:
+                return (f"line {child.start_mark.line + 1}: an alias refers to the node it is "
+                        "in (a structure without end)")
+            if len(stack) >= MAX_DEPTH:
+                return f"line {child.start_mark.line + 1}: nested more than {MAX_DEPTH} deep"
+            open_.add(id(child))
+            stack.append((child, (grandkids := _children(child)), iter(grandkids)))
+            break
+        else:
+            stack.pop()
+            open_.discard(id(node))
+            total = 1
+            for child in kids:
+                total += size.get(id(child), 1)
+                written += isinstance(child, yaml.ScalarNode)
+            size[id(node)] = total
+            written += 1
+            done.append(node)
+    limit = written + MAX_ALIAS_NODES
+    culprit = next((node for node in done if size[id(node)] > limit), None)
+    if culprit is None:
+        return None
+    return (f"line {culprit.start_mark.line + 1}: aliases would expand this to "
+            f"{size[id(culprit)]:,} nodes, over {MAX_ALIAS_NODES:,} more than written")
+
+
+def read_yaml(data: bytes) -> Any:
+    """A config file's bytes as the value its YAML document holds (None when empty). Refused,
+    with the one problem naming a line or byte offset: not UTF-8, not YAML, or unsafe to build
+    (see _graph_problem): checked on the composed nodes, and only then built from them."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise _Refused(f"<file>: not UTF-8: byte 0x{data[e.start]:02x} at offset {e.start} "
+                       f"(line {line})") from None
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        problem = _graph_problem(node) if node is not None else None
+        if problem is not None:
+            raise _Refused(problem)
+        return loader.construct_document(node) if node is not None else None
+    except yaml.reader.ReaderError as e:  # a character YAML does not allow (a NUL, say)
+        # the reader stops at the first one (e.position counts bytes in libyaml, not characters)
+        line = text.count("\n", 0, max(text.find(chr(e.character)), 0)) + 1
+        raise _Refused(f"line {line}: invalid YAML: character #x{e.character:04x} is not "
+                       "allowed") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<file>"
+        reason = getattr(e, "problem", None) or (str(e).splitlines() or [repr(e)])[0]
+        raise _Refused(f"{where}: invalid YAML: {reason}") from None
+    finally:
+        loader.dispose()
 
 
 def load_settings(
@@ -530,16 +761,13 @@ def load_settings(
     env = os.environ if env is None else env
     config_path = Path(path or env.get("DIGEST_CONFIG") or DEFAULT_CONFIG)
     try:
-        text = config_path.read_text(encoding="utf-8")
+        data = config_path.read_bytes()
     except OSError as e:
         raise ConfigError(str(config_path), [f"<file>: cannot read: {e.strerror}"]) from e
     try:
-        raw = yaml.load(text, Loader=_SafeLoader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<file>"
-        reason = getattr(e, "problem", None) or str(e)
-        raise ConfigError(str(config_path), [f"{where}: invalid YAML: {reason}"]) from e
+        raw = read_yaml(data)
+    except _Refused as e:
+        raise ConfigError(str(config_path), [str(e)]) from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -562,8 +790,14 @@ def settings_from_mapping(
     except ValidationError as e:
         for err in e.errors(include_url=False, include_input=False):
             message = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "tuple_type":  # a list in feeds.yaml (a tuple once validated)
+                message = "Input should be a list"
             problems.append(f"{_loc(err['loc'])}: {message}")
     problems.extend(_reference_problems(data))
+    if settings is not None and (settings.email.subject or settings.email.templates):
+        from digest.render import check_templates  # Jinja only for a config that needs it
+
+        problems.extend(check_templates(settings.email.templates, settings.email.subject))
     if problems or settings is None:
         raise ConfigError(source, problems)
     return settings

@@ -18,9 +18,18 @@ class ConfigError(DigestError):
 
     def __init__(self, source: str, problems: list[str]) -> None:
         self.source = source
-        self.problems = problems
-        lines = "\n".join(f"  {p}" for p in problems)
-        super().__init__(f"{source}: {len(problems)} problem(s)\n{lines}")
+        self.problems = [_printable(p) for p in problems]  # one line each, whatever the value
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"{source}: {len(self.problems)} problem(s)\n{lines}")
+
+
+def _printable(text: str) -> str:
+    """Text with its control characters (a newline in a value, an escape sequence, a bidi
+    override) written as escapes: an error stays one line and cannot drive the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
 
 
 class UsageError(DigestError):

@@ -19,7 +19,7 @@ import jinja2
 from mjml import mjml2html
 
 from digest.errors import RenderError
-from digest.models import UNSUBSCRIBE_PLACEHOLDER, Edition, Rendered, Section
+from digest.models import UNSUBSCRIBE_PLACEHOLDER, Edition, Rendered, Section, Story
 
 SUMMARY_CHARS = 320
 HTML_TEMPLATE = "edition.mjml.j2"
@@ -56,6 +56,44 @@ def _wrap(text: str, width: int = 72, indent: str = "", first: str | None = None
         text, width=width, initial_indent=indent if first is None else first,
         subsequent_indent=indent, break_long_words=False, break_on_hyphens=False,
     )
+
+
+def check_templates(overrides: str | None, subject: str | None) -> list[str]:
+    """The problems of the templates a configuration names, found before any edition is
+    built (`digest config check`): the subject template and every template in the override
+    folder must compile, each problem as `email.<key>: ...`."""
+    try:
+        renderer = Renderer(ZoneInfo("UTC"), overrides=overrides, subject=subject)
+    except RenderError as e:  # email.subject: ...
+        return [str(e)]
+    problems: list[str] = []
+    if renderer.subject is not None:  # rendered too: an unknown name, a filter that fails
+        sent = datetime(2026, 11, 30, 7, tzinfo=ZoneInfo("UTC"))
+        story = Story(title="A story", url="https://example.org/story", source="Example",
+                      published=sent, summary="What happened.", weight=1.0, items=())
+        for which, sections in (("with stories", (Section("news", "News", (story,)),)),
+                                ("without stories", ())):
+            edition = Edition(date=sent.date(), title="The Weekly Brief", generated_at=sent,
+                              sections=sections)
+            try:
+                renderer.subject.render(renderer.context(edition))
+            except Exception as e:
+                problems.append(f"email.subject: fails for an edition {which}: {e}")
+                break
+    if renderer.overrides is None:
+        return problems
+    try:  # the folder's own templates, as `digest preview` watches them (not its subfolders)
+        paths = sorted(path for path in renderer.overrides.glob("*.j2") if path.is_file())
+    except OSError as e:
+        return [*problems, f"email.templates: {renderer.overrides}: cannot read: {e}"]
+    for path in paths:
+        try:
+            renderer.env.get_template(path.name)
+        except jinja2.TemplateSyntaxError as e:
+            problems.append(f"email.templates: {path}, line {e.lineno}: {e.message}")
+        except (OSError, UnicodeDecodeError) as e:
+            problems.append(f"email.templates: {path}: cannot read: {e}")
+    return problems
 
 
 class Renderer:
@@ -117,7 +155,7 @@ class Renderer:
         except jinja2.TemplateSyntaxError as e:
             where = self._where(e.name or name)
             raise RenderError(f"template {where}, line {e.lineno}: {e.message}") from e
-        except jinja2.TemplateError as e:
+        except Exception as e:  # a template error, or a filter given what it cannot take
             raise RenderError(f"template {self._where(name)}: {e}") from e
 
     def context(self, edition: Edition, sections: Sequence[str] | None = None
@@ -150,7 +188,7 @@ class Renderer:
         if self.subject is not None:
             try:
                 subject = self.subject.render(context)
-            except jinja2.TemplateError as e:
+            except Exception as e:  # a template error, or a filter given what it cannot take
                 raise RenderError(f"email.subject: {e}") from e
         else:
             subject = self._render(SUBJECT_TEMPLATE, context)

@@ -92,19 +92,61 @@ def _check_field(text: str, name: str, low: int, high: int, names: tuple[str, ..
         base = match.group("base") if match else part
         if match is None or (step is not None and int(step) < 1):
             raise ValueError(f"{name} field {text!r}: {part!r} is not a value, range or step")
-        if base == "*" or (name == "day" and _DAY_EXTRAS.fullmatch(base)):
+        if name == "day" and _DAY_EXTRAS.fullmatch(base):
             continue
-        ends = base.split("-")
-        values = [_value(end, low, high, names) for end in ends]
-        if len({end.isdigit() for end in ends}) > 1:
-            raise ValueError(f"{name} field {text!r}: {base!r} mixes a number and a name")
-        if len(ends) > 2 or None in values:
-            allowed = f"{low}-{high}" + (f" or {names[0]}..{names[-1]}" if names else "")
-            raise ValueError(f"{name} field {text!r}: {base!r} is outside {allowed}")
-        if len(values) == 2 and name == "weekday":
-            values = list(_weekday_span(*values))  # type: ignore[arg-type]
-        if len(values) == 2 and values[0] > values[1]:  # type: ignore[operator]
-            raise ValueError(f"{name} field {text!r}: the range {base!r} runs backwards")
+        if base == "*":
+            first, last = low, high
+        else:
+            ends = base.split("-")
+            values = [_value(end, low, high, names) for end in ends]
+            if len({end.isdigit() for end in ends}) > 1:
+                raise ValueError(f"{name} field {text!r}: {base!r} mixes a number and a name")
+            if len(ends) > 2 or None in values:
+                allowed = f"{low}-{high}" + (f" or {names[0]}..{names[-1]}" if names else "")
+                raise ValueError(f"{name} field {text!r}: {base!r} is outside {allowed}")
+            numbers = [value for value in values if value is not None]
+            if len(numbers) == 2 and name == "weekday":
+                numbers = list(_weekday_span(*numbers))
+            if len(numbers) == 2 and numbers[0] > numbers[1]:
+                raise ValueError(f"{name} field {text!r}: the range {base!r} runs backwards")
+            # APScheduler counts an open range (`5/10`), or one ending at 0, to the field's end
+            first, last = numbers[0], numbers[-1] if len(numbers) == 2 and numbers[-1] else high
+        if step is not None and name != "weekday" and int(step) > last - first:
+            # APScheduler refuses it (weekdays reach it spelled out, without steps)
+            raise ValueError(f"{name} field {text!r}: the step in {part!r} is longer than the "
+                             f"range it steps through ({first}-{last})")
+
+
+# The longest each month can be (February in a leap year).
+_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _selected(text: str, low: int, high: int, names: tuple[str, ...]) -> set[int]:
+    """The numbers a checked field selects, as crontab means them (`last` adds none)."""
+    out: set[int] = set()
+    for part in text.split(","):
+        base, _, step = part.partition("/")
+        if _DAY_EXTRAS.fullmatch(base):
+            continue
+        if base == "*":
+            first, last = low, high
+        else:
+            ends = [v for v in (_value(end, low, high, names) for end in base.split("-"))
+                    if v is not None]
+            first, last = ends[0], ends[-1] if len(ends) == 2 or not step else high
+        out.update(range(first, last + 1, int(step) if step else 1))
+    return out
+
+
+def _never_fires(day: str, month: str) -> bool:
+    """No month the expression names has a day it names (`31 2`, `30-31 2`, `31 4,6,9,11`).
+    February 29 fires in leap years and `last` in every month; the weekday field cannot stop
+    a date from firing: over the years every day of every month falls on each weekday."""
+    if any(_DAY_EXTRAS.fullmatch(part.partition("/")[0]) for part in day.split(",")):
+        return False
+    days = _selected(day, 1, 31, ())
+    return not any(d <= _MONTH_DAYS[m - 1] for m in _selected(month, 1, 12, _FIELDS[4][3])
+                   for d in days)
 
 
 def check_cron(expression: str) -> str:
@@ -123,20 +165,38 @@ def check_cron(expression: str) -> str:
             _check_field(text, name, low, high, names)
         except ValueError as e:
             raise ValueError(f"invalid cron expression {expression!r}: {e}") from None
+    day, month = fields[-3], fields[-2]
+    if _never_fires(day, month):
+        raise ValueError(f"invalid cron expression {expression!r}: it never fires (no month "
+                         f"in {month!r} has a day in {day!r})")
     return expression
+
+
+def _month_numbers(field: str) -> str:
+    """A month field with numbers for names: APScheduler would ignore a step after a name
+    (`jan/3`: January only, where crontab means January, April, July and October)."""
+    names = _FIELDS[4][3]
+    return re.sub(r"[A-Za-z]+", lambda word: str(names.index(word.group().lower()) + 1)
+                  if word.group().lower() in names else word.group(), field)
 
 
 def parse_cron(expression: str, timezone: str | ZoneInfo) -> CronTrigger:
     """A five-field crontab expression (or six, seconds first), in `timezone`, as APScheduler's
     trigger; ValueError naming the problem if bad."""
+    return _trigger(check_cron(expression), timezone)
+
+
+def _trigger(expression: str, timezone: str | ZoneInfo) -> CronTrigger:
+    """APScheduler's trigger for a crontab expression, unchecked (tests/test_schedule.py holds
+    check_cron to what this makes of an expression)."""
     from apscheduler.triggers.cron import CronTrigger  # only when a time is worked out
 
-    fields = check_cron(expression).split()
+    fields = expression.split()
     second = fields.pop(0) if len(fields) == 6 else "0"
     minute, hour, day, month, dow = fields
     try:
         return CronTrigger(
-            second=second, minute=minute, hour=hour, day=day, month=month,
+            second=second, minute=minute, hour=hour, day=day, month=_month_numbers(month),
             day_of_week=_crontab_dow(dow), timezone=timezone,
         )
     except (ValueError, TypeError) as e:

@@ -590,3 +590,80 @@ def test_import_and_health_check_stay_light(demo: Path) -> None:
     assert modules("import sys; from digest.cli import main; "
                    f"code = main(['--config', {str(demo)!r}, 'status', '--check']); {loaded}; "
                    "assert code == 1, code") == ["pydantic", "sqlalchemy"]
+
+
+# --- a config error never creates or changes a database or an outbox (issue 17) ---
+
+BAD_CONFIGS = [  # each passed `config check` before, and broke the commands that ran on it
+    ({"schedule": {"digest": "0 0 31 2 *"}},
+     "schedule.digest: invalid cron expression '0 0 31 2 *': it never fires"),
+    ({"schedule": {"digest": "*/90 * * * *"}},
+     "schedule.digest: invalid cron expression '*/90 * * * *': minute field '*/90': the step"),
+    ({"edition": {"window": "99999999w"}}, "edition.window: at most 36500d (100 years)"),
+    ({"schedule": {"poll_every": 0}}, "schedule.poll_every: at least 1m, not 0d"),
+    ({"email": {"subject": "{{"}}, "email.subject: unexpected 'end of template'"),
+    ({"email": {"subject": "{{ title | shout }}"}}, "email.subject: No filter named 'shout'"),
+    ({"edition": {"half_life": 0}}, "edition.half_life: must be longer than 0"),
+    ({"email": {"subject": "{{ nope }}"}},
+     "email.subject: fails for an edition with stories: 'nope' is undefined"),
+    ({"email": {"subject": "{{ title | longdate }}"}},
+     "email.subject: fails for an edition with stories: Invalid format specifier"),
+    ({"email": {"subject": "{{ lead.title }}"}},
+     "email.subject: fails for an edition without stories: 'None' has no attribute 'title'"),
+    ({"database": "sqlite://"}, "database: an in-memory SQLite database keeps nothing"),
+    ({"database": "mysql://brief:secret@db.example.org/brief"},
+     "database: not a sqlite:/// or postgresql:// URL: 'mysql://brief:***@db.example.org"),
+    ({"title": "Brief\nBcc: eve@example.org"},
+     "title: must be one line of text without control characters: 'Brief\\nBcc"),
+    ({"delivery": {"from": "Brief <b@example.org>\r\nBcc: eve@example.org"}},
+     "delivery.from: must be one line of text"),
+    ({"delivery": {"transport": "smtp", "smtp": {"timeout": 1e300}}},
+     "delivery.smtp.timeout: Input should be less than or equal to 3600"),
+    ({"email": {"templates": "broken"}}, "email.templates: "),  # last: it needs the folder
+]
+
+
+@pytest.mark.parametrize(("change", "problem"), BAD_CONFIGS)
+def test_a_config_error_never_creates_a_database_or_an_outbox(
+        write_config: WriteConfig, tmp_path: Path, suite_db: str | None,
+        capsys: pytest.CaptureFixture[str], change: dict[str, object], problem: str) -> None:
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "edition.txt.j2").write_text("{% for s in sections %}\n{{ s.title",
+                                                         encoding="utf-8")
+    config = str(write_config(change))
+    for command in (["config", "check"], ["build", "--no-fetch"], ["build"], ["send"],
+                    ["send", "--dry-run"], ["status"], ["status", "--check"], ["fetch"],
+                    ["history"], ["feeds"], ["db", "upgrade"], ["db", "prune"]):
+        for verbose in ([], ["-v"]):
+            code, out, err = run(capsys, *verbose, "--config", config, *command)
+            assert (code, out) == (2, ""), (command, err)
+            assert problem in err and "Traceback" not in err, (command, err)
+            assert err.startswith(f"error: {config}: 1 problem(s)\n"), err
+            created = sorted(p.name for p in tmp_path.iterdir())
+            assert created == ["broken", "feeds.yaml"], (command, created)
+
+
+def test_a_config_error_leaves_an_existing_database_as_it_was(
+        write_config: WriteConfig, tmp_path: Path, suite_db: str | None,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    config = str(write_config())
+    assert run(capsys, "--config", config, "build", "--no-fetch")[0] == 0
+    database = tmp_path / "test.db"
+    before = database.read_bytes() if suite_db is None else b""
+    for change, _ in BAD_CONFIGS[:-1]:
+        write_config(change)
+        for command in (["build", "--no-fetch"], ["send"], ["status"], ["fetch"]):
+            assert run(capsys, "--config", config, *command)[0] == 2
+    if suite_db is None:
+        assert database.read_bytes() == before
+    assert not (tmp_path / "outbox").exists()
+
+
+def test_the_daemon_refuses_a_cron_that_never_fires_at_start(write_config: WriteConfig,
+                                                             tmp_path: Path) -> None:
+    config = write_config({"schedule": {"digest": "0 0 31 2 *"}})
+    done = subprocess.run([sys.executable, "-m", "digest", "--config", str(config), "run"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "schedule.digest: invalid cron expression" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "test.db").exists()

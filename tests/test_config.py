@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -211,3 +214,172 @@ def test_smtp_connections_and_ca_file(write_config: WriteConfig, tmp_path: Path)
     message = str(caught.value)
     assert "delivery.smtp.connections" in message
     assert "delivery.smtp.ca_file" in message and "missing.pem" in message
+
+
+# --- files that must be refused with one line each, never a crash (issue 17) ---
+
+def _bomb(levels: int = 9, width: int = 9) -> str:
+    """A "billion laughs": each level an anchored list of `width` aliases of the one above."""
+    lines = [f"l0: &l0 [{', '.join(['lol'] * width)}]"]
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * width)}]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+def test_an_alias_bomb_is_refused_before_it_is_expanded(tmp_path: Path) -> None:
+    """Nine levels of nine aliases (387 million nodes expanded) took `config check` past 3 GB;
+    now it is refused from the composed nodes, in a process allowed 400 MB of address space."""
+    config = tmp_path / "feeds.yaml"
+    config.write_text(_bomb(), encoding="utf-8")
+    limit = 400 * 1024 * 1024
+    code = ("import resource, sys; "
+            f"resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit})); "
+            "from digest.cli import main; "
+            f"sys.exit(main(['--config', {str(config)!r}, 'config', 'check']))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2, done.stderr[-2000:]
+    # l5 is the first to pass the bound: 9**5 lists of nine... 597,871 nodes
+    assert "line 6: aliases would expand this to 597,871 nodes, over 100,000 more" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_aliases_within_the_bound_still_work(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text("sections:\n"
+                    "  - {id: tech, title: Tech, keywords: &words [AI, chip]}\n"
+                    "  - {id: more, title: More, keywords: *words}\n"
+                    "recipients: [&ana ana@example.org]\n"
+                    "database: test.db\n" + _bomb(levels=5).replace("l", "x-l", 1),
+                    encoding="utf-8")  # 66,430 nodes once expanded: within the bound
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env={})
+    assert [p.split(":")[0] for p in caught.value.problems] == [  # unknown keys, only
+        "x-l0", "l1", "l2", "l3", "l4"]
+    path.write_text(path.read_text(encoding="utf-8").split("database")[0], encoding="utf-8")
+    settings = load_settings(path, env={})
+    assert [k.term for k in settings.sections[1].keywords] == ["AI", "chip"]
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("feeds: &a [*a]\n", "line 1: an alias refers to the node it is in"),
+    ("title: x\nedition: &e {window: *e}\n", "line 2: an alias refers to the node it is in"),
+    ("title: x\nfeeds: &f\n  - url: *f\n", "line 2: an alias refers to the node it is in"),
+    ("title: x\nfeeds: " + "[" * 70 + "]" * 70 + "\n", "line 2: nested more than 64 deep"),
+    (f"title: x\nedition:\n  max_stories: {'9' * 5000}\n",
+     "line 3, column 16: invalid YAML: an integer of more than 4300 digits"),
+    ("title: 2026-02-30\n", "line 1, column 8: invalid YAML: '2026-02-30': day is out of range"),
+    ("title: a\x00b\n", "line 1: invalid YAML: character #x0000 is not allowed"),
+    ("title: x\nfeeds: [\n", "line 3, column 1: invalid YAML:"),
+])
+def test_unreadable_yaml_is_one_line_naming_the_line(tmp_path: Path, text: str,
+                                                     problem: str) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env={})
+    assert len(caught.value.problems) == 1
+    assert caught.value.problems[0].startswith(problem), caught.value.problems
+
+
+def test_a_file_that_is_not_utf8_names_the_byte_and_its_offset(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_bytes(b"title: The Weekly Brief\nfeeds: []\nname: caf\xe9\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env={})
+    assert caught.value.problems == ["<file>: not UTF-8: byte 0xe9 at offset 43 (line 3)"]
+    assert str(caught.value).startswith(f"{path}: 1 problem(s)")
+
+
+def test_values_of_the_wrong_shape_are_named_not_crashed_on(write_config: WriteConfig) -> None:
+    """A list or mapping where a single value belongs crashed the cross-reference checks
+    (unhashable, not iterable): pydantic names each, and the checks skip them."""
+    path = write_config({
+        "sections": [{"id": ["tech"], "title": "Tech"}, {"id": "tech", "title": "T"},
+                     {"id": "tech", "title": "T2"}],
+        "feeds": [{"url": ["https://example.org/a.xml"]}, {"url": {"u": 1}, "section": ["x"]},
+                  {"url": "https://example.org/b.xml", "section": {"id": "tech"}},
+                  "https://example.org/c.xml", {"url": "https://example.org/d.xml",
+                                                "section": "nope"}],
+        "recipients": [{"email": ["ana@example.org"], "sections": 5},
+                       {"email": "ben@example.org", "sections": [["tech"], "nope"]}],
+    })
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env={})
+    problems = "\n".join(caught.value.problems)
+    for expected in [
+        "sections[0].id: Input should be a valid string",
+        "sections[2].id: duplicate section id 'tech'",
+        "feeds[0].url: Input should be a valid string",
+        "feeds[1].url: Input should be a valid string",
+        "feeds[1].section: Input should be a valid string",
+        "feeds[2].section: Input should be a valid string",
+        "feeds[3]: Input should be a valid dictionary",
+        "feeds[4].section: unknown section 'nope'",
+        "recipients[0].email: Input should be a valid string",
+        "recipients[0].sections: Input should be a list",
+        "recipients[1].sections[0]: Input should be a valid string",
+        "recipients[1].sections[1]: unknown section 'nope'",
+    ]:
+        assert expected in problems, f"missing {expected!r} in:\n{problems}"
+    for scalar in ("recipients", "feeds", "sections"):
+        with pytest.raises(ConfigError) as caught:
+            load_settings(write_config({scalar: 5}), env={})
+        assert caught.value.problems == [f"{scalar}: Input should be a list"]
+
+
+@pytest.mark.parametrize("key", [
+    "schedule.poll_every", "schedule.grace", "edition.window", "edition.half_life", "retention",
+    "fetch.connect_timeout", "fetch.timeout", "fetch.max_backoff", "delivery.claim_timeout",
+    "feeds[0].poll_every",
+])
+def test_every_duration_is_bounded(write_config: WriteConfig, key: str) -> None:
+    """`poll_every: 99999999999w` crashed the check (OverflowError); `edition.window:
+    99999999w` passed it and crashed `build`. A century at most, and never negative."""
+    for value, problem in [("99999999999w", "at most 36500d (100 years), not '99999999999w'"),
+                           ("9" * 400 + "s", "at most 36500d (100 years), not '999"),
+                           (10**100, "at most 36500d (100 years), not 1000"),
+                           (-5, "a duration cannot be negative: -5"),
+                           ("36501d", "at most 36500d (100 years), not '36501d'")]:
+        data: dict[str, object] = {"feeds": [{"url": "https://example.org/a.xml"}]}
+        *parents, last = key.replace("[0]", "").split(".")
+        node: Any = data
+        for part in parents:
+            node = node.setdefault(part, {}) if part != "feeds" else node["feeds"][0]
+        node[last] = value
+        with pytest.raises(ConfigError) as caught:
+            load_settings(write_config(data), env={})
+        assert f"{key}: {problem}" in "\n".join(caught.value.problems)
+    assert parse_duration("36500d") == timedelta(days=36500)
+
+
+def test_sizes_and_numbers_are_bounded(write_config: WriteConfig) -> None:
+    path = write_config({"fetch": {"max_bytes": "9" * 400 + "GB"},
+                         "email": {"max_html_bytes": 2**64},
+                         "feeds": [{"url": "https://example.org/a.xml", "weight": float("inf")}],
+                         "edition": {"min_score": float("nan")}})
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env={})
+    problems = "\n".join(caught.value.problems)
+    assert "fetch.max_bytes: at most 1024GiB, not '999" in problems
+    assert "email.max_html_bytes: at most 1024GiB, not 18446744073709551616" in problems
+    assert "feeds[0].weight: Input should be a finite number" in problems
+    assert "edition.min_score: Input should be a finite number" in problems
+
+
+def test_paths_the_system_refuses_are_problems(write_config: WriteConfig) -> None:
+    """`~nosuchuser/...` (RuntimeError) and a name too long for the system (OSError) crashed
+    the check."""
+    long = "a" * 5000
+    path = write_config({"feeds": [{"url": "~nosuchuser/feed.xml"}, {"url": long}],
+                         "email": {"templates": long},
+                         "delivery": {"outbox": "~nosuchuser/outbox", "smtp": {"ca_file": long}},
+                         "database": "~nosuchuser/digest.db"})
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env={})
+    problems = "\n".join(caught.value.problems)
+    for expected in ["feeds[0].url: no home folder for '~nosuchuser'",
+                     "feeds[1].url: not an http(s) URL, file:// URL or existing path: 'aaa",
+                     "email.templates: no such folder: ", "delivery.smtp.ca_file: no such file: ",
+                     "delivery.outbox: no home folder for '~nosuchuser'",
+                     "database: no home folder for '~nosuchuser'"]:
+        assert expected in problems, f"missing {expected!r} in:\n{problems}"

@@ -15,11 +15,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import HANG, FeedServer, WriteConfig, wait_until
 from digest.schedule import (
     MAX_MISSED,
     CatchUp,
+    _trigger,
     check_cron,
     missed_sends,
     next_send,
@@ -105,7 +108,9 @@ def test_previous_send_is_the_last_at_or_before_now() -> None:
     assert previous_send(WEEKLY, LONDON, monday - timedelta(seconds=1)) == \
         monday - timedelta(days=7)
     assert previous_send("0 9 1 1 *", LONDON, monday) == datetime(2026, 1, 1, 9, tzinfo=LONDON)
-    assert previous_send("0 9 30 2 *", LONDON, monday) is None  # never fires
+    assert previous_send("0 9 29 2 mon", LONDON, monday) is None  # not since 2016
+    with pytest.raises(ValueError, match="never fires"):  # refused: config check says so
+        previous_send("0 9 30 2 *", LONDON, monday)
 
 
 def test_six_fields_put_seconds_first() -> None:
@@ -322,3 +327,99 @@ def test_weekday_ranges_and_steps_mean_what_crontab_says(weekdays: str,
 def test_check_cron_refuses_what_apscheduler_would(bad: str) -> None:
     with pytest.raises(ValueError, match="invalid cron expression"):
         check_cron(bad)
+
+
+# --- what the check accepts, the scheduler runs, and it fires (issue 17) ---
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("cron", ["0 0 31 2 *", "0 0 30 2 *", "0 7 30-31 feb *",
+                                  "0 0 31 4,6,9,11 *", "0 0 31 2 mon", "0 0 31 apr-apr *",
+                                  "0 0 0 31 2 *", "0 0 30,31 2-2 *"])
+def test_a_cron_that_never_fires_is_refused(cron: str) -> None:
+    """`0 0 31 2 *` passed the check, then `build`, `send`, `status` and the daemon died on it
+    (ValueError: never fires)."""
+    with pytest.raises(ValueError, match=re.escape(f"{cron!r}: it never fires (no month in")):
+        check_cron(cron)
+    assert _trigger(cron, "UTC").get_next_fire_time(None, START) is None  # APScheduler agrees
+
+
+@pytest.mark.parametrize(("cron", "after", "fires"), [
+    ("0 0 29 2 *", START, date(2028, 2, 29)),
+    ("0 0 29 2 *", datetime(2097, 1, 1, tzinfo=UTC), date(2104, 2, 29)),  # 2100: no Feb 29
+    ("0 0 29 2 mon", START, date(2044, 2, 29)),  # rare, but it fires
+    ("0 0 29-31 feb *", START, date(2028, 2, 29)),
+    ("0 0 last feb *", START, date(2026, 2, 28)),
+    ("0 0 31 */2 *", START, date(2026, 1, 31)),
+    ("0 0 13 * fri", START, date(2026, 2, 13)),
+])
+def test_leap_days_and_month_ends_that_fire_are_accepted(cron: str, after: datetime,
+                                                         fires: date) -> None:
+    assert check_cron(cron) == cron
+    assert next_send(cron, ZoneInfo("UTC"), after).date() == fires
+
+
+@pytest.mark.parametrize(("cron", "span"), [
+    ("*/90 * * * *", "minute field '*/90': the step in '*/90' is longer than the range it "
+                     "steps through (0-59)"),
+    ("0 */24 * * *", "hour field '*/24': the step in '*/24' is longer than the range it steps "
+                     "through (0-23)"),
+    ("0 0 */31 * *", "(1-31)"), ("0 0 1-1/1 * *", "(1-1)"), ("0 0 20/12 * *", "(20-31)"),
+    ("0 0 1 4/12 *", "(4-12)"), ("0 0 1 dec/2 *", "(12-12)"), ("*/60 0 0 1 * *", "(0-59)"),
+])
+def test_a_step_longer_than_its_range_is_refused_as_apscheduler_would(cron: str,
+                                                                     span: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(span) + "$"):
+        check_cron(cron)
+    with pytest.raises(ValueError, match="the step value"):
+        _trigger(cron, "UTC")
+
+
+def test_a_step_after_a_month_name_steps_as_crontab_says() -> None:
+    """APScheduler read `jan/3` as January alone; crontab means every third month from it."""
+    fire, months = START, []
+    for _ in range(5):
+        fire = next_send("0 0 1 jan/3 *", ZoneInfo("UTC"), fire)
+        months.append(fire.month)
+    assert months == [4, 7, 10, 1, 4]  # 1 January 2026 itself is not after START
+
+
+def _field(low: int, high: int, names: tuple[str, ...] = (), extra: tuple[str, ...] = ()
+           ) -> st.SearchStrategy[str]:
+    """One crontab field: lists of values, ranges and steps, some outside the field."""
+    number = st.integers(low - 1, high + 1).map(str)
+    value = st.one_of(number, st.sampled_from(names)) if names else number
+    step = st.integers(0, high - low + 2).map(str)
+    atom = st.one_of(
+        st.just("*"), step.map(lambda s: f"*/{s}"), value,
+        st.tuples(value, value).map("-".join),
+        st.tuples(value, value, step).map(lambda t: f"{t[0]}-{t[1]}/{t[2]}"),
+        st.tuples(value, step).map("/".join),
+        *([st.sampled_from(extra)] if extra else []),
+    )
+    return st.lists(atom, min_size=1, max_size=3).map(",".join)
+
+
+CRONS = st.tuples(
+    st.one_of(st.just(""), _field(0, 59).map(lambda f: f + " ")),  # seconds, sometimes
+    _field(0, 59), _field(0, 23), _field(1, 31, extra=("last",)),
+    _field(1, 12, ("jan", "feb", "apr", "jun", "sep", "nov", "dec")),
+    _field(0, 7, ("sun", "mon", "fri", "sat")),
+).map(lambda f: f[0] + " ".join(f[1:]))
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(CRONS)
+def test_what_check_cron_accepts_apscheduler_runs_and_it_fires(cron: str) -> None:
+    """Generated expressions, held to APScheduler's own reading: what the check accepts builds
+    a trigger and fires (so no command dies on it later); what it refuses as never firing
+    never fires."""
+    try:
+        check_cron(cron)
+    except ValueError as e:
+        if "never fires" in str(e):
+            assert _trigger(cron, "UTC").get_next_fire_time(None, START) is None
+        return
+    fire = _trigger(cron, "UTC").get_next_fire_time(None, START)
+    assert fire is not None and fire.year < 2056, cron
