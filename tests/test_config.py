@@ -16,6 +16,12 @@ from digest.config import json_schema, load_settings, parse_duration
 from digest.errors import ConfigError
 
 
+def refused(path: Path) -> ConfigError:
+    """The error loading this config raises (it must fail)."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env={})
+    return caught.value
+
 def test_root_feeds_yaml_is_a_useful_default() -> None:
     settings = load_settings(REPO / "feeds.yaml", env={})
     assert [s.id for s in settings.sections] == ["tech", "africa", "europe"]
@@ -63,9 +69,8 @@ def test_every_problem_is_reported_with_its_key_path(write_config: WriteConfig) 
                        "Ben@example.org"],
         "delivery": {"from": "nobody", "transport": "pigeon"},
     })
-    with pytest.raises(ConfigError) as caught:
-        load_settings(path, env={})
-    problems = "\n".join(caught.value.problems)
+    error = refused(path)
+    problems = "\n".join(error.problems)
     for expected in [
         "timezone: unknown IANA time zone",
         "schedule.digest: cron needs 5 fields",
@@ -83,7 +88,7 @@ def test_every_problem_is_reported_with_its_key_path(write_config: WriteConfig) 
         "delivery.transport:",
     ]:
         assert expected in problems, f"missing {expected!r} in:\n{problems}"
-    assert caught.value.exit_code == 2
+    assert error.exit_code == 2
     assert not (path.parent / "test.db").exists()  # nothing written
 
 
@@ -111,9 +116,7 @@ def test_bad_section_words_are_named(write_config: WriteConfig) -> None:
         {"id": "asia", "title": "Asia", "knowledge": ["asia"], "boost": {"Sony": 0},
          "keywords": [{"term": "", "weight": 99}]},
     ], "edition": {"classify": "sometimes"}})
-    with pytest.raises(ConfigError) as caught:
-        load_settings(path, env={})
-    problems = "\n".join(caught.value.problems)
+    problems = "\n".join(refused(path).problems)
     assert "sections[0].knowledge: no built-in word list 'asia' (there are: africa" in problems
     assert "sections[0].boost: boost for 'Sony' must be above 0" in problems
     assert "sections[0].keywords[0].term:" in problems
@@ -303,9 +306,7 @@ def test_values_of_the_wrong_shape_are_named_not_crashed_on(write_config: WriteC
         "recipients": [{"email": ["ana@example.org"], "sections": 5},
                        {"email": "ben@example.org", "sections": [["tech"], "nope"]}],
     })
-    with pytest.raises(ConfigError) as caught:
-        load_settings(path, env={})
-    problems = "\n".join(caught.value.problems)
+    problems = "\n".join(refused(path).problems)
     for expected in [
         "sections[0].id: Input should be a valid string",
         "sections[2].id: duplicate section id 'tech'",
@@ -357,9 +358,7 @@ def test_sizes_and_numbers_are_bounded(write_config: WriteConfig) -> None:
                          "email": {"max_html_bytes": 2**64},
                          "feeds": [{"url": "https://example.org/a.xml", "weight": float("inf")}],
                          "edition": {"min_score": float("nan")}})
-    with pytest.raises(ConfigError) as caught:
-        load_settings(path, env={})
-    problems = "\n".join(caught.value.problems)
+    problems = "\n".join(refused(path).problems)
     assert "fetch.max_bytes: at most 1024GiB, not '999" in problems
     assert "email.max_html_bytes: at most 1024GiB, not 18446744073709551616" in problems
     assert "feeds[0].weight: Input should be a finite number" in problems
@@ -374,9 +373,7 @@ def test_paths_the_system_refuses_are_problems(write_config: WriteConfig) -> Non
                          "email": {"templates": long},
                          "delivery": {"outbox": "~nosuchuser/outbox", "smtp": {"ca_file": long}},
                          "database": "~nosuchuser/digest.db"})
-    with pytest.raises(ConfigError) as caught:
-        load_settings(path, env={})
-    problems = "\n".join(caught.value.problems)
+    problems = "\n".join(refused(path).problems)
     for expected in ["feeds[0].url: no home folder for '~nosuchuser'",
                      "feeds[1].url: not an http(s) URL, file:// URL or existing path: 'aaa",
                      "email.templates: no such folder: ", "delivery.smtp.ca_file: no such file: ",

@@ -328,22 +328,17 @@ def test_a_relative_redirect_that_goes_back_to_a_literal_internal_address_is_blo
     assert twins.internal.requests == []
 
 
-def test_a_redirect_that_changes_the_scheme_to_https_is_checked_before_connecting(
-    twins: Twins, dns: FakeDns
+@pytest.mark.parametrize(("target", "words"), [
+    ("https://127.0.0.1:{port}/secret.xml", "redirect to 127.0.0.1 (a loopback address)"),
+    # an internal address written as one number
+    ("http://2130706433:{port}/secret.xml", "2130706433 (not a canonical IP address)"),
+])
+def test_a_redirect_to_a_disguised_internal_address_is_checked_before_connecting(
+    twins: Twins, dns: FakeDns, target: str, words: str
 ) -> None:
-    twins.public.routes["/feed.xml"] = redirect(f"https://127.0.0.1:{twins.port}/secret.xml")
+    twins.public.routes["/feed.xml"] = redirect(target.format(port=twins.port))
 
-    assert_blocked(fetch(f"http://news.example:{twins.port}/feed.xml"),
-                   "redirect to 127.0.0.1 (a loopback address)")
-
-
-def test_an_internal_address_written_as_one_number_is_blocked(
-    twins: Twins, dns: FakeDns
-) -> None:
-    twins.public.routes["/feed.xml"] = redirect(f"http://2130706433:{twins.port}/secret.xml")
-
-    assert_blocked(fetch(f"http://news.example:{twins.port}/feed.xml"),
-                   "2130706433 (not a canonical IP address)")
+    assert_blocked(fetch(f"http://news.example:{twins.port}/feed.xml"), words)
     assert twins.internal.requests == []
 
 
