@@ -145,8 +145,12 @@ def test_the_start_up_poll_runs_however_late_its_thread_starts(demo: Path) -> No
         fields = next(f for name, _, f in events if name == "poll")
         assert fields["feeds"] == len(daemon.app.settings.feeds)
     finally:
+        # As the daemon stops: shutdown(wait=True) would hold APScheduler's job-store lock
+        # while waiting for the poll job, which may be about to plan its next poll with it.
         daemon.stop.set()
-        daemon.scheduler.shutdown(wait=True)
+        daemon.scheduler.shutdown(wait=False)
+        with daemon._running_lock:
+            assert daemon._running_lock.wait_for(lambda: daemon._running == 0, HANG)
         daemon.app.close()
 
 
