@@ -188,3 +188,52 @@ def test_a_story_bigger_than_a_quarter_of_the_budget_can_never_fit() -> None:
     huge = _scored("huge " * 10_000, 0.9)
     assert too_costly([normal, huge], 90_000) == [huge]
     assert too_costly([normal], 90_000) == []
+
+
+def _costing(cost: int, value: float = 0.5, name: str = "") -> Story:
+    """A story whose html_cost is exactly `cost` (at least 42): 5 x title length + 37 + summary."""
+    length, extra = divmod(cost - 37, 5)
+    title = (name + "t" * length)[:length]
+    made = _scored(title, value, summary="s" * extra)
+    assert html_cost(made) == cost
+    return made
+
+
+def test_the_cost_of_a_story_counts_each_field_as_often_as_the_email_shows_it() -> None:
+    plain = story("abc", "tech", timedelta(0), summary="s" * 500, also=1)
+    pictured = replace(plain, image="https://i.example/p.jpg")
+    # title x3, URL x2, summary up to 400, source, image x2, each also's name and URL
+    assert html_cost(plain) == 3 * 3 + 2 * 21 + 400 + 1 + (8 + 22)
+    assert html_cost(pictured) == html_cost(plain) + 2 * 23
+
+
+def test_a_story_is_an_outlier_only_past_three_times_the_median_story() -> None:
+    # the median of six is the fourth cheapest: 537 here (the third is 42)
+    others = [_costing(42, 0.9, "a"), _costing(42, 0.8, "b"), _costing(42, 0.7, "c"),
+              _costing(537, 0.6, "d"), _costing(537, 0.1, "e")]
+    at_three = _costing(3 * 537, 0.95, "h")
+    assert next_to_leave_out([*others, at_three])[0].title.startswith("e")
+    past_three = _costing(3 * 537 + 1, 0.95, "h")
+    assert next_to_leave_out([*others, past_three])[0] is past_three
+
+
+def test_a_small_story_is_an_outlier_only_1_kb_past_the_median() -> None:
+    others = [_costing(42, 0.9, "a"), _costing(42, 0.1, "b")]
+    within = _costing(42 + 1024, 0.95, "h")
+    assert next_to_leave_out([*others, within])[0].title.startswith("b")
+    past = _costing(42 + 1025, 0.95, "h")
+    assert next_to_leave_out([*others, past])[0] is past
+
+
+def test_of_two_equally_costly_outliers_the_lower_ranked_goes_first() -> None:
+    others = [_costing(42, 0.5, "a"), _costing(42, 0.5, "b"), _costing(42, 0.5, "c")]
+    better, worse = _costing(5000, 0.9, "x"), _costing(5000, 0.2, "y")
+    assert next_to_leave_out([*others, better, worse])[0] is worse
+    assert next_to_leave_out([*others, worse, better])[0] is worse
+
+
+def test_too_costly_means_over_a_quarter_of_the_budget() -> None:
+    assert too_costly([_costing(22_500)], 90_000) == []
+    over = _costing(22_501)
+    assert too_costly([over], 90_000) == [over]
+    assert too_costly([_costing(20_000)], 90_000) == []
