@@ -383,6 +383,24 @@ def test_a_step_after_a_month_name_steps_as_crontab_says() -> None:
         fire = next_send("0 0 1 jan/3 *", ZoneInfo("UTC"), fire)
         months.append(fire.month)
     assert months == [4, 7, 10, 1, 4]  # 1 January 2026 itself is not after START
+    upper = [next_send("0 0 1 JAN/3 *", ZoneInfo("UTC"), START).month]
+    assert upper == months[:1]  # names in any case
+
+
+@pytest.mark.parametrize("expression", [
+    "*/59 * * * *",  # a step as long as its field: once, at :00
+    "5-10/5 * * * *",  # a step as long as its range
+    "0 9 * * 1-2/5",  # weekdays are spelled out for APScheduler: any step will do
+    "0 0 31,last 2 *",  # `last` fires in February, whatever else the field says
+])
+def test_steps_at_their_limit_and_last_day_lists_are_accepted(expression: str) -> None:
+    assert check_cron(expression) == expression
+    assert next_send(expression, ZoneInfo("UTC"), START) > START
+
+
+def test_a_step_past_a_range_that_starts_at_zero_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"longer than the range it steps through \(0-10\)"):
+        check_cron("0-10/20 * * * *")
 
 
 def _field(low: int, high: int, names: tuple[str, ...] = (), extra: tuple[str, ...] = ()
