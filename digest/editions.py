@@ -30,6 +30,7 @@ from digest.models import (
     edition_from_dict,
     edition_to_dict,
 )
+from digest.parse import cut_text
 from digest.refresh import Poller
 from digest.render import Renderer, template_dir
 from digest.schedule import next_send, send_time_on
@@ -160,7 +161,7 @@ class Editions:
         trimmed: list[str] = []
 
         def leave_out(story: Story, why: str) -> Edition:
-            trimmed.append(f"{_shown(story.title)!r} ({_shown(story.source)}, score "
+            trimmed.append(f"{cut_text(story.title, 120)!r} ({cut_text(story.source, 120)}, score "
                            f"{story.score:.3f}): {why}")
             sections = (Section(sec.id, sec.title,
                                 tuple(st for st in sec.stories if st is not story))
@@ -248,11 +249,6 @@ def _explain(edition: Edition, placed: Sequence[Story], candidates: int) -> list
                          f"[{story.section}] ({story.source})")
             lines.extend(f"         {reason}" for reason in story.merge_reasons)
     return lines
-
-
-def _shown(text: str, limit: int = 120) -> str:
-    """A title or name short enough for a one-line note."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def template_files(templates: str | None) -> list[Path]:
