@@ -2,15 +2,18 @@
 hands each use case what it needs; `App` holds the use cases.
 
 The one place that wires. Constructing writes nothing (not even the feeds of feeds.yaml: that
-is `Poller.sync_feeds`, a step of the commands that poll or build). The use cases:
+is `Poller.sync_feeds`, a step of the commands that poll or build, and `recipients:` is
+`Readers.sync_config`, a step of the commands that send or list readers). The use cases:
 
     poller       digest.refresh.Poller          poll due feeds, store their items
     editions     digest.editions.Editions       build, render, export, freeze an edition
     deliverer    digest.delivery.Deliverer      send a frozen edition to each recipient once
     publisher    digest.publish.Publisher       freeze-then-deliver, dry runs, test copies
     reports      digest.reports.Reports         history, feed health, status
-    housekeeping digest.housekeeping.Housekeeping  retention, suppressions
+    housekeeping digest.housekeeping.Housekeeping  retention, rate-limit counters, the schema
     instances    digest.instances.Instances     what running daemons record
+    readers      digest.readers.Readers         the audience: join, choose, leave; the operator's
+                                                commands; `recipients:` synced
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
     from digest.editions import Editions
     from digest.fetch import FetchLimits
     from digest.publish import Publisher
+    from digest.readers import Readers
     from digest.refresh import Poller
     from digest.send import Transport
 
@@ -60,6 +64,7 @@ class App:
     reports: Reports
     housekeeping: Housekeeping
     instances: Instances
+    readers: Readers
 
     def close(self) -> None:
         self.store.close()
@@ -78,6 +83,7 @@ def make_app(
     from digest.features import Analyser
     from digest.lexicon import section_lexicon
     from digest.publish import Publisher
+    from digest.readers import Readers
     from digest.refresh import Poller, fetch_limits
     from digest.render import Renderer
     from digest.send import Unsubscribe, list_id
@@ -85,7 +91,8 @@ def make_app(
     e = settings.email
     try:  # before the store: a config error opens (creates, migrates) no database
         renderer = Renderer(settings.tz, lang=e.lang, direction=e.dir, overrides=e.templates,
-                            subject=e.subject, thumbnails=e.thumbnails, view_url=e.view_url)
+                            subject=e.subject, thumbnails=e.thumbnails, view_url=e.view_url,
+                            preferences=settings.web.links, postal_address=e.postal_address)
     except RenderError as error:  # a subject template that does not parse: a config error
         raise ConfigError(settings.source, [str(error)]) from error
     store = store if store is not None else Store(settings.database)
@@ -99,16 +106,17 @@ def make_app(
                     clock=clock, random=random or Random())
     editions = Editions(settings, store, poller=poller, renderer=renderer, lexicon=lexicon,
                         analyser=analyser, letters=letters, clock=clock)
-    deliverer = Deliverer(store, d, settings.recipients,
-                          transport=transport or (lambda: configured_transport(settings)),
+    transports = transport or (lambda: configured_transport(settings))
+    readers = Readers(settings, store, clock=clock, transport=transports)
+    deliverer = Deliverer(store, d, readers.audience, transport=transports, links=readers.links,
                           letters=letters, clock=clock, sleep=sleep,
                           render=lambda edition, sections: renderer.render(edition,
                                                                            sections=sections))
     return App(settings=settings, clock=clock, store=store, poller=poller, editions=editions,
-               deliverer=deliverer, publisher=Publisher(editions, deliverer),
+               deliverer=deliverer, publisher=Publisher(editions, deliverer, readers),
                reports=Reports(settings, store, clock=clock),
                housekeeping=Housekeeping(settings, store, clock=clock),
-               instances=Instances(store, clock=clock))
+               instances=Instances(store, clock=clock), readers=readers)
 
 
 def make_reports(settings: Settings, *, clock: Clock = utc_now) -> Reports:

@@ -285,7 +285,8 @@ def unsubscribe(state: State, addresses: tuple[str, ...]) -> None:
         except ValueError as e:
             raise UsageError(f"unsubscribe: {e}") from None
     with state.app() as app:
-        for address, added in app.housekeeping.unsubscribe(addresses):
+        app.readers.sync_config()
+        for address, added in app.readers.unsubscribe_addresses(addresses):
             click.echo(f"{address}: {'unsubscribed' if added else 'already unsubscribed'}")
 
 

@@ -310,6 +310,14 @@ class EmailSettings(_Frozen):
         return value
     max_html_bytes: Size = Field(
         90 * 1000, ge=10 * 1000, description="the HTML part's budget; Gmail clips at ~102 KB")
+    postal_address: str | None = Field(
+        None, max_length=300, description="the sender's postal address, shown in every message's "
+                                          "footer and on the web pages (CAN-SPAM requires one)")
+
+    @field_validator("postal_address")
+    @classmethod
+    def _one_line_address(cls, value: str | None) -> str | None:
+        return None if value is None else one_line(value)
 
     @field_validator("templates")
     @classmethod
@@ -401,6 +409,81 @@ class DeliverySettings(_Frozen):
         return str((_base_dir(info) / _user_path(value)).resolve())
 
 
+DEFAULT_CONSENT = ("Send me {title} by email. I can change what I get or leave at any time with "
+                   "the links in every message.")
+
+
+class WebSettings(_Frozen):
+    """The reader-facing web service (issue 18): `digest serve`, or `digest run` with
+    `enabled`."""
+
+    enabled: bool = Field(False, description="`digest run` serves the web service too")
+    base_url: str | None = Field(
+        None, description="the service's public address, used in every link of every message "
+                          "(https; http only for localhost), e.g. https://news.example.org")
+    host: str = Field("127.0.0.1", description="address to listen on")
+    port: int = Field(8080, ge=1, le=65535)
+    secret: SecretStr | None = Field(
+        None, description="key that signs reader links and forms, at least 32 characters: "
+                          "${DIGEST_WEB_SECRET}")
+    previous_secrets: tuple[SecretStr, ...] = Field(
+        (), description="keys signed with before the current one, still accepted (rotation: "
+                        "keep the old key here while links signed with it are in inboxes)")
+    choose_sections: bool = Field(True, description="readers may choose their sections")
+    consent_text: str = Field(
+        DEFAULT_CONSENT, description="what a reader agrees to on the subscribe form, kept with "
+                                     "their consent; {title} becomes the newsletter's title")
+    confirm_within: Duration = Field(
+        timedelta(days=3), description="how long a confirmation link works")
+    confirmations_per_day: int = Field(
+        3, ge=1, le=100, description="confirmation emails to one address a day, at most")
+    subscribes_per_hour: int = Field(
+        20, ge=1, le=100000, description="subscribe requests from one client address an hour")
+    posts_per_minute: int = Field(
+        120, ge=1, le=1000000, description="form and JSON posts from one client address a "
+                                           "minute (one-click unsubscribes are never limited)")
+    trusted_proxies: tuple[str, ...] = Field(
+        (), description="addresses of reverse proxies whose X-Forwarded-For is believed")
+    max_body: Size = Field(16 * 1024, ge=1024, le=1024 * 1024,
+                           description="largest request body accepted")
+
+    @field_validator("base_url")
+    @classmethod
+    def _valid_base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(one_line(value))
+        local = parts.hostname in ("localhost", "127.0.0.1", "::1")
+        if parts.scheme not in ("https", "http") or not parts.hostname or \
+                (parts.scheme == "http" and not local) or parts.query or parts.fragment or \
+                parts.username or parts.password:
+            raise ValueError(f"not an https address without user, ?query or #fragment "
+                             f"(http only for localhost): {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (set it from the environment: "
+                             "${DIGEST_WEB_SECRET}; `python3 -c 'import secrets; "
+                             "print(secrets.token_urlsafe(32))'` makes one)")
+        return value
+
+    @model_validator(mode="after")
+    def _secret_for_links(self) -> WebSettings:
+        if (self.base_url or self.enabled) and self.secret is None:
+            raise ValueError("the web service needs secret: ${DIGEST_WEB_SECRET}")
+        if self.enabled and not self.base_url:
+            raise ValueError("enabled needs base_url, the address readers reach it at")
+        return self
+
+    @property
+    def links(self) -> bool:
+        """Whether messages carry the service's links (unsubscribe, preferences)."""
+        return self.base_url is not None and self.secret is not None
+
+
 class Recipient(_Frozen):
     email: str
     sections: tuple[str, ...] | None = Field(None, description="only these section ids")
@@ -436,6 +519,7 @@ class Settings(_Frozen):
     delivery: DeliverySettings = DeliverySettings()
     email: EmailSettings = EmailSettings()
     recipients: tuple[Recipient, ...] = ()
+    web: WebSettings = WebSettings()
     source: SkipJsonSchema[str] = Field("", exclude=True)
 
     @field_validator("title")
@@ -468,6 +552,13 @@ class Settings(_Frozen):
     @classmethod
     def _resolve_database(cls, value: str, info: ValidationInfo) -> str:
         return resolve_database_url(value, _base_dir(info))
+
+    @model_validator(mode="after")
+    def _one_unsubscribe_page(self) -> Settings:
+        if self.web.links and self.delivery.unsubscribe_url:
+            raise ValueError("delivery.unsubscribe_url: not used with web.base_url (the web "
+                             "service is the unsubscribe page): remove it")
+        return self
 
     @property
     def tz(self) -> ZoneInfo:

@@ -86,6 +86,7 @@ class Daemon:
             if hasattr(signal, "SIGHUP"):
                 signal.signal(signal.SIGHUP, self._on_hup)
         self.app.poller.sync_feeds()
+        self.app.readers.sync_config()
         self._beat()  # before the catch-up, so `status` sees the process at once
         self._schedule()
         next_send_at = self._next_send().isoformat()
@@ -140,6 +141,7 @@ class Daemon:
                 settings = self._load()
                 app = self._make_app(settings)
                 app.poller.sync_feeds()
+                app.readers.sync_config()
             except DigestError as e:
                 self.on_event("reload_failed", f"feeds.yaml not reloaded, keeping the running "
                               f"configuration: {e}", error=str(e))

@@ -1,8 +1,9 @@
 """Delivering a frozen edition to its recipients, each exactly once (use case).
 
-`Deliverer` is given its collaborators (the store, the delivery settings and recipients, a
-transport factory, the letter maker, a renderer for readers who chose some sections only, the
-clock and the sleep used for pacing). It claims deliveries, sends, paces and records outcomes;
+`Deliverer` is given its collaborators (the store, the delivery settings, the audience (who
+gets the edition now, and each reader's links: digest.readers), a transport factory, the letter
+maker, a renderer for readers who chose some sections only, the clock and the sleep used for
+pacing). It claims deliveries, sends, paces and records outcomes;
 it builds and freezes nothing (digest.editions does) and needs no templates or word lists when
 every recipient takes the whole edition.
 """
@@ -19,12 +20,21 @@ from datetime import date, datetime, timedelta
 from time import monotonic
 from typing import Any
 
-from digest.config import DeliverySettings, Recipient
+from digest.config import DeliverySettings
 from digest.errors import DeliveryError
-from digest.models import DELIVERED, DeliveryStatus, Edition, Rendered, edition_from_dict, iso
+from digest.models import (
+    DELIVERED,
+    DeliveryStatus,
+    Edition,
+    Reader,
+    ReaderLinks,
+    Rendered,
+    edition_from_dict,
+    iso,
+)
 from digest.owner import gone, this_process
 from digest.send import Letter, SmtpPool, Transport, Unsubscribe
-from digest.store import FrozenEdition, Outcome, Store, Taken
+from digest.store import FrozenEdition, HandOver, Outcome, Store, Taken
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +47,8 @@ Clock = Callable[[], datetime]
 # Renders an edition, whole (None) or only some sections (by id), for readers who chose them.
 RenderSections = Callable[[Edition, Sequence[str] | None], Rendered]
 LetterFor = Callable[[tuple[str, ...] | None], Letter | None]
+# A reader's own links, or None for the configured defaults.
+LinksFor = Callable[[Reader], ReaderLinks | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,17 +98,19 @@ class Letters:
 
 
 class Deliverer:
-    """Sends frozen editions to the configured recipients, each once; dry runs and test
-    copies too."""
+    """Sends frozen editions to the audience, each reader once; dry runs and test copies
+    too."""
 
     def __init__(
-        self, store: Store, delivery: DeliverySettings, recipients: Sequence[Recipient], *,
-        transport: Callable[[], Transport], letters: Letters, clock: Clock,
-        render: RenderSections | None = None, sleep: Callable[[float], None] = time.sleep,
+        self, store: Store, delivery: DeliverySettings, audience: Callable[[], Sequence[Reader]],
+        *, transport: Callable[[], Transport], letters: Letters, clock: Clock,
+        links: LinksFor | None = None, render: RenderSections | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.store = store
         self.delivery = delivery
-        self.recipients = tuple(recipients)
+        self.audience = audience
+        self.links = links
         self.transport = transport
         self.letters = letters
         self.clock = clock
@@ -113,7 +127,11 @@ class Deliverer:
         the Message-ID recorded (a reader's mail program shows a second copy with the same
         one once, as Gmail does), and recorded sent; nothing else is sent.
 
-        Recipients go in chunks of DELIVERY_BATCH, in config order: the chunk's deliveries
+        The audience is read once, at the start; a reader who leaves (or pauses) during
+        the send is not sent the message if it has not reached the point of no return
+        (recorded suppressed): the store checks at each hand-over.
+
+        Readers go in chunks of DELIVERY_BATCH, in the order they joined: the chunk's deliveries
         are claimed in one transaction (several instances share a list: each takes what the
         others have not), sent, and their outcomes recorded together, at least every
         RECORD_EVERY seconds. Only the hand-over note is written per message, before its
@@ -126,23 +144,22 @@ class Deliverer:
         recipient being tried is given back with those not reached, claimable at once by the
         next run; no one is deferred for it."""
         report = SendReport(frozen.edition)
-        recipients = self.recipients
+        recipients = tuple(self.audience())
         resend: dict[str, str | None] | None = None
         if resend_unconfirmed:  # each with the Message-ID recorded
             resend = {d.recipient: d.message_id for d in self.store.history(
                 status=DeliveryStatus.UNCONFIRMED, edition=frozen.edition)}
-            configured = {r.email for r in recipients}
+            current = {r.address for r in recipients}
             report.results.extend(
                 DeliveryResult(a, DeliveryStatus.UNCONFIRMED,
-                               "not sent again: no longer among the recipients", earlier=True)
-                for a in resend if a not in configured)
-            recipients = tuple(r for r in recipients if r.email in resend)
+                               "not sent again: no longer among the readers", earlier=True)
+                for a in resend if a not in current)
+            recipients = tuple(r for r in recipients if r.address in resend)
             if not resend:
                 report.results.append(DeliveryResult(
                     "*", None, "no delivery of this edition is unconfirmed"))
                 return report
         letter_for = self._letters_of(edition_from_dict(frozen.payload), frozen)
-        suppressed = self.store.suppressed()
         claims = self.store.open_claims(frozen.id)
         run = _Run(frozen.edition, frozen.id, this_process(),
                    {c.owner for c in claims.values() if c.owner and gone(c.owner)},
@@ -154,7 +171,7 @@ class Deliverer:
                     break
                 chunk = recipients[start:start + DELIVERY_BATCH]
                 report.results.extend(self._deliver_chunk(
-                    transport, dispatch, run, chunk, suppressed, letter_for, stop))
+                    transport, dispatch, run, chunk, letter_for, stop))
         if dispatch.stopped:
             raise dispatch.stopped
         return report
@@ -204,17 +221,12 @@ class Deliverer:
         return letter_for
 
     def _dry_run(self, edition: Edition, letter_for: LetterFor) -> list[DeliveryResult]:
-        suppressed = self.store.suppressed()
         results = []
-        for recipient in self.recipients:
-            address = recipient.email
-            since = suppressed.get(address.lower())
+        for recipient in self.audience():
+            address = recipient.address
             key = tuple(recipient.sections) if recipient.sections else None
             letter = letter_for(key)
-            if since is not None:
-                results.append(DeliveryResult(
-                    address, None, f"would skip: unsubscribed on {since:%Y-%m-%d}"))
-            elif letter is None:
+            if letter is None:
                 results.append(DeliveryResult(address, None, "no stories in the chosen sections"))
             else:
                 stories = sum(len(s.stories) for s in edition.sections
@@ -225,18 +237,16 @@ class Deliverer:
 
     def _deliver_chunk(
         self, transport: Transport, dispatch: _Dispatch, run: _Run,
-        chunk: Sequence[Recipient], suppressed: dict[str, datetime],
-        letter_for: LetterFor, stop: threading.Event | None,
+        chunk: Sequence[Reader], letter_for: LetterFor, stop: threading.Event | None,
     ) -> list[DeliveryResult]:
-        """Claim, send and record one chunk of recipients; results in the chunk's order."""
+        """Claim, send and record one chunk of readers; results in the chunk's order."""
         edition_id = run.edition_id
         now = self.clock()
-        states = self.store.delivery_states(edition_id, [r.email for r in chunk])
+        states = self.store.delivery_states(edition_id, [r.address for r in chunk])
         results: dict[str, DeliveryResult | Future[tuple[DeliveryResult, Outcome | None]]] = {}
-        wanted: dict[str, Letter] = {}
-        quiet: dict[str, str] = {}
+        wanted: dict[str, tuple[Letter, Reader]] = {}
         for recipient in chunk:
-            address = recipient.email
+            address = recipient.address
             status, retry_after = states.get(address, (None, None))
             if run.resend is not None:  # only the unconfirmed ones, still so
                 if status is not DeliveryStatus.UNCONFIRMED:
@@ -247,17 +257,6 @@ class Deliverer:
             elif status in (*DELIVERED, DeliveryStatus.FAILED, DeliveryStatus.SUPPRESSED):
                 results[address] = DeliveryResult(address, status, "already recorded",
                                                   earlier=True)
-                continue
-            since = suppressed.get(address.lower())
-            if since is not None and run.resend is not None:
-                results[address] = DeliveryResult(
-                    address, status, f"not sent again: unsubscribed on {since:%Y-%m-%d}",
-                    earlier=True)
-                continue
-            if since is not None:
-                quiet[address] = f"unsubscribed on {since:%Y-%m-%d}"
-                results[address] = DeliveryResult(address, DeliveryStatus.SUPPRESSED,
-                                                  f"skipped: {quiet[address]}")
                 continue
             letter = letter_for(tuple(recipient.sections) if recipient.sections else None)
             if letter is None:
@@ -270,14 +269,13 @@ class Deliverer:
                     address, DeliveryStatus.DEFERRED,
                     f"deferred: next try after {iso(retry_after)}")
                 continue
-            wanted[address] = letter
-        self.store.suppress_deliveries(edition_id, list(quiet), now=now, reasons=quiet)
+            wanted[address] = (letter, recipient)
         taken = self.store.take_deliveries(
             edition_id, list(wanted), owner=run.owner, now=now,
             stale_before=now - self.delivery.claim_timeout, gone=run.gone,
             retry_now=run.retry_now, unconfirmed=run.resend is not None)
         order = {address: n for n, address in enumerate(wanted)}
-        taken.sort(key=lambda claim: order[claim.recipient])  # config order
+        taken.sort(key=lambda claim: order[claim.recipient])  # the audience's order
         last_write = monotonic()
 
         def record(wait_all: bool) -> None:
@@ -308,7 +306,7 @@ class Deliverer:
                 break
             self._pace()
             results[claim.recipient] = dispatch.submit(
-                self._deliver_one, transport, run, claim, wanted[claim.recipient])
+                self._deliver_one, transport, run, claim, *wanted[claim.recipient])
             record(wait_all=False)
         record(wait_all=True)
         # Not sent: the run stopped first, or its transport failed (the error stops the
@@ -324,11 +322,11 @@ class Deliverer:
         for address in wanted:
             results.setdefault(address, DeliveryResult(
                 address, DeliveryStatus.SENDING, "claimed by another run"))
-        return [r for a in (r.email for r in chunk)
+        return [r for a in (r.address for r in chunk)
                 if isinstance(r := results.get(a), DeliveryResult)]
 
-    def _deliver_one(self, transport: Transport, run: _Run, claim: Taken, letter: Letter
-                     ) -> tuple[DeliveryResult, Outcome | None]:
+    def _deliver_one(self, transport: Transport, run: _Run, claim: Taken, letter: Letter,
+                     reader: Reader) -> tuple[DeliveryResult, Outcome | None]:
         """Send one claimed delivery (in a sender thread when there are several connections)
         and say how it ended; the chunk records it.
 
@@ -341,8 +339,11 @@ class Deliverer:
         recorded."""
         address = claim.recipient
         resend = run.resend is not None
+        links = self.links(reader) if self.links is not None else None
         message = letter.for_recipient(
-            address, message_id=run.resend.get(address) if run.resend is not None else None)
+            address, message_id=run.resend.get(address) if run.resend is not None else None,
+            unsubscribe=links.unsubscribe if links else None,
+            preferences=links.preferences if links else None)
         mid = message.message_id
         if not resend and claim.attempts > 1 and transport.delivered(message):
             why = "sent before the last run stopped; recorded now"
@@ -355,13 +356,19 @@ class Deliverer:
                     Outcome(address, DeliveryStatus.UNCONFIRMED, mid, why))
 
         def handed_over() -> None:
-            if not self.store.handed_over(run.edition_id, address, now=self.clock(),
-                                          owner=run.owner):
+            answer = self.store.handed_over(run.edition_id, address, now=self.clock(),
+                                            owner=run.owner)
+            if answer is HandOver.READER_LEFT:
+                raise ReaderLeft(f"{address}: unsubscribed or paused during the send; not sent")
+            if answer is HandOver.CLAIM_LOST:
                 raise ClaimLost(f"{address}: the claim was released or taken over; "
                                 "not sent by this run")
 
         try:
             transport.send(message, handed_over)
+        except ReaderLeft as e:  # the transport dropped the message before its end
+            return (DeliveryResult(address, DeliveryStatus.SUPPRESSED, str(e)),
+                    Outcome(address, DeliveryStatus.SUPPRESSED, error=str(e)))
         except ClaimLost as e:  # the transport dropped the message before its end
             return DeliveryResult(address, DeliveryStatus.SENDING, str(e)), None
         except DeliveryError as e:
@@ -398,6 +405,10 @@ class Deliverer:
 
 class ClaimLost(Exception):
     """This run's claim on a delivery is gone (released at shutdown, or taken over)."""
+
+
+class ReaderLeft(ClaimLost):
+    """The reader left (or paused) after the send started: the message must not go out."""
 
 
 @dataclass(frozen=True, slots=True)

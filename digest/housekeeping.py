@@ -1,13 +1,14 @@
-"""Keeping the store in shape: retention, the suppression list, the schema (use case).
+"""Keeping the store in shape: retention, the web service's old rate-limit counters, the schema
+(use case).
 
-`digest db prune|upgrade|current`, `digest unsubscribe` and the daemon's daily prune come
-through here; nothing here builds or sends an edition.
+`digest db prune|upgrade|current` and the daemon's daily prune come through here; nothing here
+builds or sends an edition.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from digest import migrate
 from digest.config import Settings
@@ -17,7 +18,7 @@ Clock = Callable[[], datetime]
 
 
 class Housekeeping:
-    """Retention and suppressions of one configuration's store."""
+    """Retention of one configuration's store."""
 
     def __init__(self, settings: Settings, store: Store, *, clock: Clock) -> None:
         self.settings = settings
@@ -32,12 +33,8 @@ class Housekeeping:
         with self.store.exclusive("edition"):
             deleted = self.store.prune_items(now=now, keep=self.settings.retention)
             self.store.forget_features(before=now - 2 * self.settings.edition.window)
+        self.store.prune_rate_limits(before=now - timedelta(days=2))  # windows are a day at most
         return deleted
-
-    def unsubscribe(self, addresses: Sequence[str]) -> list[tuple[str, bool]]:
-        """Add addresses to the suppression list: (address, newly added) each."""
-        return [(a, self.store.suppress(a, now=self.clock(), source="command"))
-                for a in addresses]
 
 
 class Schema:

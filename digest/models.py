@@ -10,6 +10,8 @@ from typing import Any
 # Where each recipient's unsubscribe link goes in a rendered edition: rendered (and frozen) once
 # per edition, the message gets each recipient's own link when it is composed.
 UNSUBSCRIBE_PLACEHOLDER = "https://unsubscribe.invalid/digest-recipient"
+# and each reader's preferences page (issue 18), filled in the same way
+PREFERENCES_PLACEHOLDER = "https://preferences.invalid/digest-recipient"
 
 
 class FeedStatus(StrEnum):
@@ -38,6 +40,71 @@ class DeliveryStatus(StrEnum):
 
 # Delivered as far as anyone can tell: not sent again, and the edition counts as sent.
 DELIVERED = (DeliveryStatus.SENT, DeliveryStatus.UNCONFIRMED)
+
+
+class ReaderStatus(StrEnum):
+    """Where a reader stands (issue 18). Only `active` readers are sent editions."""
+
+    PENDING = "pending"  # signed up, has not confirmed yet (double opt-in)
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"  # the address does not take mail (issue 20)
+    COMPLAINED = "complained"  # marked a message as spam (issue 20)
+
+
+class ReaderSource(StrEnum):
+    """How a reader came to be in the store."""
+
+    CONFIG = "config"  # `recipients:` in feeds.yaml: operator-managed
+    IMPORT = "import"  # `digest readers import FILE.csv`
+    FORM = "form"  # the web service's subscribe page
+    API = "api"  # the web service's JSON endpoint
+    COMMAND = "command"  # `digest readers add`, `digest unsubscribe`
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """What a reader agreed to, when, and from where (GDPR article 7(1): the controller must
+    be able to show it)."""
+
+    at: datetime
+    ip: str | None  # the client's address, for the web service
+    form: str  # where: "web /subscribe", "import people.csv: <source>", "feeds.yaml", ...
+    text: str  # the exact wording agreed to
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """One reader of the newsletter, as the store keeps them."""
+
+    id: int
+    address: str  # as written
+    key: str  # the local part as written, the domain in lower case: how addresses compare
+    status: ReaderStatus
+    source: ReaderSource
+    created_at: datetime
+    name: str | None = None
+    sections: tuple[str, ...] | None = None  # None: every section
+    paused: bool = False  # active, but sent nothing until they resume
+    in_config: bool = False  # listed in feeds.yaml `recipients:` now
+    consent: Consent | None = None
+    confirmed_at: datetime | None = None
+    unsubscribed_at: datetime | None = None
+    unsubscribe_reason: str | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def receives(self) -> bool:
+        """Whether the next edition goes to them."""
+        return self.status is ReaderStatus.ACTIVE and not self.paused
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderLinks:
+    """A reader's own signed links, put into each message they are sent."""
+
+    unsubscribe: str
+    preferences: str
 
 
 @dataclass(frozen=True, slots=True)

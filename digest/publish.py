@@ -1,8 +1,9 @@
 """Sending an edition: freeze it once (or take it as frozen), then deliver it; or a dry run,
 or a test copy (use case).
 
-`Publisher` joins the two use cases it is given, `Editions` and `Deliverer`, and nothing else:
-`digest send` and the daemon's scheduled send both come through here.
+`Publisher` joins the use cases it is given, `Editions`, `Deliverer` and `Readers` (whose
+`recipients:` it syncs before a send), and nothing else: `digest send` and the daemon's
+scheduled send both come through here.
 """
 
 from __future__ import annotations
@@ -13,14 +14,16 @@ from datetime import date
 from digest.delivery import Deliverer, DeliveryResult, SendReport
 from digest.editions import Editions
 from digest.models import Edition, edition_from_dict
+from digest.readers import Readers
 
 
 class Publisher:
     """Sends the editions that `editions` builds through `deliverer`."""
 
-    def __init__(self, editions: Editions, deliverer: Deliverer) -> None:
+    def __init__(self, editions: Editions, deliverer: Deliverer, readers: Readers) -> None:
         self.editions = editions
         self.deliverer = deliverer
+        self.readers = readers
 
     def deliver(
         self, day: date | None = None, *, to: str | None = None, dry_run: bool = False,
@@ -33,6 +36,8 @@ class Publisher:
         byte for byte what went out first. `retry_now`: deferred deliveries go now, without
         waiting for their retry time. `resend_unconfirmed`: only the edition's unconfirmed
         deliveries go, again (default: of the edition sent last); nothing is built or frozen."""
+        if not to:  # the audience as feeds.yaml has it now
+            self.readers.sync_config()
         if resend_unconfirmed:
             return self._resend_unconfirmed(day, stop=stop)
         day, _ = self.editions.edition_for(day)

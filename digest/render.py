@@ -19,7 +19,14 @@ import jinja2
 from mjml import mjml2html
 
 from digest.errors import RenderError
-from digest.models import UNSUBSCRIBE_PLACEHOLDER, Edition, Rendered, Section, Story
+from digest.models import (
+    PREFERENCES_PLACEHOLDER,
+    UNSUBSCRIBE_PLACEHOLDER,
+    Edition,
+    Rendered,
+    Section,
+    Story,
+)
 
 SUMMARY_CHARS = 320
 HTML_TEMPLATE = "edition.mjml.j2"
@@ -101,9 +108,13 @@ class Renderer:
 
     def __init__(self, tz: ZoneInfo, *, lang: str = "en", direction: str = "ltr",
                  overrides: str | Path | None = None, subject: str | None = None,
-                 thumbnails: bool = True, view_url: str | None = None) -> None:
+                 thumbnails: bool = True, view_url: str | None = None,
+                 preferences: bool = False, postal_address: str | None = None) -> None:
         """`overrides`: a folder whose templates replace the built-in ones of the same name;
-        `subject`: a Jinja2 template for the subject line, replacing subject.txt.j2."""
+        `subject`: a Jinja2 template for the subject line, replacing subject.txt.j2;
+        `preferences`: each reader has a preferences page (the web service)."""
+        self.preferences = preferences
+        self.postal_address = postal_address
         self.tz = tz
         self.lang = lang
         self.direction = direction
@@ -178,6 +189,8 @@ class Renderer:
             "dir": self.direction,
             "thumbnails": self.thumbnails,
             "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,  # send.Letter fills in each link
+            "preferences_url": PREFERENCES_PLACEHOLDER if self.preferences else None,
+            "postal_address": self.postal_address,
             "view_url": (self.view_url.replace("{edition}", edition.date.isoformat())
                          if self.view_url else None),
         }

@@ -99,13 +99,55 @@ edition_fingerprints = Table(
     Index("ix_edition_fingerprints_fingerprint", "fingerprint"),
 )
 
-# Addresses that asked not to get the newsletter (`digest unsubscribe`, later the unsubscribe
-# link): every send skips them and records that.
-suppressions = Table(
-    "suppressions", metadata,
-    Column("address", String(320), primary_key=True),  # lower case
-    Column("added_at", DateTime(timezone=True), nullable=False),
-    Column("source", String(32), nullable=False),  # how: "command", "link", ...
+# The audience (issue 18): one row per reader, whatever brought them (feeds.yaml, an import,
+# the web form, a command). Only `active` readers who are not paused are sent editions. A reader
+# who leaves keeps their row (the history and the reason); `digest readers forget` deletes it
+# and keeps a hash in forgotten_readers.
+readers = Table(
+    "readers", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("address", String(320), nullable=False),  # as written
+    # the local part as written, the domain in lower case: how two addresses compare
+    Column("address_key", String(320), nullable=False, unique=True),
+    Column("name", Text),
+    Column("status", String(16), nullable=False),  # models.ReaderStatus
+    Column("sections", Text),  # a JSON list of section ids; NULL: every section
+    Column("paused", Boolean, nullable=False, default=False, server_default=false()),
+    Column("source", String(16), nullable=False),  # models.ReaderSource
+    # listed in feeds.yaml `recipients:` now; `config_sections` is what that line said when
+    # last synced, so a reader's own later choice stands until the line changes
+    Column("in_config", Boolean, nullable=False, default=False, server_default=false()),
+    Column("config_sections", Text),
+    Column("consent_at", DateTime(timezone=True)),
+    Column("consent_ip", String(64)),
+    Column("consent_form", Text),
+    Column("consent_text", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("confirmed_at", DateTime(timezone=True)),
+    Column("unsubscribed_at", DateTime(timezone=True)),
+    Column("unsubscribe_reason", Text),
+    # who ended it: "reader" (a link, the form), "operator" (a command), "config" (the line was
+    # removed from feeds.yaml: putting it back brings them back), "bounce", "complaint"
+    Column("unsubscribed_by", String(16)),
+    Index("ix_readers_address", "address"),  # the check before each hand-over
+    Index("ix_readers_status", "status"),
+)
+
+# Readers erased on request (GDPR article 17): a one-way hash of the address, so it is never
+# mailed again by a config line or an import; nothing else about them is kept.
+forgotten_readers = Table(
+    "forgotten_readers", metadata,
+    Column("address_hash", String(64), primary_key=True),
+    Column("forgotten_at", DateTime(timezone=True), nullable=False),
+)
+
+# Fixed-window counters behind the web service's rate limits, shared by every instance.
+rate_limits = Table(
+    "rate_limits", metadata,
+    Column("key", String(200), primary_key=True),  # "subscribe ip 203.0.113.9", ...
+    Column("window_start", DateTime(timezone=True), primary_key=True),
+    Column("hits", Integer, nullable=False),
 )
 
 # Scheduled editions that were not sent because the daemon was down past the grace period.

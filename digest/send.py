@@ -34,7 +34,7 @@ from typing import Protocol, Self
 from urllib.parse import quote
 
 from digest.errors import DeliveryError
-from digest.models import UNSUBSCRIBE_PLACEHOLDER, Rendered
+from digest.models import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER, Rendered
 
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9@._+-]")
 
@@ -113,8 +113,8 @@ class Letter:
         self._head = b"".join((_header("Subject", rendered.subject),
                                _header("From", sender, utf8=not self.sender.isascii()),
                                _header("List-Id", list_id)))
-        text = _qp_segments(rendered.text)
-        html = _qp_segments(rendered.html)
+        text, self._text_holes = _qp_segments(rendered.text)
+        html, self._html_holes = _qp_segments(rendered.html)
         boundary = "==digest-" + secrets.token_hex(12) + "=="  # "==" never occurs in QP
         self._tail = (
             f"X-Digest-Edition: {edition}\r\nMIME-Version: 1.0\r\n"
@@ -127,26 +127,34 @@ class Letter:
         self._date = (0, b"")
 
     def for_recipient(self, recipient: str, date: str | None = None, *,
-                      message_id: str | None = None) -> Outgoing:
+                      message_id: str | None = None, unsubscribe: str | None = None,
+                      preferences: str | None = None) -> Outgoing:
         """The recipient's message; `message_id` (as recorded when it first went out) instead
-        of the one made from the edition, the address and the sender's domain."""
+        of the one made from the edition, the address and the sender's domain. `unsubscribe`
+        and `preferences`: the reader's own https links (the web service's, issue 18); without
+        them, the configured unsubscribe page's signed link, else the mailto one, and the
+        preferences holes get `unsubscribe`'s link too."""
         plain = _PLAIN_ADDRESS.match(recipient) is not None  # no display name to parse
         address = recipient if plain else parseaddr(recipient)[1] or recipient
         msgid = message_id or _message_id(self.edition, address, self._domain)
-        https = self.unsubscribe.link(address, self.list_id)
+        https = unsubscribe or self.unsubscribe.link(address, self.list_id)
         link = https or self.mailto
-        unsubscribe = f"List-Unsubscribe: <{self.mailto}>"
-        if https:
-            unsubscribe += f",\r\n <{https}>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click"
+        unsubscribe_header = f"List-Unsubscribe: <{self.mailto}>"
+        if https:  # RFC 8058: the https link, POSTed to with List-Unsubscribe=One-Click
+            unsubscribe_header += (f",\r\n <{https}>\r\n"
+                                   "List-Unsubscribe-Post: List-Unsubscribe=One-Click")
         to = (b"To: " + recipient.encode() + b"\r\n" if plain
               else _header("To", recipient, utf8=not address.isascii()))
-        text_link = _qp_link(link)
-        html_link = _qp_link(escape(link))
+        choice = preferences or link
+        text_links = {UNSUBSCRIBE_PLACEHOLDER: _qp_link(link),
+                      PREFERENCES_PLACEHOLDER: _qp_link(choice)}
+        html_links = {UNSUBSCRIBE_PLACEHOLDER: _qp_link(escape(link)),
+                      PREFERENCES_PLACEHOLDER: _qp_link(escape(choice))}
         data = b"".join((
             self._head, to, b"Date: ", self._now(date), b"\r\nMessage-ID: ", msgid.encode(),
-            b"\r\n", unsubscribe.encode(), b"\r\n", self._tail,
-            self._text[0], text_link.join(self._text[1]), b"\r\n",
-            self._html[0], html_link.join(self._html[1]), self._end))
+            b"\r\n", unsubscribe_header.encode(), b"\r\n", self._tail,
+            self._text[0], _fill(self._text[1], self._text_holes, text_links), b"\r\n",
+            self._html[0], _fill(self._html[1], self._html_holes, html_links), self._end))
         return Outgoing(self.sender, address, msgid, self.edition, data)
 
     def _now(self, date: str | None) -> bytes:
@@ -156,6 +164,30 @@ class Letter:
         if self._date[0] != second:  # formatting a date costs more than the rest together
             self._date = (second, format_datetime(localtime()).encode())
         return self._date[1]
+
+
+def notice(*, sender: str, to: str, subject: str, text: str, html: str, kind: str,
+           list_id: str | None = None) -> Outgoing:
+    """A one-off message to one person (a confirmation link, issue 18): both parts, a random
+    Message-ID, `Auto-Submitted: auto-generated` (RFC 3834: no auto-replies to it). `kind`
+    names it in the file outbox (outbox/notices/<kind>-<time>-<address>.eml)."""
+    address = parseaddr(sender)[1]
+    domain = address.rpartition("@")[2] or "digest.invalid"
+    utf8 = not (address.isascii() and to.isascii())
+    msg = EmailMessage(policy=email.policy.SMTPUTF8 if utf8 else email.policy.SMTP)
+    msg["Subject"] = subject
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Date"] = format_datetime(localtime())
+    msgid = f"<digest.{kind}.{secrets.token_hex(12)}@{domain}>"
+    msg["Message-ID"] = msgid
+    msg["Auto-Submitted"] = "auto-generated"
+    if list_id:
+        msg["List-Id"] = list_id
+    msg.set_content(text, cte="quoted-printable")
+    msg.add_alternative(html, subtype="html", cte="quoted-printable")
+    stamp = f"{kind}-{time.time_ns()}"
+    return Outgoing(address, to, msgid, f"notices/{stamp}", msg.as_bytes())
 
 
 _PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~@-]+\Z")
@@ -170,10 +202,25 @@ def _header(name: str, value: str, *, utf8: bool = False) -> bytes:
     return policy.fold_binary(name, msg[name])
 
 
-def _qp_segments(text: str) -> list[bytes]:
-    """The text quoted-printable (UTF-8, CRLF), cut where the unsubscribe placeholder was:
-    each cut ends and starts a line with a soft break, so whatever fills it stays valid."""
-    pieces = text.split(UNSUBSCRIBE_PLACEHOLDER)
+_HOLES = re.compile(f"({re.escape(UNSUBSCRIBE_PLACEHOLDER)}|{re.escape(PREFERENCES_PLACEHOLDER)})")
+
+
+def _fill(segments: list[bytes], holes: list[str], links: dict[str, bytes]) -> bytes:
+    """The segments joined with each hole's link."""
+    if not holes:
+        return segments[0]
+    out = [segments[0]]
+    for hole, segment in zip(holes, segments[1:], strict=True):
+        out += (links[hole], segment)
+    return b"".join(out)
+
+
+def _qp_segments(text: str) -> tuple[list[bytes], list[str]]:
+    """The text quoted-printable (UTF-8, CRLF), cut where the link placeholders were (and
+    which placeholder each cut was): each cut ends and starts a line with a soft break, so
+    whatever fills it stays valid."""
+    split = _HOLES.split(text)
+    pieces, holes = split[::2], split[1::2]
     out = []
     for n, piece in enumerate(pieces):
         encoded = quoprimime.body_encode(piece.encode().decode("latin-1"), maxlinelen=75,
@@ -183,7 +230,7 @@ def _qp_segments(text: str) -> list[bytes]:
         if n < len(pieces) - 1 and encoded and not encoded.endswith("\r\n"):
             encoded += "=\r\n"
         out.append(encoded.encode("ascii"))
-    return out
+    return out, holes
 
 
 def _qp_link(link: str) -> bytes:
@@ -243,6 +290,10 @@ class FileTransport:
 
     def path_for(self, message: Outgoing) -> Path:
         recipient = _UNSAFE_FILENAME.sub("_", message.recipient)
+        folder, _, stamp = message.edition.partition("/")
+        if stamp:  # a notice: outbox/notices/<kind>-<time>-<address>.eml
+            return (self.outbox / _UNSAFE_FILENAME.sub("_", folder) /
+                    f"{_UNSAFE_FILENAME.sub('_', stamp)}-{recipient}.eml")
         return self.outbox / _UNSAFE_FILENAME.sub("_", message.edition) / f"{recipient}.eml"
 
     def delivered(self, message: Outgoing) -> bool:
@@ -261,11 +312,15 @@ class FileTransport:
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
             with os.fdopen(fd, "wb") as f:
                 f.write(message.data)
+            handed_over()  # the rename is the point of no return
             os.replace(tmp, path)
-        except OSError as e:
+            tmp = None
+        except BaseException as e:
             if tmp is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
+            if not isinstance(e, OSError):
+                raise
             raise DeliveryError(f"outbox {path}: {e.strerror}", permanent=False,
                                 connection=True) from e
 

@@ -39,7 +39,7 @@ from digest import locks, migrate
 from digest.cli import main
 from digest.errors import StoreError
 from digest.models import DeliveryStatus, FeedStatus
-from digest.schema import metadata, suppressions
+from digest.schema import metadata
 from digest.store import Store
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -102,6 +102,14 @@ Table(
     Column("claimed_at", DateTime(timezone=True)), Column("sent_at", DateTime(timezone=True)),
     Column("message_id", Text), Column("error", Text),
     UniqueConstraint("edition_id", "recipient", name="uq_deliveries_edition_recipient"),
+)
+
+# The suppression list, as revisions 0001 to 0005 had it (0006 made its rows readers).
+SUPPRESSIONS = Table(
+    "suppressions", MetaData(),
+    Column("address", String(320), primary_key=True),
+    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("source", String(32), nullable=False),
 )
 
 ROWS: dict[str, list[dict[str, Any]]] = {
@@ -230,7 +238,7 @@ def test_database_brought_forward_by_add_missing_columns_is_upgraded(
     # nullable, and rows existing then got its DEFAULT).
     OLD.create_all(engine)
     insert_rows(engine)
-    suppressions.create(engine)
+    SUPPRESSIONS.create(engine)
     no = "false" if engine.dialect.name == "postgresql" else "0"
     with engine.begin() as conn:
         conn.execute(text('ALTER TABLE feeds ADD COLUMN "fetch_url" TEXT'))

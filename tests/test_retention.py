@@ -15,9 +15,16 @@ from conftest import WriteConfig, count_items
 from digest import dedupe
 from digest.config import Settings, settings_from_mapping
 from digest.errors import ConfigError
-from digest.models import DeliveryStatus, FeedOutcome, FeedStatus, Item
+from digest.models import (
+    DeliveryStatus,
+    FeedOutcome,
+    FeedStatus,
+    Item,
+    ReaderSource,
+    ReaderStatus,
+)
 from digest.schema import deliveries, edition_fingerprints, editions, items
-from digest.store import PollRecord, Store
+from digest.store import NewReader, PollRecord, Store
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 KEEP = timedelta(days=180)
@@ -166,7 +173,9 @@ def test_a_sent_edition_is_untouched_and_still_refuses_its_stories(store: Store)
             {"edition_id": frozen.id, "recipient": address, "attempts": 1, "sent_at": sent_day,
              "status": DeliveryStatus.SENT.value, "message_id": f"<{address}>"}
             for address in ("ana@example.org", "ben@example.org")])
-    store.suppress("cy@example.org", now=sent_day, source="command")
+    store.add_reader(NewReader("cy@example.org", "cy@example.org", ReaderStatus.UNSUBSCRIBED,
+                               ReaderSource.COMMAND), now=sent_day)
+    readers = store.readers()
     history = store.history()
     fingerprints = store.sent_fingerprints()
     with store.engine.connect() as conn:
@@ -178,7 +187,7 @@ def test_a_sent_edition_is_untouched_and_still_refuses_its_stories(store: Store)
     assert store.frozen_edition(date(2026, 5, 11)) == frozen
     assert store.history() == history
     assert store.sent_fingerprints() == fingerprints
-    assert list(store.suppressed()) == ["cy@example.org"]
+    assert store.readers() == readers  # who left stays left
     with store.engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(editions)) == 1
         assert conn.scalar(select(func.count()).select_from(edition_fingerprints)) == marks

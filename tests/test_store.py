@@ -641,12 +641,6 @@ def test_sqlite_path_under_a_file_raises_store_error(tmp_path: Path) -> None:
         Store(f"sqlite:///{blocker}/digest.db")
 
 
-def test_suppression_list_is_case_insensitive_and_idempotent(store: Store) -> None:
-    assert store.suppress("Ana@Example.org", now=NOW, source="command")
-    assert not store.suppress("ana@example.org ", now=LATER, source="link")
-    assert store.suppressed() == {"ana@example.org": NOW}
-
-
 def test_an_abandoned_claim_can_be_taken_again_once(store: Store) -> None:
     edition_id = freeze(store, date(2026, 11, 30), [])
     assert take(store, edition_id, "ana@example.org", now=NOW)  # then the run died

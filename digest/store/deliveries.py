@@ -1,11 +1,12 @@
 """The store's deliveries: one row per (edition, recipient), unique, with a status and a claim
-time; the suppression list and the send history."""
+time; the send history."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     DateTime,
@@ -14,25 +15,34 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
+    exists,
     func,
     or_,
     select,
+    true,
     update,
 )
-from sqlalchemy.exc import IntegrityError
 
-from digest.models import DELIVERED, Claim, Delivery, DeliveryStatus
-from digest.schema import deliveries, editions, suppressions
+from digest.models import DELIVERED, Claim, Delivery, DeliveryStatus, ReaderStatus
+from digest.schema import deliveries, editions, readers
 from digest.store.base import StoreBase, _db_time, _insert_ignore, _utc
 
 # The per-recipient statements of a send, built once: building a SQLAlchemy statement costs
 # more than SQLite takes to run it.
 _ONE_DELIVERY = (deliveries.c.edition_id == bindparam("d_edition", type_=Integer()),
                  deliveries.c.recipient == bindparam("d_recipient", type_=String()))
-_HANDED_OVER = update(deliveries).where(
-    *_ONE_DELIVERY, deliveries.c.status == DeliveryStatus.SENDING.value,
-    deliveries.c.claimed_by == bindparam("d_owner", type_=String())).values(
+_STILL_CLAIMED = (*_ONE_DELIVERY, deliveries.c.status == DeliveryStatus.SENDING.value,
+                  deliveries.c.claimed_by == bindparam("d_owner", type_=String()))
+# Only while the reader still receives (issue 18): an unsubscribe or pause recorded by any
+# instance up to this moment stops the message before its end. (An address with no reader row
+# is not stopped here: a reader erased meanwhile lost their delivery rows' address too, so the
+# claim itself is gone.)
+_STILL_READING = ~exists().where(
+    readers.c.address == deliveries.c.recipient,
+    or_(readers.c.status != ReaderStatus.ACTIVE.value, readers.c.paused == true()))
+_HANDED_OVER = update(deliveries).where(*_STILL_CLAIMED, _STILL_READING).values(
     handed_over_at=bindparam("d_at", type_=DateTime(timezone=True)))
+_CLAIM_HELD = select(deliveries.c.id).where(*_STILL_CLAIMED)
 _FINISH_SENT = update(deliveries).where(*_ONE_DELIVERY).values(  # sent, or unconfirmed
     status=bindparam("d_status", type_=String()), error=bindparam("d_error", type_=Text()),
     retry_after=None, sent_at=bindparam("d_at", type_=DateTime(timezone=True)),
@@ -41,6 +51,17 @@ _FINISH_OTHER = update(deliveries).where(*_ONE_DELIVERY).values(
     status=bindparam("d_status", type_=String()), error=bindparam("d_error", type_=Text()),
     retry_after=bindparam("d_retry_after", type_=DateTime(timezone=True)),
     handed_over_at=None)  # not delivered: a later claim starts clean
+
+
+class HandOver(StrEnum):
+    """Whether a claimed message may reach the point of no return."""
+
+    OK = "ok"
+    CLAIM_LOST = "claim lost"  # released, or taken over by another run
+    READER_LEFT = "reader left"  # unsubscribed (or paused) since the send started
+
+    def __bool__(self) -> bool:
+        return self is HandOver.OK
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +86,7 @@ class Outcome:
 
 
 class DeliveriesStore(StoreBase):
-    """Deliveries, their claims and outcomes; suppressions; history."""
+    """Deliveries, their claims and outcomes; history."""
 
     def take_deliveries(
         self, edition_id: int, recipients: Sequence[str], *, owner: str, now: datetime,
@@ -110,15 +131,18 @@ class DeliveriesStore(StoreBase):
         return [Taken(r.recipient, int(r.attempts), _utc(r.handed_over_at)) for r in rows]
 
     def handed_over(self, edition_id: int, recipient: str, *, now: datetime,
-                    owner: str | None) -> bool:
-        """Note that the claimed message is about to reach the point of no return; False
-        when the claim is no longer `owner`'s (released, or taken over after a timeout): the
-        message must then not go out."""
+                    owner: str | None) -> HandOver:
+        """Note that the claimed message is about to reach the point of no return, if it may:
+        the claim is still `owner`'s (not released, nor taken over after a timeout) and the
+        reader still receives (active, not paused). Otherwise the message must not go out,
+        and the answer says why."""
+        params = {"d_edition": edition_id, "d_recipient": recipient, "d_at": _db_time(now),
+                  "d_owner": owner}
         with self._tx() as conn:
-            done = conn.execute(_HANDED_OVER, {
-                "d_edition": edition_id, "d_recipient": recipient, "d_at": _db_time(now),
-                "d_owner": owner})
-        return bool(done.rowcount == 1)
+            if conn.execute(_HANDED_OVER, params).rowcount == 1:
+                return HandOver.OK
+            held = conn.execute(_CLAIM_HELD, params).first() is not None
+        return HandOver.READER_LEFT if held else HandOver.CLAIM_LOST
 
     def release_claims(self, owner: str, edition_id: int | None = None,
                        recipients: Sequence[str] | None = None, *,
@@ -163,24 +187,6 @@ class DeliveriesStore(StoreBase):
             if other:
                 conn.execute(_FINISH_OTHER, other)
 
-    def suppress_deliveries(self, edition_id: int, recipients: Sequence[str], *,
-                            now: datetime, reasons: dict[str, str]) -> None:
-        """Record these recipients as suppressed for the edition (not if already settled)."""
-        if not recipients:
-            return
-        c = deliveries.c
-        with self._tx() as conn:
-            _insert_ignore(conn, deliveries, [
-                {"edition_id": edition_id, "recipient": r, "status": DeliveryStatus.PENDING.value,
-                 "attempts": 0} for r in recipients])
-            conn.execute(update(deliveries).where(
-                c.edition_id == edition_id,
-                c.recipient == bindparam("d_recipient", type_=String()),
-                c.status.in_([DeliveryStatus.PENDING.value, DeliveryStatus.DEFERRED.value]))
-                .values(status=DeliveryStatus.SUPPRESSED.value,
-                        error=bindparam("d_error", type_=Text())),
-                [{"d_recipient": r, "d_error": reasons.get(r)} for r in recipients])
-
     def delivery_states(self, edition_id: int, recipients: Sequence[str]
                         ) -> dict[str, tuple[DeliveryStatus, datetime | None]]:
         """Status and retry time of these recipients' deliveries (those with a row)."""
@@ -202,33 +208,16 @@ class DeliveriesStore(StoreBase):
         return {r.recipient: Claim(_utc(r.claimed_at), r.claimed_by, _utc(r.handed_over_at))
                 for r in rows}
 
-    # --- suppressions ---
-
-    def suppress(self, address: str, *, now: datetime, source: str) -> bool:
-        """Add an address to the suppression list; False when it was there already."""
-        try:
-            with self._tx() as conn:
-                conn.execute(suppressions.insert().values(
-                    address=address.strip().lower(), added_at=_db_time(now), source=source))
-        except IntegrityError:
-            return False
-        return True
-
-    def suppressed(self) -> dict[str, datetime]:
-        """Every suppressed address (lower case) with when it was added."""
-        with self._tx() as conn:
-            rows = conn.execute(select(suppressions.c.address, suppressions.c.added_at)).all()
-        return {r.address: _utc(r.added_at) or datetime.min for r in rows}
-
     def delivery_counts(self, edition_id: int) -> dict[DeliveryStatus, int]:
         with self._tx() as conn:
             rows = conn.execute(select(deliveries.c.status, func.count()).where(
                 deliveries.c.edition_id == edition_id).group_by(deliveries.c.status)).all()
         return {DeliveryStatus(status): int(n) for status, n in rows}
 
-    def history(self, *, status: DeliveryStatus | None = None,
-                edition: date | None = None) -> list[Delivery]:
-        """The deliveries, newest edition first (of one status, of one edition)."""
+    def history(self, *, status: DeliveryStatus | None = None, edition: date | None = None,
+                recipient: str | None = None) -> list[Delivery]:
+        """The deliveries, newest edition first (of one status, of one edition, to one
+        recipient)."""
         query = (select(editions.c.edition, deliveries)
                  .join(editions, editions.c.id == deliveries.c.edition_id)
                  .order_by(editions.c.edition.desc(), deliveries.c.recipient))
@@ -236,6 +225,8 @@ class DeliveriesStore(StoreBase):
             query = query.where(deliveries.c.status == status.value)
         if edition is not None:
             query = query.where(editions.c.edition == edition.isoformat())
+        if recipient is not None:
+            query = query.where(deliveries.c.recipient == recipient)
         with self._tx() as conn:
             rows = conn.execute(query).all()
         return [
