@@ -151,8 +151,9 @@ class Readers:
         config line or import mails it."""
         done = []
         now = self.clock()
-        ended = {"status": ReaderStatus.UNSUBSCRIBED, "unsubscribed_at": now,
-                 "unsubscribed_by": "operator", "unsubscribe_reason": "digest unsubscribe"}
+        ended: dict[str, Any] = {
+            "status": ReaderStatus.UNSUBSCRIBED, "unsubscribed_at": now,
+            "unsubscribed_by": "operator", "unsubscribe_reason": "digest unsubscribe"}
         for address in addresses:
             key = address_key(address)
             exact = self.store.reader(key)

@@ -56,7 +56,12 @@ def upgrade() -> None:
         sa.Column("hits", sa.Integer, nullable=False),
     )
     conn = op.get_bind()
-    rows = conn.execute(sa.text("SELECT address, added_at, source FROM suppressions")).all()
+    # Read through typed columns: SQLite hands back times as text, which the DateTime columns
+    # of the insert below would refuse.
+    old = sa.table("suppressions", sa.column("address", sa.String),
+                   sa.column("added_at", sa.DateTime(timezone=True)),
+                   sa.column("source", sa.String))
+    rows = conn.execute(sa.select(old.c.address, old.c.added_at, old.c.source)).all()
     if rows:  # stored in lower case: the address is its own key
         op.bulk_insert(readers, [
             {"address": r.address, "address_key": r.address, "status": "unsubscribed",
@@ -76,9 +81,13 @@ def downgrade() -> None:
         sa.Column("source", sa.String(32), nullable=False),
     )
     conn = op.get_bind()
-    rows = conn.execute(sa.text(
-        "SELECT address_key, unsubscribed_at, updated_at FROM readers "
-        "WHERE status IN ('unsubscribed', 'bounced', 'complained')")).all()
+    readers = sa.table("readers", sa.column("address_key", sa.String),
+                       sa.column("status", sa.String),
+                       sa.column("unsubscribed_at", sa.DateTime(timezone=True)),
+                       sa.column("updated_at", sa.DateTime(timezone=True)))
+    rows = conn.execute(sa.select(readers.c.address_key, readers.c.unsubscribed_at,
+                                  readers.c.updated_at).where(
+        readers.c.status.in_(["unsubscribed", "bounced", "complained"]))).all()
     seen: set[str] = set()
     kept = []
     for r in rows:
