@@ -439,6 +439,74 @@ def run(state: State, log_format: str) -> None:
 
 
 @cli.command()
+@click.option("--host", metavar="ADDR", help="Address to listen on (default: web.host).")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port (default: web.port).")
+@click.pass_obj
+def serve(state: State, host: str | None, port: int | None) -> None:
+    """Serve the readers' web service: subscribe (double opt-in), confirm, preferences,
+    unsubscribe (one-click, RFC 8058), /healthz.
+
+    Needs `web.base_url` (where readers reach it, behind your TLS proxy) and `web.secret`
+    (from the environment). `digest run` serves it too when `web.enabled` is set.
+
+    \b
+    Examples:
+      DIGEST_WEB_SECRET=... digest serve
+      digest serve --host 0.0.0.0 --port 8080
+    """
+    from digest.app import make_app
+    from digest.web import serve as serve_web
+
+    settings = state.settings()
+    web = settings.web
+    if not web.links:
+        raise UsageError(f"{settings.source}: web.base_url and web.secret are needed to serve "
+                         "the readers' pages (see README, Readers)")
+    app = make_app(settings)
+    try:
+        app.readers.sync_config()
+        where = f"{host or web.host}:{port if port is not None else web.port}"
+        click.echo(f"serving {settings.title} for {web.base_url} on {where} (Ctrl-C to stop)",
+                   err=True)
+        serve_web(app, host=host or web.host, port=port if port is not None else web.port)
+    finally:
+        app.close()
+
+
+@cli.group()
+def web() -> None:
+    """The readers' web service: what to put on your own pages."""
+
+
+@web.command("snippet")
+@click.pass_obj
+def web_snippet(state: State) -> None:
+    """Print an HTML form to embed on your own site: it opens the subscribe page with the
+    address filled in, where the reader chooses sections, reads what they agree to and
+    confirms (the page's form is protected against cross-site posts; this one changes
+    nothing).
+
+    \b
+    Example:
+      digest web snippet > subscribe-form.html
+    """
+    from html import escape
+
+    settings = state.settings()
+    if settings.web.base_url is None:
+        raise UsageError(f"{settings.source}: web.base_url is not set: the form needs the "
+                         "address of the subscribe page")
+    action = escape(f"{settings.web.base_url}/subscribe")
+    title = escape(settings.title)
+    click.echo(f"""<form class="digest-subscribe" action="{action}" method="get">
+  <label for="digest-email">Get {title} by email</label>
+  <input id="digest-email" name="email" type="email" autocomplete="email" required
+         maxlength="254" placeholder="you@example.org">
+  <button type="submit">Subscribe</button>
+</form>""")
+
+
+@cli.command()
 @FORMAT_TABLE_JSON
 @click.option("--check", is_flag=True,
               help="Exit 0 when a `digest run` beat in the last 3 minutes, else 1 (for "

@@ -76,6 +76,8 @@ class Daemon:
         self._mtime = self._config_mtime()
         self.scheduler = BackgroundScheduler(timezone=UTC)
         self.scheduler.add_listener(self._missed, EVENT_JOB_MISSED)
+        # the readers' web service and its own app, when web.enabled (digest.web)
+        self._web: tuple[Any, App] | None = None
 
     # --- the main thread ---
 
@@ -87,6 +89,7 @@ class Daemon:
                 signal.signal(signal.SIGHUP, self._on_hup)
         self.app.poller.sync_feeds()
         self.app.readers.sync_config()
+        self._start_web(self.app.settings)
         self._beat()  # before the catch-up, so `status` sees the process at once
         self._schedule()
         next_send_at = self._next_send().isoformat()
@@ -111,7 +114,33 @@ class Daemon:
     def _on_hup(self, signum: int, frame: FrameType | None) -> None:
         self._reload.set()
 
+    def _start_web(self, settings: Settings) -> None:
+        """Serve the readers' web service in this process (web.enabled), with an app of its
+        own: it answers while jobs run, and a reload starts it again with the new config."""
+        self._stop_web()
+        web = settings.web
+        if not web.enabled:
+            return
+        from digest.web import run_in_thread
+
+        app = self._make_app(settings)
+        try:
+            self._web = (run_in_thread(app, web.host, web.port), app)
+        except DigestError:
+            app.close()
+            raise
+        self.on_event("web", f"serving the readers' pages for {web.base_url} on "
+                             f"{web.host}:{web.port}", host=web.host, port=web.port)
+
+    def _stop_web(self) -> None:
+        if self._web is not None:
+            server, app = self._web
+            self._web = None
+            server.stop()
+            app.close()
+
     def _shut_down(self) -> int:
+        self._stop_web()
         self.scheduler.shutdown(wait=False)  # no new jobs; those under way see `stop`
         with self._running_lock:
             finished = self._running_lock.wait_for(lambda: self._running == 0, STOP_TIMEOUT)
@@ -149,6 +178,11 @@ class Daemon:
             old, self.app = self.app, app
             old.close()
             self._schedule()
+            try:
+                self._start_web(settings)
+            except DigestError as e:  # the scheduler goes on; the pages are down until fixed
+                self.on_event("web_failed", f"the readers' web service did not start: {e}",
+                              error=str(e))
             self.on_event("reloaded", f"configuration reloaded: {len(settings.feeds)} feeds, "
                           f"{len(settings.recipients)} recipients, next send "
                           f"{self._next_send().isoformat()}", feeds=len(settings.feeds),

@@ -79,7 +79,8 @@ class Readers:
         self.tokens: Tokens | None = None
         if web.secret is not None:
             self.tokens = Tokens(web.secret.get_secret_value().encode(),
-                                 [s.get_secret_value().encode() for s in web.previous_secrets])
+                                 [s.get_secret_value().encode() for s in web.previous_secrets],
+                                 clock=clock)
         self.sections = tuple(s.id for s in settings.sections)
         self.list_id = list_id(settings.title, settings.delivery.from_)
 

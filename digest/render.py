@@ -1,9 +1,10 @@
 """Edition -> subject, HTML (Jinja2 -> MJML -> HTML with mjml-python) and plain text; no I/O
 beyond reading templates, and no decisions about which stories appear.
 
-The only importer of jinja2 and mjml. Templates come from `templates/` (installed inside the
-package as digest/templates); feed text is untrusted and is escaped by autoescape, and only
-http(s) URLs ever reach a template (fetch drops the rest).
+The only importer of mjml, and of jinja2 for the email (digest/web/pages.py renders the web
+pages). Templates come from `templates/` (installed inside the package as digest/templates);
+feed text is untrusted and is escaped by autoescape, and only http(s) URLs ever reach a
+template (fetch drops the rest).
 """
 
 from __future__ import annotations
