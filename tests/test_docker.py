@@ -224,10 +224,22 @@ def compose() -> dict:
     return data
 
 
+# What README "Docker" tells the operator to set on the host before `docker compose up`.
+HOST_ENV = {"DIGEST_WEB_SECRET": "a-secret-of-44-characters-for-the-test-only!"}
+
+
 def compose_value(value: object) -> str:
-    """Compose's ${VAR:-default} interpolation, with nothing set on the host."""
-    return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}",
-                  lambda m: m.group(2) or "", str(value))
+    """Compose's ${VAR:-default} and ${VAR:?message} interpolation, with only HOST_ENV set on
+    the host (a required variable missing from it fails the test)."""
+
+    def substitute(m: re.Match[str]) -> str:
+        name, kind, rest = m.group(1), m.group(2), m.group(3)
+        if kind == "?":
+            assert name in HOST_ENV, f"compose requires {name}: {rest}"
+            return HOST_ENV[name]
+        return HOST_ENV.get(name, rest or "")
+
+    return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?([-?])([^}]*))?\}", substitute, str(value))
 
 
 def compose_environment(service: dict) -> dict[str, str]:
@@ -401,6 +413,33 @@ def test_compose_runs_digest_with_postgres_and_mailpit(final: list[Instruction])
     section = docker_section()
     assert "docker compose up" in section and "http://localhost:8025" in section
     assert f"({source.removeprefix('./')})" in section, "README should link the compose config"
+
+
+def test_compose_serves_the_readers_pages_beside_the_daemon() -> None:
+    services = compose()["services"]
+    digest, web = services["digest"], services["web"]
+    assert web["image"] == digest["image"] and web.get("build") == "."
+    assert web["command"] == ["serve"]
+    # the same database and secret as the daemon: its emails' links are the pages' links
+    env, web_env = compose_environment(digest), compose_environment(web)
+    for name in ("DIGEST_DATABASE_URL", "DIGEST_WEB_SECRET", "DIGEST_CONFIG"):
+        assert web_env[name] == env[name]
+    assert "${DIGEST_WEB_SECRET:?" in COMPOSE.read_text(encoding="utf-8"), \
+        "compose must refuse to start without a secret, never use a default one"
+    assert web["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert any(str(p) == "127.0.0.1:8080:8080" for p in web["ports"])
+    check = " ".join(web["healthcheck"]["test"])
+    assert "http://127.0.0.1:8080/healthz" in check
+    # the config it reads, with its environment: the pages listen on the container's
+    # addresses, on the published port, and sign with the secret from the host
+    mounts = dict(spec.split(":")[1::-1] for spec in web["volumes"])
+    settings = load_settings((REPO / mounts["/config/feeds.yaml"]).resolve(),
+                             env={k: v for k, v in web_env.items() if k != "DIGEST_CONFIG"})
+    assert (settings.web.host, settings.web.port) == ("0.0.0.0", 8080)
+    assert settings.web.links and settings.web.secret is not None
+    assert settings.web.secret.get_secret_value() == HOST_ENV["DIGEST_WEB_SECRET"]
+    section = docker_section()
+    assert "DIGEST_WEB_SECRET" in section and "http://localhost:8080" in section
 
 
 # --- the build: dependency layer, build context -----------------------------------------------
