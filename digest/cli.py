@@ -475,7 +475,12 @@ def serve(state: State, host: str | None, port: int | None) -> None:
 
 @cli.group()
 def web() -> None:
-    """The readers' web service: what to put on your own pages."""
+    """The readers' web service: what to put on your own pages (`digest serve` runs it).
+
+    \b
+    Example:
+      digest web snippet > subscribe-form.html
+    """
 
 
 @web.command("snippet")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, delete, func, select, update
+from sqlalchemy import Row, delete, false, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -258,6 +258,10 @@ class ReadersStore(StoreBase):
         at = _db_time(now)
         by_key = {line.key: line for line in lines}
         with self._tx() as conn:
+            # A write first, so that on SQLite the transaction holds the write lock from its
+            # start: two processes syncing at once (two `digest send`) take turns instead of
+            # one failing. On PostgreSQL a line the other inserted meanwhile is skipped below.
+            conn.execute(update(readers).where(false()).values(updated_at=at))
             rows = {r.address_key: r for r in conn.execute(select(readers).where(
                 (c.in_config == True) | c.address_key.in_(list(by_key))))}  # noqa: E712
             forgotten = {forget_hash(k) for k in by_key if k not in rows}
@@ -276,8 +280,8 @@ class ReadersStore(StoreBase):
                         line.address, line.key, ReaderStatus.ACTIVE, ReaderSource.CONFIG,
                         sections=line.sections,
                         consent=Consent(now, None, source, CONFIG_CONSENT)), now)
-                    conn.execute(readers.insert().values(
-                        {**row_values, "in_config": True, "config_sections": wanted}))
+                    _insert_ignore(conn, readers, [
+                        {**row_values, "in_config": True, "config_sections": wanted}])
                     report.added.append(line.address)
                     continue
                 values: dict[str, Any] = {}
