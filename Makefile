@@ -9,7 +9,8 @@ DEMO_EDITION := 2026-11-30
 # Run a second time on PostgreSQL when DIGEST_TEST_DATABASE_URL is set (the rest of the suite
 # already covers both databases where it touches one).
 PG_SUITE := tests/test_app.py tests/test_cli.py tests/test_daemon.py tests/test_refresh.py \
-            tests/test_retention.py tests/test_opml.py tests/test_serve.py tests/test_features.py
+            tests/test_retention.py tests/test_opml.py tests/test_serve.py tests/test_features.py \
+            tests/test_readers_cli.py tests/test_web.py tests/test_web_serve.py
 
 .PHONY: install vectors demo test test-fast test-dates check lint bench mutate clean
 
