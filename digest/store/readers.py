@@ -268,6 +268,7 @@ class ReadersStore(StoreBase):
             erased = set(conn.execute(select(forgotten_readers.c.address_hash).where(
                 forgotten_readers.c.address_hash.in_(list(forgotten)))).scalars()) \
                 if forgotten else set()
+            fresh: list[dict[str, Any]] = []  # inserted together, in the file's order
             for line in lines:
                 row = rows.get(line.key)
                 wanted = _sections_json(line.sections)
@@ -280,8 +281,7 @@ class ReadersStore(StoreBase):
                         line.address, line.key, ReaderStatus.ACTIVE, ReaderSource.CONFIG,
                         sections=line.sections,
                         consent=Consent(now, None, source, CONFIG_CONSENT)), now)
-                    _insert_ignore(conn, readers, [
-                        {**row_values, "in_config": True, "config_sections": wanted}])
+                    fresh.append({**row_values, "in_config": True, "config_sections": wanted})
                     report.added.append(line.address)
                     continue
                 values: dict[str, Any] = {}
@@ -309,6 +309,7 @@ class ReadersStore(StoreBase):
                 if values:
                     values["updated_at"] = at
                     conn.execute(update(readers).where(c.id == row.id).values(values))
+            _insert_ignore(conn, readers, fresh)
             for key, row in rows.items():
                 if key in by_key or not row.in_config:
                     continue
