@@ -62,6 +62,7 @@ class Tokens:
             raise ValueError("a secret is required to sign reader links")
         # itsdangerous signs with the last key and accepts any of them
         self._keys = [*previous, secret]
+        self._serializers: dict[Purpose, URLSafeTimedSerializer] = {}
         self._signer: type[TimestampSigner] = TimestampSigner
         if clock is not None:
             now = clock
@@ -73,8 +74,13 @@ class Tokens:
             self._signer = _ClockSigner
 
     def _serializer(self, purpose: Purpose) -> URLSafeTimedSerializer:
-        return URLSafeTimedSerializer(self._keys, salt=f"digest reader {purpose.value}",
-                                      signer=self._signer)
+        # one per purpose, made once: a send signs two links for every message
+        serializer = self._serializers.get(purpose)
+        if serializer is None:
+            serializer = URLSafeTimedSerializer(self._keys, salt=f"digest reader {purpose.value}",
+                                                signer=self._signer)
+            self._serializers[purpose] = serializer
+        return serializer
 
     def make(self, purpose: Purpose, reader_id: int, key: str, extra: str | None = None) -> str:
         payload: list[object] = [reader_id, address_hash(key)]
