@@ -1,5 +1,5 @@
 """Run every digest benchmark in one process, print the tables and ratios, and write
-bench/results/latest.json (gitignored). `make bench` runs this; about thirteen minutes on 2 cores,
+bench/results/latest.json (gitignored). `make bench` runs this; about seventeen minutes on 2 cores,
 most of it the sequential peers of the poll benchmark (see `--poll-peer-feeds` and
 `--skip-rss2email`). `--only store,render` runs only those (latest.json then holds only them).
 
@@ -33,12 +33,13 @@ import poll  # noqa: E402
 import render  # noqa: E402
 import sections  # noqa: E402
 import store  # noqa: E402
+import web  # noqa: E402
 
 # name -> module (each has bench() and print_report()), in the order they run
 BENCHES: dict[str, Any] = {
     "http_clients": http_clients, "parse": parse, "poll": poll, "dedupe": dedupe,
     "sections": sections, "render": render, "delivery": delivery, "store": store,
-    "instances": instances, "big_feed": big_feed,
+    "instances": instances, "big_feed": big_feed, "web": web,
 }
 
 
@@ -77,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         "store": lambda: store.bench(args.store_items, postgres=not args.store_skip_postgres),
         "instances": instances.bench,  # PostgreSQL skipped, said so, when it does not answer
         "big_feed": big_feed.bench,
+        "web": web.bench,  # PostgreSQL skipped, said so, when it does not answer
     }
     titles = {
         "http_clients": "HTTP clients (server sleeps 100 ms per GET)",
@@ -93,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
                      "recipients on PostgreSQL; 1 and 2 on SQLite",
         "big_feed": f"one {big_feed.ITEMS:,}-item feed polled, capped and not, against the "
                     f"floor of a {big_feed.CAP}-item feed",
+        "web": f"the readers' web service: {web.REQUESTS:,} one-click unsubscribes over two "
+               "`digest serve` processes on SQLite and PostgreSQL, a bare Starlette peer; a "
+               "subscribe flood",
     }
     done: dict[str, Any] = {}
     for k, name in enumerate(chosen, 1):

@@ -7,6 +7,7 @@ import email
 import email.policy
 import http.client
 import json
+import logging
 import re
 import sqlite3
 import warnings
@@ -428,6 +429,17 @@ def test_security_headers_on_every_answer(web: Web, monkeypatch: pytest.MonkeyPa
     assert "secret detail" in caplog.text  # logged for the operator
     assert answers[3].headers["cache-control"] == "public, max-age=3600"
     assert answers[10].headers["location"] == "subscribe"
+
+
+def test_the_access_log_keeps_one_line_per_request_and_no_token(
+        web: Web, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="digest.web.guard")
+    web.client.get("/no%0aGET%20/forged%20200")  # a line break in the path
+    web.client.get("/unsubscribe?token=secret-token-value")
+    lines = [r.getMessage() for r in caplog.records if r.name == "digest.web.guard"]
+    assert len(lines) == 2 and all("\n" not in line for line in lines)
+    assert lines[0].startswith("GET '/no") and lines[0].endswith("' 404")  # quoted by %r
+    assert "secret-token-value" not in caplog.text
 
 
 def _boom(*args: object, **kwargs: object) -> None:

@@ -75,13 +75,14 @@ class Guard:
             else:
                 await self.app(scope, receive, send_safely)
         except ClientDisconnect:
-            log.info("%s %s: the client went away", request.method, request.url.path)
+            log.info("%s %r: the client went away", request.method, request.url.path)
             return
         except Exception:
-            log.exception("error answering %s %s", request.method, request.url.path)
+            log.exception("error answering %s %r", request.method, request.url.path)
             if status == 0:  # nothing sent yet: a 500 page; otherwise the connection just ends
                 await self._failed(request)(scope, receive, send_safely)
-        log.info("%s %s %s", request.method, request.url.path, status or "-")
+        # %r: a path may hold any character, a line break too (log injection)
+        log.info("%s %r %s", request.method, request.url.path, status or "-")
 
     def _failed(self, request: Request) -> Response:
         try:
