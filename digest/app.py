@@ -14,6 +14,7 @@ is `Poller.sync_feeds`, a step of the commands that poll or build, and `recipien
     instances    digest.instances.Instances     what running daemons record
     readers      digest.readers.Readers         the audience: join, choose, leave; the operator's
                                                 commands; `recipients:` synced
+    archive      digest.archive.Archive         the sent editions on the web, and their search
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from datetime import UTC, datetime
 from random import Random
 from typing import TYPE_CHECKING
 
+from digest.archive import Archive
 from digest.config import Settings
 from digest.housekeeping import Housekeeping, Schema
 from digest.instances import Instances
@@ -65,6 +67,7 @@ class App:
     housekeeping: Housekeeping
     instances: Instances
     readers: Readers
+    archive: Archive
 
     def close(self) -> None:
         self.store.close()
@@ -116,7 +119,8 @@ def make_app(
                deliverer=deliverer, publisher=Publisher(editions, deliverer, readers),
                reports=Reports(settings, store, clock=clock),
                housekeeping=Housekeeping(settings, store, clock=clock),
-               instances=Instances(store, clock=clock), readers=readers)
+               instances=Instances(store, clock=clock), readers=readers,
+               archive=Archive(settings, store))
 
 
 def make_reports(settings: Settings, *, clock: Clock = utc_now) -> Reports:

@@ -12,7 +12,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -484,6 +484,16 @@ class WebSettings(_Frozen):
         return self.base_url is not None and self.secret is not None
 
 
+class ArchiveSettings(_Frozen):
+    """The archive of sent editions on the web (issue 19)."""
+
+    public: bool = Field(True, description="publish sent editions, their feeds and the search "
+                                           "on the web service; false: every archive page is "
+                                           "404 (a private newsletter)")
+    from_: date | None = Field(None, alias="from", description="hide editions before this date")
+    per_page: int = Field(20, ge=1, le=200, description="editions on one page of the index")
+
+
 class Recipient(_Frozen):
     email: str
     sections: tuple[str, ...] | None = Field(None, description="only these section ids")
@@ -520,6 +530,7 @@ class Settings(_Frozen):
     email: EmailSettings = EmailSettings()
     recipients: tuple[Recipient, ...] = ()
     web: WebSettings = WebSettings()
+    archive: ArchiveSettings = ArchiveSettings()
     source: SkipJsonSchema[str] = Field("", exclude=True)
 
     @field_validator("title")

@@ -99,6 +99,24 @@ edition_fingerprints = Table(
     Index("ix_edition_fingerprints_fingerprint", "fingerprint"),
 )
 
+# The stories of each frozen edition, one row each, for the archive's search (issue 19). Its
+# full-text index is made by migration 0007 and differs by database (SQLite: the FTS5 table
+# `archive_search`; PostgreSQL: the generated column `search` with a GIN index): SQLAlchemy has
+# no type for either, so it is not described here, and the store queries it by name.
+archive_stories = Table(
+    "archive_stories", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("edition_id", Integer, ForeignKey("editions.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),  # its place in the edition, from 0
+    Column("section_id", String(100), nullable=False),
+    Column("section_title", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("url", Text, nullable=False),
+    Index("ix_archive_stories_edition_id", "edition_id"),
+)
+
 # The audience (issue 18): one row per reader, whatever brought them (feeds.yaml, an import,
 # the web form, a command). Only `active` readers who are not paused are sent editions. A reader
 # who leaves keeps their row (the history and the reason); `digest readers forget` deletes it

@@ -8,13 +8,15 @@ claim time.
 
 The store is one class, `Store`, assembled from one part per domain, each in its module:
 base (the engine, transactions, locks, shared helpers), feeds (feeds and their polls), items
-(items, features, retention), editions, deliveries (also the send history), readers (also erased
-readers and rate limits) and daemon (heartbeats, skipped editions).
+(items, features, retention), editions, deliveries (also the send history), readers (also
+erased readers and rate limits), archive (sent editions, story search) and daemon (heartbeats,
+skipped editions).
 """
 
 from __future__ import annotations
 
 from digest.errors import StoreError
+from digest.store.archive import ArchiveStore, SentEdition, StoryHit
 from digest.store.daemon import DaemonStore
 from digest.store.deliveries import DeliveriesStore, HandOver, Outcome, Taken
 from digest.store.editions import EditionsStore, FrozenEdition
@@ -23,8 +25,9 @@ from digest.store.items import ItemsStore
 from digest.store.readers import ConfigLine, NewReader, ReadersStore, SyncReport
 
 __all__ = ["ConfigLine", "FrozenEdition", "HandOver", "NewReader", "Outcome", "Packer",
-           "PollRecord", "Store", "StoreError", "SyncReport", "Taken"]
+           "PollRecord", "SentEdition", "Store", "StoreError", "StoryHit", "SyncReport", "Taken"]
 
 
-class Store(FeedsStore, ItemsStore, EditionsStore, DeliveriesStore, ReadersStore, DaemonStore):
+class Store(FeedsStore, ItemsStore, EditionsStore, DeliveriesStore, ReadersStore,
+            ArchiveStore, DaemonStore):
     """All reads and writes of digest's state; one instance per process."""

@@ -14,7 +14,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from digest.models import DELIVERED
-from digest.schema import deliveries, edition_fingerprints, editions, skipped_editions
+from digest.schema import (
+    archive_stories,
+    deliveries,
+    edition_fingerprints,
+    editions,
+    skipped_editions,
+)
+from digest.store.archive import story_rows
 from digest.store.base import StoreBase, _db_time, _utc
 
 log = logging.getLogger(__name__)
@@ -73,6 +80,9 @@ class EditionsStore(StoreBase):
                 rows = [{"edition_id": edition_id, "fingerprint": f} for f in set(fingerprints)]
                 if rows:
                     conn.execute(edition_fingerprints.insert(), rows)
+                stories = story_rows(edition_id, payload)  # the archive's search (issue 19)
+                if stories:
+                    conn.execute(archive_stories.insert(), stories)
         except IntegrityError:
             log.info("edition %s was frozen by another process; using that one", edition)
         frozen = self.frozen_edition(edition)
