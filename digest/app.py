@@ -94,7 +94,8 @@ def make_app(
     e = settings.email
     try:  # before the store: a config error opens (creates, migrates) no database
         renderer = Renderer(settings.tz, lang=e.lang, direction=e.dir, overrides=e.templates,
-                            subject=e.subject, thumbnails=e.thumbnails, view_url=e.view_url,
+                            subject=e.subject, thumbnails=e.thumbnails,
+                            view_url=view_url(settings),
                             preferences=settings.web.links, postal_address=e.postal_address)
     except RenderError as error:  # a subject template that does not parse: a config error
         raise ConfigError(settings.source, [str(error)]) from error
@@ -121,6 +122,16 @@ def make_app(
                housekeeping=Housekeeping(settings, store, clock=clock),
                instances=Instances(store, clock=clock), readers=readers,
                archive=Archive(settings, store))
+
+
+def view_url(settings: Settings) -> str | None:
+    """Where each edition is on the web, for its "view in your browser" link: `email.view_url`,
+    else the edition's archive page when the web service publishes one (issue 19). The page
+    exists once the edition has gone out, which is when anyone can follow the link."""
+    if settings.email.view_url:
+        return settings.email.view_url
+    base = settings.web.base_url
+    return f"{base}/editions/{{edition}}" if base and settings.archive.public else None
 
 
 def make_reports(settings: Settings, *, clock: Clock = utc_now) -> Reports:

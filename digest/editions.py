@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from email.utils import parseaddr
 from pathlib import Path
 
 from digest import classify, dedupe, rank
@@ -22,6 +23,8 @@ from digest.errors import UsageError
 from digest.features import Analyser
 from digest.gcpause import gc_paused
 from digest.models import (
+    PREFERENCES_PLACEHOLDER,
+    UNSUBSCRIBE_PLACEHOLDER,
     Edition,
     FeedOutcome,
     Rendered,
@@ -193,12 +196,22 @@ class Editions:
             return json.dumps(edition_to_dict(result.edition), indent=2, ensure_ascii=False)
         rendered = self.rendered(result)
         if fmt == "html":
-            return rendered.html
+            return self.readable(rendered.html)
         if fmt == "text":
-            return rendered.text
+            return self.readable(rendered.text)
         if fmt == "eml":
             return self._preview_message(result, rendered)
         raise UsageError(f"unknown format {fmt!r}")
+
+    def readable(self, part: str) -> str:
+        """A rendered part as a person outside a delivery sees it (a preview, `build --format
+        html`): the holes where each reader's own links go get links that work for anyone:
+        unsubscribing by mail to the sender, and the subscribe page (or the mail link again)
+        for the preferences."""
+        mailto = f"mailto:{parseaddr(self.settings.delivery.from_)[1]}?subject=unsubscribe"
+        base = self.settings.web.base_url
+        return part.replace(UNSUBSCRIBE_PLACEHOLDER, mailto).replace(
+            PREFERENCES_PLACEHOLDER, f"{base}/subscribe" if base else mailto)
 
     def _preview_message(self, result: BuildResult, rendered: Rendered) -> str:
         """The whole message as the first recipient would get it."""
@@ -213,8 +226,8 @@ class Editions:
         out_dir.mkdir(parents=True, exist_ok=True)
         stem = f"edition-{result.edition.date.isoformat()}"
         files = {
-            out_dir / f"{stem}.html": rendered.html,
-            out_dir / f"{stem}.txt": rendered.text,
+            out_dir / f"{stem}.html": self.readable(rendered.html),
+            out_dir / f"{stem}.txt": self.readable(rendered.text),
             out_dir / f"{stem}.eml": self._preview_message(result, rendered),
             out_dir / f"{stem}.json": json.dumps(edition_to_dict(result.edition), indent=2,
                                                  ensure_ascii=False),

@@ -124,3 +124,23 @@ def test_the_holes_take_long_links_in_both_parts_and_stay_valid_quoted_printable
     assert body is not None
     mailto = "mailto:brief@example.org?subject=unsubscribe"
     assert body.get_content() == f"a {mailto} b {mailto} c {mailto}"
+
+
+def test_a_printed_edition_has_links_anyone_can_follow_and_the_archive_page(
+        demo: Path) -> None:
+    # Issue 19: `build --format html` of an edition (sent or not) used to print the
+    # placeholder https://unsubscribe.invalid/...; and with the web service the edition's
+    # "view in your browser" link is its archive page.
+    settings = load_settings(web_demo(demo), env={})
+    app = open_app(settings, clock=fixed_clock("2026-11-27T10:00:00"))
+    try:
+        result = app.editions.build(DEMO_DAY)
+        html = app.editions.export(result, "html")
+        text = app.editions.export(result, "text")
+    finally:
+        app.close()
+    for part in (html, text):
+        assert ".invalid" not in part
+        assert "mailto:brief@example.org?subject=unsubscribe" in part
+        assert f"{BASE}/subscribe" in part  # the preferences link, for someone with none
+        assert f"{BASE}/editions/{DEMO_EDITION}" in part
