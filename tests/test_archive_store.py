@@ -82,3 +82,15 @@ def test_search_needs_every_word_ranks_titles_first_and_skips_unsent(store: Stor
         assert all(h.edition == date(2026, 11, 16) for h in hits)
     assert store.search_stories("") == ([], 0)
     assert store.search_stories("lagos", since=date(2026, 11, 20)) == ([], 0)
+
+
+def test_stop_words_and_short_words_count_alike_on_both_databases(store: Store) -> None:
+    # PostgreSQL's 'english' text search drops stop words and stems; the query must still
+    # need every word, as on SQLite, and a short word is not a prefix on either.
+    freeze(store, date(2026, 11, 16), [
+        ("africa", "Who runs Lagos", "The governor, for now."),
+        ("africa", "Lagos traffic plan", "Elections about buses.")])
+    assert [h.title for h in store.search_stories("who lagos")[0]] == ["Who runs Lagos"]
+    assert store.search_stories("the")[1] == 1
+    assert store.search_stories("lag") == ([], 0)
+    assert [h.title for h in store.search_stories("election")[0]] == ["Lagos traffic plan"]

@@ -165,8 +165,13 @@ class ArchiveStore(StoreBase):
 
     def _search_postgres(self, conn: Connection, terms: list[str], since: date | None,
                          limit: int, offset: int) -> tuple[list[StoryHit], int]:
-        # Each word a prefix term, all of them required; to_tsquery gets only \w+ words.
-        tsquery = func.to_tsquery("english", " & ".join(f"{t}:*" for t in terms))
+        # Every word required, as on SQLite: each as stemmed or as written (a stop word has
+        # no stemmed form), a prefix when longer than 3 letters. to_tsquery gets \w+ words.
+        tsquery = None
+        for t in terms:
+            word = f"{t}:*" if len(t) > 3 else t
+            either = func.to_tsquery("english", word).op("||")(func.to_tsquery("simple", word))
+            tsquery = either if tsquery is None else tsquery.op("&&")(either)
         search: ColumnElement[Any] = literal_column("archive_stories.search")
         matches = and_(search.op("@@")(tsquery), *self._filters(since))
         base = (select(archive_stories, editions.c.edition,

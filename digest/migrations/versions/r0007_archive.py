@@ -32,11 +32,16 @@ SQLITE_INDEX = (
     "INSERT INTO archive_search(archive_search, rowid, title, summary, source, section_title) "
     "VALUES ('delete', old.id, old.title, old.summary, old.source, old.section_title); END",
 )
+# Each text twice: stemmed ('english': "elections" finds "election") and as written
+# ('simple': stop words such as "who" or "the" stay findable, as they are on SQLite).
 POSTGRES_INDEX = (
     "ALTER TABLE archive_stories ADD COLUMN search tsvector GENERATED ALWAYS AS ("
-    "setweight(to_tsvector('english', coalesce(title, '')), 'A') || "
-    "setweight(to_tsvector('english', coalesce(summary, '')), 'B') || "
+    "setweight(to_tsvector('english', coalesce(title, '')) || "
+    "to_tsvector('simple', coalesce(title, '')), 'A') || "
+    "setweight(to_tsvector('english', coalesce(summary, '')) || "
+    "to_tsvector('simple', coalesce(summary, '')), 'B') || "
     "setweight(to_tsvector('english', coalesce(source, '') || ' ' || "
+    "coalesce(section_title, '')) || to_tsvector('simple', coalesce(source, '') || ' ' || "
     "coalesce(section_title, '')), 'C')) STORED",
     "CREATE INDEX ix_archive_stories_search ON archive_stories USING GIN (search)",
 )
