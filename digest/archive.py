@@ -4,7 +4,8 @@ latest, and the search over their stories. What is public is decided here: nothi
 `archive.public` is false, nothing before `archive.from`, never an edition that was only
 previewed or frozen and not sent.
 
-Renders nothing and speaks no HTTP (digest.web and digest.archive_site do); reads the store.
+Renders nothing and speaks no HTTP (digest.web.archive and digest.web.export do); reads the
+store.
 """
 
 from __future__ import annotations

@@ -511,6 +511,77 @@ def web_snippet(state: State) -> None:
 </form>""")
 
 
+@cli.group("archive")
+def archive_group() -> None:
+    """The archive of sent editions: export it as static files, search it (`digest serve`
+    publishes it too, with its feeds and search).
+
+    \b
+    Examples:
+      digest archive build --out site/
+      digest archive search "chip lagos"
+    """
+
+
+@archive_group.command("build")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
+              required=True, help="The folder to write (replaced whole by the new export).")
+@click.pass_obj
+def archive_build(state: State, out: Path) -> None:
+    """Write the public archive as files for any static host: index.html and page/N/, one
+    editions/DATE/index.html per sent edition, feed.atom, feed.json, sitemap.xml, robots.txt
+    and static/digest.css. Needs web.base_url (the absolute links of the feeds and sitemap)
+    and archive.public; the search stays on the service (its form points at base_url).
+
+    \b
+    Example:
+      digest archive build --out /var/www/brief
+    """
+    from digest.web.export import export_archive
+
+    with state.app() as app:
+        done = export_archive(app, out)
+    click.echo(f"{done.out}: {done.files} files ({done.editions} editions, {done.pages} index "
+               "pages)")
+
+
+@archive_group.command("search")
+@click.argument("query")
+@click.option("--page", type=click.IntRange(1, 10_000), default=1, show_default=True,
+              help="Which page of 20 hits.")
+@FORMAT_TABLE_JSON
+@click.pass_obj
+def archive_search(state: State, query: str, page: int, fmt: str) -> None:
+    """Search the stories of the sent editions (every word must match), best first; each hit
+    with its edition and its address in the archive.
+
+    \b
+    Examples:
+      digest archive search "chip lagos"
+      digest archive search election --page 2 --format json
+    """
+    from digest.web.archive import story_path
+
+    with state.app() as app:
+        found = app.archive.search(query, page)
+        base = app.settings.web.base_url
+        source = app.settings.source
+    if found is None:
+        raise UsageError(f"{source}: archive.public is false: the archive is not searchable")
+    hits = [{"edition": h.edition.isoformat(), "section": h.section_id, "title": h.title,
+             "source": h.source, "summary": h.summary, "url": h.url,
+             "archive_url": f"{base}/{story_path(h.edition, h.position)}" if base
+             else story_path(h.edition, h.position)} for h in found.items]
+    if fmt == "json":
+        _dump(hits)
+        return
+    count = f"{found.total} {'story' if found.total == 1 else 'stories'} found"
+    _wide_table(f"{count} (page {found.number} of {found.pages})",
+                ("edition", "section", "title", "source", "archive"),
+                [(h["edition"], Text(h["section"]), Text(h["title"]), Text(h["source"]),
+                  Text(h["archive_url"])) for h in hits])
+
+
 @cli.command()
 @FORMAT_TABLE_JSON
 @click.option("--check", is_flag=True,

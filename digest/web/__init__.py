@@ -1,7 +1,7 @@
-"""The reader-facing web service (issue 18), a driver: HTTP in, `app.readers` called, pages and
-JSON out. It never opens the store (no `.store`, no digest.store, digest.schema or
-digest.migrate): everything it knows and changes goes through the `Readers` use case, and the
-settings it reads are `app.settings`.
+"""The reader-facing web service (issues 18 and 19), a driver: HTTP in, `app.readers` and
+`app.archive` called, pages, feeds and JSON out. It never opens the store (no `.store`, no
+digest.store, digest.schema or digest.migrate): everything it knows and changes goes through the
+`Readers` and `Archive` use cases, and the settings it reads are `app.settings`.
 
     make_web_app(app)             the ASGI application (Starlette)
     serve(app, host=, port=)      run it under uvicorn until a signal stops it (`digest serve`)
@@ -10,7 +10,9 @@ settings it reads are `app.settings`.
 Modules: `app` (routes and what each page does), `forms` (reading request bodies: size, type,
 fields, tokens, CSRF), `limits` (the client's address and its rate limits), `guard` (headers
 on every answer, body limit, the 500 page), `pages` (Jinja2 templates from templates/web),
-`openapi` (the JSON endpoints described), `server` (uvicorn).
+`openapi` (the JSON endpoints described), `server` (uvicorn); the archive (issue 19):
+`archive` (every archive page and document as a string), `archive_routes` (its addresses),
+`feeds` (Atom, JSON Feed, sitemap, robots.txt), `export` (`digest archive build`).
 """
 
 from __future__ import annotations

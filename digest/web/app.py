@@ -2,8 +2,8 @@
 each button makes. No GET changes anything (mail scanners follow every link); every POST from a
 page carries the CSRF token, except the one-click unsubscribe (RFC 8058: a mail provider posts
 it, with no cookie) and the JSON subscribe (a browser cannot send JSON to another site without
-a CORS preflight, which is never allowed here). Only `app.readers` and `app.settings` are used,
-never the store.
+a CORS preflight, which is never allowed here). Only `app.readers`, `app.archive` (its pages:
+digest.web.archive_routes) and `app.settings` are used, never the store.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from digest.models import Reader, ReaderSource, ReaderStatus
 from digest.readers import MAX_NAME, Readers
 from digest.tokens import MAX_TOKEN, Purpose, TokenError
 from digest.web import forms
+from digest.web.archive import ArchiveSite
+from digest.web.archive_routes import ArchiveRoutes
 from digest.web.forms import Fields, InputError
 from digest.web.guard import Guard
 from digest.web.limits import Throttled, client_address, throttle
@@ -64,8 +66,11 @@ def make_web_app(app: App) -> Starlette:
             "web: the web service needs base_url and secret (${DIGEST_WEB_SECRET})"])
     pages = Pages(settings)
     site = Site(app.readers, settings, pages)
+    archive = ArchiveRoutes(ArchiveSite(app.archive, settings, pages))
+    # `/` is the archive's index when it is public (issue 19), else the subscribe page
     routes = [
-        Route("/", site.home, methods=["GET"]),
+        Route("/", archive.home if settings.archive.public else site.home, methods=["GET"]),
+        *archive.routes(),
         Route("/subscribe", site.subscribe, methods=["GET", "POST"]),
         Route("/confirm", site.confirm, methods=["GET", "POST"]),
         Route("/unsubscribe", site.unsubscribe, methods=["GET", "POST"]),
