@@ -23,7 +23,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, os.fspath(HERE.parent))  # the repo, for `digest` without an install
 
-import big_feed  # noqa: E402  (bench/ is sys.path[0] when run as a script)
+import archive  # noqa: E402  (bench/ is sys.path[0] when run as a script)
+import big_feed  # noqa: E402
 import dedupe  # noqa: E402
 import delivery  # noqa: E402
 import http_clients  # noqa: E402
@@ -39,7 +40,7 @@ import web  # noqa: E402
 BENCHES: dict[str, Any] = {
     "http_clients": http_clients, "parse": parse, "poll": poll, "dedupe": dedupe,
     "sections": sections, "render": render, "delivery": delivery, "store": store,
-    "instances": instances, "big_feed": big_feed, "web": web,
+    "instances": instances, "big_feed": big_feed, "web": web, "archive": archive,
 }
 
 
@@ -79,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         "instances": instances.bench,  # PostgreSQL skipped, said so, when it does not answer
         "big_feed": big_feed.bench,
         "web": web.bench,  # PostgreSQL skipped, said so, when it does not answer
+        "archive": archive.bench,  # PostgreSQL skipped, said so, when it does not answer
     }
     titles = {
         "http_clients": "HTTP clients (server sleeps 100 ms per GET)",
@@ -98,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         "web": f"the readers' web service: {web.REQUESTS:,} one-click unsubscribes over two "
                "`digest serve` processes on SQLite and PostgreSQL, a bare Starlette peer; a "
                "subscribe flood",
+        "archive": f"the archive's search over {archive.EDITIONS} weekly editions on SQLite and "
+                   f"PostgreSQL, {archive.QUERIES:,} queries, a LIKE scan as the floor",
     }
     done: dict[str, Any] = {}
     for k, name in enumerate(chosen, 1):
