@@ -363,6 +363,9 @@ def hostile_stories() -> list[dict[str, Any]]:
                              item.findtext("description") or "",
                              image=link, also=[{"source": "<script>alert('s')</script>",
                                                 "url": link}]))
+    # and a link no URL parser takes (urlsplit raises on it): no link, never a 500
+    stories.append(story("A broken bracket", "http://[::1", "x", image="https://[::1",
+                         also=[{"source": "Odd", "url": "http://[::1"}]))
     return stories
 
 

@@ -52,8 +52,12 @@ def root_of(path: str) -> str:
 def web_url(value: object) -> bool:
     """Only http(s) URLs become links (the models guarantee it; a frozen payload is kept
     forever, so it is checked again where it becomes an href)."""
-    return isinstance(value, str) and urlsplit(value).scheme in ("http", "https") and \
-        value.isprintable()
+    if not isinstance(value, str) or not value.isprintable():
+        return False
+    try:
+        return urlsplit(value).scheme in ("http", "https")
+    except ValueError:  # "http://[::1": not a URL at all
+        return False
 
 
 def longdate(day: date) -> str:
