@@ -131,7 +131,7 @@ def view_url(settings: Settings) -> str | None:
     if settings.email.view_url:
         return settings.email.view_url
     base = settings.web.base_url
-    return f"{base}/editions/{{edition}}" if base and settings.archive.public else None
+    return f"{base}/editions/{{edition}}/" if base and settings.archive.public else None
 
 
 def make_reports(settings: Settings, *, clock: Clock = utc_now) -> Reports:

@@ -155,7 +155,7 @@ def test_atom_feed_reads_back_newest_first_with_first_send_times(
     entries = parsed.entries
     assert [e.title for e in entries] == [HOSTILE, "The Brief: Elections in Accra",
                                           "The Brief: Chips in Lagos"]
-    assert [e.link for e in entries] == [f"{BASE}/editions/{d}"
+    assert [e.link for e in entries] == [f"{BASE}/editions/{d}/"
                                          for d in ("2026-12-07", "2026-11-30", "2026-11-16")]
     assert [e.id for e in entries] == [f"tag:news.example.org,2026:edition/{d}"
                                        for d in ("2026-12-07", "2026-11-30", "2026-11-16")]
@@ -211,11 +211,11 @@ def test_atom_ids_keep_a_base_path_apart_and_fall_back_to_the_url(
     parsed = parse_atom(atom_feed(settings(base_url="https://example.org/brief/"), archive,
                                   content=content))
     assert parsed.entries[1].id == "tag:example.org,2026:brief/edition/2026-11-30"
-    assert parsed.entries[1].link == "https://example.org/brief/editions/2026-11-30"
+    assert parsed.entries[1].link == "https://example.org/brief/editions/2026-11-30/"
     assert parsed.feed.id == "https://example.org/brief/"
     parsed = parse_atom(atom_feed(settings(base_url="http://[::1]:8080"), archive,
                                   content=content))
-    assert parsed.entries[1].id == "http://[::1]:8080/editions/2026-11-30"
+    assert parsed.entries[1].id == "http://[::1]:8080/editions/2026-11-30/"
 
 
 def test_an_edition_never_sent_is_dated_when_it_was_made() -> None:
@@ -254,7 +254,7 @@ def test_json_feed_matches_the_json_feed_1_1_schema(archive: list[ArchivedEditio
         "feed_url": BASE + "/feed.json", "language": "de",
         "authors": [{"name": "The Brief <& \"friends\">"}]}
     items = document["items"]
-    assert [i["id"] for i in items] == [f"{BASE}/editions/{d}"
+    assert [i["id"] for i in items] == [f"{BASE}/editions/{d}/"
                                         for d in ("2026-12-07", "2026-11-30", "2026-11-16")]
     assert [i["url"] for i in items] == [i["id"] for i in items]
     assert [i["title"] for i in items] == [e.subject for e in archive]

@@ -130,8 +130,9 @@ def robots_txt(base_url: str) -> str:
 
 
 def edition_url(base_url: str, day: date) -> str:
-    """Where an edition is on the web: `{base_url}/editions/YYYY-MM-DD`."""
-    return f"{base_url}/editions/{day.isoformat()}"
+    """Where an edition is on the web: `{base_url}/editions/YYYY-MM-DD/` (the page's own
+    address, as the static export writes it; without the slash it is a redirect)."""
+    return f"{base_url}/editions/{day.isoformat()}/"
 
 
 # --- helpers ---
