@@ -13,7 +13,6 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from email.utils import parseaddr
 from pathlib import Path
 
 from digest import classify, dedupe, rank
@@ -37,6 +36,7 @@ from digest.parse import cut_text
 from digest.refresh import Poller
 from digest.render import Renderer, template_dir
 from digest.schedule import next_send, send_time_on
+from digest.send import unsubscribe_mailto
 from digest.store import FrozenEdition, Store
 
 ELSEWHERE_MAX_STORIES = 5
@@ -208,7 +208,7 @@ class Editions:
         html`): the holes where each reader's own links go get links that work for anyone:
         unsubscribing by mail to the sender, and the subscribe page (or the mail link again)
         for the preferences."""
-        mailto = f"mailto:{parseaddr(self.settings.delivery.from_)[1]}?subject=unsubscribe"
+        mailto = unsubscribe_mailto(self.settings.delivery.from_)
         base = self.settings.web.base_url
         return part.replace(UNSUBSCRIBE_PLACEHOLDER, mailto).replace(
             PREFERENCES_PLACEHOLDER, f"{base}/subscribe" if base else mailto)

@@ -160,12 +160,11 @@ class Readers:
             exact = self.store.reader(key)
             found = [exact] if exact is not None else self.store.readers_any_case(key)
             if not found:
-                self.store.add_reader(NewReader(
+                added = self.store.add_reader(NewReader(
                     address.strip(), key, ReaderStatus.UNSUBSCRIBED, ReaderSource.COMMAND),
                     now=now)
-                found = [r for r in [self.store.reader(key)] if r is not None]
-                for reader in found:
-                    self.store.update_reader(reader.id, now=now, **ended)
+                if added is not None:  # (None: added meanwhile by another process)
+                    self.store.update_reader(added.id, now=now, **ended)
                 done.append((address, True))
                 continue
             newly = False

@@ -108,7 +108,7 @@ class Letter:
         self.edition = edition
         self.list_id = list_id
         self.unsubscribe = unsubscribe or Unsubscribe()
-        self.mailto = f"mailto:{self.sender}?subject=unsubscribe"
+        self.mailto = unsubscribe_mailto(sender)
         self._domain = self.sender.rpartition("@")[2]
         self._head = b"".join((_header("Subject", rendered.subject),
                                _header("From", sender, utf8=not self.sender.isascii()),
@@ -241,6 +241,11 @@ def _qp_link(link: str) -> bytes:
         cut = 72 if b"=" not in last[70:72] else last.rindex(b"=", 70, 72)
         lines[-1:] = [last[:cut], last[cut:]]
     return b"=\r\n".join(lines)
+
+
+def unsubscribe_mailto(sender: str) -> str:
+    """The mailto link that unsubscribes by writing to the sender (RFC 2369)."""
+    return f"mailto:{parseaddr(sender)[1]}?subject=unsubscribe"
 
 
 def list_id(title: str, sender: str) -> str:

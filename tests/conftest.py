@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
@@ -440,3 +441,19 @@ def smtp_server() -> Iterator[SmtpServer]:
     server = start_server()
     yield server
     server.controller.stop()
+
+
+@contextmanager
+def headless_chromium() -> Iterator[Any]:
+    """Debian's chromium, headless, driven by Playwright (no browser download): the browser,
+    closed afterwards. Callers skip first where `shutil.which("chromium")` or Playwright is
+    missing."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"),
+                                    args=["--no-sandbox"])  # root in CI: no user namespace
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from conftest import REPO, WriteConfig, free_port
+from conftest import REPO, WriteConfig, free_port, headless_chromium
 from digest.app import App, make_app
 from digest.config import load_settings
 from digest.models import DeliveryStatus
@@ -23,7 +23,7 @@ from digest.store import Outcome
 from digest.web import RunningServer, run_in_thread
 
 CHROMIUM = shutil.which("chromium")
-playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
 pytestmark = [
     pytest.mark.slow,
@@ -82,24 +82,20 @@ def test_no_archive_page_is_wider_than_the_window(
     _, server = site
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     pages = {"index": "/", "edition": "/editions/2026-11-30/", "search": "/search?q=chips+rails"}
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            context = browser.new_context(viewport={"width": width, "height": 900},
-                                          java_script_enabled=False)
-            page = context.new_page()
-            for name, path in pages.items():
-                answer = page.goto(server.url + path)
-                assert answer is not None and answer.status == 200, path
-                assert page.get_by_role("heading", level=1).count() == 1
-                if name == "search":
-                    assert page.locator("a[href*='#story-']").count() > 0  # hits, linked
-                # JavaScript is off for the page; Playwright's own evaluation still runs
-                wide = page.evaluate("document.documentElement.scrollWidth")
-                assert wide <= width, f"{path} at {width} px is {wide} px wide"
-                page.screenshot(path=str(ARTIFACTS / f"archive-{name}-{width}.png"),
-                                full_page=True)
-        finally:
-            browser.close()
+    with headless_chromium() as browser:
+        context = browser.new_context(viewport={"width": width, "height": 900},
+                                      java_script_enabled=False)
+        page = context.new_page()
+        for name, path in pages.items():
+            answer = page.goto(server.url + path)
+            assert answer is not None and answer.status == 200, path
+            assert page.get_by_role("heading", level=1).count() == 1
+            if name == "search":
+                assert page.locator("a[href*='#story-']").count() > 0  # hits, linked
+            # JavaScript is off for the page; Playwright's own evaluation still runs
+            wide = page.evaluate("document.documentElement.scrollWidth")
+            assert wide <= width, f"{path} at {width} px is {wide} px wide"
+            page.screenshot(path=str(ARTIFACTS / f"archive-{name}-{width}.png"),
+                            full_page=True)
     assert all((ARTIFACTS / f"archive-{n}-{width}.png").stat().st_size > 1000 for n in pages)
 

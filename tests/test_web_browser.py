@@ -29,6 +29,7 @@ from conftest import (
     HANG,
     SmtpServer,
     free_port,
+    headless_chromium,
     rss_feed,
     store_demo_items,
     wait_until,
@@ -39,7 +40,7 @@ from digest.models import ReaderStatus
 from digest.web import RunningServer, run_in_thread
 
 CHROMIUM = shutil.which("chromium")
-playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
 pytestmark = [
     pytest.mark.slow,
@@ -100,29 +101,25 @@ def test_a_reader_signs_up_in_a_browser_gets_the_edition_and_leaves_with_one_cli
         site: tuple[Path, RunningServer], smtp_server: SmtpServer) -> None:
     config, server = site
     zoe = "zoe@example.org"
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            page = browser.new_context(java_script_enabled=False).new_page()
-            page.goto(f"{server.url}/subscribe")
-            page.get_by_label("Email address").fill(zoe)
-            page.get_by_label("Name").fill("Zoe")
-            for section in ("Africa", "Europe"):  # she wants Tech only
-                page.get_by_label(section, exact=True).uncheck()
-            page.get_by_role("button", name="Subscribe").click()
-            assert page.get_by_role("heading", level=1).inner_text() == "Check your inbox"
+    with headless_chromium() as browser:
+        page = browser.new_context(java_script_enabled=False).new_page()
+        page.goto(f"{server.url}/subscribe")
+        page.get_by_label("Email address").fill(zoe)
+        page.get_by_label("Name").fill("Zoe")
+        for section in ("Africa", "Europe"):  # she wants Tech only
+            page.get_by_label(section, exact=True).uncheck()
+        page.get_by_role("button", name="Subscribe").click()
+        assert page.get_by_role("heading", level=1).inner_text() == "Check your inbox"
 
-            wait_until(lambda: messages_to(smtp_server, zoe), "the confirmation email")
-            [confirmation] = messages_to(smtp_server, zoe)
-            assert confirmation["Subject"] == "Confirm your subscription to The Weekly Brief (demo)"
-            [link] = re.findall(r"http://127\.0\.0\.1:\d+/confirm\?token=\S+",
-                                text_of(confirmation))
-            page.goto(link)  # a link scanner would stop here: nothing has changed yet
-            assert reader_status(config, zoe) is ReaderStatus.PENDING
-            page.get_by_role("button").first.click()
-            assert "in" in page.get_by_role("heading", level=1).inner_text().lower()
-        finally:
-            browser.close()
+        wait_until(lambda: messages_to(smtp_server, zoe), "the confirmation email")
+        [confirmation] = messages_to(smtp_server, zoe)
+        assert confirmation["Subject"] == "Confirm your subscription to The Weekly Brief (demo)"
+        [link] = re.findall(r"http://127\.0\.0\.1:\d+/confirm\?token=\S+",
+                            text_of(confirmation))
+        page.goto(link)  # a link scanner would stop here: nothing has changed yet
+        assert reader_status(config, zoe) is ReaderStatus.PENDING
+        page.get_by_role("button").first.click()
+        assert "in" in page.get_by_role("heading", level=1).inner_text().lower()
     assert reader_status(config, zoe) is ReaderStatus.ACTIVE
 
     out = send(config, DEMO_EDITION, "--no-fetch")

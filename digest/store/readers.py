@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from digest.addresses import forget_hash
 from digest.errors import StoreError
 from digest.models import Consent, Reader, ReaderSource, ReaderStatus
-from digest.schema import forgotten_readers, rate_limits, readers
+from digest.schema import deliveries, forgotten_readers, rate_limits, readers
 from digest.store.base import StoreBase, _db_time, _insert_ignore, _utc
 
 CONFIG_CONSENT = "listed by the operator in feeds.yaml recipients"
@@ -86,7 +86,8 @@ def _reader(r: Row[Any]) -> Reader:
         updated_at=_utc(r.updated_at))
 
 
-def _consent_values(consent: Consent | None) -> dict[str, Any]:
+def consent_values(consent: Consent | None) -> dict[str, Any]:
+    """The columns of a consent record (for update_reader too)."""
     if consent is None:
         return {"consent_at": None, "consent_ip": None, "consent_form": None,
                 "consent_text": None}
@@ -99,7 +100,7 @@ def _new_row(new: NewReader, now: datetime) -> dict[str, Any]:
             "status": new.status.value, "sections": _sections_json(new.sections),
             "source": new.source.value, "created_at": _db_time(now), "updated_at": _db_time(now),
             "confirmed_at": _db_time(now) if new.status is ReaderStatus.ACTIVE else None,
-            "paused": False, "in_config": False, **_consent_values(new.consent)}
+            "paused": False, "in_config": False, **consent_values(new.consent)}
 
 
 class ReadersStore(StoreBase):
@@ -221,8 +222,6 @@ class ReadersStore(StoreBase):
         """Erase a reader: their row and their address in the send history go, a hash of the
         address stays (GDPR article 17). True when there was a reader or a history to erase;
         the hash is kept either way."""
-        from digest.schema import deliveries
-
         digest_hash = forget_hash(key)
         with self._tx() as conn:
             address = conn.execute(select(readers.c.address).where(
@@ -359,11 +358,6 @@ def _column_value(name: str, value: Any) -> Any:
     if name == "consent":
         raise TypeError("set consent_at, consent_ip, consent_form and consent_text")
     return value
-
-
-def consent_values(consent: Consent | None) -> dict[str, Any]:
-    """The columns of a consent record, for update_reader."""
-    return _consent_values(consent)
 
 
 def _chunks(values: list[str], size: int) -> Iterable[list[str]]:

@@ -18,11 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from digest.archive import Archive, ArchivedEdition, Page
 from digest.config import Settings
 from digest.models import Edition, Section, Story
+from digest.parse import safe_url
 from digest.render import summarize
 from digest.web.feeds import atom_feed, json_feed, robots_txt, sitemap
 from digest.web.pages import Pages
@@ -50,14 +51,9 @@ def root_of(path: str) -> str:
 
 
 def web_url(value: object) -> bool:
-    """Only http(s) URLs become links (the models guarantee it; a frozen payload is kept
-    forever, so it is checked again where it becomes an href)."""
-    if not isinstance(value, str) or not value.isprintable():
-        return False
-    try:
-        return urlsplit(value).scheme in ("http", "https")
-    except ValueError:  # "http://[::1": not a URL at all
-        return False
+    """Whether a stored link may become an href: what parse.safe_url keeps (the models
+    guarantee it; a frozen payload is kept forever, so it is checked again here)."""
+    return isinstance(value, str) and safe_url(value) is not None
 
 
 def longdate(day: date) -> str:
