@@ -38,18 +38,26 @@ vectors: $(STAMP)
 	@test -f $(VECTORS)/html5lib-1.1.tar.gz || { echo 'setuptools<70' > $(VECTORS)/build.txt && \
 	  PIP_CONSTRAINT=$(CURDIR)/$(VECTORS)/build.txt $(PIP_VECTORS) html5lib==1.1 >/dev/null 2>&1; } || \
 	  echo "could not download html5lib 1.1's sdist: the URL test-vector test will skip"
+	@test -f $(VECTORS)/flufl.bounce-4.0.tar.gz || $(PIP_VECTORS) flufl.bounce==4.0 >/dev/null 2>&1 || \
+	  echo "could not download flufl.bounce 4.0's sdist: the real-bounce test will skip"
 
 demo: $(STAMP)
 	$(BIN)/digest --config $(DEMO) build --preview --edition $(DEMO_EDITION)
 
-# The browser tests need Debian's chromium: installed here when missing and possible (root with
-# apt-get); otherwise they skip, and the rest of the suite runs as before.
+# Real peers for some tests, from Debian's packages: chromium (browser tests), spamassassin (the
+# demo's spam score) and dovecot-imapd (the bounce mailbox). Installed here when missing and
+# possible (root with apt-get); otherwise those tests skip with a reason and the rest runs.
+PEERS := chromium:chromium spamassassin:spamassassin dovecot:dovecot-imapd
 test: $(STAMP) vectors
-	@command -v chromium >/dev/null 2>&1 || { \
+	@missing=""; for peer in $(PEERS); do \
+	  command -v "$${peer%%:*}" >/dev/null 2>&1 || test -x "/usr/sbin/$${peer%%:*}" || \
+	    missing="$$missing $${peer#*:}"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
-	     { apt-get update -qq && apt-get install -y -qq chromium; } >/dev/null 2>&1; \
-	  then echo "installed chromium for the browser tests"; \
-	  else echo "chromium not installed: the browser tests will skip"; fi; }
+	     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; } \
+	       >/dev/null 2>&1; \
+	  then echo "installed$$missing for the tests that use them"; \
+	  else echo "not installed:$$missing; the tests that need them will skip"; fi; fi
 	$(BIN)/python -m pytest -q
 	@if [ -n "$$DIGEST_TEST_DATABASE_URL" ]; then \
 	  echo "the app, CLI and daemon tests again, on PostgreSQL ($$DIGEST_TEST_DATABASE_URL)"; \

@@ -52,6 +52,17 @@ class ReaderStatus(StrEnum):
     COMPLAINED = "complained"  # marked a message as spam (issue 20)
 
 
+class BounceKind(StrEnum):
+    """What came back about a message (issue 20): from the SMTP server at send time, the bounce
+    mailbox (DSN, ARF, a mailto unsubscribe) or a provider's webhook."""
+
+    HARD = "hard"  # permanent: the address does not exist or refuses mail (5xx)
+    SOFT = "soft"  # transient: mailbox full, server busy (4xx); counted over a period
+    COMPLAINT = "complaint"  # the reader marked it as spam (ARF, a provider's report)
+    UNSUBSCRIBE = "unsubscribe"  # a mail to the signed List-Unsubscribe mailto address
+    OTHER = "other"  # nothing to act on: an auto-reply, a delay warning, unreadable
+
+
 class ReaderSource(StrEnum):
     """How a reader came to be in the store."""
 
@@ -101,10 +112,13 @@ class Reader:
 
 @dataclass(frozen=True, slots=True)
 class ReaderLinks:
-    """A reader's own signed links, put into each message they are sent."""
+    """A reader's own signed links, put into each message they are sent: the web service's
+    pages (None without it), and the bounce mailbox's addresses (None without one)."""
 
-    unsubscribe: str
-    preferences: str
+    unsubscribe: str | None = None
+    preferences: str | None = None
+    envelope: str | None = None  # the envelope sender: bounces come back to it (VERP)
+    mailto: str | None = None  # List-Unsubscribe's mailto address
 
 
 @dataclass(frozen=True, slots=True)
