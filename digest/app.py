@@ -15,6 +15,8 @@ is `Poller.sync_feeds`, a step of the commands that poll or build, and `recipien
     readers      digest.readers.Readers         the audience: join, choose, leave; the operator's
                                                 commands; `recipients:` synced
     archive      digest.archive.Archive         the sent editions on the web, and their search
+    bounces      digest.bounces.Bounces         bounces and complaints: at send time, the
+                                                bounce mailbox, the providers' webhooks
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ from digest.store import Store
 # feedparser) are imported in make_app, not here: `digest status --check` (Docker, every
 # minute) and `digest db` wire only the light ones.
 if TYPE_CHECKING:
+    from digest.bounces import Bounces
     from digest.delivery import Deliverer
+    from digest.dkimsign import DkimKey
     from digest.editions import Editions
     from digest.fetch import FetchLimits
     from digest.publish import Publisher
@@ -68,6 +72,7 @@ class App:
     instances: Instances
     readers: Readers
     archive: Archive
+    bounces: Bounces
 
     def close(self) -> None:
         self.store.close()
@@ -80,13 +85,14 @@ def make_app(
 ) -> App:
     """Wire the collaborators for one configuration (the store opened on its database unless
     one is given; the transport the config names unless one is given)."""
+    from digest.bounces import Bounces
     from digest.delivery import Deliverer, Letters
     from digest.editions import Editions
     from digest.errors import ConfigError, RenderError
     from digest.features import Analyser
     from digest.lexicon import section_lexicon
     from digest.publish import Publisher
-    from digest.readers import Readers
+    from digest.readers import Readers, verp
     from digest.refresh import Poller, fetch_limits
     from digest.render import Renderer
     from digest.send import Unsubscribe, list_id
@@ -99,21 +105,24 @@ def make_app(
                             preferences=settings.web.links, postal_address=e.postal_address)
     except RenderError as error:  # a subject template that does not parse: a config error
         raise ConfigError(settings.source, [str(error)]) from error
+    sign = dkim_signer(settings, clock)
     store = store if store is not None else Store(settings.database)
     lexicon = section_lexicon(settings.sections)
     analyser = Analyser(lexicon)
     d = settings.delivery
     secret = d.unsubscribe_secret
     letters = Letters(d.from_, list_id(settings.title, d.from_), Unsubscribe(
-        d.unsubscribe_url, secret.get_secret_value().encode() if secret else b""))
+        d.unsubscribe_url, secret.get_secret_value().encode() if secret else b""),
+        reply_to=e.reply_to, sign=sign)
     poller = Poller(settings, store, analyser=analyser, limits=limits or fetch_limits(settings),
                     clock=clock, random=random or Random())
     editions = Editions(settings, store, poller=poller, renderer=renderer, lexicon=lexicon,
                         analyser=analyser, letters=letters, clock=clock)
     transports = transport or (lambda: configured_transport(settings))
     readers = Readers(settings, store, clock=clock, transport=transports)
+    bounces = Bounces(settings, store, clock=clock, verp=verp(settings))
     deliverer = Deliverer(store, d, readers.audience, transport=transports, links=readers.links,
-                          letters=letters, clock=clock, sleep=sleep,
+                          letters=letters, clock=clock, sleep=sleep, on_bounce=bounces.at_send,
                           render=lambda edition, sections: renderer.render(edition,
                                                                            sections=sections))
     return App(settings=settings, clock=clock, store=store, poller=poller, editions=editions,
@@ -121,7 +130,7 @@ def make_app(
                reports=Reports(settings, store, clock=clock),
                housekeeping=Housekeeping(settings, store, clock=clock),
                instances=Instances(store, clock=clock), readers=readers,
-               archive=Archive(settings, store))
+               archive=Archive(settings, store), bounces=bounces)
 
 
 def view_url(settings: Settings) -> str | None:
@@ -132,6 +141,57 @@ def view_url(settings: Settings) -> str | None:
         return settings.email.view_url
     base = settings.web.base_url
     return f"{base}/editions/{{edition}}/" if base and settings.archive.public else None
+
+
+def dkim_signer(settings: Settings, clock: Clock) -> Callable[[bytes], bytes] | None:
+    """`delivery.dkim`'s signer, or None; a key that cannot be used is a configuration
+    error."""
+    dkim = settings.delivery.dkim
+    if dkim is None:
+        return None
+    from digest.dkimsign import DkimError, DkimSigner
+    from digest.errors import ConfigError
+
+    key = dkim_key(settings)
+    assert key is not None
+    try:
+        return DkimSigner(key, domain=dkim_domain(settings), selector=dkim.selector,
+                          clock=clock).sign
+    except DkimError as error:
+        raise ConfigError(settings.source, [str(error)]) from error
+
+
+def dkim_domain(settings: Settings) -> str:
+    """The DKIM signing domain: `delivery.dkim.domain`, else the From address's."""
+    from email.utils import parseaddr
+
+    dkim = settings.delivery.dkim
+    return (dkim.domain if dkim and dkim.domain
+            else parseaddr(settings.delivery.from_)[1].rpartition("@")[2])
+
+
+def dkim_key(settings: Settings) -> DkimKey | None:
+    """`delivery.dkim`'s private key, read from its file or the environment (None without
+    DKIM); ConfigError naming where it came from when it cannot be used."""
+    dkim = settings.delivery.dkim
+    if dkim is None:
+        return None
+    from digest.dkimsign import DkimError, load_key
+    from digest.errors import ConfigError
+
+    try:
+        if dkim.key_file is not None:
+            source = f"delivery.dkim.key_file {dkim.key_file}"
+            try:
+                with open(dkim.key_file, "rb") as f:
+                    pem = f.read(1024 * 1024)
+            except OSError as e:
+                raise DkimError(f"{source}: cannot read: {e.strerror}") from e
+            return load_key(pem, source=source)
+        assert dkim.key is not None
+        return load_key(dkim.key.get_secret_value().encode(), source="delivery.dkim.key")
+    except DkimError as error:
+        raise ConfigError(settings.source, [str(error)]) from error
 
 
 def make_reports(settings: Settings, *, clock: Clock = utc_now) -> Reports:

@@ -918,7 +918,8 @@ def readers_list(state: State, only: str | None, section: str | None, since: str
 @FORMAT_TABLE_JSON
 @click.pass_obj
 def readers_show(state: State, address: str, fmt: str) -> None:
-    """Show one reader: their record, their consent and every delivery to them.
+    """Show one reader: their record, their consent, what came back about them (bounces,
+    complaints, with the server's words) and every delivery to them.
 
     \b
     Examples:
@@ -932,6 +933,7 @@ def readers_show(state: State, address: str, fmt: str) -> None:
             return
         reader = app.readers.find(address)
         deliveries = app.readers.history(reader)
+        bounces = app.bounces.events(reader)
     lines = [("address", reader.address), ("name", reader.name or ""),
              ("status", _status_of(reader)),
              ("sections", ", ".join(reader.sections) if reader.sections is not None
@@ -951,6 +953,11 @@ def readers_show(state: State, address: str, fmt: str) -> None:
                   ("agreed to", consent.text)]
     for label, value in lines:
         click.echo(f"{label + ':':<11} {value}".rstrip())
+    if bounces:  # the reason a reader stopped getting mail, and what led up to it
+        _wide_table(f"{len(bounces)} bounces and complaints",
+               ("at", "kind", "source", "edition", "reason"), [
+                   (_short(b.at), b.kind.value, b.source, b.edition or "", Text(b.reason))
+                   for b in bounces])
     if not deliveries:
         click.echo("deliveries: none")
         return
@@ -1238,9 +1245,15 @@ def config_check(state: State) -> None:
     Example:
       digest --config feeds.yaml config check
     """
+    from digest.app import dkim_key
+
     settings = state.settings()
+    dkim_key(settings)  # a DKIM key that cannot be read or used: exit 2, naming it
     click.echo(f"{settings.source}: ok ({len(settings.feeds)} feeds, "
                f"{len(settings.sections)} sections, {len(settings.recipients)} recipients)")
+    if settings.delivery.transport == "smtp" and settings.email.postal_address is None:
+        _warn("email.postal_address is not set: CAN-SPAM requires a postal address in every "
+              "message sent (it goes in the footer)")
 
 
 @config.command("schema")
@@ -1254,6 +1267,84 @@ def config_schema() -> None:
     from digest.config import json_schema
 
     click.echo(json_schema())
+
+
+@cli.group("bounces")
+def bounces_group() -> None:
+    """What comes back: bounces and complaints (issue 20).
+
+    A refusal at send time counts at once. Afterwards, delivery reports (DSNs) and
+    complaint reports (ARF) reach the bounce mailbox through each message's signed envelope
+    sender (bounces+TOKEN@domain, `bounces.address`), and mailed unsubscribes through the
+    signed List-Unsubscribe address; `bounces fetch` reads it over IMAP (`digest run` does
+    every bounces.imap.every). Amazon SES and Postmark post theirs to the web service.
+    `bounces.hard_limit` hard or `bounces.soft_limit` soft bounces within
+    `bounces.soft_within` mark a reader bounced; a complaint marks them complained at once.
+    `digest readers show ADDR` shows what came back about a reader.
+
+    \b
+    Examples:
+      digest bounces fetch
+      digest readers show ana@example.org
+    """
+
+
+@bounces_group.command("fetch")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=500, show_default=True,
+              help="Read at most this many messages.")
+@FORMAT_TABLE_JSON
+@click.pass_obj
+def bounces_fetch(state: State, limit: int, fmt: str) -> None:
+    """Read the bounce mailbox once: each new message is acted on, recorded and moved to
+    bounces.imap.done_folder (or flagged), so it is read once.
+
+    \b
+    Examples:
+      digest bounces fetch
+      digest bounces fetch --format json
+    """
+    with state.app() as app:
+        report = app.bounces.fetch(limit=limit)
+    if fmt == "json":
+        _dump([{"kind": h.what, "reader": h.reader, "outcome": h.outcome, "detail": h.detail}
+               for h in report.handled])
+        return
+    if report.handled:
+        _wide_table(f"{len(report.handled)} messages", ("kind", "reader", "outcome", "detail"),
+                    [(h.what, Text(h.reader or ""), h.outcome, Text(h.detail))
+                     for h in report.handled])
+    err.print(report.summary(), highlight=False)
+
+
+@cli.command("dns")
+@FORMAT_TABLE_JSON
+@click.pass_obj
+def dns(state: State, fmt: str) -> None:
+    """Print the DNS records to publish for the configured domains: SPF (the envelope
+    sender's domain), DKIM (delivery.dkim's public key) and DMARC (the From domain), and
+    what in the configuration keeps them from aligning.
+
+    \b
+    Examples:
+      digest dns
+      digest dns --format json
+    """
+    from digest.app import dkim_domain, dkim_key
+    from digest.dnsrecords import records
+
+    settings = state.settings()
+    key = dkim_key(settings)
+    found, warnings = records(settings, dkim_domain=dkim_domain(settings) if key else None,
+                              dkim_value=key.dns_value() if key else None)
+    if fmt == "json":
+        _dump({"records": [{"name": r.name, "type": r.type, "value": r.value,
+                            "purpose": r.purpose} for r in found], "warnings": warnings})
+        return
+    for r in found:
+        click.echo(f"; {r.purpose}")
+        click.echo(r.zone_line())
+    for warning in warnings:
+        _warn(warning)
 
 
 def main(argv: list[str] | None = None) -> int:

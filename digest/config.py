@@ -314,10 +314,25 @@ class EmailSettings(_Frozen):
         None, max_length=300, description="the sender's postal address, shown in every message's "
                                           "footer and on the web pages (CAN-SPAM requires one)")
 
+    reply_to: str | None = Field(
+        None, description="where readers' replies go (the Reply-To header), e.g. "
+                          "'Editors <editors@example.org>'; default: the From address")
+
     @field_validator("postal_address")
     @classmethod
     def _one_line_address(cls, value: str | None) -> str | None:
         return None if value is None else one_line(value)
+
+    @field_validator("reply_to")
+    @classmethod
+    def _valid_reply_to(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        match = _NAMED_ADDRESS.match(one_line(value))
+        if not match:
+            raise ValueError(f"not an address like 'Name <name@example.org>': {value!r}")
+        check_email(match.group("inner") or match.group("bare"))
+        return value
 
     @field_validator("templates")
     @classmethod
@@ -361,6 +376,46 @@ class SmtpSettings(_Frozen):
         return None if value == "" else value
 
 
+_DNS_NAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"
+                       r"(\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+
+
+class DkimSettings(_Frozen):
+    """DKIM signing of every message (issue 20): RSA (2048 bits or more) or Ed25519."""
+
+    selector: str = Field(description="the key's selector: its public key is published at "
+                                      "<selector>._domainkey.<domain> (`digest dns` prints it)")
+    domain: str | None = Field(None, description="the signing domain (d=); default: the From "
+                                                 "address's domain")
+    key_file: str | None = Field(None, description="PEM file of the private key")
+    key: SecretStr | None = Field(None, description="the private key itself (PEM), from the "
+                                                    "environment: ${DIGEST_DKIM_KEY}")
+
+    @field_validator("selector", "domain")
+    @classmethod
+    def _dns_name(cls, value: str | None) -> str | None:
+        if value is not None and not _DNS_NAME.match(value):
+            raise ValueError(f"not a DNS name: {value!r}")
+        return value
+
+    @field_validator("key_file")
+    @classmethod
+    def _key_file_exists(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        path = (_base_dir(info) / _user_path(value)).resolve()
+        if not _is(path, Path.is_file):
+            raise ValueError(f"no such file: {path}")
+        return str(path)
+
+    @model_validator(mode="after")
+    def _one_key(self) -> DkimSettings:
+        if (self.key_file is None) == (self.key is None):
+            raise ValueError("give the private key as key_file or as key (from the "
+                             "environment), one of them")
+        return self
+
+
 class DeliverySettings(_Frozen):
     from_: str = Field(
         "The Weekly Brief <brief@localhost>", alias="from", description="the From header"
@@ -376,6 +431,7 @@ class DeliverySettings(_Frozen):
                           "their address and a signed token (needs unsubscribe_secret)")
     unsubscribe_secret: SecretStr | None = Field(
         None, description="key that signs unsubscribe links: ${DIGEST_UNSUBSCRIBE_SECRET}")
+    dkim: DkimSettings | None = Field(None, description="sign every message with DKIM")
 
     @field_validator("unsubscribe_url")
     @classmethod
@@ -494,6 +550,113 @@ class ArchiveSettings(_Frozen):
     per_page: int = Field(20, ge=1, le=200, description="editions on one page of the index")
 
 
+class ImapSettings(_Frozen):
+    """The bounce mailbox, read over IMAP with TLS (certificates verified)."""
+
+    host: str
+    port: int = Field(993, ge=1, le=65535)
+    security: Literal["tls", "starttls"] = Field(
+        "tls", description="tls (port 993) or starttls (port 143); never plain text")
+    username: str
+    password: SecretStr = Field(description="${DIGEST_IMAP_PASSWORD}")
+    folder: str = "INBOX"
+    done_folder: str | None = Field(
+        "Processed", description="where read messages are moved (created if missing); null: "
+                                 "they stay, flagged $DigestDone")
+    ca_file: str | None = Field(None, description="PEM file of the CA to trust for a private "
+                                                  "server (default: the system's CAs)")
+    timeout: float = Field(30.0, gt=0, le=600, description="seconds, for each IMAP step")
+    every: Duration = Field(timedelta(minutes=15), description="how often `digest run` reads it")
+
+    @field_validator("ca_file")
+    @classmethod
+    def _imap_ca_exists(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        path = (_base_dir(info) / _user_path(value)).resolve()
+        if not _is(path, Path.is_file):
+            raise ValueError(f"no such file: {path}")
+        return str(path)
+
+    @field_validator("every")
+    @classmethod
+    def _imap_every(cls, value: timedelta) -> timedelta:
+        return _at_least_a_minute(value)
+
+
+class SesSettings(_Frozen):
+    """Amazon SES notifications through SNS, POSTed to <web.base_url>/webhooks/ses."""
+
+    topics: tuple[str, ...] = Field(
+        description="the SNS topic ARNs to accept (others are refused)", min_length=1)
+
+    @field_validator("topics")
+    @classmethod
+    def _arns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for arn in value:
+            if not re.fullmatch(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]{1,256}",
+                                arn):
+                raise ValueError(f"not an SNS topic ARN: {arn!r}")
+        return value
+
+
+class PostmarkSettings(_Frozen):
+    """Postmark's bounce and spam-complaint webhooks, POSTed to <web.base_url>/webhooks/postmark
+    with HTTP basic auth (set the same user and password in Postmark's webhook URL)."""
+
+    username: str = Field(min_length=1, max_length=100)
+    password: SecretStr = Field(description="at least 16 characters: "
+                                            "${DIGEST_POSTMARK_PASSWORD}")
+
+    @field_validator("password")
+    @classmethod
+    def _long_password(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters")
+        return value
+
+
+class BouncesSettings(_Frozen):
+    """What comes back about readers' mail (issue 20): bounces at send time, the bounce
+    mailbox, provider webhooks, and when they end a subscription."""
+
+    address: str | None = Field(
+        None, description="the bounce mailbox, e.g. bounces@example.org: each message's "
+                          "envelope sender becomes bounces+<signed token>@example.org (VERP), "
+                          "and the List-Unsubscribe mailto address too")
+    secret: SecretStr | None = Field(
+        None, description="key that signs the bounce addresses, at least 32 characters "
+                          "(default: web.secret): ${DIGEST_BOUNCE_SECRET}")
+    hard_limit: int = Field(1, ge=1, le=100,
+                            description="permanent failures (5xx) that end a subscription")
+    soft_limit: int = Field(5, ge=1, le=1000, description="transient failures (4xx) within "
+                                                          "soft_within that end one")
+    soft_within: Duration = Field(timedelta(days=30), description="the period soft bounces "
+                                                                  "are counted over")
+    imap: ImapSettings | None = Field(None, description="read the bounce mailbox over IMAP "
+                                                        "(`digest bounces fetch`, and `digest "
+                                                        "run` every imap.every)")
+    ses: SesSettings | None = None
+    postmark: PostmarkSettings | None = None
+
+    @field_validator("address")
+    @classmethod
+    def _plain_address(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_email(value)
+            if "+" in value.partition("@")[0]:
+                raise ValueError(f"the local part may not contain '+' (the token goes after "
+                                 f"it): {value!r}")
+        return value
+
+    @field_validator("secret")
+    @classmethod
+    def _long_bounce_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters")
+        return value
+
+
 class Recipient(_Frozen):
     email: str
     sections: tuple[str, ...] | None = Field(None, description="only these section ids")
@@ -531,6 +694,7 @@ class Settings(_Frozen):
     recipients: tuple[Recipient, ...] = ()
     web: WebSettings = WebSettings()
     archive: ArchiveSettings = ArchiveSettings()
+    bounces: BouncesSettings = BouncesSettings()
     source: SkipJsonSchema[str] = Field("", exclude=True)
 
     @field_validator("title")
@@ -570,6 +734,26 @@ class Settings(_Frozen):
             raise ValueError("delivery.unsubscribe_url: not used with web.base_url (the web "
                              "service is the unsubscribe page): remove it")
         return self
+
+    @model_validator(mode="after")
+    def _bounce_key(self) -> Settings:
+        b = self.bounces
+        if b.address and b.secret is None and self.web.secret is None:
+            raise ValueError("bounces.address needs a key to sign with: bounces.secret "
+                             "(${DIGEST_BOUNCE_SECRET}) or web.secret")
+        if (b.ses or b.postmark) and not self.web.base_url:
+            raise ValueError("bounces.ses and bounces.postmark need the web service "
+                             "(web.base_url): the providers post to it")
+        return self
+
+    def bounce_secrets(self) -> tuple[bytes, ...]:
+        """The keys of the signed bounce addresses, newest first (empty: none configured)."""
+        b, w = self.bounces, self.web
+        if b.secret is not None:
+            return (b.secret.get_secret_value().encode(),)
+        if w.secret is None:
+            return ()
+        return tuple(s.get_secret_value().encode() for s in (w.secret, *w.previous_secrets))
 
     @property
     def tz(self) -> ZoneInfo:

@@ -212,6 +212,15 @@ class Daemon:
         self.scheduler.add_job(self._job(self._prune), IntervalTrigger(days=1),
                                id="prune", replace_existing=True, coalesce=True,
                                next_run_time=self.clock() + PRUNE_FIRST, misfire_grace_time=None)
+        imap = s.bounces.imap
+        if imap is not None:  # the bounce mailbox: at start, then every imap.every
+            self.scheduler.add_job(self._job(self._bounces),
+                                   IntervalTrigger(seconds=imap.every.total_seconds()),
+                                   id="bounces", replace_existing=True, coalesce=True,
+                                   max_instances=1, next_run_time=self.clock(),
+                                   misfire_grace_time=None)
+        elif self.scheduler.get_job("bounces") is not None:  # removed by a reload
+            self.scheduler.remove_job("bounces")
 
     def _job(self, work: Callable[[], None]) -> Callable[[], None]:
         def run() -> None:
@@ -274,6 +283,19 @@ class Daemon:
         deleted = self.app.housekeeping.prune()
         self.on_event("prune", f"{deleted} items older than the retention deleted",
                       deleted=deleted)
+
+    def _bounces(self) -> None:
+        """Read the bounce mailbox (issue 20)."""
+        report = self.app.bounces.fetch()
+        if report.handled:
+            counts: dict[str, int] = {}
+            for h in report.handled:
+                counts[h.outcome] = counts.get(h.outcome, 0) + 1
+            self.on_event("bounces", f"bounce mailbox: {report.summary()}", **counts)
+            for h in report.handled:
+                if h.outcome == "ended":
+                    self.on_event("reader_ended", f"{h.reader}: {h.what}: {h.detail}",
+                                  reader=h.reader, kind=h.what)
 
     def _send(self) -> None:
         s = self.app.settings

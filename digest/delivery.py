@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from email.utils import parseaddr
 from time import monotonic
 from typing import Any
 
@@ -24,6 +25,7 @@ from digest.config import DeliverySettings
 from digest.errors import DeliveryError
 from digest.models import (
     DELIVERED,
+    BounceKind,
     DeliveryStatus,
     Edition,
     Reader,
@@ -33,7 +35,7 @@ from digest.models import (
     iso,
 )
 from digest.owner import gone, this_process
-from digest.send import Letter, SmtpPool, Transport, Unsubscribe
+from digest.send import Letter, SmtpPool, Transport, Unsubscribe, new_message_id
 from digest.store import FrozenEdition, HandOver, Outcome, Store, Taken
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,9 @@ RenderSections = Callable[[Edition, Sequence[str] | None], Rendered]
 LetterFor = Callable[[tuple[str, ...] | None], Letter | None]
 # A reader's own links, or None for the configured defaults.
 LinksFor = Callable[[Reader], ReaderLinks | None]
+# Told of each refusal that says something about a reader's address (issue 20): the reader,
+# hard or soft, the server's reply, the edition.
+OnBounce = Callable[[Reader, BounceKind, str, date], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +96,13 @@ class Letters:
     sender: str
     list_id: str
     unsubscribe: Unsubscribe
+    reply_to: str | None = None
+    sign: Callable[[bytes], bytes] | None = None  # DKIM: the signature header of a message
 
     def letter(self, rendered: Rendered, edition: date) -> Letter:
         return Letter(rendered, sender=self.sender, edition=edition.isoformat(),
-                      list_id=self.list_id, unsubscribe=self.unsubscribe)
+                      list_id=self.list_id, unsubscribe=self.unsubscribe,
+                      reply_to=self.reply_to, sign=self.sign)
 
 
 class Deliverer:
@@ -105,7 +113,7 @@ class Deliverer:
         self, store: Store, delivery: DeliverySettings, audience: Callable[[], Sequence[Reader]],
         *, transport: Callable[[], Transport], letters: Letters, clock: Clock,
         links: LinksFor | None = None, render: RenderSections | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = time.sleep, on_bounce: OnBounce | None = None,
     ) -> None:
         self.store = store
         self.delivery = delivery
@@ -116,6 +124,7 @@ class Deliverer:
         self.clock = clock
         self.render = render
         self.sleep = sleep  # waits between messages under delivery.smtp.max_per_second
+        self.on_bounce = on_bounce
         self._last_send = float("-inf")  # when _pace last let a message go (time.monotonic)
 
     def send(self, frozen: FrozenEdition, *, stop: threading.Event | None = None,
@@ -270,8 +279,11 @@ class Deliverer:
                     f"deferred: next try after {iso(retry_after)}")
                 continue
             wanted[address] = (letter, recipient)
+        domain = parseaddr(self.letters.sender)[1].rpartition("@")[2]
+        edition = run.edition.isoformat()
         taken = self.store.take_deliveries(
             edition_id, list(wanted), owner=run.owner, now=now,
+            message_ids={a: new_message_id(edition, domain) for a in wanted},
             stale_before=now - self.delivery.claim_timeout, gone=run.gone,
             retry_now=run.retry_now, unconfirmed=run.resend is not None)
         order = {address: n for n, address in enumerate(wanted)}
@@ -339,11 +351,11 @@ class Deliverer:
         recorded."""
         address = claim.recipient
         resend = run.resend is not None
-        links = self.links(reader) if self.links is not None else None
+        links = (self.links(reader) if self.links is not None else None) or ReaderLinks()
         message = letter.for_recipient(
-            address, message_id=run.resend.get(address) if run.resend is not None else None,
-            unsubscribe=links.unsubscribe if links else None,
-            preferences=links.preferences if links else None)
+            address, message_id=(run.resend.get(address) if run.resend is not None else None)
+            or claim.message_id, unsubscribe=links.unsubscribe,
+            preferences=links.preferences, envelope=links.envelope, mailto=links.mailto)
         mid = message.message_id
         if not resend and claim.attempts > 1 and transport.delivered(message):
             why = "sent before the last run stopped; recorded now"
@@ -384,6 +396,8 @@ class Deliverer:
                                     connection=True) from e
             status = DeliveryStatus.FAILED if e.permanent else DeliveryStatus.DEFERRED
             log.info("delivery to %s %s: %s", address, status.value, e)
+            if e.bounce and self.on_bounce is not None:  # the reader's address refused
+                self.on_bounce(reader, BounceKind(e.bounce), str(e), run.edition)
             retry = (self.clock() + retry_delay(claim.attempts)
                      if status is DeliveryStatus.DEFERRED else None)  # back off, more each time
             return (DeliveryResult(address, status, str(e)),

@@ -50,13 +50,16 @@ class DeliveryError(DigestError):
     """A message could not be handed over; `permanent` says whether retrying can help, and
     `connection` that the transport itself failed (server unreachable, login refused), so no
     later recipient can get through either. `unconfirmed`: the connection was lost after the
-    message was handed over, so the server may have it (not to be sent again)."""
+    message was handed over, so the server may have it (not to be sent again). `bounce`: what
+    the refusal says about the recipient's address (a models.BounceKind value, "hard" or
+    "soft"), or None when it says nothing about it (our sender refused, the session failed)."""
 
     def __init__(self, message: str, *, permanent: bool, connection: bool = False,
-                 unconfirmed: bool = False) -> None:
+                 unconfirmed: bool = False, bounce: str | None = None) -> None:
         self.permanent = permanent
         self.connection = connection
         self.unconfirmed = unconfirmed
+        self.bounce = bounce
         super().__init__(message)
 
 

@@ -34,7 +34,7 @@ from digest.models import (
 from digest.send import Outgoing, Transport, list_id, notice
 from digest.store import ConfigLine, NewReader, Store, SyncReport
 from digest.store.readers import consent_values
-from digest.tokens import Claims, Purpose, TokenError, Tokens, address_hash
+from digest.tokens import Claims, Purpose, TokenError, Tokens, Verp, address_hash
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,7 @@ class Readers:
                                  clock=clock)
         self.sections = tuple(s.id for s in settings.sections)
         self.list_id = list_id(settings.title, settings.delivery.from_)
+        self.verp = verp(settings)
 
     # --- what delivery needs ---
 
@@ -91,15 +92,20 @@ class Readers:
         return self.store.audience()
 
     def links(self, reader: Reader) -> ReaderLinks | None:
-        """The reader's signed unsubscribe and preferences links (None without the web
-        service)."""
+        """The reader's signed unsubscribe and preferences links (with the web service), and
+        their signed bounce and unsubscribe addresses (with a bounce mailbox); None with
+        neither."""
         base = self.settings.web.base_url
+        envelope = mailto = None
+        if self.verp is not None:
+            envelope = self.verp.address(Verp.BOUNCE, reader.id, reader.key)
+            mailto = self.verp.address(Verp.UNSUBSCRIBE, reader.id, reader.key)
         if self.tokens is None or base is None:
-            return None
+            return ReaderLinks(envelope=envelope, mailto=mailto) if envelope else None
         leave = self.tokens.make(Purpose.UNSUBSCRIBE, reader.id, reader.key)
         choose = self.tokens.make(Purpose.PREFERENCES, reader.id, reader.key)
         return ReaderLinks(f"{base}/unsubscribe?token={leave}",
-                           f"{base}/preferences?token={choose}")
+                           f"{base}/preferences?token={choose}", envelope, mailto)
 
     # --- the operator's side ---
 
@@ -196,14 +202,17 @@ class Readers:
         return self.store.history(recipient=reader.address)
 
     def export_one(self, address: str) -> dict[str, Any]:
-        """Everything held about one reader (GDPR article 15): their record, consent and every
-        delivery to them."""
+        """Everything held about one reader (GDPR article 15): their record, consent, every
+        delivery to them and what came back about them (bounces, complaints)."""
         reader = self.find(address)
         record = reader_to_dict(reader)
         record["deliveries"] = [
             {"edition": d.edition.isoformat(), "status": d.status.value,
              "sent_at": iso(d.sent_at), "message_id": d.message_id, "error": d.error}
             for d in self.history(reader)]
+        record["bounces"] = [
+            {"kind": b.kind.value, "source": b.source, "reason": b.reason, "at": iso(b.at),
+             "edition": b.edition} for b in self.store.bounce_events(reader.key)]
         return record
 
     def forget(self, address: str) -> bool:
@@ -586,7 +595,7 @@ class Readers:
 
     def _already(self, reader: Reader) -> Outgoing:
         links = self.links(reader)
-        assert links is not None
+        assert links is not None and links.preferences is not None  # the web service's
         return self._mail(reader.address, "already", f"You already get {self.settings.title}",
                           [f"Someone (we hope you) asked to get {self.settings.title} at this "
                            "address, which already gets it.",
@@ -637,3 +646,11 @@ def reader_to_dict(reader: Reader) -> dict[str, Any]:
         "consent": None if consent is None else {
             "at": iso(consent.at), "ip": consent.ip, "form": consent.form, "text": consent.text},
     }
+
+
+def verp(settings: Settings) -> Verp | None:
+    """The signed bounce addresses of this configuration (None without `bounces.address`)."""
+    address, keys = settings.bounces.address, settings.bounce_secrets()
+    if address is None or not keys:
+        return None
+    return Verp(address, keys[0], keys[1:])

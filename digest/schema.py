@@ -168,6 +168,25 @@ rate_limits = Table(
     Column("hits", Integer, nullable=False),
 )
 
+# What came back about readers' mail (issue 20): a bounce at send time (the SMTP reply), a DSN or
+# complaint report from the bounce mailbox, a provider's webhook, a mailto unsubscribe. Each
+# source event is recorded once (`event_id`: the mailbox message's Message-ID, the provider's
+# notification id, ...), so a message read twice or a webhook delivered twice counts once. The
+# reader's status follows from these rows and the limits of `bounces:`. Forgetting a reader
+# deletes their rows.
+bounce_events = Table(
+    "bounce_events", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("event_id", String(300), unique=True),  # NULL: a send-time bounce (one per attempt)
+    Column("address_key", String(320), nullable=False),
+    Column("kind", String(16), nullable=False),  # models.BounceKind
+    Column("source", String(16), nullable=False),  # smtp, mailbox, ses, postmark
+    Column("edition", String(10)),
+    Column("reason", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_bounce_events_reader", "address_key", "kind", "at"),
+)
+
 # Scheduled editions that were not sent because the daemon was down past the grace period.
 skipped_editions = Table(
     "skipped_editions", metadata,

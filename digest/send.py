@@ -11,7 +11,6 @@ import base64
 import binascii
 import contextlib
 import email.policy
-import hashlib
 import hmac
 import os
 import queue
@@ -39,15 +38,11 @@ from digest.models import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER, Rend
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9@._+-]")
 
 
-def message_id(edition: str, recipient: str, sender: str) -> str:
-    """Stable per (edition, recipient): a retried send carries the same Message-ID, so a
-    duplicate that slipped through can be recognised (RFC 5322 section 3.6.4)."""
-    return _message_id(edition, recipient, parseaddr(sender)[1].rpartition("@")[2])
-
-
-def _message_id(edition: str, recipient: str, domain: str) -> str:
-    token = hashlib.sha256(f"{edition}\0{recipient.lower()}".encode()).hexdigest()[:24]
-    return f"<digest.{edition}.{token}@{domain or 'digest.invalid'}>"
+def new_message_id(edition: str, domain: str) -> str:
+    """A globally unique Message-ID (RFC 5322 3.6.4): the edition and 80 random bits at the
+    sender's domain. Made once per delivery and kept with it, so every retry of that delivery
+    carries the same one (a copy that slipped through twice can be recognised)."""
+    return f"<digest.{edition}.{secrets.token_hex(10)}@{domain or 'digest.invalid'}>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +78,9 @@ class Outgoing:
     message_id: str
     edition: str
     data: bytes
+    # the same bytes dot-stuffed for SMTP's DATA (RFC 5321 4.5.2), when the letter did it once
+    # for every recipient; None: the transport does it
+    wire: bytes | None = None
 
     @property
     def smtputf8(self) -> bool:
@@ -90,56 +88,72 @@ class Outgoing:
 
 
 class Letter:
-    """An edition's message built once (headers encoded, both parts quoted-printable), with
-    holes where each recipient's address, Message-ID, date and unsubscribe link go.
+    """An edition's message built once (headers encoded, both parts quoted-printable and
+    dot-stuffed for SMTP), with holes where each recipient's address, Message-ID, date, envelope
+    sender and links go.
 
     `for_recipient` only joins bytes: the stdlib `email` package would quote-print 60 KB of
-    HTML and parse every header again for every recipient. The unsubscribe link is put
-    between soft line breaks (RFC 2045 6.7), so it fills its hole without re-encoding the
-    lines around it. multipart/alternative: the text part first, the HTML part last (RFC 2046
-    5.1.4: the last part is the preferred one). List-Unsubscribe (RFC 2369) has the mailto
-    link and, when configured, the recipient's signed https link, with one-click
-    List-Unsubscribe-Post (RFC 8058)."""
+    HTML and parse every header again for every recipient, and dot-stuffing the whole message
+    per recipient cost about 1 ms. The links are put between soft line breaks (RFC 2045 6.7),
+    so they fill their holes without re-encoding the lines around them. multipart/alternative:
+    the text part first, the HTML part last (RFC 2046 5.1.4: the last part is the preferred
+    one). List-Unsubscribe (RFC 2369) has the mailto link (the reader's signed address when a
+    bounce mailbox is configured, else the sender's) and, when configured, the reader's
+    signed https link, with one-click List-Unsubscribe-Post (RFC 8058). Auto-Submitted:
+    auto-generated (RFC 3834: no vacation replies to it), Feedback-ID (the edition, the list
+    and the sender, for mailbox providers' complaint reports), Reply-To when configured, and
+    a DKIM signature over each message when a signer is given."""
 
     def __init__(self, rendered: Rendered, *, sender: str, edition: str, list_id: str,
-                 unsubscribe: Unsubscribe | None = None) -> None:
+                 unsubscribe: Unsubscribe | None = None, reply_to: str | None = None,
+                 sign: Callable[[bytes], bytes] | None = None) -> None:
         self.sender = parseaddr(sender)[1]
         self.subject = rendered.subject
         self.edition = edition
         self.list_id = list_id
         self.unsubscribe = unsubscribe or Unsubscribe()
         self.mailto = unsubscribe_mailto(sender)
+        self.sign = sign
         self._domain = self.sender.rpartition("@")[2]
-        self._head = b"".join((_header("Subject", rendered.subject),
-                               _header("From", sender, utf8=not self.sender.isascii()),
-                               _header("List-Id", list_id)))
+        slug = list_id.rpartition("<")[2].rstrip(">").partition(".")[0] or "digest"
+        self._head = b"".join((
+            _header("Subject", rendered.subject),
+            _header("From", sender, utf8=not self.sender.isascii()),
+            _header("Reply-To", reply_to, utf8=not reply_to.isascii()) if reply_to else b"",
+            _header("List-Id", list_id),
+            _header("Feedback-ID", f"{edition}:{slug}:newsletter:{self._domain or 'digest'}"),
+            b"Auto-Submitted: auto-generated\r\n"))
         text, self._text_holes = _qp_segments(rendered.text)
         html, self._html_holes = _qp_segments(rendered.html)
         boundary = "==digest-" + secrets.token_hex(12) + "=="  # "==" never occurs in QP
         self._tail = (
             f"X-Digest-Edition: {edition}\r\nMIME-Version: 1.0\r\n"
-            f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n').encode()
+            f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"\r\n\r\n').encode()
         part = ('--{b}\r\nContent-Type: text/{kind}; charset="utf-8"\r\n'
                 "Content-Transfer-Encoding: quoted-printable\r\n\r\n")
-        self._text = (part.format(b=boundary, kind="plain").encode(), text)
-        self._html = (part.format(b=boundary, kind="html").encode(), html)
+        self._text = (part.format(b=boundary, kind="plain").encode(), text, _stuffed(text))
+        self._html = (part.format(b=boundary, kind="html").encode(), html, _stuffed(html))
         self._end = f"\r\n--{boundary}--\r\n".encode()
         self._date = (0, b"")
 
     def for_recipient(self, recipient: str, date: str | None = None, *,
                       message_id: str | None = None, unsubscribe: str | None = None,
-                      preferences: str | None = None) -> Outgoing:
-        """The recipient's message; `message_id` (as recorded when it first went out) instead
-        of the one made from the edition, the address and the sender's domain. `unsubscribe`
-        and `preferences`: the reader's own https links (the web service's, issue 18); without
-        them, the configured unsubscribe page's signed link, else the mailto one, and the
-        preferences holes get `unsubscribe`'s link too."""
+                      preferences: str | None = None, envelope: str | None = None,
+                      mailto: str | None = None) -> Outgoing:
+        """The recipient's message. `message_id`: the delivery's own (kept with it, so a retry
+        carries the same); None: a new one. `unsubscribe` and `preferences`: the reader's own
+        https links (the web service's, issue 18); without them, the configured unsubscribe
+        page's signed link, else the mailto one, and the preferences holes get `unsubscribe`'s
+        link too. `envelope`: the envelope sender (the reader's signed bounce address, VERP);
+        default the From address. `mailto`: the reader's signed unsubscribe address, for
+        List-Unsubscribe; default the sender's."""
         plain = _PLAIN_ADDRESS.match(recipient) is not None  # no display name to parse
         address = recipient if plain else parseaddr(recipient)[1] or recipient
-        msgid = message_id or _message_id(self.edition, address, self._domain)
+        msgid = message_id or new_message_id(self.edition, self._domain)
         https = unsubscribe or self.unsubscribe.link(address, self.list_id)
-        link = https or self.mailto
-        unsubscribe_header = f"List-Unsubscribe: <{self.mailto}>"
+        mail = unsubscribe_mailto(mailto) if mailto else self.mailto
+        link = https or mail
+        unsubscribe_header = f"List-Unsubscribe: <{mail}>"
         if https:  # RFC 8058: the https link, POSTed to with List-Unsubscribe=One-Click
             unsubscribe_header += (f",\r\n <{https}>\r\n"
                                    "List-Unsubscribe-Post: List-Unsubscribe=One-Click")
@@ -150,12 +164,23 @@ class Letter:
                       PREFERENCES_PLACEHOLDER: _qp_link(choice)}
         html_links = {UNSUBSCRIBE_PLACEHOLDER: _qp_link(escape(link)),
                       PREFERENCES_PLACEHOLDER: _qp_link(escape(choice))}
-        data = b"".join((
+        head = b"".join((
             self._head, to, b"Date: ", self._now(date), b"\r\nMessage-ID: ", msgid.encode(),
-            b"\r\n", unsubscribe_header.encode(), b"\r\n", self._tail,
-            self._text[0], _fill(self._text[1], self._text_holes, text_links), b"\r\n",
+            b"\r\n", unsubscribe_header.encode(), b"\r\n", self._tail, self._text[0]))
+        data = b"".join((
+            head, _fill(self._text[1], self._text_holes, text_links), b"\r\n",
             self._html[0], _fill(self._html[1], self._html_holes, html_links), self._end))
-        return Outgoing(self.sender, address, msgid, self.edition, data)
+        # The links stuffed on their own: each starts a line (see _qp_segments).
+        text_links = {k: _stuff(v) for k, v in text_links.items()}
+        html_links = {k: _stuff(v) for k, v in html_links.items()}
+        wire = b"".join((
+            head, _fill(self._text[2], self._text_holes, text_links), b"\r\n",
+            self._html[0], _fill(self._html[2], self._html_holes, html_links), self._end))
+        if self.sign is not None:
+            signature = self.sign(data)
+            data, wire = signature + data, signature + wire
+        return Outgoing(parseaddr(envelope)[1] if envelope else self.sender, address, msgid,
+                        self.edition, data, wire)
 
     def _now(self, date: str | None) -> bytes:
         if date is not None:
@@ -197,9 +222,25 @@ def _header(name: str, value: str, *, utf8: bool = False) -> bytes:
     """One header line, folded, non-ASCII encoded (RFC 2047), or raw UTF-8 for an address
     that needs SMTPUTF8 (RFC 6532)."""
     policy = email.policy.SMTPUTF8 if utf8 else email.policy.SMTP
+    if not value.isascii():  # encoded words of at most 75 characters (RFC 2047 2)
+        policy = policy.clone(max_line_length=76)
     msg = EmailMessage(policy=policy)
     msg[name] = value
     return policy.fold_binary(name, msg[name])
+
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def _stuff(data: bytes) -> bytes:
+    """Dot-stuffing (RFC 5321 4.5.2): a line that starts with "." gets another."""
+    return _LEADING_DOT.sub(b"..", data) if b"." in data else data
+
+
+def _stuffed(segments: list[bytes]) -> list[bytes]:
+    """The segments of a part dot-stuffed, each on its own: the first starts a line, and every
+    later one starts with the soft break that ends a link's line (see _qp_segments)."""
+    return [_stuff(segment) for segment in segments]
 
 
 _HOLES = re.compile(f"({re.escape(UNSUBSCRIBE_PLACEHOLDER)}|{re.escape(PREFERENCES_PLACEHOLDER)})")
@@ -437,7 +478,8 @@ class SmtpTransport:
                         raise DeliveryError(f"{where}: the server closed the session: {reply}",
                                             permanent=False, connection=True) from e
                 raise DeliveryError(f"{recipient}: {reply}",
-                                    permanent=500 <= e.smtp_code < 600) from e
+                                    permanent=500 <= e.smtp_code < 600,
+                                    bounce=bounce_kind(stage.step, e.smtp_code, reply)) from e
             except (smtplib.SMTPServerDisconnected, OSError) as e:  # OSError: timeouts too
                 self._smtp = None
                 if stage.handed_over:
@@ -455,10 +497,30 @@ class SmtpTransport:
 
 @dataclass(slots=True)
 class _Stage:
+    step: str = "mail"  # mail, rcpt, data (the DATA command), end (the final ".")
     handed_over: bool = False
 
 
-_LEADING_DOT = re.compile(rb"(?m)^\.")
+_ENHANCED = re.compile(r"\s*[245]\.(\d{1,3})\.\d{1,3}\b")
+
+
+def bounce_kind(step: str, code: int, reply: str) -> str | None:
+    """What an SMTP refusal says about the recipient's address (issue 20): "hard" for a
+    permanent refusal of the address (5xx to RCPT, or an enhanced status X.1.x address or
+    X.2.x mailbox, RFC 3463), "soft" for a temporary one (4xx) or a permanent refusal that is
+    about something else (X.7.x policy, X.6.x content, X.3.x system: a spam block says
+    nothing about the address, so it counts like a soft bounce), None for a refusal of our
+    MAIL FROM (the sender, not this reader)."""
+    if step == "mail" or not 400 <= code < 600:
+        return None
+    enhanced = _ENHANCED.match(reply)
+    subject = enhanced.group(1) if enhanced else None
+    if code >= 500 and (subject in ("1", "2") or (step == "rcpt" and subject is None)):
+        return "hard"
+    return "soft"
+
+
+_UNSAFE_IN_COMMAND = re.compile(r"[\x00-\x20<>\x7f]")
 
 
 def _transaction(smtp: smtplib.SMTP, message: Outgoing, handed_over: Callable[[], None],
@@ -471,19 +533,30 @@ def _transaction(smtp: smtplib.SMTP, message: Outgoing, handed_over: Callable[[]
             raise smtplib.SMTPResponseException(
                 553, f"the server does not offer SMTPUTF8, needed for {message.recipient}")
         options.append("SMTPUTF8")
-    steps: tuple[tuple[Callable[[], tuple[int, bytes]], tuple[int, ...]], ...] = (
-        (lambda: smtp.mail(message.sender, options), (250,)),
-        (lambda: smtp.rcpt(message.recipient), (250, 251)),
-        (lambda: smtp.docmd("DATA"), (354,)))
-    for step, expected in steps:
+    # MAIL and RCPT written here: smtplib's mail() and rcpt() parse each address again
+    # (email.utils.parseaddr, about 40 us a message); ours are bare addresses, checked when
+    # they were stored, and checked again here for what would break the command line.
+    for address in (message.sender, message.recipient):
+        if _UNSAFE_IN_COMMAND.search(address):
+            raise smtplib.SMTPResponseException(553, f"not a plain address: {address!r}")
+    extra = " " + " ".join(options) if options else ""
+    smtp.command_encoding = "utf-8" if options else "ascii"  # as smtplib.mail() sets it
+    steps: tuple[tuple[str, Callable[[], tuple[int, bytes]], tuple[int, ...]], ...] = (
+        ("mail", lambda: smtp.docmd("mail", f"FROM:<{message.sender}>{extra}"), (250,)),
+        ("rcpt", lambda: smtp.docmd("rcpt", f"TO:<{message.recipient}>"), (250, 251)),
+        ("data", lambda: smtp.docmd("DATA"), (354,)))
+    for name, step, expected in steps:
+        stage.step = name
         code, reply = step()
         if code not in expected:
             with contextlib.suppress(smtplib.SMTPException, OSError):
                 smtp.rset()
             raise smtplib.SMTPResponseException(code, reply)
-    data = message.data
-    if b"\n." in data:  # RFC 5321 4.5.2 dot-stuffing
-        data = _LEADING_DOT.sub(b"..", data)
+    data = message.wire
+    if data is None:
+        data = message.data
+        if data.startswith(b".") or b"\n." in data:  # RFC 5321 4.5.2 dot-stuffing
+            data = _LEADING_DOT.sub(b"..", data)
     smtp.send(data)
     try:
         handed_over()
@@ -491,6 +564,7 @@ def _transaction(smtp: smtplib.SMTP, message: Outgoing, handed_over: Callable[[]
         smtp.close()  # the server drops a DATA that never ended: nothing was delivered
         raise
     stage.handed_over = True
+    stage.step = "end"
     smtp.send(b".\r\n")
     code, reply = smtp.getreply()
     if code != 250:

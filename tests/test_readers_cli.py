@@ -185,7 +185,7 @@ def test_show_a_reader_their_consent_and_deliveries(digest: Digest) -> None:
     assert "agreed to:  listed by the operator in feeds.yaml recipients" in out
     assert "deliveries: none" in out
     shown = json.loads(digest.ok("readers", "show", "ben@example.org", "--format", "json"))
-    assert set(shown) == READER_KEYS | {"deliveries"}
+    assert set(shown) == READER_KEYS | {"deliveries", "bounces"}
     assert "no such reader" in digest.usage_error("readers", "show", "nobody@example.org")
 
 
@@ -284,7 +284,7 @@ def test_csv_export_imports_into_a_fresh_database(digest: Digest, demo: Path) ->
 
 def test_export_one_reader_is_everything_held_about_them(digest: Digest) -> None:
     data = json.loads(digest.ok("readers", "export", "ben@example.org"))
-    assert set(data) == READER_KEYS | {"deliveries"}
+    assert set(data) == READER_KEYS | {"deliveries", "bounces"}
     assert data["address"] == "ben@example.org" and data["deliveries"] == []
     everyone = json.loads(digest.ok("readers", "export", "--format", "json"))
     assert [r["address"] for r in everyone] == ["ana@example.org", "ben@example.org",

@@ -3,8 +3,10 @@ server on 127.0.0.1."""
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import email.policy
+import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
@@ -30,7 +32,7 @@ from digest.send import (
     SmtpTransport,
     Unsubscribe,
     list_id,
-    message_id,
+    new_message_id,
 )
 
 SENDER = "The Weekly Brief <brief@example.org>"
@@ -57,9 +59,10 @@ def rendered() -> Rendered:
 
 
 def make_message(rendered: Rendered, recipient: str = "ana@example.org", *,
-                 edition: str = EDITION, date: str | None = None) -> Outgoing:
+                 edition: str = EDITION, date: str | None = None,
+                 message_id: str | None = None) -> Outgoing:
     return Letter(rendered, sender=SENDER, edition=edition,
-                  list_id=LIST_ID).for_recipient(recipient, date)
+                  list_id=LIST_ID).for_recipient(recipient, date, message_id=message_id)
 
 
 def parse(raw: bytes) -> EmailMessage:
@@ -107,15 +110,17 @@ def test_compose_uses_the_date_it_is_given(rendered: Rendered) -> None:
     assert parsedate_to_datetime(str(msg["Date"])) == datetime(2026, 11, 30, 7, tzinfo=UTC)
 
 
-def test_message_id_is_stable_per_edition_and_recipient(rendered: Rendered) -> None:
-    first = make_message(rendered).message_id
-    again = make_message(rendered).message_id
-    other_recipient = make_message(rendered, "ben@example.org").message_id
-    other_edition = make_message(rendered, edition="2026-12-07").message_id
-    assert first == again
-    assert first != other_recipient
-    assert first != other_edition
-    assert message_id(EDITION, "ana@example.org", SENDER) == first
+def test_message_ids_are_globally_unique_and_a_given_one_is_kept(rendered: Rendered) -> None:
+    """Two lists on one domain sending the same day cannot collide: 80 random bits each
+    (issue 20); the delivery's own (kept in the store for its retries) is used when given."""
+    ids = {make_message(rendered).message_id for _ in range(200)}
+    assert len(ids) == 200
+    assert all(re.fullmatch(r"<digest\.2026-11-30\.[0-9a-f]{20}@example\.org>", i) for i in ids)
+    kept = new_message_id(EDITION, "example.org")
+    letter = Letter(rendered, sender=SENDER, edition=EDITION, list_id=LIST_ID)
+    out = letter.for_recipient("ana@example.org", message_id=kept)
+    assert out.message_id == kept
+    assert parse(out.data)["Message-ID"] == kept
 
 
 def test_non_ascii_headers_survive_a_round_trip(rendered: Rendered) -> None:
@@ -375,15 +380,16 @@ def check_letter(letter: Letter, rendered: Rendered, unsubscribe: Unsubscribe) -
         body = out.data.split(b"\r\n\r\n", 1)[1]
         assert max(len(line) for line in body.split(b"\r\n")) <= 76
         assert b"\n" not in out.data.replace(b"\r\n", b"")  # CRLF only
-        assert out.message_id == message_id(EDITION, recipient, SENDER)
+        assert parse(out.data)["Message-ID"] == out.message_id
 
 
 def test_the_letter_is_the_composed_message_for_everyone(rendered: Rendered) -> None:
     letter = Letter(rendered, sender=SENDER, edition=EDITION, list_id=LIST_ID)
     date = "Mon, 30 Nov 2026 07:00:00 +0000"
     for recipient in ("ana@example.org", "Zoë Ångström <zoe@example.org>"):
-        ours = parse(letter.for_recipient(recipient, date).data)
-        single = parse(make_message(rendered, recipient, date=date).data)
+        mid = new_message_id(EDITION, "example.org")
+        ours = parse(letter.for_recipient(recipient, date, message_id=mid).data)
+        single = parse(make_message(rendered, recipient, date=date, message_id=mid).data)
         assert [(k, str(v)) for k, v in ours.items() if k != "Content-Type"] == \
             [(k, str(v)) for k, v in single.items() if k != "Content-Type"]
         assert ours.get_body(("html",)).get_content() == \
@@ -480,3 +486,26 @@ def test_a_pool_spreads_a_batch_over_its_connections(smtp_server: SmtpServer,
     received = sorted(r for e in smtp_server.handler.envelopes for r in e.rcpt_tos)
     assert received == sorted(recipients)
     assert smtp_server.handler.connections() == 3
+
+
+def test_an_internationalised_address_goes_with_smtputf8_and_a_broken_one_is_refused(
+        rendered: Rendered) -> None:
+    """MAIL and RCPT are written by digest (not smtplib's mail() and rcpt()): an address that
+    needs SMTPUTF8 (RFC 6531) is sent with it, in UTF-8, to a server offering it; one that
+    would break the command line never reaches the server."""
+    server = start_server(enable_SMTPUTF8=True)
+    try:
+        letter = Letter(rendered, sender=SENDER, edition=EDITION, list_id=LIST_ID)
+        with SmtpTransport(server.options()) as transport:
+            transport.send(letter.for_recipient("zoë@example.org"))
+            with pytest.raises(DeliveryError) as refused:
+                transport.send(dataclasses.replace(
+                    letter.for_recipient("ana@example.org"),
+                    recipient="ana@example.org>\r\nRCPT TO:<x@example.org"))
+            assert refused.value.bounce is None  # says nothing about a reader's mailbox
+            transport.send(letter.for_recipient("ben@example.org"))  # the session goes on
+        (first, second) = server.handler.envelopes
+        assert first.rcpt_tos == ["zoë@example.org"] and "SMTPUTF8" in first.mail_options
+        assert second.rcpt_tos == ["ben@example.org"] and not second.mail_options
+    finally:
+        server.controller.stop()

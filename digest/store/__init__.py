@@ -9,14 +9,21 @@ claim time.
 The store is one class, `Store`, assembled from one part per domain, each in its module:
 base (the engine, transactions, locks, shared helpers), feeds (feeds and their polls), items
 (items, features, retention), editions, deliveries (also the send history), readers (also
-erased readers and rate limits), archive (sent editions, story search) and daemon (heartbeats,
-skipped editions).
+erased readers and rate limits), bounces (what came back about readers' mail), archive
+(sent editions, story search) and daemon (heartbeats, skipped editions).
 """
 
 from __future__ import annotations
 
 from digest.errors import StoreError
 from digest.store.archive import ArchiveStore, SentEdition, StoryHit
+from digest.store.bounces import (
+    BounceEvent,
+    BounceLimits,
+    BounceRecord,
+    BouncesStore,
+    Recorded,
+)
 from digest.store.daemon import DaemonStore
 from digest.store.deliveries import DeliveriesStore, HandOver, Outcome, Taken
 from digest.store.editions import EditionsStore, FrozenEdition
@@ -24,10 +31,11 @@ from digest.store.feeds import FeedsStore, Packer, PollRecord
 from digest.store.items import ItemsStore
 from digest.store.readers import ConfigLine, NewReader, ReadersStore, SyncReport
 
-__all__ = ["ConfigLine", "FrozenEdition", "HandOver", "NewReader", "Outcome", "Packer",
-           "PollRecord", "SentEdition", "Store", "StoreError", "StoryHit", "SyncReport", "Taken"]
+__all__ = ["BounceEvent", "BounceLimits", "BounceRecord", "ConfigLine", "FrozenEdition",
+           "HandOver", "NewReader", "Outcome", "Packer", "PollRecord", "Recorded", "SentEdition",
+           "Store", "StoreError", "StoryHit", "SyncReport", "Taken"]
 
 
 class Store(FeedsStore, ItemsStore, EditionsStore, DeliveriesStore, ReadersStore,
-            ArchiveStore, DaemonStore):
+            ArchiveStore, BouncesStore, DaemonStore):
     """All reads and writes of digest's state; one instance per process."""

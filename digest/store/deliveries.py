@@ -3,7 +3,7 @@ time; the send history."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -72,6 +72,8 @@ class Taken:
     recipient: str
     attempts: int
     handed_over_at: datetime | None
+    message_id: str | None = None  # the delivery's own, made when its row was (every retry
+    # carries it); None for a row from before issue 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +93,7 @@ class DeliveriesStore(StoreBase):
     def take_deliveries(
         self, edition_id: int, recipients: Sequence[str], *, owner: str, now: datetime,
         stale_before: datetime, gone: Collection[str] = (), retry_now: bool = False,
-        unconfirmed: bool = False,
+        unconfirmed: bool = False, message_ids: Mapping[str, str] | None = None,
     ) -> list[Taken]:
         """Claim, in one transaction, every delivery of these recipients that may be sent now:
         with no row yet, pending, deferred and due (any deferred one with `retry_now`), or
@@ -100,8 +102,10 @@ class DeliveriesStore(StoreBase):
         (their hand-over note stays until the new one is written). On PostgreSQL rows another
         instance is claiming are skipped (FOR UPDATE SKIP LOCKED), on SQLite the write lock
         serialises claims; the unique (edition, recipient) key stays the last guard.
-        Returns what this call took, with each row's attempts (this one included) and its
-        hand-over note (set: an earlier run handed the message over and died)."""
+        A new row gets its recipient's Message-ID from `message_ids`; a row that exists keeps
+        its own. Returns what this call took, with each row's attempts (this one included),
+        its hand-over note (set: an earlier run handed the message over and died) and its
+        Message-ID."""
         now = _db_time(now)
         c = deliveries.c
         sending = DeliveryStatus.SENDING.value
@@ -110,7 +114,8 @@ class DeliveriesStore(StoreBase):
             # its start (a read first could not be upgraded once another process wrote).
             _insert_ignore(conn, deliveries, [
                 {"edition_id": edition_id, "recipient": r, "status": DeliveryStatus.PENDING.value,
-                 "attempts": 0} for r in recipients])
+                 "attempts": 0, "message_id": (message_ids or {}).get(r)}
+                for r in recipients])
             abandoned = c.claimed_at < _db_time(stale_before)
             if gone:
                 abandoned = or_(abandoned, c.claimed_by.in_(list(gone)))
@@ -127,8 +132,9 @@ class DeliveriesStore(StoreBase):
                 update(deliveries).where(c.id.in_(pick.scalar_subquery()))
                 .values(status=sending, claimed_by=owner, claimed_at=now,
                         attempts=c.attempts + 1)
-                .returning(c.recipient, c.attempts, c.handed_over_at)).all()
-        return [Taken(r.recipient, int(r.attempts), _utc(r.handed_over_at)) for r in rows]
+                .returning(c.recipient, c.attempts, c.handed_over_at, c.message_id)).all()
+        return [Taken(r.recipient, int(r.attempts), _utc(r.handed_over_at), r.message_id)
+                for r in rows]
 
     def handed_over(self, edition_id: int, recipient: str, *, now: datetime,
                     owner: str | None) -> HandOver:

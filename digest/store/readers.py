@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from digest.addresses import forget_hash
 from digest.errors import StoreError
 from digest.models import Consent, Reader, ReaderSource, ReaderStatus
-from digest.schema import deliveries, forgotten_readers, rate_limits, readers
+from digest.schema import bounce_events, deliveries, forgotten_readers, rate_limits, readers
 from digest.store.base import StoreBase, _db_time, _insert_ignore, _utc
 
 CONFIG_CONSENT = "listed by the operator in feeds.yaml recipients"
@@ -227,6 +227,7 @@ class ReadersStore(StoreBase):
             address = conn.execute(select(readers.c.address).where(
                 readers.c.address_key == key)).scalar()
             gone = conn.execute(delete(readers).where(readers.c.address_key == key)).rowcount
+            conn.execute(delete(bounce_events).where(bounce_events.c.address_key == key))
             spellings = {key, address} if address else {key}
             # the history keeps its counts, not the address: the hash's first 16 hex digits
             # (never an address: no "@")

@@ -2,8 +2,10 @@
 each button makes. No GET changes anything (mail scanners follow every link); every POST from a
 page carries the CSRF token, except the one-click unsubscribe (RFC 8058: a mail provider posts
 it, with no cookie) and the JSON subscribe (a browser cannot send JSON to another site without
-a CORS preflight, which is never allowed here). Only `app.readers`, `app.archive` (its pages:
-digest.web.archive_routes) and `app.settings` are used, never the store.
+a CORS preflight, which is never allowed here) and the providers' webhooks (signed or
+authenticated: digest.web.webhooks). Only `app.readers`, `app.archive` (its pages:
+digest.web.archive_routes), `app.bounces` (the webhooks) and `app.settings` are used, never
+the store.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from digest.web.guard import Guard
 from digest.web.limits import Throttled, client_address, throttle
 from digest.web.openapi import MAX_SECTIONS, openapi_document
 from digest.web.pages import Button, Pages
+from digest.web.webhooks import WEBHOOK_MAX_BODY, Webhooks
 
 if TYPE_CHECKING:
     from digest.send import Outgoing
@@ -58,8 +61,9 @@ class Invalid(ValueError):
         self.field = field
 
 
-def make_web_app(app: App) -> Starlette:
-    """The ASGI application over one App's readers and settings."""
+def make_web_app(app: App, *, webhooks: Webhooks | None = None) -> Starlette:
+    """The ASGI application over one App's readers and settings (`webhooks`: the providers'
+    routes made otherwise, by tests)."""
     settings = app.settings
     if not settings.web.links:
         raise ConfigError(settings.source or "config", [
@@ -67,6 +71,7 @@ def make_web_app(app: App) -> Starlette:
     pages = Pages(settings)
     site = Site(app.readers, settings, pages)
     archive = ArchiveRoutes(ArchiveSite(app.archive, settings, pages))
+    hooks = webhooks or Webhooks(app)
     # `/` is the archive's index when it is public (issue 19), else the subscribe page
     routes = [
         Route("/", archive.home if settings.archive.public else site.home, methods=["GET"]),
@@ -79,12 +84,13 @@ def make_web_app(app: App) -> Starlette:
         Route("/change", site.change, methods=["GET", "POST"]),
         Route("/healthz", site.healthz, methods=["GET"]),
         Route("/openapi.json", site.openapi, methods=["GET"]),
+        *hooks.routes(),
         Mount("/static", StaticFiles(directory=pages.static), name="static"),
     ]
     return Starlette(
         routes=routes,
         middleware=[Middleware(Guard, max_body=settings.web.max_body, https=pages.secure,
-                               answer=site.error)],
+                               answer=site.error, larger=("/webhooks/", WEBHOOK_MAX_BODY))],
         exception_handlers={HTTPException: site.http_error, InputError: site.input_error,
                             TokenError: site.bad_link, Throttled: site.throttled})
 
@@ -188,7 +194,7 @@ class Site:
         return self.pages.message(
             request, heading, [f"{reader.address} will get {self.title} from the next edition."],
             links=((("Choose your sections, pause or leave", links.preferences),)
-                   if links else ()))
+                   if links and links.preferences else ()))
 
     # --- leaving and coming back ---
 

@@ -41,9 +41,13 @@ Answer = Callable[[Request, int, str], Response]
 class Guard:
     """The ASGI middleware; `https`: base_url is https (send HSTS, mark cookies Secure)."""
 
-    def __init__(self, app: ASGIApp, *, max_body: int, https: bool, answer: Answer) -> None:
+    def __init__(self, app: ASGIApp, *, max_body: int, https: bool, answer: Answer,
+                 larger: tuple[str, int] | None = None) -> None:
+        """`larger`: a path prefix whose bodies may be larger, and their limit (the providers'
+        webhooks: an SNS message may be 256 KB)."""
         self.app = app
         self.max_body = max_body
+        self.larger = larger
         self.headers = (*HEADERS, *((("strict-transport-security", HSTS),) if https else ()))
         self.answer = answer
 
@@ -98,7 +102,9 @@ class Guard:
             return None
         if not length.isascii() or not length.isdigit():
             return self.answer(request, 400, "The Content-Length header is not a number.")
-        if int(length) > self.max_body:
-            return self.answer(request, 413,
-                               f"The request body is larger than {self.max_body} bytes.")
+        limit = self.max_body
+        if self.larger is not None and request.url.path.startswith(self.larger[0]):
+            limit = self.larger[1]
+        if int(length) > limit:
+            return self.answer(request, 413, f"The request body is larger than {limit} bytes.")
         return None
