@@ -328,11 +328,7 @@ class EmailSettings(_Frozen):
     def _valid_reply_to(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        match = _NAMED_ADDRESS.match(one_line(value))
-        if not match:
-            raise ValueError(f"not an address like 'Name <name@example.org>': {value!r}")
-        check_email(match.group("inner") or match.group("bare"))
-        return value
+        return named_address(value)
 
     @field_validator("templates")
     @classmethod
@@ -363,12 +359,7 @@ class SmtpSettings(_Frozen):
     @field_validator("ca_file")
     @classmethod
     def _ca_file_exists(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is None:
-            return None
-        path = (_base_dir(info) / _user_path(value)).resolve()
-        if not _is(path, Path.is_file):
-            raise ValueError(f"no such file: {path}")
-        return str(path)
+        return _existing_file(value, info)
 
     @field_validator("username", "password", mode="before")
     @classmethod
@@ -401,12 +392,7 @@ class DkimSettings(_Frozen):
     @field_validator("key_file")
     @classmethod
     def _key_file_exists(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is None:
-            return None
-        path = (_base_dir(info) / _user_path(value)).resolve()
-        if not _is(path, Path.is_file):
-            raise ValueError(f"no such file: {path}")
-        return str(path)
+        return _existing_file(value, info)
 
     @model_validator(mode="after")
     def _one_key(self) -> DkimSettings:
@@ -453,11 +439,7 @@ class DeliverySettings(_Frozen):
     @field_validator("from_")
     @classmethod
     def _valid_from(cls, value: str) -> str:
-        match = _NAMED_ADDRESS.match(one_line(value))
-        if not match:
-            raise ValueError(f"not an address like 'Name <name@example.org>': {value!r}")
-        check_email(match.group("inner") or match.group("bare"))
-        return value
+        return named_address(value)
 
     @field_validator("outbox")
     @classmethod
@@ -571,12 +553,7 @@ class ImapSettings(_Frozen):
     @field_validator("ca_file")
     @classmethod
     def _imap_ca_exists(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is None:
-            return None
-        path = (_base_dir(info) / _user_path(value)).resolve()
-        if not _is(path, Path.is_file):
-            raise ValueError(f"no such file: {path}")
-        return str(path)
+        return _existing_file(value, info)
 
     @field_validator("every")
     @classmethod
@@ -741,6 +718,9 @@ class Settings(_Frozen):
         if b.address and b.secret is None and self.web.secret is None:
             raise ValueError("bounces.address needs a key to sign with: bounces.secret "
                              "(${DIGEST_BOUNCE_SECRET}) or web.secret")
+        if b.imap and not b.address:
+            raise ValueError("bounces.imap needs bounces.address, the mailbox's address: only "
+                             "messages to its signed addresses name a reader")
         if (b.ses or b.postmark) and not self.web.base_url:
             raise ValueError("bounces.ses and bounces.postmark need the web service "
                              "(web.base_url): the providers post to it")
@@ -761,6 +741,25 @@ class Settings(_Frozen):
 
     def section(self, section_id: str) -> SectionSettings | None:
         return next((s for s in self.sections if s.id == section_id), None)
+
+
+def _existing_file(value: str | None, info: ValidationInfo) -> str | None:
+    """A file path relative to the config file, resolved; it must exist."""
+    if value is None:
+        return None
+    path = (_base_dir(info) / _user_path(value)).resolve()
+    if not _is(path, Path.is_file):
+        raise ValueError(f"no such file: {path}")
+    return str(path)
+
+
+def named_address(value: str) -> str:
+    """An address like `Name <name@example.org>` or a bare one, checked."""
+    match = _NAMED_ADDRESS.match(one_line(value))
+    if not match:
+        raise ValueError(f"not an address like 'Name <name@example.org>': {value!r}")
+    check_email(match.group("inner") or match.group("bare"))
+    return value
 
 
 def _days(value: timedelta) -> str:

@@ -119,7 +119,8 @@ class Letter:
         self._head = b"".join((
             _header("Subject", rendered.subject),
             _header("From", sender, utf8=not self.sender.isascii()),
-            _header("Reply-To", reply_to, utf8=not reply_to.isascii()) if reply_to else b"",
+            _header("Reply-To", reply_to, utf8=not parseaddr(reply_to)[1].isascii())
+            if reply_to else b"",
             _header("List-Id", list_id),
             _header("Feedback-ID", f"{edition}:{slug}:newsletter:{self._domain or 'digest'}"),
             b"Auto-Submitted: auto-generated\r\n"))

@@ -509,3 +509,14 @@ def test_an_internationalised_address_goes_with_smtputf8_and_a_broken_one_is_ref
         assert second.rcpt_tos == ["ben@example.org"] and not second.mail_options
     finally:
         server.controller.stop()
+
+
+def test_reply_to_with_a_non_ascii_name_is_encoded_and_the_message_stays_7_bit(
+        rendered: Rendered) -> None:
+    letter = Letter(rendered, sender=SENDER, edition=EDITION, list_id=LIST_ID,
+                    reply_to="Rédaction du Bréf <editors@example.org>")
+    out = letter.for_recipient("ana@example.org")
+    assert out.data.isascii()
+    msg = parse(out.data)
+    assert msg["Reply-To"].addresses[0].display_name == "Rédaction du Bréf"
+    assert msg["Reply-To"].addresses[0].addr_spec == "editors@example.org"
