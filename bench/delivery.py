@@ -27,6 +27,17 @@ way), the cost of assembling one recipient's message, and the share of the histo
    digest's total seconds (one connection). For context, `deliver` is also run with a transport
    that sends nothing (digest's way without the wire).
 
+6. The floor (issue 20): a bare smtplib loop sending one prebuilt message (the demo's, as
+   digest composed it) to every recipient over one connection, the same aiosmtpd; and digest's
+   send with DKIM on (`delivery.dkim`, RSA-2048 and Ed25519 keys made here), each on its own
+   copy of the database.
+7. The same against a minimal SMTP sink (a child process answering each command at once and
+   reading DATA in blocks), where the client's own cost shows: the bare loop, digest's send
+   (one connection) with DKIM off, RSA-2048 and Ed25519, and with each message dot-stuffed
+   whole per recipient as before issue 20, and RSA-2048 over 4 connections; interleaved, best
+   of `--runs` each. Issue 20's bar:
+   digest with DKIM off >= 0.7x the bare loop.
+
 The SMTP server runs in a child process (its own interpreter, so it does not take the client's
 interpreter lock; counts in shared memory), the same server for both ways. Only 127.0.0.1
 traffic; every loop is bounded; nothing here asserts a timing. Run alone:
@@ -36,6 +47,7 @@ traffic; every loop is bounded; nothing here asserts a timing. Run alone:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import multiprocessing
 import os
 import shutil
@@ -43,6 +55,7 @@ import smtplib
 import socket
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,8 +76,8 @@ sys.path.insert(0, os.fspath(REPO))
 
 from sections import best_of  # noqa: E402  (one timing helper for the benches)
 
-from digest.app import make_app  # noqa: E402
-from digest.config import load_settings  # noqa: E402
+from digest.app import configured_transport, make_app  # noqa: E402
+from digest.config import DkimSettings, load_settings  # noqa: E402
 from digest.delivery import DELIVERY_BATCH  # noqa: E402
 from digest.models import (  # noqa: E402
     UNSUBSCRIBE_PLACEHOLDER,
@@ -72,7 +85,7 @@ from digest.models import (  # noqa: E402
     Rendered,
     edition_from_dict,
 )
-from digest.send import Outgoing, Unsubscribe, list_id, message_id  # noqa: E402
+from digest.send import Outgoing, Unsubscribe, list_id, new_message_id  # noqa: E402
 from digest.store import Outcome  # noqa: E402
 
 DEMO = REPO / "examples" / "demo"
@@ -83,6 +96,7 @@ EDITION = date(2026, 11, 30)
 NOW = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)  # an hour before the demo's Monday 07:00 send
 TARGET_RATIO = 2.0
 TARGET_ASSEMBLY_US = 100.0
+TARGET_BARE = 0.7  # issue 20: digest's send >= 0.7x a bare smtplib loop
 SMTP_TIMEOUT_S = 30.0
 
 
@@ -148,17 +162,81 @@ class Server:
             self.process.kill()
 
 
-def start_server() -> tuple[Server, Counter, int]:
-    counter = Counter()
+def _fast_sink(counts: Any, port: int, ready: Any, stop: Any) -> None:
+    """A minimal SMTP sink (RFC 5321's commands, answered at once; DATA read in blocks up to
+    the final "."): so little work per message that the client's own cost shows. One
+    thread per connection."""
+    import socketserver
+
+    class Session(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            sock = self.request
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.sendall(b"220 sink ESMTP\r\n")
+            buffer = b""
+            while True:
+                while b"\r\n" not in buffer:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        return
+                    buffer += chunk
+                line, buffer = buffer.split(b"\r\n", 1)
+                verb = line[:4].upper()
+                if verb == b"EHLO":
+                    sock.sendall(b"250-sink\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")
+                elif verb == b"DATA":
+                    sock.sendall(b"354 go ahead\r\n")
+                    buffer = b"\r\n" + buffer
+                    while (end := buffer.find(b"\r\n.\r\n")) < 0:
+                        keep = buffer[-4:]
+                        chunk = sock.recv(262144)
+                        if not chunk:
+                            return
+                        buffer = keep + chunk
+                    buffer = buffer[end + 5:]
+                    with counts.get_lock():
+                        counts[0] += 1
+                    sock.sendall(b"250 accepted\r\n")
+                elif verb == b"QUIT":
+                    sock.sendall(b"221 bye\r\n")
+                    return
+                else:
+                    sock.sendall(b"250 ok\r\n")
+
+    class Server(socketserver.ThreadingTCPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+
+    with Server(("127.0.0.1", port), Session) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        ready.set()
+        stop.wait(3600)
+        server.shutdown()
+
+
+def _spawn(target: Callable[..., None], state: Any, what: str) -> tuple[Server, int]:
+    """Run a server `target(state, port, ready, stop)` in a child process on a free port."""
     port = free_port()
     ready, stop = multiprocessing.Event(), multiprocessing.Event()
-    process = multiprocessing.Process(target=_serve, args=(counter, port, ready, stop),
+    process = multiprocessing.Process(target=target, args=(state, port, ready, stop),
                                       daemon=True)
     process.start()
     if not ready.wait(30):
         process.kill()
-        raise RuntimeError("the SMTP server did not start")
-    return Server(process, stop), counter, port
+        raise RuntimeError(f"the {what} did not start")
+    return Server(process, stop), port
+
+
+def start_fast_sink() -> tuple[Server, Any, int]:
+    counts = multiprocessing.Array("q", 1)
+    server, port = _spawn(_fast_sink, counts, "SMTP sink")
+    return server, counts, port
+
+
+def start_server() -> tuple[Server, Counter, int]:
+    counter = Counter()
+    server, port = _spawn(_serve, counter, "SMTP server")
+    return server, counter, port
 
 
 class NoWire:
@@ -202,7 +280,7 @@ def peer_message(rendered: Rendered, *, sender: str, recipient: str, edition: st
     msg["From"] = sender
     msg["To"] = recipient
     msg["Date"] = format_datetime(localtime())
-    msg["Message-ID"] = message_id(edition, recipient, sender)
+    msg["Message-ID"] = new_message_id(edition, sender.rpartition("@")[2].rstrip(">"))
     msg["List-Id"] = lid
     msg["List-Unsubscribe"] = f"<{link}>"
     msg.set_content(rendered.text.replace(UNSUBSCRIBE_PLACEHOLDER, link), subtype="plain",
@@ -212,17 +290,26 @@ def peer_message(rendered: Rendered, *, sender: str, recipient: str, edition: st
     return msg
 
 
-def timed_deliver(config: Path, db: Path, counter: Counter, connections: int
-                  ) -> tuple[float, int, int, int, int]:
+def timed_deliver(config: Path, db: Path, counter: Counter | None, connections: int,
+                  dkim_key: Path | None = None, *, port: int | None = None,
+                  stuff_each: bool = False) -> tuple[float, int, int, int, int]:
     """`Publisher.deliver` on its own copy of the fetched database: seconds, sent, and what the
-    server counted (messages, connections, bytes) during it."""
+    server counted (messages, connections, bytes) during it. `dkim_key`: every message signed
+    with this key (delivery.dkim)."""
     settings = load_settings(config, env={})
-    smtp = settings.delivery.smtp.model_copy(update={"connections": connections})
+    smtp = settings.delivery.smtp.model_copy(update={
+        "connections": connections, **({"port": port} if port is not None else {})})
+    dkim = (DkimSettings(selector="bench", key_file=str(dkim_key))
+            if dkim_key is not None else None)
     settings = settings.model_copy(update={
         "database": f"sqlite:///{db}",
-        "delivery": settings.delivery.model_copy(update={"smtp": smtp})})
-    before = (counter.messages, counter.connections, counter.bytes)
-    app = make_app(settings, clock=lambda: NOW)
+        "delivery": settings.delivery.model_copy(update={"smtp": smtp, "dkim": dkim})})
+    before = (counter.messages, counter.connections, counter.bytes) if counter else (0, 0, 0)
+    transport = None
+    if stuff_each:  # as before issue 20: every message dot-stuffed whole, per recipient
+        def transport() -> Any:
+            return StuffEach(configured_transport(settings))
+    app = make_app(settings, clock=lambda: NOW, transport=transport)
     try:
         start = time.perf_counter()
         report = app.publisher.deliver(EDITION, fetch=False)
@@ -230,8 +317,86 @@ def timed_deliver(config: Path, db: Path, counter: Counter, connections: int
     finally:
         app.close()
     sent = sum(1 for r in report.results if r.status is DeliveryStatus.SENT)
+    if counter is None:
+        return seconds, sent, 0, 0, 0
     return (seconds, sent, counter.messages - before[0], counter.connections - before[1],
             counter.bytes - before[2])
+
+
+class StuffEach:
+    """The configured transport, given each message without its pre-stuffed bytes: the
+    transport dot-stuffs the whole message itself, as every send did before issue 20."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __enter__(self) -> Self:
+        self.inner.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.inner.__exit__(*exc)
+
+    def send(self, message: Outgoing, handed_over: Callable[[], None] | None = None) -> None:
+        self.inner.send(dataclasses.replace(message, wire=None), handed_over or (lambda: None))
+
+    def delivered(self, message: Outgoing) -> bool:
+        return False
+
+
+def against_the_sink(config: Path, fetched: Path, folder: Path, prebuilt: Outgoing,
+                     addresses: list[str], keys: dict[str, Path], runs: int
+                     ) -> dict[str, float]:
+    """Issue 20's bar, against the fast sink: the bare smtplib loop (one prebuilt message,
+    one connection) and digest's send (one connection) with DKIM off, RSA-2048 and Ed25519,
+    and with the old per-recipient dot-stuffing, and RSA-2048 over 4 connections (signing in
+    each connection's thread); interleaved, best of `runs` each (seconds).
+    The sink's count must reach every recipient each time."""
+    sink, counts, port = start_fast_sink()
+    best: dict[str, float] = {}
+    try:
+        for run in range(runs):
+            before = counts[0]
+            start = time.perf_counter()
+            smtp = smtplib.SMTP("127.0.0.1", port, timeout=SMTP_TIMEOUT_S)
+            try:
+                for address in addresses:
+                    smtp.sendmail(prebuilt.sender, [address], prebuilt.data)
+            finally:
+                smtp.quit()
+            seconds = time.perf_counter() - start
+            assert counts[0] - before == len(addresses), "the sink missed messages"
+            best["bare"] = min(best.get("bare", seconds), seconds)
+            for name, key, stuff, conns in (
+                    ("off", None, False, 1), ("stuff_each", None, True, 1),
+                    ("rsa", keys["rsa"], False, 1), ("ed25519", keys["ed25519"], False, 1),
+                    ("rsa4", keys["rsa"], False, 4)):
+                db = folder / f"sink-{name}-{run}.db"
+                shutil.copyfile(fetched, db)
+                before = counts[0]
+                seconds, sent, _, _, _ = timed_deliver(config, db, None, conns, key, port=port,
+                                                       stuff_each=stuff)
+                assert sent == len(addresses) and counts[0] - before == len(addresses)
+                best[name] = min(best.get(name, seconds), seconds)
+    finally:
+        sink.stop()
+    return best
+
+
+def write_dkim_keys(folder: Path) -> dict[str, Path]:
+    """An RSA 2048 and an Ed25519 private key, PEM files in `folder`."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+    keys: dict[str, Any] = {"rsa": rsa.generate_private_key(public_exponent=65537, key_size=2048),
+            "ed25519": ed25519.Ed25519PrivateKey.generate()}
+    paths = {}
+    for kind, key in keys.items():
+        paths[kind] = folder / f"dkim-{kind}.pem"
+        paths[kind].write_bytes(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()))
+    return paths
 
 
 def bench(recipients: int = RECIPIENTS, peer_recipients: int = PEER_RECIPIENTS,
@@ -251,13 +416,16 @@ def bench(recipients: int = RECIPIENTS, peer_recipients: int = PEER_RECIPIENTS,
             app.close()  # flush to the file before copying it
             fetched = config.parent / "bench.db"
             copies = {}
-            for name in ("one", "four", "nowire"):
+            for name in ("one", "four", "nowire", "rsa", "ed25519"):
                 copies[name] = folder / f"{name}.db"
                 shutil.copyfile(fetched, copies[name])
 
             # --- digest's way: one edition, its message built once, bookkeeping ---
             one = timed_deliver(config, copies["one"], counter, 1)
             four = timed_deliver(config, copies["four"], counter, 4)
+            keys = write_dkim_keys(folder)
+            signed = {kind: timed_deliver(config, copies[kind], counter, 1, keys[kind])
+                      for kind in ("rsa", "ed25519")}
 
             app = make_app(load_settings(config, env={}).model_copy(
                 update={"database": f"sqlite:///{copies['one']}"}), clock=lambda: NOW)
@@ -299,6 +467,20 @@ def bench(recipients: int = RECIPIENTS, peer_recipients: int = PEER_RECIPIENTS,
             finally:
                 app.close()
 
+            # --- the floor: a bare smtplib loop, the same prebuilt message, one connection ---
+            prebuilt = letter.for_recipient(addresses[0])
+            before_bare = counter.messages
+            start = time.perf_counter()
+            smtp = smtplib.SMTP("127.0.0.1", port, timeout=SMTP_TIMEOUT_S)
+            try:
+                for address in addresses:
+                    smtp.sendmail(prebuilt.sender, [address], prebuilt.data)
+            finally:
+                smtp.quit()
+            bare_s = time.perf_counter() - start
+            bare_received = counter.messages - before_bare
+            sink = against_the_sink(config, fetched, folder, prebuilt, addresses, keys, runs)
+
             # --- digest's way without the wire ---
             nowire_settings = load_settings(config, env={}).model_copy(
                 update={"database": f"sqlite:///{copies['nowire']}"})
@@ -336,7 +518,19 @@ def bench(recipients: int = RECIPIENTS, peer_recipients: int = PEER_RECIPIENTS,
 
     digest_s = one[0]
     peer_rate = peer_n / peer_s
+    bare_rate = recipients / bare_s
     return {
+        **{f"sink_{name}_s": round(secs, 3) for name, secs in sink.items()},
+        **{f"sink_{name}_ratio": round(sink["bare"] / secs, 2) for name, secs in sink.items()},
+        "bare_s": round(bare_s, 3),
+        "bare_per_s": round(bare_rate, 1),
+        "bare_received": bare_received,
+        "bare_ratio": round(recipients / digest_s / bare_rate, 2),
+        **{f"dkim_{kind}_{field}": value for kind, (secs, sent, received, _, _)
+           in signed.items() for field, value in (
+               ("s", round(secs, 3)), ("per_s", round(recipients / secs, 1)),
+               ("sent", sent), ("received", received),
+               ("ratio", round(recipients / secs / bare_rate, 2)))},
         "recipients": recipients,
         "html_bytes": len(rendered.html.encode()),
         "text_bytes": len(rendered.text.encode()),
@@ -382,6 +576,29 @@ def print_report(r: dict[str, Any]) -> None:
     print(f"  digest deliver, 4 conns {r['digest4_s']:7.2f} s  {r['digest4_per_s']:8.1f} msg/s  "
           f"({r['digest4_sent']:,} recorded sent, {r['digest4_received']:,} received over "
           f"{r['digest4_connections']} connection(s))")
+    print(f"  floor: bare smtplib loop, one prebuilt message, one connection "
+          f"{r['bare_s']:7.2f} s  {r['bare_per_s']:8.1f} msg/s  ({r['bare_received']:,} "
+          "received)")
+    print(f"  RATIO digest (1 conn) / bare smtplib loop: {r['bare_ratio']}x  "
+          f"(target >= {TARGET_BARE:g}x)")
+    for kind, label in (("rsa", "RSA-2048"), ("ed25519", "Ed25519")):
+        print(f"  digest deliver, DKIM {label:<8} {r[f'dkim_{kind}_s']:7.2f} s  "
+              f"{r[f'dkim_{kind}_per_s']:8.1f} msg/s  ({r[f'dkim_{kind}_sent']:,} recorded "
+              f"sent, {r[f'dkim_{kind}_received']:,} received) = "
+              f"{r[f'dkim_{kind}_ratio']}x the bare loop")
+    print(f"  against a minimal SMTP sink (it answers at once; best of {r['runs']}, "
+          "interleaved):")
+    bare = r["sink_bare_s"]
+    print(f"    bare smtplib loop, one prebuilt message {bare:7.3f} s  {n / bare:8.1f} msg/s")
+    for name, label in (("off", "digest send, DKIM off"),
+                        ("stuff_each", "digest send, dot-stuffing per reader (before)"),
+                        ("rsa", "digest send, DKIM RSA-2048"),
+                        ("ed25519", "digest send, DKIM Ed25519"),
+                        ("rsa4", "digest send, DKIM RSA-2048, 4 connections")):
+        secs = r[f"sink_{name}_s"]
+        print(f"    {label:<45} {secs:7.3f} s  {n / secs:8.1f} msg/s  = "
+              f"{r[f'sink_{name}_ratio']}x the bare loop"
+              + (f"  (target >= {TARGET_BARE:g}x)" if name == "off" else ""))
     print(f"  peer: render + compose + new connection per message (rss2email's way), "
           f"{r['peer_recipients']:,} recipients")
     print(f"                          {r['peer_s']:7.2f} s  {r['peer_per_s']:8.1f} msg/s  "
