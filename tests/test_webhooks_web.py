@@ -147,6 +147,18 @@ def test_postmark_needs_its_password_and_records_a_complaint(hooks: Hooks) -> No
     assert bad.status_code == 400
 
 
+def test_guessing_postmarks_password_is_throttled_per_client(hooks: Hooks) -> None:
+    codes = [hooks.client.post("/webhooks/postmark", content=b"{}",
+                               headers=basic("postmark", f"guess-{n:04d}-xxxxxxxx")).status_code
+             for n in range(12)]
+    assert codes[:10] == [401] * 10 and codes[10:] == [429, 429]
+    elsewhere = TestClient(hooks.client.app, base_url=BASE, client=("198.51.100.9", 5000))
+    sample = (Path(__file__).parent / "data" / "webhooks" / "postmark-bounce.json").read_bytes()
+    answer = elsewhere.post("/webhooks/postmark", content=sample,
+                            headers=basic("postmark", PASSWORD))
+    assert answer.status_code == 200, answer.text  # Postmark itself is not locked out
+
+
 def test_without_providers_configured_there_are_no_webhook_routes(
         write_config: WriteConfig) -> None:
     config = write_config({"web": {"base_url": BASE, "secret": "s" * 40}})

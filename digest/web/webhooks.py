@@ -26,7 +26,7 @@ from starlette.routing import Route
 from digest.app import App
 from digest.config import PostmarkSettings
 from digest.web import forms
-from digest.web.limits import Throttled
+from digest.web.limits import Throttled, client_group
 from digest.webhooks import (
     ProviderEvent,
     SnsSubscription,
@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 WEBHOOK_MAX_BODY = 256 * 1024  # SNS messages are at most 256 KB
 WEBHOOK_POSTS_PER_MINUTE = 1200  # per provider: a burst of bounces after a big send fits
+WEBHOOK_AUTH_FAILURES_PER_MINUTE = 10  # per client address
 
 
 class Webhooks:
@@ -81,6 +82,13 @@ class Webhooks:
     async def postmark_post(self, request: Request) -> Response:
         assert self.postmark is not None
         if not _authorized(request, self.postmark):
+            # failures count per client address (guessing the password is throttled; a
+            # stranger's failures cannot use up Postmark's own allowance)
+            wait = await run_in_threadpool(
+                self.app.readers.hit, f"webhook auth ip {client_group(request)}",
+                limit=WEBHOOK_AUTH_FAILURES_PER_MINUTE, seconds=60)
+            if wait is not None:
+                raise Throttled(wait)
             return JSONResponse({"error": "authentication required"}, status_code=401,
                                 headers={"WWW-Authenticate": 'Basic realm="digest webhooks"'})
         await self._throttle("postmark")
