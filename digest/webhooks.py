@@ -313,6 +313,8 @@ def postmark_events(body: bytes) -> list[ProviderEvent]:
     # Bounce hooks from before RecordType existed (and Postmark's curl samples) carry none:
     # Type decides, as it did then (spam complaints came through the bounce hook as a Type).
     record = _opt_text(doc, "RecordType", "", limit=40) or "Bounce"
+    if record == "SubscriptionChange":
+        return _postmark_subscription_change(doc)
     if record == "SpamComplaint":
         kind: BounceKind | None = BounceKind.COMPLAINT
         name = _opt_text(doc, "Type", "", limit=40) or "SpamComplaint"
@@ -334,6 +336,36 @@ def postmark_events(body: bytes) -> list[ProviderEvent]:
                           address=address, reason=_one_line(f"{name}: {detail}"),
                           envelope_sender=None, message_id=None,
                           at=_opt_time(doc, "BouncedAt", ""))]
+
+
+# Subscription Change webhook (https://postmarkapp.com/developer/webhooks/subscription-change-
+# webhook): how broadcast streams, where newsletters go, report what ended a subscription.
+_POSTMARK_SUPPRESSIONS = {"HardBounce": BounceKind.HARD, "SpamComplaint": BounceKind.COMPLAINT,
+                          "ManualSuppression": BounceKind.UNSUBSCRIBE}
+
+
+def _postmark_subscription_change(doc: Mapping[str, Any]) -> list[ProviderEvent]:
+    """A Subscription Change record: sending suppressed for a hard bounce, a spam complaint,
+    or the recipient's own unsubscribe (ManualSuppression with Origin Recipient) gives one
+    event; a reactivation (SuppressSending false) or a suppression the operator made in
+    Postmark (Origin Customer or Admin) gives none."""
+    if not isinstance(doc.get("SuppressSending"), bool):
+        raise WebhookError("SuppressSending: must be true or false")
+    if not doc["SuppressSending"]:
+        return []
+    reason = _opt_text(doc, "SuppressionReason", "", limit=40)
+    kind = _POSTMARK_SUPPRESSIONS.get(reason or "")
+    origin = _opt_text(doc, "Origin", "", limit=40)
+    if kind is None or (kind is BounceKind.UNSUBSCRIBE and origin != "Recipient"):
+        return []
+    address = _address(doc, "Recipient", "")
+    changed = _opt_text(doc, "ChangedAt", "", limit=40) or ""
+    message = _opt_text(doc, "MessageID", "", limit=100) or ""
+    return [ProviderEvent(
+        provider="postmark", event_id=_one_line(f"postmark:change:{message}:{address}:{changed}"),
+        kind=kind, address=address,
+        reason=_one_line(f"SubscriptionChange: {reason} (origin {origin or 'unknown'})"),
+        envelope_sender=None, message_id=None, at=_opt_time(doc, "ChangedAt", ""))]
 
 
 def _postmark_type(doc: Mapping[str, Any]) -> str:

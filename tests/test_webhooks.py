@@ -575,7 +575,7 @@ def test_postmark_bounce_types_about_nothing_are_ignored(bounce_type: str) -> No
     assert postmark_events(postmark(Type=bounce_type)) == []
 
 
-@pytest.mark.parametrize("record", ["Delivery", "Open", "Click", "SubscriptionChange"])
+@pytest.mark.parametrize("record", ["Delivery", "Open", "Click"])  # SubscriptionChange: below
 def test_other_postmark_records_are_ignored(record: str) -> None:
     assert postmark_events(postmark(RecordType=record, ID=...)) == []
 
@@ -771,3 +771,48 @@ def test_fetch_reports_a_server_that_is_not_there() -> None:
         port = placeholder.getsockname()[1]
         refused(lambda: fetch_certificate(
             f"https://127.0.0.1:{port}/SimpleNotificationService-abc.pem"), 502)
+
+
+# --- Postmark's Subscription Change webhook (broadcast streams) ------------------------------
+
+
+def subscription_change(**changes: Any) -> bytes:
+    doc = json.loads((WEBHOOKS / "postmark-subscription-change.json").read_text("utf-8"))
+    doc.update(changes)
+    return json.dumps({k: v for k, v in doc.items() if v is not None}).encode()
+
+
+@pytest.mark.parametrize(("reason", "origin", "kind"), [
+    ("ManualSuppression", "Recipient", BounceKind.UNSUBSCRIBE),  # the reader's own click
+    ("HardBounce", "Recipient", BounceKind.HARD),
+    ("SpamComplaint", "Recipient", BounceKind.COMPLAINT),
+    ("HardBounce", "Customer", BounceKind.HARD),
+])
+def test_a_suppressing_subscription_change_is_one_event(reason: str, origin: str,
+                                                        kind: BounceKind) -> None:
+    (event,) = postmark_events(subscription_change(SuppressionReason=reason, Origin=origin))
+    assert (event.kind, event.address, event.provider) == (kind, "yusuf.adeyemi@example.org",
+                                                           "postmark")
+    assert event.event_id.startswith("postmark:change:5d1c7e2a-")
+    assert reason in event.reason and event.at is not None
+
+
+@pytest.mark.parametrize("changes", [
+    {"SuppressSending": False},  # reactivated
+    {"Origin": "Customer"},  # the operator suppressed them in Postmark: not the reader's word
+    {"Origin": "Admin"},
+    {"SuppressionReason": "SomethingNew"},
+])
+def test_other_subscription_changes_give_nothing(changes: dict[str, Any]) -> None:
+    assert postmark_events(subscription_change(**changes)) == []
+
+
+@pytest.mark.parametrize(("changes", "field"), [
+    ({"SuppressSending": "yes"}, "SuppressSending"),
+    ({"Recipient": "not an address"}, "Recipient"),
+    ({"Recipient": None}, "Recipient"),
+])
+def test_a_broken_subscription_change_is_refused_naming_the_field(changes: dict[str, Any],
+                                                                  field: str) -> None:
+    error = refused(lambda: postmark_events(subscription_change(**changes)), 400)
+    assert field in str(error)

@@ -147,6 +147,15 @@ def test_postmark_needs_its_password_and_records_a_complaint(hooks: Hooks) -> No
     assert bad.status_code == 400
 
 
+def test_a_readers_unsubscribe_on_a_postmark_broadcast_stream_is_heard(hooks: Hooks) -> None:
+    sample = (Path(__file__).parent / "data" / "webhooks" /
+              "postmark-subscription-change.json").read_bytes()
+    answer = hooks.client.post("/webhooks/postmark", content=sample,
+                               headers=basic("postmark", PASSWORD))
+    assert answer.json() == {"events": [{"kind": "unsubscribe", "outcome": "ended"}]}
+    assert hooks.status("yusuf.adeyemi@example.org") is ReaderStatus.UNSUBSCRIBED
+
+
 def test_guessing_postmarks_password_is_throttled_per_client(hooks: Hooks) -> None:
     codes = [hooks.client.post("/webhooks/postmark", content=b"{}",
                                headers=basic("postmark", f"guess-{n:04d}-xxxxxxxx")).status_code
