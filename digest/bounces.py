@@ -25,8 +25,7 @@ from digest.errors import UsageError
 from digest.inbound import Inbound, read_message
 from digest.mailbox import ImapOptions, Mailbox
 from digest.models import BounceKind, Reader
-from digest.store import BounceLimits, BounceRecord, Recorded, Store
-from digest.store.bounces import BounceEvent
+from digest.store import BounceEvent, BounceLimits, BounceRecord, Recorded, Store
 from digest.tokens import Verp
 from digest.webhooks import ProviderEvent
 

@@ -2,8 +2,9 @@
 
 `Deliverer` is given its collaborators (the store, the delivery settings, the audience (who
 gets the edition now, and each reader's links: digest.readers), a transport factory, the letter
-maker, a renderer for readers who chose some sections only, the clock and the sleep used for
-pacing). It claims deliveries, sends, paces and records outcomes;
+maker, a renderer for readers who chose some sections only, the clock, the sleep used for
+pacing, and whom to tell of a refusal about a reader's address: digest.bounces). It claims
+deliveries, sends, paces and records outcomes;
 it builds and freezes nothing (digest.editions does) and needs no templates or word lists when
 every recipient takes the whole edition.
 """
