@@ -59,6 +59,23 @@ def summarize(text: str, limit: int = SUMMARY_CHARS) -> str:
     return (cut[:space] if space > 0 else cut).rstrip(",;:-–— ") + "…"
 
 
+PREHEADER_CHARS = 140  # what inbox lists show of it, at most
+SUBJECT_CHARS = 70  # inboxes show about this much of a subject (issue 21)
+
+
+def clip(text: str, limit: int = SUBJECT_CHARS) -> str:
+    """`text` on one line, at most `limit` characters: cut at the last word boundary that
+    fits, with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    space = cut.rfind(" ")
+    if space >= limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:·|-–—") + "…"
+
+
 def _wrap(text: str, width: int = 72, indent: str = "", first: str | None = None) -> str:
     return textwrap.fill(
         text, width=width, initial_indent=indent if first is None else first,
@@ -136,6 +153,7 @@ class Renderer:
         )
         self.env.filters.update(
             summarize=summarize, wrap=_wrap, longdate=self._longdate, shortdate=self._shortdate,
+            clip=clip,
         )
         self.subject: jinja2.Template | None = None
         if subject is not None:
@@ -184,7 +202,10 @@ class Renderer:
             "edition_date": edition.date,
             "sections": chosen,
             "lead": leads[0] if leads else None,
-            "preheader": " · ".join(story.title for story in leads[:3]),
+            # what inboxes show after the subject: the stories after the lead (which the
+            # subject names), not the masthead
+            "preheader": clip(" · ".join(story.title for story in _next_stories(chosen)),
+                              PREHEADER_CHARS),
             "toc": ", ".join(f"{s.title} ({len(s.stories)})" for s in chosen),
             "lang": self.lang,
             "dir": self.direction,
@@ -206,7 +227,7 @@ class Renderer:
                 raise RenderError(f"email.subject: {e}") from e
         else:
             subject = self._render(SUBJECT_TEMPLATE, context)
-        subject = " ".join(subject.split())
+        subject = clip(subject)  # any template: inboxes cut what is longer
         mjml_source = self._render(HTML_TEMPLATE, context)
         try:
             # fonts={}: no web-font stylesheet (MRML links Google Fonts for Roboto and others
@@ -217,3 +238,11 @@ class Renderer:
             raise RenderError(f"template {self._where(HTML_TEMPLATE)}: invalid MJML: {e}") from e
         text = self._render(TEXT_TEMPLATE, context)
         return Rendered(subject=subject, html=html, text=text)
+
+
+def _next_stories(sections: Sequence[Section]) -> list[Story]:
+    """The stories a preheader lists: each section's lead after the first section's, then
+    the first section's next stories."""
+    leads = [s.stories[0] for s in sections if s.stories]
+    rest = [story for s in sections[:1] for story in s.stories[1:]]
+    return (leads[1:] + rest)[:4]

@@ -227,7 +227,12 @@ def _header(name: str, value: str, *, utf8: bool = False) -> bytes:
         policy = policy.clone(max_line_length=76)
     msg = EmailMessage(policy=policy)
     msg[name] = value
-    return policy.fold_binary(name, msg[name])
+    # Python's folder can leave a space at a line's end before an encoded word on the next
+    # line: unfolded, the subject would read "wall of  customs" (two spaces).
+    return _TRAILING_SPACE.sub(b"\r\n", policy.fold_binary(name, msg[name]))
+
+
+_TRAILING_SPACE = re.compile(rb"[ \t]+\r\n")
 
 
 _LEADING_DOT = re.compile(rb"(?m)^\.")

@@ -3,6 +3,7 @@ built from hand-made Edition values; the packaged wheel; broken templates."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import re
@@ -20,7 +21,7 @@ import pytest
 import digest.render
 from digest.errors import RenderError
 from digest.models import AlsoLink, Edition, Section, Story
-from digest.render import Renderer, summarize
+from digest.render import Renderer, clip, summarize
 
 LONDON = ZoneInfo("Europe/London")
 EDITION_DATE = date(2026, 11, 30)
@@ -96,13 +97,54 @@ def renderer() -> Renderer:
 # --- subject --------------------------------------------------------------------------------
 
 
-def test_subject_names_title_edition_date_and_lead_story(renderer: Renderer,
-                                                          edition: Edition) -> None:
+def test_subject_leads_with_the_lead_story_then_the_title(renderer: Renderer,
+                                                           edition: Edition) -> None:
     subject = renderer.render(edition).subject
-    assert "The Weekly Brief" in subject
-    assert "30 November 2026" in subject
-    assert LEAD_TITLE in subject
+    both = f"{LEAD_TITLE} | The Weekly Brief"
+    assert subject == (both if len(both) <= 70 else LEAD_TITLE)  # the title when both fit
     assert "\n" not in subject
+    short = dataclasses.replace(edition, title="Brief")
+    assert renderer.render(short).subject == f"{LEAD_TITLE} | Brief"
+
+
+def test_a_long_lead_is_cut_at_a_word_within_70_characters(renderer: Renderer,
+                                                            edition: Edition) -> None:
+    """Issue 21: inboxes show about 70 characters; the lead story comes first."""
+    long_title = ("Kenya's central bank cuts its key rate for the third time this year as "
+                  "inflation eases across East Africa")
+    first = edition.sections[0]
+    lead = dataclasses.replace(first.stories[0], title=long_title)
+    longer = dataclasses.replace(edition, sections=(
+        dataclasses.replace(first, stories=(lead, *first.stories[1:])), *edition.sections[1:]))
+    subject = renderer.render(longer).subject
+    assert len(subject) <= 70
+    assert subject == clip(long_title)
+    assert subject.startswith("Kenya's central bank cuts its key rate") and subject.endswith("…")
+    assert not subject[:-1].endswith(" ")
+
+
+def test_an_edition_without_stories_is_named_by_title_and_date(renderer: Renderer,
+                                                              edition: Edition) -> None:
+    empty = dataclasses.replace(edition, sections=())
+    assert renderer.render(empty).subject == "The Weekly Brief, Monday 30 November 2026"
+
+
+def test_a_configured_subject_template_is_cut_to_70_too() -> None:
+    renderer = Renderer(ZoneInfo("UTC"), subject="{{ 'word ' * 30 }}")
+    edition = Edition(date=date(2026, 11, 30), title="T",
+                      generated_at=datetime(2026, 11, 30, tzinfo=UTC), sections=())
+    subject = renderer.render(edition).subject
+    assert len(subject) <= 70 and subject.endswith("word…")
+
+
+def test_the_preheader_lists_the_stories_after_the_lead(renderer: Renderer,
+                                                         edition: Edition) -> None:
+    context = renderer.context(edition)
+    assert LEAD_TITLE not in context["preheader"]  # the subject names it already
+    others = [s.stories[0].title for s in edition.sections[1:] if s.stories]
+    assert others and all(t in context["preheader"] or context["preheader"].endswith("…")
+                          for t in others[:1])
+    assert len(context["preheader"]) <= 140
 
 
 def test_subject_is_plain_text_not_html_escaped(renderer: Renderer) -> None:

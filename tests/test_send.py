@@ -38,7 +38,7 @@ from digest.send import (
 SENDER = "The Weekly Brief <brief@example.org>"
 EDITION = "2026-11-30"
 LIST_ID = "The Weekly Brief <the-weekly-brief.example.org>"
-SUBJECT_NON_ASCII = "The Weekly Brief, Monday 30 November 2026: Côte d’Ivoire votes"
+SUBJECT_NON_ASCII = "Côte d’Ivoire votes | The Weekly Brief"
 
 
 @pytest.fixture(scope="module")
@@ -520,3 +520,14 @@ def test_reply_to_with_a_non_ascii_name_is_encoded_and_the_message_stays_7_bit(
     msg = parse(out.data)
     assert msg["Reply-To"].addresses[0].display_name == "Rédaction du Bréf"
     assert msg["Reply-To"].addresses[0].addr_spec == "editors@example.org"
+
+
+def test_a_folded_subject_reads_back_with_single_spaces(rendered: Rendered) -> None:
+    """Python's header folder left "of \\r\\n =?utf-8?q?customs...": two spaces once unfolded."""
+    subject = "Nvidia's newest China-compliant accelerator meets a wall of customs…"
+    letter = Letter(Rendered(subject, rendered.html, rendered.text), sender=SENDER,
+                    edition=EDITION, list_id=LIST_ID)
+    out = letter.for_recipient("ana@example.org")
+    assert str(parse(out.data)["Subject"]) == subject
+    head = out.data[:out.data.index(b"\r\n\r\n")]
+    assert not re.search(rb"[ \t]\r\n", head)
