@@ -1,5 +1,6 @@
-"""Identity of items and stories: URL canonicalisation, per-feed item keys, merging items that
-are the same story across feeds, and refusing stories an earlier edition already carried.
+"""Identity of items and stories: URL canonicalisation, the clean links readers follow, per-feed
+item keys, merging items that are the same story across feeds (credited by digest.outlets), and
+refusing stories an earlier edition already carried.
 
 Pure functions of their arguments: no I/O, no clock, no store.
 """
@@ -8,14 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from functools import lru_cache
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
 
-from digest import neardup
+from digest import neardup, outlets
 from digest.models import AlsoLink, Item, Story
 
 # Query parameters that say how a reader arrived, not what they read. Dropped before comparing
@@ -42,13 +44,21 @@ def _keep_param(pair: str) -> bool:
                 or pair.lower() in _AMP_PARAMS)
 
 
+def _may_be_amp_cache(host: str) -> bool:
+    """Whether links on `host` may be AMP cache links (see _amp_cache_target)."""
+    return host.endswith(".cdn.ampproject.org") or host in _GOOGLE
+
+
+_GOOGLE = frozenset({"google.com", "www.google.com"})
+
+
 def _amp_cache_target(host: str, path: str) -> str | None:
     """The article behind a Google AMP cache link, as `host/path`, or None."""
     if host.endswith(".cdn.ampproject.org"):  # /c/s/example.org/a, /v/s/..., /i/s/...
         parts = path.split("/", 4)
         if len(parts) == 5 and len(parts[1]) == 1 and parts[2] == "s":
             return parts[3] + "/" + parts[4]
-    if host in {"google.com", "www.google.com"} and path.startswith("/amp/s/"):
+    if host in _GOOGLE and path.startswith("/amp/s/"):
         return path.removeprefix("/amp/s/")
     return None
 
@@ -87,6 +97,72 @@ def canonical_url(url: str) -> str:
         path = path.removesuffix("/amp").rstrip("/")
     query = "&".join(p for p in parts.query.split("&") if p and _keep_param(p))
     return urlunsplit(("", host, path or "/", query, "")).removeprefix("//")
+
+
+# Characters IDNA 2003 (Python's codec) maps to others where browsers (UTS 46, not
+# transitional) keep them: "faß.de" is not "fass.de". A host holding one is left as written.
+_IDNA_DEVIATIONS = frozenset("\u00df\u03c2\u200c\u200d")
+
+
+@lru_cache(maxsize=1 << 16)  # each build asks for every item's link again
+def clean_link(url: str) -> str:
+    """The link a reader follows to the article `url` names (issue 21): the publisher's URL
+    without what says how the reader arrived.
+
+    Kept as written: scheme, path, `www.`, the other query parameters in their order, an
+    anchor (`#comments`). Changed: the host is lower-cased and IDNA-encoded (percent-escapes
+    decoded first), a default port (:443 on https, :80 on http) goes, tracking parameters go
+    by canonical_url's rule (TRACKING_PARAMS, TRACKING_PREFIXES, the AMP switches `?amp`,
+    `?output=amp`), and so does a fragment made of them (`#xtor=RSS-1`); a Google AMP cache
+    link becomes the article it serves. Never raises: a URL urllib cannot split, or one that
+    is not http(s) (parse.safe_url lets none in), is returned as written.
+    """
+    # Most links have nothing to take off: found without parsing (a build cleans every item's
+    # link, once a process).
+    host = outlets.plain_host(url)
+    if host and "?" not in url and "#" not in url and not _may_be_amp_cache(host):
+        return url
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+        host = parts.hostname
+    except ValueError:
+        return url
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not host:
+        return url
+    target = _amp_cache_target(host.rstrip("."), parts.path)
+    if target is not None:
+        return clean_link("https://" + target + (f"?{parts.query}" if parts.query else ""))
+    # hostname took an IPv6 address's brackets off, and lower-cases only up to a "%" (the
+    # zone of an IPv6 address)
+    netloc = f"[{host}]" if ":" in host else _ascii_host(host.lower())
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        netloc = f"{netloc}:{port}"
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    query = "&".join(p for p in parts.query.split("&") if p and _keep_param(p))
+    fragment = parts.fragment
+    if "=" in fragment:  # parameters, not an anchor: `#xtor=RSS-1`, `#utm_source=x`
+        fragment = "&".join(p for p in fragment.split("&") if p and _keep_param(p))
+    return urlunsplit((scheme, userinfo + at + netloc, parts.path, query, fragment))
+
+
+def _ascii_host(host: str) -> str:
+    """`host` (lower case) as a DNS name: IDNA for a non-ASCII one (parse.safe_url
+    percent-encodes it), else as written; as written too when IDNA 2003 would change it."""
+    if host.isascii() and "%" not in host:
+        return host
+    name = unquote(host)
+    if name.isascii() or _IDNA_DEVIATIONS.intersection(name):
+        return host  # escaped ASCII ("ex%2Fample") is not decoded: it could be "/" or "@"
+    try:
+        encoded = name.encode("idna").decode("ascii")
+    except UnicodeError:
+        return host
+    return encoded if _DNS_NAME.fullmatch(encoded) else host
+
+
+_DNS_NAME = re.compile(r"[a-z0-9_.-]+")
 
 
 def item_key(item: Item) -> str:
@@ -187,7 +263,8 @@ def _representative_order(item: Item) -> tuple[float, int, float, int]:
 
 def cluster_stories(
     items: Sequence[Item], sent: Mapping[str, date] | None = None,
-    texts: Sequence[neardup.Text] | None = None,
+    texts: Sequence[neardup.Text] | None = None, *,
+    feeds: Mapping[str, str | None] | None = None,
 ) -> tuple[list[Story], list[str]]:
     """Merge items that are the same story into stories, and refuse stories already sent.
 
@@ -198,17 +275,22 @@ def cluster_stories(
     `texts` are the items' `neardup.text_of`, in order, when already worked out (the store
     keeps them: digest.features).
 
-    Returns the stories (the representative chosen by `_representative_order`, the other
-    outlets in `also`, one `merge_reasons` line per merged item) and one line per story refused
-    as already sent.
+    Returns the stories and one line per story refused as already sent. A story is its
+    representative (chosen by `_representative_order`) under its clean_link, credited to the
+    outlet whose link it is (`outlets.credit`; `feeds` maps each configured feed's URL to its
+    configured name, None for the feed's own title); `also` has the story's other articles,
+    one entry per canonical URL other than the headline's, each under its clean_link and
+    credited the same way (issue 21); `merge_reasons` has one line per merged item, and one
+    saying which feed carried the headline when it is credited to another outlet.
     """
     if texts is not None and len(texts) != len(items):
         raise ValueError(f"{len(texts)} texts for {len(items)} items")
-    return _cluster(items, sent or {}, texts)
+    return _cluster(items, sent or {}, texts, feeds or {})
 
 
 def _cluster(items: Sequence[Item], sent: Mapping[str, date],
-             known: Sequence[neardup.Text] | None) -> tuple[list[Story], list[str]]:
+             known: Sequence[neardup.Text] | None, feeds: Mapping[str, str | None]
+             ) -> tuple[list[Story], list[str]]:
     n = len(items)
     union = _UnionFind(n)
     reasons: dict[int, str] = {}
@@ -257,6 +339,8 @@ def _cluster(items: Sequence[Item], sent: Mapping[str, date],
     for i in range(n):
         groups.setdefault(union.find(i), []).append(i)
 
+    links = [clean_link(item.url) for item in items]  # each computed once (lru_cache)
+    credited = outlets.credit(items, [outlets.outlet_host(link) for link in links], feeds)
     stories: list[Story] = []
     dropped: list[str] = []
     for members in groups.values():
@@ -268,17 +352,23 @@ def _cluster(items: Sequence[Item], sent: Mapping[str, date],
             dropped.append(f"already sent: {lead.title!r} ({lead.source}, {lead.url}): {why_sent}")
             continue
         also: list[AlsoLink] = []
-        seen_sources = {lead.source}
-        for other in group[1:]:
-            if other.source not in seen_sources:
-                also.append(AlsoLink(other.source, other.url))
-                seen_sources.add(other.source)
+        if len(order) > 1:  # another feed's copy of the headline is no other article
+            articles = {canonical_url(lead.url)}
+            for i in order[1:]:
+                article = canonical_url(items[i].url)
+                if article not in articles:
+                    articles.add(article)
+                    also.append(AlsoLink(credited[i], links[i]))
         merge_reasons = tuple(
             f"merged {items[i].source} ({items[i].url}): {reasons.get(i, 'same story')}"
             for i in order[1:]
         )
+        outlet = credited[order[0]]
+        if lead.source and outlet != lead.source:  # an aggregator's: the outlet is credited
+            merge_reasons = (f"credited to {outlet}, whose link it is: via {lead.source}",
+                             *merge_reasons)
         stories.append(Story(
-            title=lead.title, url=lead.url, source=lead.source, published=lead.published,
+            title=lead.title, url=links[order[0]], source=outlet, published=lead.published,
             summary=lead.summary, weight=lead.weight, items=tuple(group), also=tuple(also),
             merge_reasons=merge_reasons, image=next((it.image for it in group if it.image), None),
         ))

@@ -71,6 +71,7 @@ class Editions:
         self.letters = letters
         self.clock = clock
         self.feed_sections = {f.url: f.section for f in settings.feeds}
+        self.feed_names = {f.url: f.name for f in settings.feeds}  # who a story is credited to
 
     def edition_for(self, day: date | None = None) -> tuple[date, datetime]:
         """The edition's name (its send date) and send time; default: the upcoming send."""
@@ -130,7 +131,8 @@ class Editions:
         known, fresh = self.analyser.features(items)
         self.store.save_features(self.analyser.key, fresh)  # items stored without: once
         sent = self.store.sent_fingerprints(except_edition=day)
-        stories, dropped = dedupe.cluster_stories(items, sent, [f.text for f in known])
+        stories, dropped = dedupe.cluster_stories(items, sent, [f.text for f in known],
+                                                  feeds=self.feed_names)
         placed, unplaced = classify.classify_stories(
             stories, self.lexicon, self.feed_sections, fallback=self._fallback,
             always=s.edition.classify == "always", min_score=s.edition.min_score,

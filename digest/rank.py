@@ -39,8 +39,10 @@ class SectionLimit:
 
 
 def outlets(story: Story) -> int:
-    """How many outlets carried the story."""
-    return 1 + len(story.also)
+    """How many outlets carried the story: its feeds (two feeds that carried the same article
+    both picked it up, though `also` lists other articles only), or its also-links when
+    that is more (a story read back without its items)."""
+    return max(1 + len(story.also), len({item.feed_url for item in story.items}))
 
 
 def coverage(story: Story) -> float:

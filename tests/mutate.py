@@ -40,7 +40,8 @@ WORK = REPO / "build" / "mutate"
 # test_schedule starts a process that would not import the mutant anyway).
 MODULES: dict[str, list[str]] = {
     "rank": ["tests/test_rank.py"],
-    "dedupe": ["tests/test_dedupe.py"],
+    "dedupe": ["tests/test_dedupe.py", "tests/test_links.py"],
+    "outlets": ["tests/test_links.py"],
     "polling": ["tests/test_polling.py"],
     "schedule": ["tests/test_schedule.py", "-k", "not daemon"],
     "classify": ["tests/test_classify.py"],

@@ -106,9 +106,12 @@ def test_same_url_across_feeds_is_one_story_with_also() -> None:
     assert dropped == []
     assert len(stories) == 2
     merged = next(s for s in stories if len(s.items) == 2)
-    assert merged.source == "Daily"  # the heavier feed is the representative
-    assert [(x.source, x.url) for x in merged.also] == [("Wire", a.url)]
-    assert merged.merge_reasons and "same URL" in merged.merge_reasons[0]
+    assert merged.items[0] is b  # the heavier feed is the representative
+    # Its link is Wire's article: credited to Wire, as the link a reader follows (issue 21).
+    assert (merged.source, merged.url) == ("Wire", "https://www.wire.example/story/")
+    assert merged.also == ()  # Wire's own copy is the same article: no "also"
+    assert merged.merge_reasons[0] == "credited to Wire, whose link it is: via Daily"
+    assert "same URL" in merged.merge_reasons[1]
 
 
 def test_representative_prefers_fuller_summary_then_earliest() -> None:
@@ -149,8 +152,8 @@ def test_merged_story_is_its_representative_with_the_others_as_also() -> None:
             story.weight) == (lead.title, lead.url, "Wire", lead.published, "The lead.", 2.0)
     assert story.items == (lead, same_url, same_guid, daily_again)
     assert story.image == "https://img.example/daily.jpg"  # the first in the story with one
-    assert [(a.source, a.url) for a in story.also] == [  # one link an outlet
-        ("Daily", same_url.url), ("Mirror", same_guid.url)]
+    # other articles only (issue 21): Daily's two copies are the lead's own article
+    assert [(a.source, a.url) for a in story.also] == [("Mirror", same_guid.url)]
     assert story.merge_reasons == (
         f"merged Daily ({same_url.url}): same URL as Wire",
         f"merged Mirror ({same_guid.url}): same guid as Wire",
