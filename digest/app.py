@@ -102,7 +102,10 @@ def make_app(
         renderer = Renderer(settings.tz, lang=e.lang, direction=e.dir, overrides=e.templates,
                             subject=e.subject, thumbnails=e.thumbnails,
                             view_url=view_url(settings),
-                            preferences=settings.web.links, postal_address=e.postal_address)
+                            preferences=settings.web.links, postal_address=e.postal_address,
+                            theme=e.theme, accent=e.accent, logo=e.logo,
+                            logo_width=e.logo_width, logo_height=e.logo_height,
+                            full_stories=e.full_stories, note=e.note)
     except RenderError as error:  # a subject template that does not parse: a config error
         raise ConfigError(settings.source, [str(error)]) from error
     sign = dkim_signer(settings, clock)

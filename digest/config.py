@@ -284,8 +284,9 @@ class FeedSettings(_Frozen):
 
 class EmailSettings(_Frozen):
     templates: str | None = Field(
-        None, description="a folder of templates that replace the built-in ones by name "
-                          "(edition.mjml.j2, edition.txt.j2, subject.txt.j2)")
+        None, description="a folder of templates that replace the built-in ones by name, "
+                          "whichever the theme (edition.mjml.j2, edition.txt.j2, "
+                          "subject.txt.j2, head.mjml.j2, footer.mjml.j2, footer.txt.j2)")
     subject: str | None = Field(
         None, description="Jinja2 template of the subject line, e.g. "
                           "'{{ title }}: {{ lead.title if lead else edition_date | longdate }}'")
@@ -339,6 +340,79 @@ class EmailSettings(_Frozen):
         if not _is(folder, Path.is_dir):
             raise ValueError(f"no such folder: {folder}")
         return str(folder)
+
+    # The look of the email (issue 21).
+    theme: Literal["classic", "briefing"] = Field(
+        "classic", description="the email's look: classic (masthead, a band per section, its "
+                               "first stories in full with their pictures, the rest in brief) "
+                               "or briefing (dense text, no pictures)")
+    accent: str = Field(
+        "#0b5cad", description="colour of links, rules and section bands, #rrggbb; links and "
+                               "headings use it on white, so it needs a contrast of 4.5:1 there")
+    logo: str | None = Field(
+        None, description="https URL of an image for the masthead (shown on a white box, so a "
+                          "transparent logo stays visible in dark mode); needs logo_width and "
+                          "logo_height")
+    logo_width: int | None = Field(
+        None, ge=1, le=544, description="the logo's width as shown, in px (at most 544, the "
+                                        "column's width)")
+    logo_height: int | None = Field(
+        None, ge=1, le=300, description="the logo's height as shown, in px")
+    full_stories: int = Field(
+        1, ge=0, le=100, description="stories of each section shown in full (summary, picture); "
+                                     "the rest are listed 'In brief' (classic theme)")
+    note: str | None = Field(
+        None, max_length=2000, description="an editor's note at the top of every edition: plain "
+                                           "text, a blank line between paragraphs")
+
+    @field_validator("accent")
+    @classmethod
+    def _readable_accent(cls, value: str) -> str:
+        """A #rrggbb (or #rgb) colour that reads on white as link and heading colour (WCAG AA:
+        4.5:1; digest/render.py derives the dark-mode shades from it)."""
+        if not re.fullmatch(r"#(?:[0-9a-fA-F]{3}){1,2}", value):
+            raise ValueError(f"not a colour like #0b5cad: {_brief(value)}")
+        digits = value[1:].lower()
+        colour = "#" + ("".join(c * 2 for c in digits) if len(digits) == 3 else digits)
+
+        def linear(channel: str) -> float:
+            c = int(channel, 16) / 255
+            return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+        lum = sum(weight * linear(colour[i:i + 2])
+                  for weight, i in ((0.2126, 1), (0.7152, 3), (0.0722, 5)))
+        ratio = 1.05 / (lum + 0.05)  # against white, whose luminance is 1
+        if ratio < 4.5:
+            raise ValueError(f"{colour} on white has a contrast of {ratio:.1f}:1; links and "
+                             f"headings need 4.5:1: choose a darker colour")
+        return colour
+
+    @field_validator("logo")
+    @classmethod
+    def _https_logo(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(one_line(value))
+        if parts.scheme != "https" or not parts.hostname or " " in value:
+            raise ValueError(f"not an https URL: {_brief(value)}")
+        return value
+
+    @field_validator("note")
+    @classmethod
+    def _plain_note(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.replace("\n", "").replace("\t", "").isprintable():
+            raise ValueError(f"must be plain text (lines, no control characters): "
+                             f"{_brief(value)}")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _sized_logo(self) -> EmailSettings:
+        if self.logo is not None and (self.logo_width is None or self.logo_height is None):
+            raise ValueError("logo needs logo_width and logo_height: its size in px as shown "
+                             "(written into the email, which Outlook needs)")
+        return self
 
 
 class SmtpSettings(_Frozen):

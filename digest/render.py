@@ -5,18 +5,26 @@ The only importer of mjml, and of jinja2 for the email (digest/web/pages.py rend
 pages). Templates come from `templates/` (installed inside the package as digest/templates);
 feed text is untrusted and is escaped by autoescape, and only http(s) URLs ever reach a
 template (fetch drops the rest).
+
+Two looks (issue 21): `classic` (templates/edition.*.j2: masthead, section bands, the first
+stories of each section in full, the rest "In brief") and `briefing` (templates/themes/briefing/:
+dense text, no images). A theme's folder is searched before the built-in one, and the override
+folder (`email.templates`) before both, so a file named like a theme's template replaces it;
+the parts both themes share (head.mjml.j2, footer.mjml.j2, footer.txt.j2) are found the same way.
 """
 
 from __future__ import annotations
 
-import textwrap
+import re
 from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import jinja2
+from markupsafe import Markup, escape
 from mjml import mjml2html
 
 from digest.errors import RenderError
@@ -33,6 +41,9 @@ SUMMARY_CHARS = 320
 HTML_TEMPLATE = "edition.mjml.j2"
 TEXT_TEMPLATE = "edition.txt.j2"
 SUBJECT_TEMPLATE = "subject.txt.j2"
+THEMES = ("classic", "briefing")  # classic: the top-level templates; others: themes/<name>/
+BRIEF_CHARS = 80  # an "In brief" summary: about one line of the 544 px column at 14 px
+TEXT_BRIEF_CHARS = 68  # ... and one line of the text part (72 columns, indented by 4)
 
 
 def template_dir() -> Path:
@@ -76,11 +87,154 @@ def clip(text: str, limit: int = SUBJECT_CHARS) -> str:
     return cut.rstrip(" ,;:·|-–—") + "…"
 
 
+def first_line(text: str, limit: int = BRIEF_CHARS) -> str:
+    """An "In brief" summary: the first sentence when it fits in `limit` characters and says
+    something (a third of them or more), else the text clipped at a word."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit + 1]
+    end = max(cut.rfind(". "), cut.rfind("? "), cut.rfind("! "))
+    if end >= limit // 3:
+        return cut[: end + 1]
+    return clip(text, limit)
+
+
+# textwrap's whitespace (ASCII only: a no-break space stays inside its word)
+_SPACES = re.compile(r"[ \t\n\r\x0b\x0c]+")
+
+
 def _wrap(text: str, width: int = 72, indent: str = "", first: str | None = None) -> str:
-    return textwrap.fill(
-        text, width=width, initial_indent=indent if first is None else first,
-        subsequent_indent=indent, break_long_words=False, break_on_hyphens=False,
-    )
+    """Greedy word wrap, as textwrap.fill with break_long_words=False and
+    break_on_hyphens=False (a word longer than the line stands alone on it, never cut), runs
+    of spaces made one. Written out because textwrap was three quarters of a 40-story render
+    (bench/render.py)."""
+    # as textwrap, the spaces before the first word stay (" 1. A story" keeps its alignment)
+    lead = " " * (len(text) - len(text.lstrip(" \t\n\r\x0b\x0c")))
+    words = [word for word in _SPACES.split(text) if word]
+    if not words:
+        return ""
+    lines = []
+    line = (indent if first is None else first) + lead + words[0]
+    for word in words[1:]:
+        if len(line) + 1 + len(word) <= width:
+            line += " " + word
+        else:
+            lines.append(line)
+            line = indent + word
+    lines.append(line)
+    return "\n".join(lines)
+
+
+def _link_line(url: str, label: str, width: int = 72, indent: str = "") -> str:
+    """`label: <url>` on one line when it fits `width`, else the link on a line of its own
+    (a long link is never broken: mail programs find it whole)."""
+    line = f"{indent}{label}: <{url}>"
+    if len(line) <= width:
+        return line
+    return f"{_wrap(label + ':', width, indent)}\n{indent}<{url}>"
+
+
+def _nobreak(text: str, limit: int = 24) -> Markup:
+    """For HTML: a short name kept on one line; a long one may wrap, or it would widen a
+    phone's screen."""
+    if len(text) > limit:
+        return escape(text)
+    return Markup('<span style="white-space:nowrap;">%s</span>') % text
+
+
+LONG_TOKEN = 30  # characters without a space: a URL or compound that could widen a phone
+_LONG_RUN = re.compile(rf"\S{{{LONG_TOKEN},}}")
+
+
+def breakable(text: str, every: int = 20) -> Markup:
+    """For HTML: the text escaped, with a <wbr> (a break opportunity) every `every` characters
+    inside any run of LONG_TOKEN or more without a space. MRML's `word-break:break-word` does
+    that for most clients; Yahoo's ignore it (caniemail), and this holds in every client."""
+    out = []
+    last = 0
+    for run in _LONG_RUN.finditer(text):
+        out.append(escape(text[last:run.start()]))
+        token = run.group()
+        out.append(Markup("<wbr>").join(escape(token[i:i + every])
+                                        for i in range(0, len(token), every)))
+        last = run.end()
+    out.append(escape(text[last:]))
+    return Markup("").join(out)
+
+
+def _paragraphs(text: str) -> list[str]:
+    """A plain-text note's paragraphs (split at blank lines), each on one line."""
+    return [" ".join(p.split()) for p in re.split(r"\n\s*\n", text) if p.strip()]
+
+
+# --- colours: the accent and what is derived from it (WCAG 2 contrast) ------------------------
+
+WHITE = "#ffffff"
+DARK_CARD = "#15191e"  # the cards in dark mode (head.mjml.j2)
+MIN_CONTRAST = 4.5  # WCAG AA for normal text: links and headings in the accent colour
+_HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
+
+
+def hex_colour(value: str) -> str:
+    """`#rgb` or `#rrggbb` as `#rrggbb` in lower case; ValueError for anything else."""
+    if not _HEX_COLOUR.match(value):
+        raise ValueError(f"not a colour like #0b5cad: {value!r}")
+    digits = value[1:].lower()
+    return "#" + ("".join(c * 2 for c in digits) if len(digits) == 3 else digits)
+
+
+def luminance(colour: str) -> float:
+    """WCAG relative luminance of a `#rrggbb` colour."""
+    def linear(channel: int) -> float:
+        c = channel / 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b)
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two `#rrggbb` colours, 1 to 21."""
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def mix(a: str, b: str, share: float) -> str:
+    """`a` with `share` (0 to 1) of `b` blended in, channel by channel."""
+    return "#" + "".join(
+        f"{round(int(a[i:i + 2], 16) * (1 - share) + int(b[i:i + 2], 16) * share):02x}"
+        for i in (1, 3, 5))
+
+
+def palette(accent: str) -> dict[str, str]:
+    """The accent and its derived colours: `tint` (section bands and the note on white, dark
+    text on it), `dark_accent` (links in dark mode: the accent lightened until it reads on the
+    dark cards) and `dark_tint` (bands in dark mode). RenderError for an accent too light for
+    links and headings on white."""
+    try:
+        accent = hex_colour(accent)
+    except ValueError as e:
+        raise RenderError(f"email.accent: {e}") from None
+    if contrast(accent, WHITE) < MIN_CONTRAST:
+        raise RenderError(f"email.accent: {accent} on white has a contrast of "
+                          f"{contrast(accent, WHITE):.1f}:1; links and headings need "
+                          f"{MIN_CONTRAST}:1: choose a darker colour")
+    dark_accent = next(shade for step in range(21)
+                       if contrast(shade := mix(accent, WHITE, step / 20), DARK_CARD) >= 8)
+    return {"accent": accent, "tint": mix(accent, WHITE, 0.9),
+            "dark_accent": dark_accent, "dark_tint": mix(DARK_CARD, accent, 0.2)}
+
+
+def archive_of(view_url: str) -> str | None:
+    """Where all editions are, from where one is: the folder of `view_url`'s {edition} page
+    (the site itself for digest's own archive, whose editions are at /editions/<date>/)."""
+    head = view_url.split("{edition}", 1)[0]
+    head = head[: head.rfind("/") + 1]
+    if head.endswith("/editions/"):
+        head = head.removesuffix("editions/")
+    parts = urlsplit(head)
+    return head if parts.scheme in ("http", "https") and parts.netloc else None
 
 
 def check_templates(overrides: str | None, subject: str | None) -> list[str]:
@@ -127,10 +281,25 @@ class Renderer:
     def __init__(self, tz: ZoneInfo, *, lang: str = "en", direction: str = "ltr",
                  overrides: str | Path | None = None, subject: str | None = None,
                  thumbnails: bool = True, view_url: str | None = None,
-                 preferences: bool = False, postal_address: str | None = None) -> None:
+                 preferences: bool = False, postal_address: str | None = None,
+                 theme: str = "classic", accent: str = "#0b5cad", logo: str | None = None,
+                 logo_width: int | None = None, logo_height: int | None = None,
+                 full_stories: int = 1, note: str | None = None,
+                 archive_url: str | None = None) -> None:
         """`overrides`: a folder whose templates replace the built-in ones of the same name;
         `subject`: a Jinja2 template for the subject line, replacing subject.txt.j2;
-        `preferences`: each reader has a preferences page (the web service)."""
+        `preferences`: each reader has a preferences page (the web service); `theme`: one of
+        THEMES; `accent`: the links', rules' and bands' colour (#rrggbb, 4.5:1 on white);
+        `logo`: an https image shown `logo_width` x `logo_height` px in the masthead;
+        `full_stories`: the stories of each section shown in full, the rest "In brief";
+        `note`: the editor's note (plain text) at the top of every edition; `archive_url`:
+        where past editions are (default: the folder of `view_url`'s pages)."""
+        if theme not in THEMES:
+            raise RenderError(f"email.theme: no theme {theme!r} (one of {', '.join(THEMES)})")
+        if logo is not None and not (logo_width and logo_height):
+            raise RenderError("email.logo: needs logo_width and logo_height (its size in px)")
+        if full_stories < 0:
+            raise RenderError(f"email.full_stories: cannot be negative: {full_stories}")
         self.preferences = preferences
         self.postal_address = postal_address
         self.tz = tz
@@ -138,10 +307,19 @@ class Renderer:
         self.direction = direction
         self.thumbnails = thumbnails
         self.view_url = view_url  # "{edition}" is replaced by the edition's date
+        self.archive_url = archive_url or (archive_of(view_url) if view_url else None)
+        self.theme = theme
+        self.colours = palette(accent)
+        self.logo = ({"src": logo, "width": logo_width, "height": logo_height}
+                     if logo is not None else None)
+        self.full_stories = full_stories
+        self.note = note
         self.overrides = Path(overrides) if overrides else None
-        loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(str(template_dir()))]
-        if self.overrides is not None:
-            loaders.insert(0, jinja2.FileSystemLoader(str(self.overrides)))
+        builtin = template_dir()
+        self.theme_dir = builtin / "themes" / theme if theme != THEMES[0] else None
+        folders = [self.overrides, self.theme_dir, builtin]
+        loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(str(folder))
+                                            for folder in folders if folder is not None]
         self.env = jinja2.Environment(
             loader=jinja2.ChoiceLoader(loaders),
             autoescape=jinja2.select_autoescape(
@@ -153,7 +331,8 @@ class Renderer:
         )
         self.env.filters.update(
             summarize=summarize, wrap=_wrap, longdate=self._longdate, shortdate=self._shortdate,
-            clip=clip,
+            clip=clip, first_line=first_line, link_line=_link_line, paragraphs=_paragraphs,
+            nobreak=_nobreak, breakable=breakable,
         )
         self.subject: jinja2.Template | None = None
         if subject is not None:
@@ -177,6 +356,8 @@ class Renderer:
         """A template's name, with the override folder when it comes from there."""
         if self.overrides is not None and (self.overrides / name).is_file():
             return str(self.overrides / name)
+        if self.theme_dir is not None and (self.theme_dir / name).is_file():
+            return f"themes/{self.theme}/{name}"
         return name
 
     def _render(self, name: str, context: dict[str, Any]) -> str:
@@ -188,10 +369,12 @@ class Renderer:
         except Exception as e:  # a template error, or a filter given what it cannot take
             raise RenderError(f"template {self._where(name)}: {e}") from e
 
-    def context(self, edition: Edition, sections: Sequence[str] | None = None
-                ) -> dict[str, Any]:
+    def context(self, edition: Edition, sections: Sequence[str] | None = None, *,
+                note: str | None = None) -> dict[str, Any]:
         """What the templates see: the edition's (chosen) sections, its lead story, the
-        preheader and table of contents, and the email's language settings."""
+        preheader and table of contents, the email's language settings and its look (theme,
+        colours, logo, how many stories in full, the editor's note: `note`, else the
+        configured one)."""
         chosen: tuple[Section, ...] = edition.sections
         if sections is not None:
             wanted = set(sections)
@@ -215,11 +398,19 @@ class Renderer:
             "postal_address": self.postal_address,
             "view_url": (self.view_url.replace("{edition}", edition.date.isoformat())
                          if self.view_url else None),
+            "archive_url": self.archive_url,
+            "theme": self.theme,
+            "colours": self.colours,
+            "logo": self.logo,
+            "full_stories": self.full_stories,
+            "note": note if note is not None else self.note,
         }
 
-    def render(self, edition: Edition, *, sections: Sequence[str] | None = None) -> Rendered:
-        """Subject, HTML and text of an edition, optionally only some sections (by id)."""
-        context = self.context(edition, sections)
+    def render(self, edition: Edition, *, sections: Sequence[str] | None = None,
+               note: str | None = None) -> Rendered:
+        """Subject, HTML and text of an edition, optionally only some sections (by id);
+        `note`: this edition's editor's note, instead of the configured one."""
+        context = self.context(edition, sections, note=note)
         if self.subject is not None:
             try:
                 subject = self.subject.render(context)

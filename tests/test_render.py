@@ -187,18 +187,18 @@ def test_html_contains_every_story_title_and_link(renderer: Renderer,
         assert story.source in html
 
 
-def test_html_sections_have_anchors_and_a_table_of_contents_with_counts(
+def test_html_sections_have_ids_and_a_plain_text_table_of_contents_with_counts(
         renderer: Renderer, edition: Edition) -> None:
     html = renderer.render(edition).html
     for section in edition.sections:
         assert section.title in html
         assert f'id="section-{section.id}"' in html
-        assert f'href="#section-{section.id}"' in html
+        assert f'href="#section-{section.id}"' not in html  # broken in Gmail iOS and Yahoo
     assert "Tech (2)" in html
     assert "Africa (1)" in html
     assert "Europe (1)" in html
     # the table of contents comes before the first section
-    assert html.index('href="#section-tech"') < html.index('id="section-tech"')
+    assert html.index("Tech (2)") < html.index('id="section-tech"')
 
 
 def test_html_names_other_outlets_that_covered_a_story(renderer: Renderer,
@@ -399,26 +399,40 @@ def test_full_edition_html_stays_under_gmail_clipping(renderer: Renderer) -> Non
         )
         sections.append(Section(sid, stitle, stories))
     edition = make_edition(*sections)
-    html = renderer.render(edition).html
     assert len(edition.stories) == 40
-    assert all(story.title in html for story in edition.stories)
-    assert html.count("-thumbnail.jpg") == 40  # every story shows its thumbnail
-    size = len(html.encode("utf-8"))
-    assert size < 90_000, f"HTML of a 40-story edition with thumbnails is {size} bytes"
+    leads = renderer.render(edition).html
+    assert all(story.title in leads for story in edition.stories)
+    assert leads.count("-thumbnail.jpg") == 4  # each section's lead shows its picture
+    # every story in full, each with its picture: the most the classic theme can show
+    every = Renderer(LONDON, full_stories=10).render(edition).html
+    assert every.count("-thumbnail.jpg") == 40
+    for html in (leads, every):
+        size = len(html.encode("utf-8"))
+        assert size < 90_000, f"HTML of a 40-story edition with thumbnails is {size} bytes"
 
 
-def test_thumbnails_have_alt_text_a_size_and_can_be_turned_off() -> None:
-    lead = make_story("Lead story", "https://x.example/1", image="https://img.example/1.jpg")
+def test_thumbnails_have_a_short_alt_text_a_size_and_can_be_turned_off() -> None:
+    """Issue 21: width and height attributes (Outlook reads nothing else), no object-fit
+    (Outlook, Yahoo and Gmail's mobile web ignore it), the outlet's name as alt text (what the
+    box says with images off), never the headline, which is next to it anyway."""
+    lead = make_story("Lead story", "https://x.example/1", image="https://img.example/1.jpg",
+                      source="Chip Weekly")
     other = make_story("Second story", "https://x.example/2", image="https://img.example/2.jpg")
     bare = make_story("Third story", "https://x.example/3")
     edition = make_edition(Section("tech", "Tech", (lead, other, bare)))
-    html = Renderer(LONDON).render(edition).html
+    html = Renderer(LONDON, full_stories=2).render(edition).html
     images = re.findall(r"<img [^>]*>", html)
     assert len(images) == 2
-    assert 'alt="Lead story"' in images[0] and 'width="544"' in images[0]
+    assert 'alt="Chip Weekly"' in images[0]
+    assert 'width="544"' in images[0] and 'height="306"' in images[0]
     assert "max-width:544px" in images[0]  # never wider than the column
-    assert 'alt="Second story"' in images[1] and 'width="96"' in images[1]
-    assert Renderer(LONDON, thumbnails=False).render(edition).html.count("<img ") == 0
+    assert 'alt="Example News"' in images[1]
+    assert 'width="120"' in images[1] and 'height="80"' in images[1]
+    assert "object-fit" not in html and "Lead story\"" not in "".join(images)
+    # in brief (the default: one story in full), the second story has no picture
+    assert Renderer(LONDON).render(edition).html.count("<img ") == 1
+    assert Renderer(LONDON, thumbnails=False, full_stories=2).render(edition).html.count(
+        "<img ") == 0
 
 
 # --- packaging ------------------------------------------------------------------------------
@@ -447,7 +461,9 @@ def test_wheel_ships_the_templates_and_renders_without_the_repo(
         built_wheel: Path, tmp_path: Path) -> None:
     with zipfile.ZipFile(built_wheel) as zf:
         names = set(zf.namelist())
-        for template in ("edition.mjml.j2", "edition.txt.j2", "subject.txt.j2"):
+        for template in ("edition.mjml.j2", "edition.txt.j2", "subject.txt.j2",
+                         "head.mjml.j2", "footer.mjml.j2", "footer.txt.j2",
+                         "themes/briefing/edition.mjml.j2", "themes/briefing/edition.txt.j2"):
             assert f"digest/templates/{template}" in names, sorted(names)
         site = tmp_path / "site"
         zf.extractall(site)
@@ -535,5 +551,5 @@ def test_view_in_browser_link_when_configured(edition: Edition) -> None:
     assert "in your browser" not in plain.html and "on the web" not in plain.text
     web = Renderer(LONDON, view_url="https://brief.example.org/{edition}.html").render(edition)
     url = f"https://brief.example.org/{edition.date.isoformat()}.html"
-    assert f'href="{url}"' in web.html and "View this edition in your browser" in web.html
+    assert f'href="{url}"' in web.html and "View in your browser" in web.html
     assert f"<{url}>" in web.text
