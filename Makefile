@@ -13,7 +13,7 @@ PG_SUITE := tests/test_app.py tests/test_cli.py tests/test_daemon.py tests/test_
             tests/test_readers_cli.py tests/test_web.py tests/test_web_serve.py \
             tests/test_bounces.py tests/test_bounces_mailbox.py tests/test_webhooks_web.py
 
-.PHONY: install vectors demo test test-fast test-dates check lint bench mutate clean
+.PHONY: install vectors caniemail demo test test-fast test-dates check lint bench mutate clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP) vectors
+install: $(STAMP) vectors caniemail
 
 # Upstream test vectors for tests/test_parse_hostile.py: html5lib's and bleach's own test data,
 # read in place from their sdists in .venv/vectors (never copied into the repository). Fetched
@@ -42,6 +42,20 @@ vectors: $(STAMP)
 	@test -f $(VECTORS)/flufl.bounce-4.0.tar.gz || $(PIP_VECTORS) flufl.bounce==4.0 >/dev/null 2>&1 || \
 	  echo "could not download flufl.bounce 4.0's sdist: the real-bounce test will skip"
 
+# caniemail's support data, through doiuse-email from npm, for tests/test_email_clients.py: a
+# dev-only tool in .venv/node, never a dependency of digest, nothing of it in the repository (no
+# package.json, no lockfile). Installed once per pinned version; without npm or the registry the
+# install fails quietly (no retries, 15 s per request) and that test skips with a reason.
+DOIUSE_EMAIL := 0.4.1
+NODE_TOOLS   := $(VENV)/node
+caniemail: $(STAMP)
+	@grep -qs '"version": "$(DOIUSE_EMAIL)"' $(NODE_TOOLS)/node_modules/doiuse-email/package.json || \
+	  { command -v npm >/dev/null 2>&1 && \
+	    npm install --prefix $(NODE_TOOLS) --no-save --no-package-lock --ignore-scripts --no-audit \
+	      --no-fund --fetch-retries 0 --fetch-timeout 15000 doiuse-email@$(DOIUSE_EMAIL) \
+	      >/dev/null 2>&1; } || \
+	  echo "could not install doiuse-email $(DOIUSE_EMAIL) from npm: the email-client test will skip"
+
 demo: $(STAMP)
 	$(BIN)/digest --config $(DEMO) build --preview --edition $(DEMO_EDITION)
 
@@ -49,7 +63,7 @@ demo: $(STAMP)
 # demo's spam score) and dovecot-imapd (the bounce mailbox). Installed here when missing and
 # possible (root with apt-get); otherwise those tests skip with a reason and the rest runs.
 PEERS := chromium:chromium spamassassin:spamassassin dovecot:dovecot-imapd
-test: $(STAMP) vectors
+test: $(STAMP) vectors caniemail
 	@missing=""; for peer in $(PEERS); do \
 	  command -v "$${peer%%:*}" >/dev/null 2>&1 || test -x "/usr/sbin/$${peer%%:*}" || \
 	    missing="$$missing $${peer#*:}"; done; \
@@ -67,7 +81,7 @@ test: $(STAMP) vectors
 # The inner loop: the suite without its long end-to-end tests (@pytest.mark.slow: real
 # `digest run` daemons and preview servers, the installed wheel, Chromium, several processes at
 # once). No chromium install and no PostgreSQL second pass.
-test-fast: $(STAMP) vectors
+test-fast: $(STAMP) vectors caniemail
 	$(BIN)/python -m pytest -q -m "not slow"
 
 # The suite with the calendar moved, under Debian's faketime: it starts the wall clock at each
@@ -77,7 +91,7 @@ test-fast: $(STAMP) vectors
 # libfaketime 0.9.10's time.sleep() bug (its docstring says which). Tests marked real_clock cannot
 # run under faketime at all, for a reason of faketime's own given with each, and are left out.
 TEST_DATES := '2027-06-15 12:00:00' '2029-02-28 23:30:00'
-test-dates: $(STAMP) vectors
+test-dates: $(STAMP) vectors caniemail
 	@command -v faketime >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	     { apt-get update -qq && apt-get install -y -qq faketime; } >/dev/null 2>&1; \
@@ -100,8 +114,9 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check httpx
 	$(BIN)/python bench/run.py
 
-# Mutation testing of the pure modules (rank, dedupe, polling, schedule, classify, neardup), each
-# against its own tests: a table of mutants killed per module, exit 1 under 90% (tests/README.md).
+# Mutation testing of the pure modules (rank, dedupe, outlets, polling, schedule, classify,
+# neardup), each against its own tests: a table of mutants killed per module, exit 1 under 90%
+# (tests/README.md).
 # About 7 minutes on 2 cores; `make mutate MUTATE="rank polling"` runs some.
 mutate: $(STAMP)
 	nice -n 10 $(BIN)/python tests/mutate.py $(MUTATE)
