@@ -29,6 +29,7 @@ import yaml
 from conftest import FEEDS
 from digest.cli import main
 from digest.parse import parse_feed
+from digest.render import THEMES
 
 XSS_FEED = FEEDS / "xss.xml"
 EDITION = "2026-11-30"  # the feed's items are dated 25-26 Nov 2026, inside its 7-day window
@@ -71,7 +72,7 @@ TEXT_LINK = re.compile(r"^\s*<(https?://[^\s<>\"]+)>$")
 # --- running the real command line ---
 
 
-def feed_config(tmp_path: Path, feed: Path) -> Path:
+def feed_config(tmp_path: Path, feed: Path, theme: str = "classic") -> Path:
     """A feeds.yaml like conftest's write_config writes (file transport, one section), with the
     one feed pinned to it and room for every story."""
     config = {
@@ -83,6 +84,7 @@ def feed_config(tmp_path: Path, feed: Path) -> Path:
         "delivery": {"from": "Test Brief <brief@example.org>", "transport": "file",
                      "outbox": "outbox"},
         "recipients": ["ana@example.org"],
+        "email": {"theme": theme},
     }
     path = tmp_path / "feeds.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
@@ -111,9 +113,16 @@ def build_all(config: Path) -> Built:
     return Built(**outputs)
 
 
+@pytest.fixture(scope="module", params=THEMES)
+def theme(request: pytest.FixtureRequest) -> str:
+    """Every check holds for each built-in theme (issue 21)."""
+    name: str = request.param
+    return name
+
+
 @pytest.fixture(scope="module")
-def xss(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    return build_all(feed_config(tmp_path_factory.mktemp("xss"), XSS_FEED))
+def xss(tmp_path_factory: pytest.TempPathFactory, theme: str) -> Built:
+    return build_all(feed_config(tmp_path_factory.mktemp("xss"), XSS_FEED, theme))
 
 
 def ordinary_feed() -> bytes:
@@ -131,11 +140,11 @@ def ordinary_feed() -> bytes:
 
 
 @pytest.fixture(scope="module")
-def baseline(tmp_path_factory: pytest.TempPathFactory) -> Built:
+def baseline(tmp_path_factory: pytest.TempPathFactory, theme: str) -> Built:
     folder = tmp_path_factory.mktemp("ordinary")
     feed = folder / "ordinary.xml"
     feed.write_bytes(ordinary_feed())
-    return build_all(feed_config(folder, feed))
+    return build_all(feed_config(folder, feed, theme))
 
 
 # --- reading HTML ---
