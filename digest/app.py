@@ -92,7 +92,7 @@ def make_app(
     from digest.features import Analyser
     from digest.lexicon import section_lexicon
     from digest.publish import Publisher
-    from digest.readers import Readers, verp
+    from digest.readers import Readers
     from digest.refresh import Poller, fetch_limits
     from digest.render import Renderer
     from digest.send import Unsubscribe, list_id
@@ -123,7 +123,7 @@ def make_app(
                         analyser=analyser, letters=letters, clock=clock)
     transports = transport or (lambda: configured_transport(settings))
     readers = Readers(settings, store, clock=clock, transport=transports)
-    bounces = Bounces(settings, store, clock=clock, verp=verp(settings))
+    bounces = Bounces(settings, store, clock=clock, verp=readers.verp)
     deliverer = Deliverer(store, d, readers.audience, transport=transports, links=readers.links,
                           letters=letters, clock=clock, sleep=sleep, on_bounce=bounces.at_send,
                           render=lambda edition, sections: renderer.render(edition,

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Mapping
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -34,6 +34,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from digest import DEFAULT_CONFIG
+from digest.colours import readable_accent
 from digest.errors import ConfigError
 from digest.lexicon import lexicon_names
 from digest.schedule import check_cron
@@ -370,22 +371,10 @@ class EmailSettings(_Frozen):
     def _readable_accent(cls, value: str) -> str:
         """A #rrggbb (or #rgb) colour that reads on white as link and heading colour (WCAG AA:
         4.5:1; digest/render.py derives the dark-mode shades from it)."""
-        if not re.fullmatch(r"#(?:[0-9a-fA-F]{3}){1,2}", value):
-            raise ValueError(f"not a colour like #0b5cad: {_brief(value)}")
-        digits = value[1:].lower()
-        colour = "#" + ("".join(c * 2 for c in digits) if len(digits) == 3 else digits)
-
-        def linear(channel: str) -> float:
-            c = int(channel, 16) / 255
-            return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
-
-        lum = sum(weight * linear(colour[i:i + 2])
-                  for weight, i in ((0.2126, 1), (0.7152, 3), (0.0722, 5)))
-        ratio = 1.05 / (lum + 0.05)  # against white, whose luminance is 1
-        if ratio < 4.5:
-            raise ValueError(f"{colour} on white has a contrast of {ratio:.1f}:1; links and "
-                             f"headings need 4.5:1: choose a darker colour")
-        return colour
+        try:
+            return readable_accent(value)
+        except ValueError as e:
+            raise ValueError(str(e).replace(repr(value), _brief(value))) from None
 
     @field_validator("logo")
     @classmethod
@@ -576,11 +565,7 @@ class WebSettings(_Frozen):
     @field_validator("secret")
     @classmethod
     def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < 32:
-            raise ValueError("must be at least 32 characters (set it from the environment: "
-                             "${DIGEST_WEB_SECRET}; `python3 -c 'import secrets; "
-                             "print(secrets.token_urlsafe(32))'` makes one)")
-        return value
+        return _long_secret(value, 32, " (set it from the environment: ${DIGEST_WEB_SECRET})")
 
     @model_validator(mode="after")
     def _secret_for_links(self) -> WebSettings:
@@ -662,9 +647,7 @@ class PostmarkSettings(_Frozen):
     @field_validator("password")
     @classmethod
     def _long_password(cls, value: SecretStr) -> SecretStr:
-        if len(value.get_secret_value()) < 16:
-            raise ValueError("must be at least 16 characters")
-        return value
+        return _long_secret(value, 16)
 
 
 class BouncesSettings(_Frozen):
@@ -703,9 +686,7 @@ class BouncesSettings(_Frozen):
     @field_validator("secret")
     @classmethod
     def _long_bounce_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < 32:
-            raise ValueError("must be at least 32 characters")
-        return value
+        return _long_secret(value, 32, " (${DIGEST_BOUNCE_SECRET})")
 
 
 class Recipient(_Frozen):
@@ -815,6 +796,19 @@ class Settings(_Frozen):
 
     def section(self, section_id: str) -> SectionSettings | None:
         return next((s for s in self.sections if s.id == section_id), None)
+
+
+_Secret = TypeVar("_Secret", SecretStr, SecretStr | None)
+
+
+def _long_secret(value: _Secret, length: int, hint: str = "") -> _Secret:
+    """A secret of at least `length` characters (its value never shown); `hint` says where
+    it comes from. `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'` makes
+    one."""
+    if value is not None and len(value.get_secret_value()) < length:
+        raise ValueError(f"must be at least {length} characters{hint}; `python3 -c 'import "
+                         f"secrets; print(secrets.token_urlsafe(32))'` makes one")
+    return value
 
 
 def _existing_file(value: str | None, info: ValidationInfo) -> str | None:

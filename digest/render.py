@@ -27,6 +27,7 @@ import jinja2
 from markupsafe import Markup, escape
 from mjml import mjml2html
 
+from digest.colours import WHITE, contrast, mix, readable_accent
 from digest.errors import RenderError
 from digest.models import (
     PREFERENCES_PLACEHOLDER,
@@ -57,17 +58,22 @@ def template_dir() -> Path:
 
 def summarize(text: str, limit: int = SUMMARY_CHARS) -> str:
     """Cut plain text to at most `limit` characters: at a sentence end if one is in the last
-    half, else at a word boundary with an ellipsis."""
+    half, else at a word boundary with an ellipsis (which may be the limit's one more)."""
+    return _shorten(text, limit, limit // 2, clip_to=limit + 1)
+
+
+def _shorten(text: str, limit: int, sentence_from: int, *, clip_to: int | None = None) -> str:
+    """`text` on one line within `limit` characters: whole; else cut after the last sentence
+    that ends at or past `sentence_from`; else clipped at a word to `clip_to` (default
+    `limit`) characters, the ellipsis included."""
     text = " ".join(text.split())
     if len(text) <= limit:
         return text
     cut = text[: limit + 1]  # one more, to see the space after a sentence ending at the limit
     sentence_end = max(cut.rfind(". "), cut.rfind("? "), cut.rfind("! "))
-    if sentence_end >= limit // 2:
+    if sentence_end >= sentence_from:
         return cut[: sentence_end + 1]
-    cut = cut[:limit]
-    space = cut.rfind(" ")
-    return (cut[:space] if space > 0 else cut).rstrip(",;:-–— ") + "…"
+    return clip(text, clip_to or limit)
 
 
 PREHEADER_CHARS = 140  # what inbox lists show of it, at most
@@ -90,14 +96,7 @@ def clip(text: str, limit: int = SUBJECT_CHARS) -> str:
 def first_line(text: str, limit: int = BRIEF_CHARS) -> str:
     """An "In brief" summary: the first sentence when it fits in `limit` characters and says
     something (a third of them or more), else the text clipped at a word."""
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text[: limit + 1]
-    end = max(cut.rfind(". "), cut.rfind("? "), cut.rfind("! "))
-    if end >= limit // 3:
-        return cut[: end + 1]
-    return clip(text, limit)
+    return _shorten(text, limit, limit // 3)
 
 
 # textwrap's whitespace (ASCII only: a no-break space stays inside its word)
@@ -170,41 +169,7 @@ def _paragraphs(text: str) -> list[str]:
 
 # --- colours: the accent and what is derived from it (WCAG 2 contrast) ------------------------
 
-WHITE = "#ffffff"
 DARK_CARD = "#15191e"  # the cards in dark mode (head.mjml.j2)
-MIN_CONTRAST = 4.5  # WCAG AA for normal text: links and headings in the accent colour
-_HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
-
-
-def hex_colour(value: str) -> str:
-    """`#rgb` or `#rrggbb` as `#rrggbb` in lower case; ValueError for anything else."""
-    if not _HEX_COLOUR.match(value):
-        raise ValueError(f"not a colour like #0b5cad: {value!r}")
-    digits = value[1:].lower()
-    return "#" + ("".join(c * 2 for c in digits) if len(digits) == 3 else digits)
-
-
-def luminance(colour: str) -> float:
-    """WCAG relative luminance of a `#rrggbb` colour."""
-    def linear(channel: int) -> float:
-        c = channel / 255
-        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
-
-    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
-    return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b)
-
-
-def contrast(a: str, b: str) -> float:
-    """WCAG contrast ratio of two `#rrggbb` colours, 1 to 21."""
-    high, low = sorted((luminance(a), luminance(b)), reverse=True)
-    return (high + 0.05) / (low + 0.05)
-
-
-def mix(a: str, b: str, share: float) -> str:
-    """`a` with `share` (0 to 1) of `b` blended in, channel by channel."""
-    return "#" + "".join(
-        f"{round(int(a[i:i + 2], 16) * (1 - share) + int(b[i:i + 2], 16) * share):02x}"
-        for i in (1, 3, 5))
 
 
 def palette(accent: str) -> dict[str, str]:
@@ -213,13 +178,9 @@ def palette(accent: str) -> dict[str, str]:
     dark cards) and `dark_tint` (bands in dark mode). RenderError for an accent too light for
     links and headings on white."""
     try:
-        accent = hex_colour(accent)
+        accent = readable_accent(accent)
     except ValueError as e:
         raise RenderError(f"email.accent: {e}") from None
-    if contrast(accent, WHITE) < MIN_CONTRAST:
-        raise RenderError(f"email.accent: {accent} on white has a contrast of "
-                          f"{contrast(accent, WHITE):.1f}:1; links and headings need "
-                          f"{MIN_CONTRAST}:1: choose a darker colour")
     dark_accent = next(shade for step in range(21)
                        if contrast(shade := mix(accent, WHITE, step / 20), DARK_CARD) >= 8)
     return {"accent": accent, "tint": mix(accent, WHITE, 0.9),

@@ -23,6 +23,7 @@ import pytest
 import digest.render
 from conftest import DEMO, DEMO_EDITION, WriteConfig
 from digest.cli import main
+from digest.colours import WHITE, contrast
 from digest.config import load_settings
 from digest.errors import ConfigError, RenderError
 from digest.models import (
@@ -34,7 +35,7 @@ from digest.models import (
     Story,
     edition_from_dict,
 )
-from digest.render import DARK_CARD, THEMES, WHITE, Renderer, contrast, palette
+from digest.render import DARK_CARD, THEMES, Renderer, palette
 
 LONDON = ZoneInfo("Europe/London")
 ADDRESS = "The Weekly Brief, 1 Example Street, Springfield"

@@ -28,6 +28,7 @@ from digest.config import PostmarkSettings
 from digest.web import forms
 from digest.web.limits import Throttled, client_group
 from digest.webhooks import (
+    MAX_BODY,
     ProviderEvent,
     SnsSubscription,
     SnsVerifier,
@@ -38,7 +39,7 @@ from digest.webhooks import (
 
 log = logging.getLogger(__name__)
 
-WEBHOOK_MAX_BODY = 256 * 1024  # SNS messages are at most 256 KB
+WEBHOOK_MAX_BODY = MAX_BODY  # what the payloads' reader takes: SNS messages are at most 256 KB
 WEBHOOK_POSTS_PER_MINUTE = 1200  # per provider: a burst of bounces after a big send fits
 WEBHOOK_AUTH_FAILURES_PER_MINUTE = 10  # per client address
 
