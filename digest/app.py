@@ -17,6 +17,8 @@ is `Poller.sync_feeds`, a step of the commands that poll or build, and `recipien
     archive      digest.archive.Archive         the sent editions on the web, and their search
     bounces      digest.bounces.Bounces         bounces and complaints: at send time, the
                                                 bounce mailbox, the providers' webhooks
+    editing      digest.editing.Editing         the editor's pass: edits, review, approval,
+                                                the draft emailed to the editors
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from random import Random
 from typing import TYPE_CHECKING
 
@@ -39,9 +42,11 @@ from digest.store import Store
 # feedparser) are imported in make_app, not here: `digest status --check` (Docker, every
 # minute) and `digest db` wire only the light ones.
 if TYPE_CHECKING:
+    from digest.article import Article
     from digest.bounces import Bounces
     from digest.delivery import Deliverer
     from digest.dkimsign import DkimKey
+    from digest.editing import Editing
     from digest.editions import Editions
     from digest.fetch import FetchLimits
     from digest.publish import Publisher
@@ -73,6 +78,7 @@ class App:
     readers: Readers
     archive: Archive
     bounces: Bounces
+    editing: Editing
 
     def close(self) -> None:
         self.store.close()
@@ -87,6 +93,7 @@ def make_app(
     one is given; the transport the config names unless one is given)."""
     from digest.bounces import Bounces
     from digest.delivery import Deliverer, Letters
+    from digest.editing import Editing
     from digest.editions import Editions
     from digest.errors import ConfigError, RenderError
     from digest.features import Analyser
@@ -122,6 +129,8 @@ def make_app(
     editions = Editions(settings, store, poller=poller, renderer=renderer, lexicon=lexicon,
                         analyser=analyser, letters=letters, clock=clock)
     transports = transport or (lambda: configured_transport(settings))
+    editing = Editing(settings, store, editions, transport=transports, clock=clock,
+                      read_article=partial(read_article, limits=poller.limits))
     readers = Readers(settings, store, clock=clock, transport=transports)
     bounces = Bounces(settings, store, clock=clock, verp=readers.verp)
     deliverer = Deliverer(store, d, readers.audience, transport=transports, links=readers.links,
@@ -129,11 +138,18 @@ def make_app(
                           render=lambda edition, sections: renderer.render(edition,
                                                                            sections=sections))
     return App(settings=settings, clock=clock, store=store, poller=poller, editions=editions,
-               deliverer=deliverer, publisher=Publisher(editions, deliverer, readers),
+               deliverer=deliverer, publisher=Publisher(editions, deliverer, readers, editing),
                reports=Reports(settings, store, clock=clock),
                housekeeping=Housekeeping(settings, store, clock=clock),
                instances=Instances(store, clock=clock), readers=readers,
-               archive=Archive(settings, store), bounces=bounces)
+               archive=Archive(settings, store), bounces=bounces, editing=editing)
+
+
+def read_article(url: str, *, limits: FetchLimits) -> Article:
+    """An article an editor adds by URL, fetched with the feeds' limits (digest.article)."""
+    from digest.article import fetch_article
+
+    return fetch_article(url, limits)
 
 
 def view_url(settings: Settings) -> str | None:

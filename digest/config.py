@@ -114,6 +114,9 @@ def check_email(value: str) -> str:
 
 
 
+_TIMEOUT = re.compile(r"timeout\(\s*([^()\s]+)\s*\)")
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True,
                               allow_inf_nan=False)
@@ -128,10 +131,47 @@ class ScheduleSettings(_Frozen):
                                          "edition when it is back within this long, else "
                                          "records it as skipped")
 
+    approval: str = Field(
+        "auto", description="auto: editions go out on schedule; required: only once an editor "
+                            "approves (`digest edit approve` or the editing page); timeout(6h): "
+                            "as required, but this long after the scheduled send the edition "
+                            "goes out as it stands", examples=["auto", "required", "timeout(6h)"])
+    draft_before: Duration = Field(
+        timedelta(hours=24), description="how long before each send `digest run` builds the "
+                                         "draft and emails it to `editors`")
+
     @field_validator("digest")
     @classmethod
     def _valid_cron(cls, value: str) -> str:
         return check_cron(value)
+
+    @field_validator("approval")
+    @classmethod
+    def _valid_approval(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value in ("auto", "required"):
+            return value
+        match = _TIMEOUT.fullmatch(value)
+        if match is None:
+            raise ValueError(f"approval: auto, required or timeout(DURATION) like timeout(6h), "
+                             f"not {_brief(value)}")
+        parse_duration(match.group(1))  # says what is wrong with the duration
+        return value
+
+    @property
+    def approval_required(self) -> bool:
+        """Whether an edition waits for an editor's approval before it is sent."""
+        return self.approval != "auto"
+
+    @property
+    def approval_timeout(self) -> timedelta | None:
+        """How long past its scheduled send an unapproved edition waits (None: for ever)."""
+        match = _TIMEOUT.fullmatch(self.approval)
+        if match is None:
+            return None
+        value = parse_duration(match.group(1))
+        assert isinstance(value, timedelta)
+        return value
 
     @field_validator("poll_every")
     @classmethod
@@ -514,6 +554,26 @@ DEFAULT_CONSENT = ("Send me {title} by email. I can change what I get or leave a
                    "the links in every message.")
 
 
+class EditingSettings(_Frozen):
+    """The editing page (issue 22): `digest preview --serve`, where editors review, change and
+    approve each edition."""
+
+    url: str | None = Field(
+        None, description="where editors reach the editing page (the link in the draft "
+                          "they are emailed), e.g. https://edit.example.org/edit")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = one_line(value.strip())
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {_brief(value)}")
+        return value
+
+
 class WebSettings(_Frozen):
     """The reader-facing web service (issue 18): `digest serve`, or `digest run` with
     `enabled`."""
@@ -724,6 +784,10 @@ class Settings(_Frozen):
     delivery: DeliverySettings = DeliverySettings()
     email: EmailSettings = EmailSettings()
     recipients: tuple[Recipient, ...] = ()
+    editors: tuple[str, ...] = Field(
+        (), description="who reviews each edition: they are emailed its draft "
+                        "`schedule.draft_before` its send, with a link to the editing page")
+    editing: EditingSettings = EditingSettings()
     web: WebSettings = WebSettings()
     archive: ArchiveSettings = ArchiveSettings()
     bounces: BouncesSettings = BouncesSettings()
@@ -733,6 +797,11 @@ class Settings(_Frozen):
     @classmethod
     def _one_line_title(cls, value: str) -> str:
         return one_line(value)  # it goes into headers (List-Id, the default subject)
+
+    @field_validator("editors")
+    @classmethod
+    def _editor_addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(check_email(address) for address in value))
 
     @field_validator("timezone")
     @classmethod

@@ -1,5 +1,7 @@
 """`digest run`: poll each feed when it is due and send each edition on `schedule.digest`, until
-SIGTERM or SIGINT; reload feeds.yaml on SIGHUP or when the file changes.
+SIGTERM or SIGINT; reload feeds.yaml on SIGHUP or when the file changes. With `editors:` or
+`schedule.approval`, the draft goes to the editors `schedule.draft_before` each send, and an
+edition awaiting approval is looked at every APPROVAL_CHECK until it may go (issue 22).
 
 APScheduler 3 (a BackgroundScheduler) fires the jobs; its jobs live in memory and are derived
 from the config at start, because APScheduler's job stores must not be shared between
@@ -41,6 +43,7 @@ STOP_TIMEOUT = 8.0  # seconds a job may take to wind down after SIGTERM (exit wi
 MIN_POLL_GAP = timedelta(seconds=5)  # polls never follow each other closer than this
 WATCH_EVERY = 2.0  # seconds between looks at feeds.yaml's modification time
 PRUNE_FIRST = timedelta(minutes=10)  # the first daily prune, after start-up's polls
+APPROVAL_CHECK = timedelta(seconds=30)  # how often an edition awaiting approval is looked at
 
 
 class EventSink(Protocol):
@@ -212,6 +215,10 @@ class Daemon:
         self.scheduler.add_job(self._job(self._prune), IntervalTrigger(days=1),
                                id="prune", replace_existing=True, coalesce=True,
                                next_run_time=self.clock() + PRUNE_FIRST, misfire_grace_time=None)
+        if s.editors or s.schedule.approval_required:  # the editors' draft (issue 22)
+            self._plan_draft(self._next_send())
+        elif self.scheduler.get_job("draft") is not None:  # removed by a reload
+            self.scheduler.remove_job("draft")
         imap = s.bounces.imap
         if imap is not None:  # the bounce mailbox: at start, then every imap.every
             self.scheduler.add_job(self._job(self._bounces),
@@ -221,6 +228,58 @@ class Daemon:
                                    misfire_grace_time=None)
         elif self.scheduler.get_job("bounces") is not None:  # removed by a reload
             self.scheduler.remove_job("bounces")
+
+    def _plan_draft(self, send_at: datetime) -> None:
+        """The draft of the edition sent at `send_at`: `schedule.draft_before` it, or now when
+        that time has passed (a start or reload inside the window; the editors are emailed
+        once per edition whatever runs how often)."""
+        s = self.app.settings
+        when = max(send_at - s.schedule.draft_before, self.clock())
+
+        def draft() -> None:
+            self._draft(send_at)
+
+        draft.__name__ = "_draft"
+        self.scheduler.add_job(self._job(draft), DateTrigger(when), id="draft",
+                               replace_existing=True, misfire_grace_time=None)
+
+    def _draft(self, send_at: datetime) -> None:
+        s = self.app.settings
+        edition = send_at.astimezone(s.tz).date()
+        try:
+            draft = self.app.editing.draft(edition)
+        finally:
+            if not self.stop.is_set():  # the next edition's, whatever became of this one
+                self._plan_draft(next_send(s.schedule.digest, s.tz, send_at))
+        if draft.notified:
+            self.on_event("draft", f"edition {edition}: draft of {draft.stories} stories "
+                          f"emailed to {len(draft.notified)} editors",
+                          edition=edition.isoformat(), stories=draft.stories,
+                          editors=len(draft.notified))
+
+    def _wait_for_approval(self, fire: datetime) -> None:
+        """Look again every APPROVAL_CHECK whether the edition due at `fire` was approved (or
+        its timeout passed): then it goes; when the next edition falls due first, it is
+        recorded as skipped."""
+        def check() -> None:
+            s = self.app.settings
+            edition = fire.astimezone(s.tz).date()
+            following = next_send(s.schedule.digest, s.tz, fire.astimezone(s.tz))
+            if self.clock() >= following:
+                reason = "nobody approved it before the next edition was due"
+                self.scheduler.remove_job("approval")
+                if self.app.instances.skip(edition, scheduled_at=fire, reason=reason):
+                    self.on_event("skipped", f"edition {edition}: {reason}",
+                                  edition=edition.isoformat())
+                return
+            if self._deliver(fire, "send", quiet=True):
+                self.scheduler.remove_job("approval")
+
+        check.__name__ = "_approval"
+        self.scheduler.add_job(self._job(check),
+                               IntervalTrigger(seconds=APPROVAL_CHECK.total_seconds()),
+                               id="approval", replace_existing=True, coalesce=True,
+                               max_instances=1, misfire_grace_time=None)
 
     def _job(self, work: Callable[[], None]) -> Callable[[], None]:
         def run() -> None:
@@ -304,9 +363,16 @@ class Daemon:
             return
         self._deliver(fire, "send")
 
-    def _deliver(self, fire: datetime, event: str) -> None:
+    def _deliver(self, fire: datetime, event: str, *, quiet: bool = False) -> bool:
+        """Send the edition due at `fire`; False when it awaits an editor's approval (then
+        it is looked at again until it is approved; `quiet`: that is known already)."""
         edition = fire.astimezone(self.app.settings.tz).date()
         report = self.app.publisher.deliver(edition, stop=self.stop)
+        if report.awaiting is not None:
+            if not quiet:
+                self.on_event("awaiting_approval", report.awaiting, edition=edition.isoformat())
+                self._wait_for_approval(fire)
+            return False
         counts: dict[str, int] = {}
         for r in report.results:
             key = r.kind.replace(" ", "_")  # e.g. sent_before: sent by an earlier run
@@ -317,6 +383,7 @@ class Daemon:
             for r in report.failed:
                 self.on_event("delivery_failed", f"{r.recipient}: {r.detail}",
                               edition=edition.isoformat(), recipient=r.recipient)
+        return True
 
     def _missed(self, event: JobExecutionEvent) -> None:
         """The process ran but could not fire a send within `schedule.grace` (the machine
@@ -340,10 +407,15 @@ class Daemon:
         now = self.clock()
         since = app.instances.last_beat(besides=self.owner) or now - s.schedule.grace
         missed = missed_sends(s.schedule.digest, s.tz, since=since, now=now)
+        self._resume_waiting(now)
         if not missed:
             return
         done = app.instances.settled(missed[0].date())
-        plan = plan_catch_up(missed, now=now, grace=s.schedule.grace, done=done)
+        grace = s.schedule.grace
+        if s.schedule.approval_required:  # the latest edition may still await its approval
+            timeout = s.schedule.approval_timeout
+            grace = grace + timeout if timeout is not None else max(grace, now - missed[-1])
+        plan = plan_catch_up(missed, now=now, grace=grace, done=done)
         for fire in plan.skip:
             name = fire.date()
             reason = (f"digest run was not running at {fire.isoformat()} and came back "
@@ -353,6 +425,21 @@ class Daemon:
                 self.on_event("skipped", f"edition {name}: {reason}", edition=name.isoformat())
         if plan.send is not None:
             self._deliver(plan.send, "catch_up")
+
+
+    def _resume_waiting(self, now: datetime) -> None:
+        """An edition whose send came while a daemon (this one, before a restart, or another)
+        was waiting for its approval: waited for again, until the next edition is due."""
+        s = self.app.settings
+        if not s.schedule.approval_required:
+            return
+        fire = previous_send(s.schedule.digest, s.tz, now)
+        if fire is None:
+            return
+        edition = fire.astimezone(s.tz).date()
+        review = self.app.editing.review(edition)
+        if review.drafted_at is not None and edition not in self.app.instances.settled(edition):
+            self._wait_for_approval(fire)
 
 
 def _ago(delta: timedelta) -> str:

@@ -77,6 +77,7 @@ class SendReport:
     edition: date
     results: list[DeliveryResult] = field(default_factory=list)
     dry_run: bool = False
+    awaiting: str | None = None  # not sent: the edition awaits an editor's approval (why)
 
     @property
     def failed(self) -> list[DeliveryResult]:

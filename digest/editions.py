@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 
-from digest import classify, dedupe, rank
+from digest import classify, dedupe, edits, rank
 from digest.config import Settings
 from digest.delivery import Letters
 from digest.errors import UsageError
@@ -24,6 +24,7 @@ from digest.gcpause import gc_paused
 from digest.models import (
     PREFERENCES_PLACEHOLDER,
     UNSUBSCRIBE_PLACEHOLDER,
+    Edit,
     Edition,
     FeedOutcome,
     Rendered,
@@ -54,6 +55,8 @@ class BuildResult:
     fetched: tuple[FeedOutcome, ...] = ()
     trimmed: tuple[str, ...] = ()  # stories left out to keep the HTML under the size budget
     rendered: Rendered | None = None  # the whole edition, as the size check rendered it
+    edited: edits.Plan | None = None  # what the editor's edits made of it (None: no edits)
+    candidates: tuple[Story, ...] = ()  # every story placed in a section, chosen or not
 
 
 class Editions:
@@ -86,8 +89,10 @@ class Editions:
         """The edition as it was frozen for sending, if it was."""
         return self.store.frozen_edition(day)
 
-    def build(self, day: date | None = None, *, fetch: bool = True) -> BuildResult:
-        """Assemble an edition (or show the frozen one, if it was already sent)."""
+    def build(self, day: date | None = None, *, fetch: bool = True,
+              edited: bool = True) -> BuildResult:
+        """Assemble an edition, with the editor's edits unless `edited` is False (the
+        automatic edition, to compare); or show the frozen one, if it was already sent."""
         day, send_at = self.edition_for(day)
         frozen = self.store.frozen_edition(day)
         if frozen is not None:
@@ -96,23 +101,57 @@ class Editions:
                                         "shown as it went out",))
         fetched = tuple(self.poller.refresh(as_of=send_at)) if fetch else ()
         s = self.settings
+        limits = self.section_limits()
         with gc_paused():  # see there: about a fifth of a large build's time
             window, placed, dropped = self._placed(day, send_at)
-            sections = rank.select_sections(placed, self._limits(), now=send_at,
-                                            half_life=s.edition.half_life,
+            stored = self.store.edits(day) if edited else []
+            plan = self._plan(stored, placed, limits) if stored else None
+            sections = rank.select_sections(plan.candidates if plan else placed, limits,
+                                            now=send_at, half_life=s.edition.half_life,
                                             max_stories=s.edition.max_stories)
+            made_room: list[str] = []
+            if plan is not None:
+                sections, made_room = edits.arrange(sections, plan, limits, now=send_at,
+                                                    half_life=s.edition.half_life)
         edition = Edition(date=day, title=s.title, generated_at=self.clock(),
-                          sections=tuple(sections), dropped=tuple(dropped))
-        edition, rendered, trimmed = self._within_budget(edition)
-        return BuildResult(edition, send_at, frozen=False,
-                           explain=tuple(_explain(edition, placed, window)), fetched=fetched,
-                           trimmed=tuple(trimmed), rendered=rendered)
+                          sections=tuple(sections), dropped=tuple(dropped),
+                          note=plan.note if plan else None)
+        edition, rendered, trimmed = self._within_budget(
+            edition, keep=plan.chosen if plan else frozenset())
+        explain = _explain(edition, plan.candidates if plan else placed, window)
+        if plan is not None:
+            explain += [f"editor: {line}" for line in (*plan.lines, *made_room)]
+            explain += [f"editor: not applied: {line}" for line in plan.problems]
+        return BuildResult(edition, send_at, frozen=False, explain=tuple(explain),
+                           fetched=fetched, trimmed=tuple(trimmed), rendered=rendered,
+                           edited=plan, candidates=plan.candidates if plan else tuple(placed))
 
-    def build_and_freeze(self, day: date, *, fetch: bool = True
+    def _plan(self, stored: list[Edit], placed: list[Story],
+              limits: list[rank.SectionLimit]) -> edits.Plan:
+        """The editor's edits over the placed candidates; an added story with no section
+        named goes where its words put it, else the catch-all section, else the first."""
+        s = self.settings
+
+        def place(story: Story) -> Story:
+            found, _ = classify.classify_stories(
+                [story], self.lexicon, {}, fallback=self._fallback,
+                min_score=s.edition.min_score)
+            if found:
+                return found[0]
+            first = limits[0].id if limits else classify.ELSEWHERE_ID
+            return replace(story, section=first,
+                           section_reason=f"no section's words matched: {first}, the first")
+
+        return edits.plan(stored, placed, sections={x.id: x.title for x in limits}, place=place)
+
+    def build_and_freeze(self, day: date, *, fetch: bool = True,
+                         frozen_by: Callable[[FrozenEdition], None] | None = None
                          ) -> tuple[FrozenEdition | None, BuildResult | None]:
         """The edition frozen for sending: as frozen before, or built and frozen now (one
         instance builds and freezes; the others wait, then take what it froze). The build
-        too, when this call made it; no frozen edition when it has no stories."""
+        too, when this call made it; no frozen edition when it has no stories. `frozen_by`
+        is called with what this call froze, before any other instance sees it (an
+        approval is recorded there)."""
         with self.store.exclusive("edition"):
             frozen = self.store.frozen_edition(day)
             if frozen is not None:
@@ -120,7 +159,10 @@ class Editions:
             result = self.build(day, fetch=fetch)
             if not result.edition.stories:
                 return None, result
-            return self._freeze(result), result
+            frozen = self._freeze(result)
+            if frozen_by is not None:
+                frozen_by(frozen)
+            return frozen, result
 
     def _placed(self, day: date, send_at: datetime) -> tuple[int, list[Story], list[str]]:
         """The window's stories, each in its section: how many items the window had, the
@@ -145,7 +187,8 @@ class Editions:
         """The section of stories no section's words match, if they are kept."""
         return classify.ELSEWHERE_ID if self.settings.edition.unmatched == "elsewhere" else None
 
-    def _limits(self) -> list[rank.SectionLimit]:
+    def section_limits(self) -> list[rank.SectionLimit]:
+        """The sections an edition can have, in order, with their limits."""
         e = self.settings.edition
         limits = [rank.SectionLimit(x.id, x.title, x.max_stories, x.min_stories,
                                     x.max_per_source or e.max_per_source, x.boost)
@@ -155,13 +198,14 @@ class Editions:
                                             ELSEWHERE_MAX_STORIES, max_per_source=e.max_per_source))
         return limits
 
-    def _within_budget(self, edition: Edition) -> tuple[Edition, Rendered, list[str]]:
+    def _within_budget(self, edition: Edition, keep: frozenset[str] = frozenset()
+                       ) -> tuple[Edition, Rendered, list[str]]:
         """Leave stories out until the HTML fits `email.max_html_bytes` (Gmail clips messages
         over about 102 KB and hides the rest behind a link): first any story too big to fit
         beside others, then, render by render, the costliest outlier before the lowest-ranked
-        story (`rank.next_to_leave_out`), so one heavy story never pushes the rest out.
-        Returns the edition, its rendering (kept: export, preview and freezing reuse it) and a
-        line per story left out."""
+        story (`rank.next_to_leave_out`), so one heavy story never pushes the rest out; the
+        stories an editor chose (`keep`, by URL) go last. Returns the edition, its rendering
+        (kept: export, preview and freezing reuse it) and a line per story left out."""
         budget = self.settings.email.max_html_bytes
         trimmed: list[str] = []
 
@@ -181,7 +225,8 @@ class Editions:
             size = len(rendered.html.encode())
             if size <= budget or not edition.stories:
                 return edition, rendered, trimmed
-            story, why = rank.next_to_leave_out(edition.stories)
+            story, why = rank.next_to_leave_out(
+                [st for st in edition.stories if st.url not in keep] or edition.stories)
             edition = leave_out(story, f"{why}; the HTML was {size:,} bytes, over the "
                                        f"{budget:,}-byte budget")
 
@@ -254,7 +299,8 @@ def _explain(edition: Edition, placed: Sequence[Story], candidates: int) -> list
     for section in edition.sections:
         lines.append(f"[{section.id}] {section.title}: {len(section.stories)} stories")
         for story in section.stories:
-            lines.append(f"  {story.score:.3f}  {story.title} ({story.source})")
+            lines.append(f"  {story.score:.3f}  [{edits.story_id(story.url)}] {story.title} "
+                         f"({story.source})")
             lines.append(f"         section: {story.section_reason}")
             lines.extend(f"         {reason}" for reason in story.merge_reasons)
     lines.extend(f"dropped: {line}" for line in edition.dropped)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -82,6 +83,37 @@ class Consent:
     ip: str | None  # the client's address, for the web service
     form: str  # where: "web /subscribe", "import people.csv: <source>", "feeds.yaml", ...
     text: str  # the exact wording agreed to
+
+
+class EditKind(StrEnum):
+    NOTE = "note"  # the editor's note (Markdown) at the top of the edition
+    PIN = "pin"  # the story leads its section
+    DROP = "drop"  # the story is left out
+    MOVE = "move"  # the story goes to another section
+    RETITLE = "retitle"  # a new headline and/or a shorter summary
+    ADD = "add"  # a story from a page the editor gave, fetched and read like a feed item
+
+
+# Kinds that put a story in the edition whatever its rank (digest.edits).
+CHOOSING = (EditKind.PIN, EditKind.MOVE, EditKind.ADD)
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """One change an editor made, as the store keeps it."""
+
+    id: int  # its place in the order edits were made
+    edition: date
+    kind: EditKind
+    story: str | None  # the clean link of the story it is about; None for the note
+    value: Mapping[str, Any]  # note: {text}; move: {section}; retitle: {title?, summary?};
+    #                           add: {url, title, summary, source, image?, published?, section?}
+    by: str
+    at: datetime
+
+    @property
+    def label(self) -> str:
+        return f"edit #{self.id} {self.kind} by {self.by}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +271,7 @@ class Edition:
     generated_at: datetime
     sections: tuple[Section, ...]
     dropped: tuple[str, ...] = field(default=())  # --explain lines for candidates left out
+    note: str | None = None  # the editor's note for this edition (Markdown; issue 22)
 
     @property
     def stories(self) -> list[Story]:
@@ -303,6 +336,7 @@ def edition_to_dict(edition: Edition) -> dict[str, object]:
         "edition": edition.date.isoformat(),
         "title": edition.title,
         "generated_at": edition.generated_at.isoformat(),
+        "note": edition.note,
         "sections": [
             {
                 "id": section.id,
@@ -352,4 +386,5 @@ def edition_from_dict(data: dict[str, Any]) -> Edition:
         title=data["title"],
         generated_at=datetime.fromisoformat(data["generated_at"]),
         sections=tuple(sections),
+        note=data.get("note"),
     )

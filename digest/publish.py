@@ -1,8 +1,9 @@
 """Sending an edition: freeze it once (or take it as frozen), then deliver it; or a dry run,
 or a test copy (use case).
 
-`Publisher` joins the use cases it is given, `Editions`, `Deliverer` and `Readers` (whose
-`recipients:` it syncs before a send), and nothing else: `digest send` and the daemon's
+`Publisher` joins the use cases it is given, `Editions`, `Deliverer`, `Readers` (whose
+`recipients:` it syncs before a send) and `Editing` (whether the edition awaits approval), and
+nothing else: `digest send` and the daemon's
 scheduled send both come through here.
 """
 
@@ -12,6 +13,7 @@ import threading
 from datetime import date
 
 from digest.delivery import Deliverer, DeliveryResult, SendReport
+from digest.editing import Editing
 from digest.editions import Editions
 from digest.models import Edition, edition_from_dict
 from digest.readers import Readers
@@ -20,10 +22,12 @@ from digest.readers import Readers
 class Publisher:
     """Sends the editions that `editions` builds through `deliverer`."""
 
-    def __init__(self, editions: Editions, deliverer: Deliverer, readers: Readers) -> None:
+    def __init__(self, editions: Editions, deliverer: Deliverer, readers: Readers,
+                 editing: Editing) -> None:
         self.editions = editions
         self.deliverer = deliverer
         self.readers = readers
+        self.editing = editing
 
     def deliver(
         self, day: date | None = None, *, to: str | None = None, dry_run: bool = False,
@@ -35,18 +39,22 @@ class Publisher:
         does not freeze the edition). The first real send freezes it: what goes out later is
         byte for byte what went out first. `retry_now`: deferred deliveries go now, without
         waiting for their retry time. `resend_unconfirmed`: only the edition's unconfirmed
-        deliveries go, again (default: of the edition sent last); nothing is built or frozen."""
+        deliveries go, again (default: of the edition sent last); nothing is built or frozen.
+        With `schedule.approval`, an edition nobody approved is not sent (the report says
+        why, in `awaiting`) until its timeout, if it has one."""
         if not to:  # the audience as feeds.yaml has it now
             self.readers.sync_config()
         if resend_unconfirmed:
             return self._resend_unconfirmed(day, stop=stop)
-        day, _ = self.editions.edition_for(day)
+        day, send_at = self.editions.edition_for(day)
         frozen = self.editions.frozen(day)
         edition: Edition | None = None
         if frozen is not None:
             edition = edition_from_dict(frozen.payload)
         elif dry_run or to:  # built to look at or test, not frozen
             edition = self.editions.build(day, fetch=fetch).edition
+        elif (waiting := self.editing.waiting(day, send_at)) is not None:
+            return SendReport(day, [DeliveryResult("*", None, waiting)], awaiting=waiting)
         else:
             frozen, _ = self.editions.build_and_freeze(day, fetch=fetch)
             edition = edition_from_dict(frozen.payload) if frozen is not None else None

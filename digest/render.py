@@ -167,6 +167,40 @@ def _paragraphs(text: str) -> list[str]:
     return [" ".join(p.split()) for p in re.split(r"\n\s*\n", text) if p.strip()]
 
 
+_NOTE_BLOCK = re.compile(r"<(p|ul|ol|blockquote|li)>")
+
+
+def _note_blocks(html: str, gap: str = "8px", style: str = "") -> Markup:
+    """The note's sanitized HTML (tags without attributes: digest.notes) with the inline
+    spacing email clients need: `gap` under each block, `style` added to each."""
+    def styled(match: re.Match[str]) -> str:
+        tag = match.group(1)
+        margin = "0 0 4px" if tag == "li" else f"0 0 {gap}"
+        pad = "padding:0 0 0 22px;" if tag in ("ul", "ol") else (
+            "padding:0 0 0 12px;border-left:3px solid #c9ced6;" if tag == "blockquote" else "")
+        return f'<{tag} style="margin:{margin};{pad}{style}">'
+    return Markup(_NOTE_BLOCK.sub(styled, html))
+
+
+_LIST_MARK = re.compile(r"(?:[-*>] |\d{1,9}[.)] )+")
+
+
+def _note_lines(text: str, width: int = 72, indent: str = "") -> str:
+    """The note's plain text wrapped at `width`, each line on its own (a list item's or a quote's
+    continuation lines aligned after its mark), blank lines kept."""
+    out = []
+    for line in text.split("\n"):
+        if not line.strip():
+            out.append("")
+            continue
+        mark = _LIST_MARK.match(line)
+        hang = " " * (mark.end() if mark else 0)
+        if mark and line.startswith(">"):
+            hang = mark.group()
+        out.append(_wrap(line, width, indent + hang, first=indent))
+    return "\n".join(out)
+
+
 # --- colours: the accent and what is derived from it (WCAG 2 contrast) ------------------------
 
 DARK_CARD = "#15191e"  # the cards in dark mode (head.mjml.j2)
@@ -293,6 +327,7 @@ class Renderer:
         self.env.filters.update(
             summarize=summarize, wrap=_wrap, longdate=self._longdate, shortdate=self._shortdate,
             clip=clip, first_line=first_line, link_line=_link_line, paragraphs=_paragraphs,
+            note_blocks=_note_blocks, note_lines=_note_lines,
             nobreak=_nobreak, breakable=breakable,
         )
         self.subject: jinja2.Template | None = None
@@ -364,13 +399,30 @@ class Renderer:
             "colours": self.colours,
             "logo": self.logo,
             "full_stories": self.full_stories,
-            "note": note if note is not None else self.note,
+            **self._note(note if note is not None else edition.note),
         }
+
+    def _note(self, markdown: str | None) -> dict[str, Any]:
+        """The editor's note in both forms: this edition's (Markdown, digest.notes), else the
+        configured one (plain paragraphs); `note` is its source, for templates of old."""
+        if markdown:
+            from digest import notes
+
+            return {"note": markdown, "note_html": Markup(notes.note_html(markdown)),
+                    "note_text": notes.note_text(markdown)}
+        if self.note:
+            paragraphs = _paragraphs(self.note)
+            return {"note": self.note,
+                    "note_html": Markup("").join(Markup("<p>{}</p>").format(p)
+                                                 for p in paragraphs),
+                    "note_text": "\n\n".join(paragraphs)}
+        return {"note": None, "note_html": None, "note_text": None}
 
     def render(self, edition: Edition, *, sections: Sequence[str] | None = None,
                note: str | None = None) -> Rendered:
         """Subject, HTML and text of an edition, optionally only some sections (by id);
-        `note`: this edition's editor's note, instead of the configured one."""
+        `note`: an editor's note (Markdown) instead of the edition's own or the configured
+        one."""
         context = self.context(edition, sections, note=note)
         if self.subject is not None:
             try:

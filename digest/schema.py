@@ -187,6 +187,33 @@ bounce_events = Table(
     Index("ix_bounce_events_reader", "address_key", "kind", "at"),
 )
 
+# The editor's pass (issue 22): each change an editor made to an edition before it was frozen,
+# in order (`id`), applied over the automatic edition on every build (digest.edits): `story` is
+# the clean link of the story it is about (None for the note), `value` its JSON (the new
+# section, title, summary, note, or the article added). Kept after the freeze, as its record.
+edition_edits = Table(
+    "edition_edits", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("edition", String(10), nullable=False),
+    Column("kind", String(16), nullable=False),  # edits.EditKind
+    Column("story", String(2048)),
+    Column("value", Text, nullable=False),
+    Column("made_by", String(200), nullable=False),
+    Column("made_at", DateTime(timezone=True), nullable=False),
+    Index("ix_edition_edits_edition", "edition", "id"),
+)
+
+# Where each edition stands in review: when its draft went to the editors (once, whichever
+# instance claims it), and who approved it (approving freezes it: digest.editing).
+edition_reviews = Table(
+    "edition_reviews", metadata,
+    Column("edition", String(10), primary_key=True),
+    Column("drafted_at", DateTime(timezone=True)),
+    Column("notified_at", DateTime(timezone=True)),
+    Column("approved_at", DateTime(timezone=True)),
+    Column("approved_by", String(200)),
+)
+
 # Scheduled editions that were not sent because the daemon was down past the grace period.
 skipped_editions = Table(
     "skipped_editions", metadata,

@@ -54,7 +54,8 @@ def test_build_json_follows_the_contract(demo: Path, capsys: pytest.CaptureFixtu
                        "--edition", DEMO_EDITION)
     assert code == 0
     edition = json.loads(out)
-    assert set(edition) == {"edition", "title", "generated_at", "sections"}
+    assert set(edition) == {"edition", "title", "generated_at", "note", "sections"}
+    assert edition["note"] is None  # the editor's note (issue 22): none written
     assert edition["edition"] == DEMO_EDITION
     stories = [st for s in edition["sections"] for st in s["stories"]]
     assert len(stories) >= 20

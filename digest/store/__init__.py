@@ -10,7 +10,7 @@ The store is one class, `Store`, assembled from one part per domain, each in its
 base (the engine, transactions, locks, shared helpers), feeds (feeds and their polls), items
 (items, features, retention), editions, deliveries (also the send history), readers (also
 erased readers and rate limits), bounces (what came back about readers' mail), archive
-(sent editions, story search) and daemon (heartbeats, skipped editions).
+(sent editions, story search), edits (the editor's pass) and daemon (heartbeats, skipped editions).
 """
 
 from __future__ import annotations
@@ -27,15 +27,16 @@ from digest.store.bounces import (
 from digest.store.daemon import DaemonStore
 from digest.store.deliveries import DeliveriesStore, HandOver, Outcome, Taken
 from digest.store.editions import EditionsStore, FrozenEdition
+from digest.store.edits import EditsStore, Review
 from digest.store.feeds import FeedsStore, Packer, PollRecord
 from digest.store.items import ItemsStore
 from digest.store.readers import ConfigLine, NewReader, ReadersStore, SyncReport
 
 __all__ = ["BounceEvent", "BounceLimits", "BounceRecord", "ConfigLine", "FrozenEdition",
-           "HandOver", "NewReader", "Outcome", "Packer", "PollRecord", "Recorded", "SentEdition",
-           "Store", "StoreError", "StoryHit", "SyncReport", "Taken"]
+           "HandOver", "NewReader", "Outcome", "Packer", "PollRecord", "Recorded", "Review",
+           "SentEdition", "Store", "StoreError", "StoryHit", "SyncReport", "Taken"]
 
 
-class Store(FeedsStore, ItemsStore, EditionsStore, DeliveriesStore, ReadersStore,
+class Store(FeedsStore, ItemsStore, EditionsStore, EditsStore, DeliveriesStore, ReadersStore,
             ArchiveStore, BouncesStore, DaemonStore):
     """All reads and writes of digest's state; one instance per process."""
