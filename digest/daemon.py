@@ -250,7 +250,8 @@ class Daemon:
             draft = self.app.editing.draft(edition)
         finally:
             if not self.stop.is_set():  # the next edition's, whatever became of this one
-                self._plan_draft(next_send(s.schedule.digest, s.tz, send_at))
+                self._plan_draft(next_send(s.schedule.digest, s.tz,
+                                           send_at + timedelta(seconds=1)))
         if draft.notified:
             self.on_event("draft", f"edition {edition}: draft of {draft.stories} stories "
                           f"emailed to {len(draft.notified)} editors",
