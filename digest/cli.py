@@ -291,26 +291,47 @@ def unsubscribe(state: State, addresses: tuple[str, ...]) -> None:
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; any other than loopback needs DIGEST_EDIT_PASSWORD.")
 @click.option("--port", default=8025, show_default=True, type=int, help="Port to listen on.")
 @click.option("--edition", metavar="DATE", help="The edition's date (default: the next send).")
+@click.option("--serve", "serve_pages", is_flag=True,
+              help="Serve the pages (what preview always does; the name the docs use).")
 @click.pass_obj
-def preview(state: State, host: str, port: int, edition: str | None) -> None:
-    """Serve the upcoming edition, rendered again when feeds.yaml or a template changes.
+def preview(state: State, host: str, port: int, edition: str | None, serve_pages: bool) -> None:
+    """Serve the upcoming edition, rendered again when feeds.yaml or a template changes, and
+    the editing page (/edit): each story with its edits, the editor's note, Approve.
 
     Stored items only: nothing is polled. For template authors: edit a template in the folder
-    named by `email.templates` and the page reloads itself.
+    named by `email.templates` and the page reloads itself. The editing page uses the same
+    database as `digest edit`. Bound to anything but 127.0.0.1 it needs the editors' password
+    in DIGEST_EDIT_PASSWORD (then every page asks for it; the user name signs the edits).
 
     \b
     Examples:
-      digest preview
+      digest preview --serve
       digest preview --port 9000 --edition 2026-11-30
+      DIGEST_EDIT_PASSWORD=... digest preview --serve --host 0.0.0.0
     """
     from digest.editions import parse_edition, template_files
-    from digest.serve import Page, Preview, serve
+    from digest.serve import (
+        PASSWORD_ENV,
+        Access,
+        Page,
+        Preview,
+        allowed_hosts,
+        bound_port,
+        check_exposure,
+        listen,
+        preview_app,
+        serve,
+    )
+    from digest.web.editor import Editor
 
     day = parse_edition(edition)
     config = Path(state.config).resolve()
+    password = os.environ.get(PASSWORD_ENV) or None
+    check_exposure(host, password)
 
     def render() -> Page:
         with state.app() as app:
@@ -318,6 +339,12 @@ def preview(state: State, host: str, port: int, edition: str | None) -> None:
             result = app.editions.build(day, fetch=False)
             rendered = app.editions.rendered(result)
         return Page(rendered.html, rendered.text)
+
+    @contextmanager
+    def open_app() -> Iterator[App]:  # per request: a changed feeds.yaml is read again
+        with state.app() as app:
+            app.poller.sync_feeds()
+            yield app
 
     folder_by_mtime: dict[float, str | None] = {}  # feeds.yaml is read again only once changed
 
@@ -332,15 +359,24 @@ def preview(state: State, host: str, port: int, edition: str | None) -> None:
             folder_by_mtime[mtime] = templates
         return [config, *template_files(folder_by_mtime[mtime])]
 
-    server = serve(Preview(render, watched), host, port)
-    click.echo(f"preview of {config.name} at http://{host}:{server.server_port}/ "
-               "(Ctrl-C to stop)")
     try:
-        server.serve_forever()
+        editing_url = state.settings().editing.url
+    except ConfigError:  # shown as the page until it is fixed
+        editing_url = None
+    sock = listen(host, port)
+    bound = bound_port(sock)
+    access = Access(allowed_hosts(host, bound, editing_url), password)
+    editor = Editor(open_app, edition=day)
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"preview of {config.name} at http://{shown}:{bound}/ (Ctrl-C to stop)")
+    click.echo(f"editing page at http://{shown}:{bound}/edit"
+               + (" (password: DIGEST_EDIT_PASSWORD)" if password else ""))
+    try:
+        serve(preview_app(Preview(render, watched), access, editor=editor.routes()), sock)
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
+        sock.close()
 
 
 def _open_in_browser(path: Path) -> None:
@@ -1257,6 +1293,12 @@ def config_check(state: State) -> None:
     if settings.delivery.transport == "smtp" and settings.email.postal_address is None:
         _warn("email.postal_address is not set: CAN-SPAM requires a postal address in every "
               "message sent (it goes in the footer)")
+    if settings.schedule.approval_required and not settings.editors:
+        _warn(f"schedule.approval is {settings.schedule.approval} but no editors are listed: "
+              "nobody is emailed the draft (approve with `digest edit approve`)")
+    if settings.editors and settings.editing.url is None:
+        _warn("editors are listed but editing.url is not set: their draft email cannot link "
+              "to the editing page")
 
 
 @config.command("schema")
