@@ -424,3 +424,25 @@ def test_right_to_left_mirrors_the_sides() -> None:
                    direction="rtl").render(edition(2)).html
     assert 'align="right" style="float:right;' in ltr and "border-left:4px" in ltr
     assert 'align="left" style="float:left;' in rtl and "border-right:4px" in rtl
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_an_editions_markdown_note_is_rendered_safely_in_both_parts(theme: str) -> None:
+    from dataclasses import replace
+
+    note = ("A **busy** week: read [the budget story](https://example.org/budget).\n\n"
+            "- first\n- second\n\n<script>alert(1)</script> [x](javascript:alert(2))\n\n"
+            "> quoted")
+    plain = edition(2)
+    noted = Renderer(LONDON, theme=theme, note="The configured note.").render(
+        replace(plain, note=note))
+    html = noted.html
+    assert "<strong " in html or "<strong>" in html
+    assert 'href="https://example.org/budget"' in html
+    assert "<script>alert(1)" not in html and "javascript:" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # shown as the words typed
+    assert re.search(r'<li style="margin:0 0 4px;[^"]*">first</li>', html)
+    assert "The configured note." not in html  # this edition's note replaces it
+    assert "the budget story (https://example.org/budget)" in noted.text
+    assert "- first" in noted.text and "> quoted" in noted.text
+    assert "**" not in noted.text
