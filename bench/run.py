@@ -27,6 +27,7 @@ import archive  # noqa: E402  (bench/ is sys.path[0] when run as a script)
 import big_feed  # noqa: E402
 import dedupe  # noqa: E402
 import delivery  # noqa: E402
+import edits  # noqa: E402
 import http_clients  # noqa: E402
 import instances  # noqa: E402
 import parse  # noqa: E402
@@ -39,7 +40,7 @@ import web  # noqa: E402
 # name -> module (each has bench() and print_report()), in the order they run
 BENCHES: dict[str, Any] = {
     "http_clients": http_clients, "parse": parse, "poll": poll, "dedupe": dedupe,
-    "sections": sections, "render": render, "delivery": delivery, "store": store,
+    "sections": sections, "edits": edits, "render": render, "delivery": delivery, "store": store,
     "instances": instances, "big_feed": big_feed, "web": web, "archive": archive,
 }
 

@@ -67,6 +67,7 @@ class Plan:
     lines: tuple[str, ...]  # one per edit: what it did, or what undid it
     problems: tuple[str, ...]  # edits that found nothing to act on
     edited: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # url -> what was done
+    picked: tuple[Story, ...] = ()  # the chosen stories themselves, in candidate order
     effects: Mapping[int, str] = field(default_factory=dict)  # edit id -> its line or problem
 
 
@@ -75,10 +76,15 @@ def plan(edits: Sequence[Edit], stories: Sequence[Story], *, sections: Mapping[s
     """Apply `edits` (in id order) to the candidate `stories` (each already in its section).
     `sections` maps the section ids an edition can have to their titles; `place` puts an
     added story in a section (by its words) when the editor named none."""
+    # one pass over the candidates, looking only for the links the edits name
+    wanted = {e.story for e in edits if e.story}
     index: dict[str, int] = {}
     for i, story in enumerate(stories):
-        for link in links_of(story):
-            index.setdefault(link, i)
+        if story.url in wanted:
+            index.setdefault(story.url, i)
+        for also in story.also:
+            if also.url in wanted:
+                index.setdefault(also.url, i)
     candidates = list(stories)
     targets: dict[int, _Target] = {}  # candidate index -> what the edits make of it
     lines: dict[int, str] = {}
@@ -148,7 +154,10 @@ def plan(edits: Sequence[Edit], stories: Sequence[Story], *, sections: Mapping[s
                              else "the editor's note removed")
     out_lines = [f"{e.label}: {lines[e.id]}" for e in sorted(edits, key=lambda e: e.id)
                  if e.id in lines]
-    return Plan(candidates=tuple(s for i, s in enumerate(candidates) if i not in dropped),
+    kept = tuple(s for i, s in enumerate(candidates) if i not in dropped) if dropped else \
+        tuple(candidates)
+    picked = tuple(candidates[i] for i in sorted(targets) if candidates[i].url in chosen)
+    return Plan(candidates=kept, picked=picked,
                 chosen=frozenset(chosen), pins=pins, note=note,
                 lines=tuple(out_lines), problems=tuple(problems), edited=edited,
                 effects={**effects, **lines})
@@ -254,8 +263,8 @@ def arrange(selected: Sequence[Section], applied: Plan, limits: Sequence[rank.Se
     buckets: dict[str, list[Story]] = {s.id: list(s.stories) for s in selected}
     present = {story.url for s in selected for story in s.stories}
     lines: list[str] = []
-    for story in applied.candidates:
-        if story.url not in applied.chosen or story.url in present:
+    for story in applied.picked:
+        if story.url in present:
             continue
         limit = by_id.get(story.section)
         if limit is None:  # checked when the edit was made; the config may have changed since
