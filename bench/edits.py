@@ -23,8 +23,8 @@ from typing import Any
 
 sys.path.insert(0, os.fspath(Path(__file__).resolve().parents[1]))
 
-from digest import edits, rank  # noqa: E402
-from digest.models import AlsoLink, Edit, EditKind, Item, Story  # noqa: E402
+from digest import edits, rank
+from digest.models import AlsoLink, Edit, EditKind, Item, Story
 
 NOW = datetime(2026, 11, 30, 7, tzinfo=UTC)
 SECTIONS = ("tech", "africa", "europe", "elsewhere")
@@ -89,11 +89,11 @@ def bench() -> dict[str, Any]:
         stories = candidates(n)
         stored = some_edits(stories)
 
-        def ranking() -> object:
+        def ranking(stories: list[Story] = stories) -> object:
             return rank.select_sections(stories, limits, now=NOW, half_life=timedelta(days=2),
                                         max_stories=30)
 
-        def editing() -> object:
+        def editing(stories: list[Story] = stories, stored: list[Edit] = stored) -> object:
             plan = edits.plan(stored, stories, sections=titles, place=lambda s: s)
             selected = rank.select_sections(plan.candidates, limits, now=NOW,
                                             half_life=timedelta(days=2), max_stories=30)
