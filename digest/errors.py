@@ -65,3 +65,9 @@ class DeliveryError(DigestError):
 
 class OpmlError(UsageError):
     """An OPML file to import is unreadable, not XML, not OPML or lists no feeds; names the file."""
+
+
+class FetchError(DigestError):
+    """One web page asked for by hand (an article an editor adds) could not be downloaded; the
+    message names the URL and why ("https://x/y: HTTP 404 Not Found"). A feed's failure is an
+    outcome, never this."""

@@ -54,6 +54,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL  # aiohttp's own URL type (its dependency): checked as it will connect
 
 from digest import __version__
+from digest.errors import FetchError
 from digest.models import FeedOutcome, FeedStatus
 from digest.parse import MAX_ITEMS, parse_feed
 
@@ -294,12 +295,13 @@ def _follow(base: URL, location: str) -> URL:
 
 
 async def _download(
-    session: aiohttp.ClientSession, request: FeedRequest, limits: FetchLimits, *, strict: bool
+    session: aiohttp.ClientSession, request: FeedRequest, limits: FetchLimits, *, strict: bool,
+    accept: str = _ACCEPT,
 ) -> _Response:
     """GET the feed, following redirects here hop by hop. `strict`: the feed's URL is public,
     so every hop must stay on public addresses (IP literals are judged here; names by the
     session's `_PublicOnly` resolver)."""
-    headers = {"User-Agent": USER_AGENT, "Accept": _ACCEPT}
+    headers = {"User-Agent": USER_AGENT, "Accept": accept}
     if request.etag:
         headers["If-None-Match"] = request.etag
     if request.last_modified:
@@ -597,3 +599,76 @@ async def _until_stopped(work: Coroutine[Any, Any, list[FeedOutcome]],
                 await task
             return []
     return task.result()
+
+
+# An article an editor adds (digest edit add URL): one web page, fetched with the feeds' safety.
+_PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One web page as downloaded."""
+
+    url: str  # where it was finally found (after redirects)
+    content_type: str | None
+    body: bytes
+
+
+def fetch_page(url: str, limits: FetchLimits = FetchLimits(), *,
+               max_bytes: int = 2 * 1024 * 1024) -> Page:
+    """GET one web page (an article an editor adds) with the feed poll's safety: http(s) only,
+    every redirect hop checked, the total time bound, and a size cap of min(`max_bytes`,
+    `limits.max_bytes`) enforced while streaming. Public addresses only unless
+    `limits.allow_private`, even when the URL itself names an internal server: unlike a feed's,
+    it comes from whoever adds the article, not from the operator (`limits.is_public` says what
+    is public; tests widen it). Raises FetchError with a one-line reason naming the URL. Runs
+    its own event loop, as fetch_feeds does: not to be called from inside one."""
+    shown = _shown(url)
+    try:
+        target = URL(url)
+    except (ValueError, TypeError):
+        target = None
+    if target is None or target.scheme not in _HTTP or not target.raw_host or (
+            not url.isprintable() or " " in url):
+        raise FetchError(f"{shown}: not an http(s) URL with a host")
+    limits = replace(limits, max_bytes=min(max_bytes, limits.max_bytes))
+    try:
+        return asyncio.run(_fetch_page(target, limits))
+    except _Failure as e:  # a 410's reason speaks of a feed: not this one's
+        raise FetchError(f"{shown}: {'HTTP 410 Gone' if e.gone else e}") from e
+    except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as e:
+        raise FetchError(f"{shown}: {_describe(e, limits)}") from e
+
+
+def _shown(url: str) -> str:
+    """A URL as an error message may show it: one line, no control characters, bounded."""
+    if not url.isprintable():
+        url = url.encode("unicode_escape").decode("ascii")
+    return url if len(url) <= 300 else url[:299] + "…"
+
+
+async def _fetch_page(url: URL, limits: FetchLimits) -> Page:
+    strict = not limits.allow_private  # never trusted as internal: see fetch_page
+    asked: list[URL] = []  # every hop's URL, in order: the last one answered with the page
+
+    async def on_request_start(_session: aiohttp.ClientSession, _context: object,
+                               params: aiohttp.TraceRequestStartParams) -> None:
+        asked.append(params.url)
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_request_start)
+    resolver = _PublicOnly(aiohttp.DefaultResolver(), limits.is_public) if strict else None
+    timeout = aiohttp.ClientTimeout(total=limits.total_timeout, connect=limits.connect_timeout)
+    try:
+        async with aiohttp.ClientSession(
+                timeout=timeout, connector=aiohttp.TCPConnector(resolver=resolver),
+                auto_decompress=True, trust_env=False, trace_configs=[trace]) as session:
+            answer = await _download(session, FeedRequest(str(url)), limits, strict=strict,
+                                     accept=_PAGE_ACCEPT)
+    finally:
+        if resolver is not None:  # the connector closes only a resolver it made
+            await resolver.close()
+    if answer.status == 304:  # nothing was sent to compare with: a server's mistake
+        raise _Failure("HTTP 304 Not Modified, to a request without validators")
+    return Page(str(asked[-1] if asked else url), answer.headers.get("content-type"),
+                answer.body)
