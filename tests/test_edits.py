@@ -396,3 +396,43 @@ def test_with_approval_required_send_waits_until_an_editor_approves(
     sent = sorted(outbox.iterdir())
     assert len(sent) == 3
     assert dropped["url"] not in sent[0].read_text(encoding="utf-8")
+
+
+ARTICLE = b"""<!doctype html><html><head>
+<title>Brussels fines a chipmaker over its AI accelerator | The Ledger</title>
+<meta property="og:title" content="Brussels fines a chipmaker over its AI accelerator">
+<meta property="og:site_name" content="The Ledger">
+<meta property="og:description" content="The Commission says the AI chip design broke the
+rules it agreed in 2024; the company will appeal.">
+<meta property="article:published_time" content="2026-11-29T08:00:00Z">
+</head><body><p>Invented for the tests.</p></body></html>"""
+
+
+def test_a_story_added_by_url_is_read_like_a_feed_item_and_can_lead(
+        two_feeds: Path, feed_server: FeedServer, capsys: pytest.CaptureFixture[str]) -> None:
+    feed_server.routes["/ledger/fine.html"] = Route(
+        body=ARTICLE, headers={"Content-Type": "text/html; charset=utf-8"})
+    url = feed_server.url("ledger/fine.html")
+    from digest.cli import main
+
+    args = ["--config", str(two_feeds)]
+    assert main([*args, "fetch", "--all"]) == 0
+    capsys.readouterr()
+    assert main([*args, "edit", "add", "--edition", "2026-11-30", url, "--section", "tech",
+                 "--pin", "--by", "ana"]) == 0
+    out = capsys.readouterr().out
+    assert "edit #1 add saved" in out and "edit #2 pin saved" in out
+    assert "Brussels fines a chipmaker over its AI accelerator (The Ledger)" in out
+    assert main([*args, "build", "--edition", "2026-11-30", "--no-fetch", "--format",
+                 "json"]) == 0
+    built = json.loads(capsys.readouterr().out)
+    lead = built["sections"][0]["stories"][0]
+    assert (lead["title"], lead["source"], lead["url"]) == (
+        "Brussels fines a chipmaker over its AI accelerator", "The Ledger", url)
+    assert lead["summary"].startswith("The Commission says the AI chip design broke")
+    # a page that is not there: one line naming it, exit 1, nothing stored
+    assert main([*args, "edit", "add", "--edition", "2026-11-30",
+                 feed_server.url("ledger/gone.html")]) == 1
+    assert "ledger/gone.html: HTTP 404" in capsys.readouterr().err
+    assert main([*args, "edit", "show", "--edition", "2026-11-30", "--format", "json"]) == 0
+    assert [e["kind"] for e in json.loads(capsys.readouterr().out)["edits"]] == ["add", "pin"]
