@@ -1,5 +1,7 @@
 """Download feeds (HTTP with conditional GET, file://) and hand their bytes to `parse`; never
-raises for one bad feed: every failure becomes a `FeedOutcome` with a one-line reason.
+raises for one bad feed: every failure becomes a `FeedOutcome` with a one-line reason. Also one
+web page an editor adds by URL (`fetch_page`, issue 22), with the same limits and checks, and
+public addresses only even when its URL names an internal one (an editor is not the operator).
 
 The only importer of aiohttp; its objects never leave this module. It does not store anything,
 decide when a feed is polled next, or read the clock: what the server said about timing
