@@ -322,6 +322,7 @@ def preview(state: State, host: str, port: int, edition: str | None, serve_pages
         allowed_hosts,
         bound_port,
         check_exposure,
+        is_wildcard,
         listen,
         preview_app,
         serve,
@@ -363,6 +364,9 @@ def preview(state: State, host: str, port: int, edition: str | None, serve_pages
         editing_url = state.settings().editing.url
     except ConfigError:  # shown as the page until it is fixed
         editing_url = None
+    if is_wildcard(host) and editing_url is None:
+        _warn("only the names localhost and 127.0.0.1 are answered (DNS rebinding): set "
+              "editing.url to the address editors use")
     sock = listen(host, port)
     bound = bound_port(sock)
     access = Access(allowed_hosts(host, bound, editing_url), password)

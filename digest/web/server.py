@@ -1,6 +1,7 @@
 """Running the web service under uvicorn (issue 18): in the foreground until a signal
 (`digest serve`), or in a daemon thread beside the scheduler (`digest run` with web.enabled).
-The only importer of uvicorn. Decides nothing about requests: digest.web.app answers them.
+With digest.serve (the preview and editing page), the only importer of uvicorn. Decides
+nothing about requests: digest.web.app answers them.
 
 X-Forwarded-For is believed only from `web.trusted_proxies` (uvicorn's proxy-headers
 middleware then puts the client's address in the request); with none listed it is ignored, so
