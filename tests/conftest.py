@@ -443,6 +443,17 @@ def smtp_server() -> Iterator[SmtpServer]:
     server.controller.stop()
 
 
+# What every test driving a real browser is marked with: slow, skipped without Debian's
+# chromium, and never under libfaketime (`make test-dates`), where its renderer does not start.
+BROWSER_MARKS = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("chromium") is None,
+                       reason="chromium not installed: run `make test` or apt-get install "
+                              "chromium"),
+    pytest.mark.real_clock(reason="Chromium's renderer does not start under libfaketime"),
+]
+
+
 @contextmanager
 def headless_chromium() -> Iterator[Any]:
     """Debian's chromium, headless, driven by Playwright (no browser download): the browser,

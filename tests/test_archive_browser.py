@@ -8,29 +8,22 @@ Skips where Chromium or Playwright is missing (`make test` installs both)."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from conftest import REPO, WriteConfig, free_port, headless_chromium
+from conftest import BROWSER_MARKS, REPO, WriteConfig, free_port, headless_chromium
 from digest.app import App, make_app
 from digest.config import load_settings
 from digest.models import DeliveryStatus
 from digest.store import Outcome
 from digest.web import RunningServer, run_in_thread
 
-CHROMIUM = shutil.which("chromium")
 pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed: run `make test` or "
-                                                "apt-get install chromium"),
-    pytest.mark.real_clock(reason="Chromium's renderer does not start under libfaketime"),
-]
+pytestmark = BROWSER_MARKS
 
 ARTIFACTS = REPO / "tests" / "artifacts"
 SECRET = "a-web-secret-for-the-tests-only-0123456789"

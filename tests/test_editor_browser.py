@@ -13,7 +13,6 @@ import email
 import email.policy
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ import pytest
 import yaml
 
 from conftest import (
+    BROWSER_MARKS,
     DEMO_DAY,
     DEMO_EDITION,
     HANG,
@@ -38,16 +38,9 @@ from digest.cli import main
 from digest.config import load_settings
 from digest.editing import overview_to_dict
 
-CHROMIUM = shutil.which("chromium")
 pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(CHROMIUM is None,
-                       reason="chromium not installed: run `make test` or apt-get install "
-                              "chromium"),
-    pytest.mark.real_clock(reason="Chromium's renderer does not start under libfaketime"),
-]
+pytestmark = BROWSER_MARKS
 
 ANA = "ana@example.org"  # the demo's reader of every section
 NOTE = "**Thanks** for reading: a _short_ week, from the desk."

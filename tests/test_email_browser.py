@@ -42,6 +42,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from conftest import BROWSER_MARKS
 from digest.models import AlsoLink, Edition, Section, Story
 from digest.render import Renderer
 from email_demo import CONFIGURABLE, IMAGE_HOST, THEMES, demo_email, has_thumbnails
@@ -53,15 +54,7 @@ HEIGHT = 900
 CHROMIUM = shutil.which("chromium")
 ALT_CHARS = 40  # the most alt text a picture's box can show when images are off
 
-pytestmark = [
-    pytest.mark.skipif(
-        CHROMIUM is None,
-        reason="chromium not installed: run `make test` or apt-get install chromium",
-    ),
-    pytest.mark.slow,  # a real browser
-    # not run by `make test-dates`
-    pytest.mark.real_clock(reason="Chromium's renderer does not start under libfaketime"),
-]
+pytestmark = BROWSER_MARKS
 
 # Run in the page after load. Measures the layout, reads the colours of every piece of visible
 # text and what is behind it, and describes every picture.

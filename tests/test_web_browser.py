@@ -12,7 +12,6 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-import shutil
 import subprocess
 import sys
 import urllib.request
@@ -25,6 +24,7 @@ import pytest
 import yaml
 
 from conftest import (
+    BROWSER_MARKS,
     DEMO_EDITION,
     HANG,
     SmtpServer,
@@ -39,16 +39,9 @@ from digest.config import load_settings
 from digest.models import ReaderStatus
 from digest.web import RunningServer, run_in_thread
 
-CHROMIUM = shutil.which("chromium")
 pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(CHROMIUM is None,
-                       reason="chromium not installed: run `make test` or apt-get install "
-                              "chromium"),
-    pytest.mark.real_clock(reason="Chromium's renderer does not start under libfaketime"),
-]
+pytestmark = BROWSER_MARKS
 
 SECRET = "a-web-secret-for-the-tests-only-0123456789"
 NEXT_EDITION = "2026-12-07"
