@@ -11,7 +11,8 @@ DEMO_EDITION := 2026-11-30
 PG_SUITE := tests/test_app.py tests/test_cli.py tests/test_daemon.py tests/test_refresh.py \
             tests/test_retention.py tests/test_opml.py tests/test_serve.py tests/test_features.py \
             tests/test_readers_cli.py tests/test_web.py tests/test_web_serve.py \
-            tests/test_bounces.py tests/test_bounces_mailbox.py tests/test_webhooks_web.py
+            tests/test_bounces.py tests/test_bounces_mailbox.py tests/test_webhooks_web.py \
+            tests/test_edits.py tests/test_edits_daemon.py tests/test_editor_web.py
 
 .PHONY: install vectors caniemail demo test test-fast test-dates check lint bench mutate clean
 
