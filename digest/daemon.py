@@ -44,6 +44,7 @@ MIN_POLL_GAP = timedelta(seconds=5)  # polls never follow each other closer than
 WATCH_EVERY = 2.0  # seconds between looks at feeds.yaml's modification time
 PRUNE_FIRST = timedelta(minutes=10)  # the first daily prune, after start-up's polls
 APPROVAL_CHECK = timedelta(seconds=30)  # how often an edition awaiting approval is looked at
+DRAFT_RETRY = timedelta(minutes=10)  # a draft that could not be emailed is tried again after
 
 
 class EventSink(Protocol):
@@ -229,12 +230,12 @@ class Daemon:
         elif self.scheduler.get_job("bounces") is not None:  # removed by a reload
             self.scheduler.remove_job("bounces")
 
-    def _plan_draft(self, send_at: datetime) -> None:
+    def _plan_draft(self, send_at: datetime, *, at: datetime | None = None) -> None:
         """The draft of the edition sent at `send_at`: `schedule.draft_before` it, or now when
         that time has passed (a start or reload inside the window; the editors are emailed
-        once per edition whatever runs how often)."""
+        once per edition whatever runs how often); `at`: then instead (a retry)."""
         s = self.app.settings
-        when = max(send_at - s.schedule.draft_before, self.clock())
+        when = at or max(send_at - s.schedule.draft_before, self.clock())
 
         def draft() -> None:
             self._draft(send_at)
@@ -248,10 +249,19 @@ class Daemon:
         edition = send_at.astimezone(s.tz).date()
         try:
             draft = self.app.editing.draft(edition)
-        finally:
-            if not self.stop.is_set():  # the next edition's, whatever became of this one
-                self._plan_draft(next_send(s.schedule.digest, s.tz,
-                                           send_at + timedelta(seconds=1)))
+        except DigestError:
+            # the mail server was down, say: this edition's draft again in a while, while
+            # there is time before its send (the editors' claim was released)
+            retry = self.clock() + DRAFT_RETRY
+            if not self.stop.is_set():
+                if retry < send_at:
+                    self._plan_draft(send_at, at=retry)
+                else:
+                    self._plan_draft(next_send(s.schedule.digest, s.tz,
+                                               send_at + timedelta(seconds=1)))
+            raise
+        if not self.stop.is_set():  # the next edition's
+            self._plan_draft(next_send(s.schedule.digest, s.tz, send_at + timedelta(seconds=1)))
         if draft.notified:
             self.on_event("draft", f"edition {edition}: draft of {draft.stories} stories "
                           f"emailed to {len(draft.notified)} editors",

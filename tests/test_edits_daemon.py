@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from conftest import DEMO_DAY, DEMO_EDITION, store_demo_items
+from conftest import DEMO_DAY, DEMO_EDITION, free_port, store_demo_items
 from digest.app import App, make_app
 from digest.config import Settings, load_settings
 from digest.daemon import Daemon
@@ -186,5 +186,28 @@ def test_with_a_timeout_the_edition_goes_as_it_stands_when_nobody_acts(demo: Pat
         assert len(sent(demo)) == 3
         assert "Written, never approved" in sent(demo)[0].read_text(encoding="utf-8")
         assert d.app.editing.review(DEMO_DAY).approved_at is None
+    finally:
+        stop(d)
+
+
+def test_a_draft_the_mail_server_refused_is_tried_again_later(demo: Path) -> None:
+    configure(demo, "required")
+    data = yaml.safe_load(demo.read_text(encoding="utf-8"))
+    data["delivery"].update({"transport": "smtp", "smtp": {
+        "host": "127.0.0.1", "port": free_port(), "security": "none", "timeout": 5}})
+    demo.write_text(yaml.safe_dump(data), encoding="utf-8")
+    clock = Clock(SEND - timedelta(hours=20))
+    d, events = daemon(demo, clock)
+    try:
+        d._plan_draft(SEND)
+        run_job(d, "draft")  # nothing listens on that port
+        assert events.names() == ["error"] and "draft" in events[0][1]
+        job = d.scheduler.get_job("draft")
+        assert job is not None and job.trigger.run_date == clock.now + timedelta(minutes=10)
+        assert d.app.editing.review(DEMO_DAY).notified_at is None  # free to claim again
+        clock.now = SEND - timedelta(minutes=5)  # too late to retry before the send:
+        run_job(d, "draft")  # the next edition's draft is planned instead
+        job = d.scheduler.get_job("draft")
+        assert job is not None and job.trigger.run_date == SEND + timedelta(days=6)
     finally:
         stop(d)
