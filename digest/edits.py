@@ -61,14 +61,18 @@ class Plan:
     """The candidates as the edits leave them, before ranking."""
 
     candidates: tuple[Story, ...]  # drops removed, moves and new headlines applied, additions in
-    chosen: frozenset[str]  # story urls that are in whatever their rank (pinned, moved, added)
     pins: Mapping[str, int]  # story url -> the pin's edit id (a later pin leads)
     note: str | None
     lines: tuple[str, ...]  # one per edit: what it did, or what undid it
     problems: tuple[str, ...]  # edits that found nothing to act on
     edited: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # url -> what was done
-    picked: tuple[Story, ...] = ()  # the chosen stories themselves, in candidate order
+    picked: tuple[Story, ...] = ()  # stories in whatever their rank (pinned, moved, added)
     effects: Mapping[int, str] = field(default_factory=dict)  # edit id -> its line or problem
+
+    @property
+    def chosen(self) -> frozenset[str]:
+        """The urls of the picked stories."""
+        return frozenset(story.url for story in self.picked)
 
 
 def plan(edits: Sequence[Edit], stories: Sequence[Story], *, sections: Mapping[str, str],
@@ -89,14 +93,15 @@ def plan(edits: Sequence[Edit], stories: Sequence[Story], *, sections: Mapping[s
     targets: dict[int, _Target] = {}  # candidate index -> what the edits make of it
     lines: dict[int, str] = {}
     problems: list[str] = []
-    ignored: set[int] = set()  # edits that found nothing to act on
-    effects: dict[int, str] = {}
+    effects: dict[int, str] = {}  # edits that found nothing to act on: why
+    edits = sorted(edits, key=lambda e: e.id)
 
     def problem(edit: Edit, line: str) -> None:
         problems.append(f"{edit.label}: {line}")
         effects[edit.id] = f"not applied: {line}"
+
     note_by: Edit | None = None
-    for edit in sorted(edits, key=lambda e: e.id):
+    for edit in edits:
         if edit.kind is EditKind.NOTE:
             note_by = edit
             continue
@@ -104,7 +109,6 @@ def plan(edits: Sequence[Edit], stories: Sequence[Story], *, sections: Mapping[s
         if edit.kind is EditKind.ADD and where is None:
             added = _added_story(edit, sections, place)
             if added is None:
-                ignored.add(edit.id)
                 problem(edit, f"section {edit.value.get('section')!r} is not in this "
                               "edition's sections: ignored")
                 continue
@@ -113,26 +117,24 @@ def plan(edits: Sequence[Edit], stories: Sequence[Story], *, sections: Mapping[s
             for link in links_of(added):
                 index.setdefault(link, where)
         if where is None:
-            ignored.add(edit.id)
             problem(edit, f"no story in the window carries {edit.story} (it was sent "
                           "already, left the window or its feed): ignored")
             continue
         if edit.kind is EditKind.MOVE and edit.value.get("section") not in sections:
-            ignored.add(edit.id)
             problem(edit, f"section {edit.value.get('section')!r} is not in this "
                           "edition's sections: ignored")
             continue
         _record(targets.setdefault(where, _Target()), edit)
     edited: dict[str, tuple[str, ...]] = {}
-    chosen: set[str] = set()
+    picked_at: list[int] = []  # candidates the editor chose
     pins: dict[str, int] = {}
     for where, target in targets.items():
         before = candidates[where]
-        story, done = _apply(before, target, sections)
+        story, done = _apply(before, target)
         candidates[where] = story
         if target.dropped_by is None:
             if target.chosen_by is not None:
-                chosen.add(story.url)
+                picked_at.append(where)
             if target.pinned_by is not None:
                 pins[story.url] = target.pinned_by.id
         if done:
@@ -141,7 +143,7 @@ def plan(edits: Sequence[Edit], stories: Sequence[Story], *, sections: Mapping[s
             lines[edit.id] = line
     dropped = {where for where, t in targets.items() if t.dropped_by is not None}
     for e in edits:
-        if e.kind is not EditKind.NOTE and e.id not in ignored and e.id not in lines:
+        if e.kind is not EditKind.NOTE and e.id not in effects and e.id not in lines:
             lines[e.id] = "undone by a later edit of the same story"
     note = None
     for edit in edits:
@@ -152,13 +154,11 @@ def plan(edits: Sequence[Edit], stories: Sequence[Story], *, sections: Mapping[s
         note = text or None
         lines[note_by.id] = (f"the editor's note ({len(text)} characters)" if text
                              else "the editor's note removed")
-    out_lines = [f"{e.label}: {lines[e.id]}" for e in sorted(edits, key=lambda e: e.id)
-                 if e.id in lines]
+    out_lines = [f"{e.label}: {lines[e.id]}" for e in edits if e.id in lines]
     kept = tuple(s for i, s in enumerate(candidates) if i not in dropped) if dropped else \
         tuple(candidates)
-    picked = tuple(candidates[i] for i in sorted(targets) if candidates[i].url in chosen)
-    return Plan(candidates=kept, picked=picked,
-                chosen=frozenset(chosen), pins=pins, note=note,
+    picked = tuple(candidates[i] for i in sorted(picked_at))
+    return Plan(candidates=kept, picked=picked, pins=pins, note=note,
                 lines=tuple(out_lines), problems=tuple(problems), edited=edited,
                 effects={**effects, **lines})
 
@@ -186,8 +186,7 @@ def _record(target: _Target, edit: Edit) -> None:
             target.summary_by = edit
 
 
-def _apply(story: Story, target: _Target, sections: Mapping[str, str]
-           ) -> tuple[Story, list[str]]:
+def _apply(story: Story, target: _Target) -> tuple[Story, list[str]]:
     done: list[str] = []
     if target.moved_by is not None:
         section = str(target.moved_by.value["section"])
@@ -262,6 +261,7 @@ def arrange(selected: Sequence[Section], applied: Plan, limits: Sequence[rank.Se
     by_id = {limit.id: limit for limit in limits}
     buckets: dict[str, list[Story]] = {s.id: list(s.stories) for s in selected}
     present = {story.url for s in selected for story in s.stories}
+    chosen = applied.chosen
     lines: list[str] = []
     for story in applied.picked:
         if story.url in present:
@@ -273,7 +273,7 @@ def arrange(selected: Sequence[Section], applied: Plan, limits: Sequence[rank.Se
             continue
         bucket = buckets.setdefault(story.section, [])
         if len(bucket) >= limit.max_stories:
-            spare = [s for s in bucket if s.url not in applied.chosen]
+            spare = [s for s in bucket if s.url not in chosen]
             if spare:
                 out = min(spare, key=lambda s: (s.score, s.title))
                 bucket.remove(out)
