@@ -21,7 +21,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from markupsafe import Markup
 
 from digest import dedupe, notes
-from digest.config import Settings
+from digest.config import Settings, one_line
 from digest.editions import BuildResult, Editions
 from digest.edits import MAX_SUMMARY, MAX_TITLE, edit_to_dict, links_of, story_id
 from digest.errors import DeliveryError, UsageError
@@ -52,7 +52,6 @@ class Overview:
     automatic: BuildResult | None  # without them (None: frozen, or nothing edited)
     edits: tuple[Edit, ...]
     review: Review
-    frozen: bool
     changes: tuple[str, ...]  # what the edits change, story by story
     new: frozenset[str] = field(default_factory=frozenset)  # story urls with items after the draft
 
@@ -60,7 +59,7 @@ class Overview:
     def state(self) -> str:
         if self.review.approved_at is not None:
             return "approved"
-        return "frozen" if self.frozen else "open"
+        return "frozen" if self.result.frozen else "open"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +111,7 @@ class Editing:
             if review.drafted_at is not None and any(
                 item.first_seen is not None and item.first_seen > review.drafted_at
                 for item in story.items))
-        return Overview(day, send_at, result, automatic, stored, review, result.frozen,
-                        changes, new)
+        return Overview(day, send_at, result, automatic, stored, review, changes, new)
 
     def review(self, day: date) -> Review:
         """Where the edition stands in review (draft, approval)."""
@@ -144,9 +142,9 @@ class Editing:
                 summary: str | None = None, by: str) -> Edit:
         value: dict[str, Any] = {}
         if title is not None:
-            value["title"] = _one_line("title", title, MAX_TITLE)
+            value["title"] = _checked("title", title, MAX_TITLE)
         if summary is not None:
-            value["summary"] = _text("summary", summary, MAX_SUMMARY)
+            value["summary"] = _checked("summary", summary, MAX_SUMMARY, lines=True)
         if not value:
             raise EditError("retitle: give a new title, a new summary or both")
         return self._add(day, EditKind.RETITLE, self._story(day, ref).url, value, by=by)
@@ -184,7 +182,7 @@ class Editing:
     def _add(self, day: date | None, kind: EditKind, story: str | None,
              value: Mapping[str, Any], *, by: str) -> Edit:
         day = self._open(day)
-        who = _one_line("by", by, MAX_BY)
+        who = _checked("by", by, MAX_BY)
         with self.store.exclusive("edition"):  # not after the freeze, not under it
             self._not_frozen(day)
             return self.store.add_edit(day, kind, story, value, by=who, at=self.clock())
@@ -195,7 +193,7 @@ class Editing:
         """Freeze the edition as it stands now (with its edits): what goes out at the send.
         Once per edition, however many instances or people approve it at the same time."""
         day, _ = self.editions.edition_for(day)
-        who = _one_line("by", by, MAX_BY)
+        who = _checked("by", by, MAX_BY)
         frozen, result = self.editions.build_and_freeze(
             day, fetch=False,
             frozen_by=lambda _: self.store.record_approval(day, by=who, at=self.clock()))
@@ -324,37 +322,31 @@ class Editing:
         if ref.startswith(("http://", "https://")):
             link = dedupe.clean_link(ref)
             found = [s for s in candidates if link in links_of(s)]
+        elif re.fullmatch(r"[0-9a-f]{4,64}", wanted := ref.lower().strip("[]")):
+            found = [s for s in candidates if story_id(s.url).startswith(wanted)]
+            if len(found) > 1:
+                raise EditError(f"story id {ref!r} is ambiguous: give more of it")
         else:
-            wanted = ref.lower().lstrip("[").rstrip("]")
-            found = [s for s in candidates if story_id(s.url) == wanted] if re.fullmatch(
-                r"[0-9a-f]{4,64}", wanted) else []
-            if not found and re.fullmatch(r"[0-9a-f]{4,64}", wanted):
-                found = [s for s in candidates if story_id(s.url).startswith(wanted)]
-                if len(found) > 1:
-                    raise EditError(f"story id {ref!r} is ambiguous: give more of it")
+            found = []
         if not found:
             raise EditError(f"no story of edition {day} is {cut_text(ref, 200)!r}: give its id "
                             "(`digest edit show`) or the link of one of its articles")
         return found[0]
 
 
-def _one_line(what: str, value: str, limit: int) -> str:
-    value = " ".join(value.split())
-    if not value:
+def _checked(what: str, value: str, limit: int, *, lines: bool = False) -> str:
+    """What an editor typed, its runs of spaces made one: one line (`lines`: its line breaks
+    kept), within `limit` characters, without control characters; EditError naming `what`."""
+    parts = [" ".join(line.split()) for line in value.strip().splitlines()]
+    value = "\n".join(parts) if lines else " ".join(parts)
+    if not value and not lines:
         raise EditError(f"{what}: empty")
     if len(value) > limit:
         raise EditError(f"{what}: at most {limit} characters ({len(value)} given)")
-    if not value.isprintable():
-        raise EditError(f"{what}: control characters are not allowed")
-    return value
-
-
-def _text(what: str, value: str, limit: int) -> str:
-    value = "\n".join(" ".join(line.split()) for line in value.strip().splitlines())
-    if len(value) > limit:
-        raise EditError(f"{what}: at most {limit} characters ({len(value)} given)")
-    if not value.replace("\n", "").isprintable():
-        raise EditError(f"{what}: control characters are not allowed")
+    try:
+        one_line(value.replace("\n", " "))
+    except ValueError as e:
+        raise EditError(f"{what}: {e}") from None
     return value
 
 
