@@ -20,7 +20,6 @@ Every answer carries the security headers.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import html
@@ -46,6 +45,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digest.errors import DigestError, UsageError
+from digest.web.forms import basic_credentials
 from digest.web.limits import client_group
 
 PASSWORD_ENV = "DIGEST_EDIT_PASSWORD"
@@ -250,20 +250,6 @@ class Access:
     hosts: frozenset[str]
     password: str | None = None
     max_body: int = MAX_BODY
-
-
-def basic_credentials(header: str) -> tuple[str, str] | None:
-    """The user name and password of an `Authorization: Basic` header (UTF-8, RFC 7617), or
-    None when it is not one."""
-    scheme, _, value = header.strip().partition(" ")
-    if scheme.lower() != "basic" or len(value) > 4096:
-        return None
-    try:
-        user, colon, password = base64.b64decode(value.strip(), validate=True).decode(
-            "utf-8").partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    return (user, password) if colon else None
 
 
 def editor_name(user: str) -> str | None:

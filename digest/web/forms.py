@@ -7,6 +7,8 @@ nothing: it raises InputError, which the routes answer.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import json
 import re
@@ -276,3 +278,17 @@ def check_csrf(request: Request, fields: Fields) -> None:
     sent = fields.one(CSRF_FIELD, 100) or ""
     if not cookie or not sent or not hmac.compare_digest(cookie.encode(), sent.encode()):
         raise InputError(403, "this form has expired or was not sent from this site")
+
+
+def basic_credentials(header: str) -> tuple[str, str] | None:
+    """The user name and password of an `Authorization: Basic` header (UTF-8, RFC 7617), or
+    None when it is not one."""
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "basic" or len(value) > 4096:
+        return None
+    try:
+        user, colon, password = base64.b64decode(value.strip(), validate=True).decode(
+            "utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return (user, password) if colon else None
