@@ -25,12 +25,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from digest import rank
-from digest.models import CHOOSING, Edit, EditKind, Item, Section, Story
+from digest.models import Edit, EditKind, Item, Section, Story
 from digest.parse import cut_text
 
 MAX_TITLE = 300  # characters of a headline an editor writes
 MAX_SUMMARY = 1000  # characters of a summary an editor writes
 ID_CHARS = 8  # a story's id: this many hex digits of its link's hash
+# Kinds that put a story in the edition whatever its rank.
+CHOOSING = (EditKind.PIN, EditKind.MOVE, EditKind.ADD)
 
 
 def story_id(link: str) -> str:

@@ -94,8 +94,6 @@ class EditKind(StrEnum):
     ADD = "add"  # a story from a page the editor gave, fetched and read like a feed item
 
 
-# Kinds that put a story in the edition whatever its rank (digest.edits).
-CHOOSING = (EditKind.PIN, EditKind.MOVE, EditKind.ADD)
 
 
 @dataclass(frozen=True, slots=True)
