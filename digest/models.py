@@ -94,8 +94,6 @@ class EditKind(StrEnum):
     ADD = "add"  # a story from a page the editor gave, fetched and read like a feed item
 
 
-
-
 @dataclass(frozen=True, slots=True)
 class Edit:
     """One change an editor made, as the store keeps it."""
