@@ -40,7 +40,10 @@ SUMMARY_CHARS = 600  # the start of the summary says what the story is about
 
 _UNSEEN: list[Hit] = []  # a sentinel: not looked up yet
 _SEEN_KEPT = 1 << 17
-_TOKEN = re.compile(r"[^\W_]+(?:[-'’.&][^\W_]+)*")
+# A word: letters and digits, joined by hyphens, apostrophes, dots or "&"; first, an
+# abbreviation written with dots ("U.K.", "U.S.'s", "E.U."), read as its letters
+_TOKEN = re.compile(r"(?:[^\W\d_]\.){2,}(?:['’]s\b)?|[^\W_]+(?:[-'’.&][^\W_]+)*")
+_DOTTED = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +183,10 @@ def _words(text: str) -> list[str]:
     for token in _TOKEN.findall(text):
         if token.endswith(("'s", "’s")):
             token = token[:-2]
-        out.append(token.rstrip("."))
+        token = token.rstrip(".")
+        if "." in token and _DOTTED.fullmatch(token):  # "U.K" is "UK", "a.i" is "ai"
+            token = token.replace(".", "")
+        out.append(token)
     return [t for t in out if t]
 
 

@@ -205,6 +205,7 @@ WORDS_SPECS = [
     SectionSpec("tech", "Tech", (
         ("GPU", 3), ("AI", 3), ("AI", 1), ("US FDA", 2), ("chip", 3), ("business", 1),
         ("bit", 1), ("Apple", 3), ("Golden Dawn", 2), ("—", 3))),
+    SectionSpec("europe", "Europe", (("UK", 3), ("EU", 3))),
 ]
 
 
@@ -237,6 +238,10 @@ def terms(summary: str) -> list[str]:
     ("chipx", []),
     ("Apple", ["Apple"]), ("apples", []), ("apple growers", []),  # a name: no common word
     ("Golden Dawn leader", ["Golden Dawn"]), ("a golden dawn", []),
+    # abbreviations written with dots are their letters (issue 23: "U.K." was missed)
+    ("U.K. inflation eases", ["UK"]), ("the U.K.'s budget", ["UK"]), ("E.U. rules", ["EU"]),
+    ("U.K.-based lenders", ["UK"]), ("A.I. rules", ["AI"]), ("U.S. FDA", ["US FDA"]),
+    ("Version 2.1.3 of Node.js", []), ("UK.", ["UK"]),
 ])
 def test_found_terms(text: str, found: list[str]) -> None:
     assert terms(text) == found
