@@ -23,12 +23,12 @@ the section listed first; below `min_score` the story goes to the fallback secti
 from __future__ import annotations
 
 import hashlib
-import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from digest import words
 from digest.models import Story
+from digest.words import Word, fold
 
 AUTO = "auto"
 ELSEWHERE_ID = "elsewhere"
@@ -36,14 +36,10 @@ ELSEWHERE_TITLE = "Elsewhere"
 TITLE_WEIGHT = 2
 MIN_SCORE = 5.0  # the default score a story needs to enter a section
 MAX_TERM_WORDS = 5
-SUMMARY_CHARS = 600  # the start of the summary says what the story is about
+SUMMARY_CHARS = words.SUMMARY_CHARS  # the start of the summary says what it is about
 
 _UNSEEN: list[Hit] = []  # a sentinel: not looked up yet
 _SEEN_KEPT = 1 << 17
-# A word: letters and digits, joined by hyphens, apostrophes, dots or "&"; first, an
-# abbreviation written with dots ("U.K.", "U.S.'s", "E.U."), read as its letters
-_TOKEN = re.compile(r"(?:[^\W\d_]\.){2,}(?:['’]s\b)?|[^\W_]+(?:[-'’.&][^\W_]+)*")
-_DOTTED = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,45 +97,54 @@ class Lexicon:
         # the first words of longer terms, with the longest such term: only there is a run of
         # words looked up
         self.starts: dict[str, int] = {}
-        for key in (*self.runs, *(tuple(_fold(w) for w in k) for k in self.exact_runs)):
+        self.pairs: set[tuple[str, str]] = set()  # their first two words ("the", "hague")
+        for key in (*self.runs, *(tuple(fold(w) for w in k) for k in self.exact_runs)):
             self.starts[key[0]] = max(self.starts.get(key[0], 0), len(key))
+            self.pairs.add((key[0], key[1]))
+            if len(key) == 2:  # a two-word term's plural: "Union summits"
+                self.pairs.add((key[0], key[1] + "s"))
         self._seen: dict[str, list[Hit] | None] = {}  # word as written -> its one-word hits
 
     def hits(self, text: str) -> list[Hit]:
         """Every term found in the text, the longest match first at each place."""
-        raw = _words(text)
-        folded = [_fold(t) for t in raw]
+        return self.hits_in(words.scan(text))
+
+    def hits_in(self, found_words: Sequence[Word]) -> list[Hit]:
+        """`hits` for a text already cut into words (`words.scan`)."""
         found: list[Hit] = []
-        i, n = 0, len(raw)
+        starts, seen = self.starts, self._seen
+        i, n = 0, len(found_words)
         while i < n:
-            longest = self.starts.get(folded[i])
-            if longest:
-                size = self._longest_run(raw, folded, i, min(longest, n - i), found)
+            word = found_words[i]
+            longest = starts.get(word.folded)
+            if longest and i + 1 < n and (word.folded, found_words[i + 1].folded) in self.pairs:
+                size = self._longest_run(found_words, i, min(longest, n - i), found)
                 if size:
                     i += size
                     continue
-            word = raw[i]
-            hits = self._seen.get(word, _UNSEEN)
+            text = word.text
+            hits = seen.get(text, _UNSEEN)
             if hits is _UNSEEN:
-                if len(self._seen) > _SEEN_KEPT:
-                    self._seen.clear()
-                hits = self._seen[word] = self._one(word, folded[i])
+                if len(seen) > _SEEN_KEPT:
+                    seen.clear()
+                hits = seen[text] = self._one(text, word.folded) if text else None
             if hits:
                 found.extend(hits)
             i += 1
         return found
 
-    def _longest_run(self, raw: list[str], folded: list[str], i: int, longest: int,
+    def _longest_run(self, found_words: Sequence[Word], i: int, longest: int,
                      found: list[Hit]) -> int:
         for size in range(longest, 1, -1):
-            key = tuple(folded[i:i + size])
+            run = found_words[i:i + size]
+            key = tuple(w.folded for w in run)
             hits = self.runs.get(key)
             if not hits and key[-1].endswith("s"):  # "African Union summits"
                 hits = self.runs.get((*key[:-1], key[-1][:-1]))
             if hits:
-                hits = _names_only(hits, all(t.islower() for t in raw[i:i + size]))
+                hits = _names_only(hits, all(w.text.islower() for w in run))
             if not hits and self.exact_runs:
-                hits = self.exact_runs.get(tuple(raw[i:i + size]))
+                hits = self.exact_runs.get(tuple(w.text for w in run))
             if hits:
                 found.extend(hits)
                 return size
@@ -164,7 +169,7 @@ class Lexicon:
                     return hits
         if "-" in word:  # "Kenya-based", "Nvidia-backed"
             for part in word.split("-"):
-                hits = self._one(part, _fold(part))
+                hits = self._one(part, fold(part))
                 if hits:
                     return hits
         return None
@@ -179,27 +184,12 @@ def _names_only(hits: list[Hit] | None, common: bool) -> list[Hit] | None:
 
 
 def _words(text: str) -> list[str]:
-    out = []
-    for token in _TOKEN.findall(text):
-        if token.endswith(("'s", "’s")):
-            token = token[:-2]
-        token = token.rstrip(".")
-        if "." in token and _DOTTED.fullmatch(token):  # "U.K" is "UK", "a.i" is "ai"
-            token = token.replace(".", "")
-        out.append(token)
-    return [t for t in out if t]
+    """A term's words as written (`words.Word.text`)."""
+    return [w.text for w in words.scan(text) if w.text]
 
 
 def _key(tokens: Iterable[str]) -> tuple[str, ...]:
-    return tuple(_fold(t) for t in tokens)
-
-
-def _fold(word: str) -> str:
-    word = word.casefold()
-    if word.isascii():
-        return word
-    return "".join(c for c in unicodedata.normalize("NFKD", word)
-                   if not unicodedata.combining(c)).replace("’", "'")
+    return tuple(fold(t) for t in tokens)
 
 
 def _is_acronym(term: str) -> bool:
@@ -223,10 +213,15 @@ Found = tuple[str, str, float]
 def found_terms(title: str, summary: str, lexicon: Lexicon) -> tuple[Found, ...]:
     """The distinct terms of every section found in a title and the start of its summary,
     title first; a term counts once, with the points of its first place."""
+    return found_in(words.cut(title, summary), lexicon)
+
+
+def found_in(cut: words.Cut, lexicon: Lexicon) -> tuple[Found, ...]:
+    """`found_terms` for a title and summary already cut into words."""
     found: list[Found] = []
     seen: set[tuple[str, str]] = set()
-    for text, factor in ((title, TITLE_WEIGHT), (summary[:SUMMARY_CHARS], 1)):
-        for hit in lexicon.hits(text):
+    for text, factor in ((cut.title, TITLE_WEIGHT), (cut.summary, 1)):
+        for hit in lexicon.hits_in(text):
             mark = (hit.section, hit.term)
             if mark not in seen:
                 seen.add(mark)

@@ -26,7 +26,7 @@ from functools import cache
 from importlib import metadata
 from pathlib import Path
 
-from digest import classify, neardup
+from digest import classify, neardup, words
 from digest.gcpause import gc_paused
 from digest.models import Item
 
@@ -44,10 +44,10 @@ class Features:
 @cache
 def _code_key() -> str:
     """Changes whenever the code that works features out may give other results: the source of
-    neardup and classify (any edit of them), the stemmer's version and Python's Unicode
+    words, neardup and classify (any edit of them), the stemmer's version and Python's Unicode
     tables (case folding, accents)."""
     h = hashlib.sha256(FORMAT.encode())
-    for module in (neardup, classify):
+    for module in (words, neardup, classify):
         try:
             h.update(Path(str(module.__file__)).read_bytes())
         except OSError:  # no source (a frozen build): the package's version has to do
@@ -67,8 +67,9 @@ class Analyser:
             f"{_code_key()} {lexicon.fingerprint}".encode()).hexdigest()[:16]
 
     def analyse(self, item: Item) -> Features:
-        return Features(neardup.text_of(item.title, item.summary, item.when),
-                        classify.found_terms(item.title, item.summary, self.lexicon))
+        cut = words.cut(item.title, item.summary)  # one pass serves both
+        return Features(neardup.text_from(cut, item.title, item.when),
+                        classify.found_in(cut, self.lexicon))
 
     def pack(self, item: Item) -> str:
         """The features of an item as `Item.features` keeps them (see `pack`)."""

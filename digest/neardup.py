@@ -16,7 +16,7 @@ prefixes, an edited headline, another outlet's rewrite), found without comparing
    average (JOIN_MEAN), so one borderline link cannot merge two stories.
 
 Every knob is documented in the README ("Duplicates"). Pure functions of their arguments: no
-I/O, no clock. The only importer of numpy and PyStemmer.
+I/O, no clock. The only importer of numpy.
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ from __future__ import annotations
 import itertools
 import math
 import re
-import threading
-import unicodedata
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -34,7 +32,8 @@ from datetime import datetime
 from functools import cached_property
 
 import numpy as np
-import Stemmer
+
+from digest import words
 
 # --- the documented knobs (README "Duplicates") ---
 
@@ -55,37 +54,13 @@ OPPOSED_TITLES = 0.4
 # to 2.1%" / "to 2.4%" are two months; "kills at least 7" / "death toll rises to 11" is one
 # event, updated.
 NUMBERS_ALIKE = 0.5
-LEDE_CHARS = 320  # how much of the summary is read: the lede, not the whole article
+LEDE_CHARS = words.LEDE_CHARS  # how much of the summary is read: the lede, not the article
 BANDS, ROWS = 18, 4  # LSH: 18 bands of 4 MinHash values (72 hash functions)
 LSH_RUN_MAX = 64  # more texts than this in one band are paired in a chain, not all pairs
 RARE_WORDS = 6  # blocking also pairs texts sharing two of their 6 heaviest words ...
 RARE_ALONE = 4  # ... or one word that at most 4 texts have
 RARE_BUCKET_MAX = 16  # ... unless more than 16 texts share that pair (then it is not rare)
 
-_STOPWORD_TEXT = """
-a about above after again against all also am an and any are as at be because been before being
-below between both but by can could did do does doing down during each few for from further had
-has have having he her here hers him his how i if in into is it its itself just me more most my
-no nor not now of off on once only or other our out over own same she should so some such than
-that the their them then there these they this those through to too under until up very was we
-were what when where which while who whom why will with would you your says said say new after
-amid over its it's s t live update updated breaking watch
-"""
-_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
-# Desk and live-page prefixes: "UPDATE 2-", "Updated:", "BREAKING:", "Live:", "As it happened:".
-_PREFIX = re.compile(
-    r"^\s*(?:(?:update[sd]?|updating|refile|rpt|corrected|correction|urgent|breaking(?: news)?|"
-    r"just in|developing|exclusive|analysis|explainer|factbox|watch|video|live(?: updates?| blog"
-    r"| coverage)?|as it happened)\s*\d*\s*[-:–—|]+\s*)+",
-    re.IGNORECASE)
-_SUFFIX = re.compile(r"\s*[-–—|:(]\s*(?:live(?: updates?| blog)?|as it happened|video|update[sd]?)"
-                     r"\)?\s*$", re.IGNORECASE)
-# Agency datelines at the start of a summary: "NAIROBI (Reuters) -", "BERLIN, Nov 24 (AP) —",
-# "(Reuters) -".
-_DATELINE = re.compile(
-    r"^\s*(?:[A-Z][A-Z .'’/-]{1,40}(?:,\s*[A-Z][A-Za-z .]{1,30})?"
-    r"(?:,\s*[A-Z][a-z]{2,8}\.?\s+\d{1,2})?\s*)?\([A-Za-z .]{2,25}\)\s*[-–—]+\s*"
-    r"|^\s*[A-Z][A-Z .'’/-]{2,40}\s*[-–—]{1,2}\s+")
 # Titles of items that gather several stories: they share words with each, so they merge only
 # with a strong match, never through the same-news-cycle threshold.
 # Market reports ("Stocks fall as Nvidia slides on China report") name the news that moved the
@@ -95,8 +70,14 @@ _ROUNDUP = re.compile(
     r"the week|how major .{0,30} fared|markets? wrap|live blog|morning|evening|daily digest)\b"
     # a dated edition: "Semafor Africa: Wednesday, November 25"
     r"|\b(?:mon|tues|wednes|thurs|fri|satur|sun)day,? (?:jan|feb|mar|apr|may|jun|jul|aug|sep|"
-    r"oct|nov|dec)[a-z]* \d"
-    r"|^(?:(?:south |north |east |west )?(?:us|u\.s\.|uk|european|asian|global|world|emerging|"
+    r"oct|nov|dec)[a-z]* \d",
+    re.IGNORECASE)
+# ... which a title can only match if it has one of these (lower case): searched first, as
+# searching the pattern itself costs more than the rest of a title's work
+_ROUNDUP_HINTS = ("round", "watching", "briefing", "newsletter", "playbook", "week", "fared",
+                  "wrap", "blog", "morning", "evening", "digest", "day")
+_MARKET_REPORT = re.compile(
+    r"(?:(?:south |north |east |west )?(?:us|u\.s\.|uk|european|asian|global|world|emerging|"
     r"african|gulf|japanese|chinese|indian|nigerian|kenyan|german|french|british) )?"
     r"(?:stocks|shares|markets?|equities|wall street|oil|gold|bonds|treasuries|(?:the )?dollar|"
     r"bitcoin|ftse|dax|cac|nikkei|s&p|nasdaq|dow|jse|nse|naira|rand|shilling|cedi|euro|yen|sterling|pound)"
@@ -108,7 +89,23 @@ _ROUNDUP = re.compile(
 _GENERIC_LEDE = re.compile(
     r"\b(?:follow (?:our|along|the) live|live (?:coverage|updates|blog)|as it happen|"
     r"minute-by-minute|all the latest (?:news|updates))", re.IGNORECASE)
+_GENERIC_HINTS = ("live", "happen", "minute", "latest")
 _YEAR = re.compile(r"(?:19|20)\d\d")
+
+
+def roundup(title: str) -> bool:
+    """Whether a title is a round-up, a briefing, a dated edition or a market report."""
+    if _MARKET_REPORT.match(title):
+        return True
+    low = title.lower()
+    return any(hint in low for hint in _ROUNDUP_HINTS) and _ROUNDUP.search(title) is not None
+
+
+def _generic(lede: str) -> bool:
+    """A live page's blurb ("Follow our live coverage of ..."), which says nothing about the
+    story."""
+    low = lede.lower()
+    return any(hint in low for hint in _GENERIC_HINTS) and _GENERIC_LEDE.search(lede) is not None
 _WORD = re.compile(r"[^\W_]+(?:[.,'’][^\W_]+)*")
 
 # Words that reverse a headline's meaning: a pair of texts where one says a word of one side and
@@ -144,19 +141,7 @@ for _group, _yes, _no in (
         _OPPOSITES.setdefault(_word, (_group, -1))
 del _group, _yes, _no, _word
 
-_thread = threading.local()  # a PyStemmer stemmer must not be shared between threads
-_stems: dict[str, str] = {}  # the stemmer is fast, but a window repeats its words a lot
-_STEMS_KEPT = 1 << 18
-
-
-def _stem(word: str) -> str:
-    stemmer = getattr(_thread, "stemmer", None)
-    if stemmer is None:
-        stemmer = _thread.stemmer = Stemmer.Stemmer("english")
-    return str(stemmer.stemWord(word))
-
-
-_OPPOSITES = {_stem(w): side for w, side in _OPPOSITES.items()}
+_OPPOSITES = {words.stem(w): side for w, side in _OPPOSITES.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,80 +157,51 @@ class Text:
     names: frozenset[str] = frozenset()  # words written as names, and numbers
 
 
-def strip_title(title: str) -> str:
-    """The headline without desk and live-page prefixes and suffixes."""
-    return _SUFFIX.sub("", _PREFIX.sub("", title)).strip()
+strip_title = words.strip_title
 
 
-def _tokens(text: str) -> tuple[list[str], set[str]]:
-    """The words of a text (see `words`) and, among them, its names and numbers: words written
-    with a capital inside a sentence (people, places, companies; not weekdays or months)."""
-    out: list[str] = []
+def _tokens(found: Sequence[words.Word]) -> tuple[set[str], set[str]]:
+    """The stemmed words of a text (see `words.normalise`) and, among them, its names and
+    numbers: words written with a capital inside a sentence (people, places, companies; not
+    weekdays or months)."""
+    out: set[str] = set()
     names: set[str] = set()
-    stems = _stems
-    for segment in _SENTENCE_BREAK.split(text):
-        first = True
-        for raw in _WORD.findall(segment):
-            stem = stems.get(raw)
-            if stem is None:
-                stem = _normalise(raw)
-                if len(stems) > _STEMS_KEPT:
-                    stems.clear()
-                stems[raw] = stem
-            if stem:
-                out.append(stem)
-                if stem[0].isdigit() or (not first and raw[0].isupper()
-                                         and stem not in _CALENDAR):
-                    names.add(stem)
-            first = False
+    first, stop = True, words.BREAK
+    for word in found:
+        if word is stop:
+            first = True
+            continue
+        if word.stems:
+            out.update(word.stems)
+            named = word.names_first if first else word.names
+            if named:
+                names.update(named)
+        first = False
     return out, names
 
 
-def _normalise(raw: str) -> str:
-    """One word as compared: folded, stemmed; "" for a stop word or a lone letter."""
-    w = raw.casefold()
-    if not w.isascii():
-        w = "".join(c for c in unicodedata.normalize("NFKD", w) if not unicodedata.combining(c))
-    w = w.replace("’", "'").replace(",", "")
-    if not w[0].isdigit():
-        w = w.replace(".", "")  # "u.s" is "us"; "2.1" stays a number
-    if w.endswith("'s"):
-        w = w[:-2]
-    if w.isdigit():
-        return w
-    if len(w) < 2 or w in _STOPWORDS:
-        return ""
-    return _stem(w)
-
-
-# capitalised, but not names
-_CALENDAR = frozenset(_normalise(w) for w in (
-    "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "January",
-    "February", "March", "April", "May", "June", "July", "August", "September", "October",
-    "November", "December"))
-# where a sentence, a clause or a headline part starts: the next word's capital is no name
-_SENTENCE_BREAK = re.compile(r"[.!?:;]\s|[\"“”(\[|–—]|\s-\s")
-
-
-def words(text: str) -> list[str]:
+def stems(text: str) -> list[str]:
     """Lower-case, accent-free, stemmed words (Snowball English: "ships", "shipping" and
     "shipped" are all "ship"), stop words and lone letters left out, in order."""
-    return _tokens(text)[0]
+    return [stem for word in words.scan(text) for stem in word.stems]
 
 
 def text_of(title: str, summary: str, when: datetime | None) -> Text:
     """Prepare one item for comparison: its title and the start of its summary."""
-    title_words, title_names = _tokens(strip_title(title))
-    lede = _DATELINE.sub("", summary[:LEDE_CHARS + 80], count=1)[:LEDE_CHARS]
-    if _GENERIC_LEDE.search(lede):
-        lede = ""  # "Follow our live coverage of ...": says nothing about this story
-    lede_words, lede_names = _tokens(lede)
-    if lede_words and set(lede_words) <= set(title_words):
-        lede_words = []  # a summary that only repeats the title adds nothing
-    elif len(lede) == LEDE_CHARS and len(lede_words) > 3:
-        lede_words.pop()  # the cut may have split the last word
+    return text_from(words.cut(title, summary), title, when)
+
+
+def text_from(cut: words.Cut, title: str, when: datetime | None) -> Text:
+    """`text_of` for a title and summary already cut into words."""
+    title_words, title_names = _tokens(cut.title)
+    lede_words: set[str] = set()
+    lede_names: set[str] = set()
+    if not _generic(cut.lede_text):
+        lede_words, lede_names = _tokens(cut.lede)
+    if lede_words <= title_words:
+        lede_words = set()  # a summary that only repeats the title adds nothing
     return _text(frozenset(title_words), frozenset(lede_words), frozenset(title_names | lede_names),
-                 bool(_ROUNDUP.search(title)), when)
+                 roundup(title), when)
 
 
 def _text(title: frozenset[str], lede: frozenset[str], names: frozenset[str], roundup: bool,

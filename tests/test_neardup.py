@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from digest import neardup
-from digest.neardup import Comparison, Match, strip_title, text_of, words
+from digest.neardup import Comparison, Match, strip_title, text_of
+from digest.neardup import stems as words
 
 NOON = datetime(2026, 11, 24, 12, tzinfo=UTC)
 
