@@ -34,6 +34,8 @@ AUTO = "auto"
 ELSEWHERE_ID = "elsewhere"
 ELSEWHERE_TITLE = "Elsewhere"
 TITLE_WEIGHT = 2
+ASIDE_WEIGHT = 1  # a title's words after ASIDES count as much as the summary's
+ASIDES = frozenset(["in", "at", "after", "during", "amid", "near", "from", "despite"])
 MIN_SCORE = 5.0  # the default score a story needs to enter a section
 MAX_TERM_WORDS = 5
 SUMMARY_CHARS = words.SUMMARY_CHARS  # the start of the summary says what it is about
@@ -216,12 +218,27 @@ def found_terms(title: str, summary: str, lexicon: Lexicon) -> tuple[Found, ...]
     return found_in(words.cut(title, summary), lexicon)
 
 
+def _title_parts(title: Sequence[Word]) -> tuple[Sequence[Word], Sequence[Word]]:
+    """A headline's subject and verb, and what follows its first word of place or
+    circumstance ("in", "after", "during" ...): "Police arrest suspect | during Amazon
+    search", "Microsoft 365 down for customers | in UK and Germany". What a story is about
+    comes before; where and when it happened, after."""
+    for i, word in enumerate(title):
+        if i and word.folded in ASIDES:
+            return title[:i], title[i:]
+    return title, ()
+
+
 def found_in(cut: words.Cut, lexicon: Lexicon) -> tuple[Found, ...]:
     """`found_terms` for a title and summary already cut into words."""
     found: list[Found] = []
     seen: set[tuple[str, str]] = set()
-    for text, factor in ((cut.title, TITLE_WEIGHT), (cut.summary, 1)):
-        for hit in lexicon.hits_in(text):
+    head, aside = _title_parts(cut.title)
+    subject = lexicon.hits_in(head)
+    for hits, factor in ((subject, TITLE_WEIGHT),
+                         (lexicon.hits_in(aside), ASIDE_WEIGHT if subject else TITLE_WEIGHT),
+                         (lexicon.hits_in(cut.summary), 1)):
+        for hit in hits:
             mark = (hit.section, hit.term)
             if mark not in seen:
                 seen.add(mark)
