@@ -28,10 +28,12 @@ import big_feed  # noqa: E402
 import dedupe  # noqa: E402
 import delivery  # noqa: E402
 import edits  # noqa: E402
+import features  # noqa: E402
 import http_clients  # noqa: E402
 import instances  # noqa: E402
 import parse  # noqa: E402
 import poll  # noqa: E402
+import real  # noqa: E402
 import render  # noqa: E402
 import sections  # noqa: E402
 import store  # noqa: E402
@@ -39,8 +41,9 @@ import web  # noqa: E402
 
 # name -> module (each has bench() and print_report()), in the order they run
 BENCHES: dict[str, Any] = {
-    "http_clients": http_clients, "parse": parse, "poll": poll, "dedupe": dedupe,
-    "sections": sections, "edits": edits, "render": render, "delivery": delivery, "store": store,
+    "http_clients": http_clients, "parse": parse, "features": features, "poll": poll,
+    "dedupe": dedupe, "sections": sections, "real": real, "edits": edits, "render": render,
+    "delivery": delivery, "store": store,
     "instances": instances, "big_feed": big_feed, "web": web, "archive": archive,
 }
 
@@ -71,10 +74,13 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[str, Callable[[], dict[str, Any]]] = {
         "http_clients": http_clients.bench,
         "parse": parse.bench,
+        "features": features.bench,
         "poll": lambda: poll.bench(peer_feeds=args.poll_peer_feeds,
                                    rss2email=not args.skip_rss2email),
         "dedupe": dedupe.bench,
         "sections": sections.bench,
+        "real": real.bench,
+        "edits": edits.bench,
         "render": render.bench,
         "delivery": delivery.bench,
         "store": lambda: store.bench(args.store_items, postgres=not args.store_skip_postgres),
@@ -86,9 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     titles = {
         "http_clients": "HTTP clients (server sleeps 100 ms per GET)",
         "parse": "feed parsing",
+        "features": "features at ingest (the words of each new item, worked out once)",
         "poll": f"a full poll of {poll.FEEDS} feeds (server sleeps 100 ms per GET)",
         "dedupe": "story clustering (synthetic windows, all-pairs peer, labelled sets)",
         "sections": "sectioning and ranking (50,000 stories, regex peer, labelled sets)",
+        "real": "sections and duplicates on real third-party labelled news",
+        "edits": "the editor's edits against the ranking every build runs",
         "render": "rendering an edition (10/40/100 stories, Node's mjml on the same MJML)",
         "delivery": f"delivering an edition to {delivery.RECIPIENTS:,} recipients on a local "
                     "aiosmtpd (one connection per message peer)",

@@ -23,12 +23,15 @@ the section listed first; below `min_score` the story goes to the fallback secti
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from digest import words
 from digest.models import Story
 from digest.words import Word, fold
+
+_serials = itertools.count()
 
 AUTO = "auto"
 ELSEWHERE_ID = "elsewhere"
@@ -40,8 +43,6 @@ MIN_SCORE = 5.0  # the default score a story needs to enter a section
 MAX_TERM_WORDS = 5
 SUMMARY_CHARS = words.SUMMARY_CHARS  # the start of the summary says what it is about
 
-_UNSEEN: list[Hit] = []  # a sentinel: not looked up yet
-_SEEN_KEPT = 1 << 17
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +106,7 @@ class Lexicon:
             self.pairs.add((key[0], key[1]))
             if len(key) == 2:  # a two-word term's plural: "Union summits"
                 self.pairs.add((key[0], key[1] + "s"))
-        self._seen: dict[str, list[Hit] | None] = {}  # word as written -> its one-word hits
+        self.serial = next(_serials)  # marks what it found of a word (`words.Word.looked_up`)
 
     def hits(self, text: str) -> list[Hit]:
         """Every term found in the text, the longest match first at each place."""
@@ -114,26 +115,29 @@ class Lexicon:
     def hits_in(self, found_words: Sequence[Word]) -> list[Hit]:
         """`hits` for a text already cut into words (`words.scan`)."""
         found: list[Hit] = []
-        starts, seen = self.starts, self._seen
-        i, n = 0, len(found_words)
-        while i < n:
-            word = found_words[i]
-            longest = starts.get(word.folded)
-            if longest and i + 1 < n and (word.folded, found_words[i + 1].folded) in self.pairs:
-                size = self._longest_run(found_words, i, min(longest, n - i), found)
+        pairs, serial = self.pairs, self.serial
+        n, skip = len(found_words), 0
+        for i, word in enumerate(found_words):
+            if skip:
+                skip -= 1
+                continue
+            looked_up = word.looked_up
+            if looked_up[0] != serial:
+                looked_up = self._look_up(word)
+            if looked_up[2] and i + 1 < n and (word.folded, found_words[i + 1].folded) in pairs:
+                size = self._longest_run(found_words, i, min(looked_up[2], n - i), found)
                 if size:
-                    i += size
+                    skip = size - 1
                     continue
-            text = word.text
-            hits = seen.get(text, _UNSEEN)
-            if hits is _UNSEEN:
-                if len(seen) > _SEEN_KEPT:
-                    seen.clear()
-                hits = seen[text] = self._one(text, word.folded) if text else None
-            if hits:
-                found.extend(hits)
-            i += 1
+            if looked_up[1]:
+                found.extend(looked_up[1])  # type: ignore[arg-type]  # a list[Hit], see below
         return found
+
+    def _look_up(self, word: Word) -> tuple[int, object, int]:
+        """What this lexicon finds of one word, kept with the word (`Word.looked_up`)."""
+        hits = self._one(word.text, word.folded) if word.text else None
+        looked_up = word.looked_up = (self.serial, hits, self.starts.get(word.folded, 0))
+        return looked_up
 
     def _longest_run(self, found_words: Sequence[Word], i: int, longest: int,
                      found: list[Hit]) -> int:

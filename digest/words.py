@@ -28,6 +28,7 @@ SUMMARY_CHARS = 600  # sections read a little more of the summary (README "Secti
 # (\w, which lets "_" into a word, finds words faster than anything that keeps it out.)
 # An abbreviation's last dot ("U.S.") is part of it: no sentence ends there.
 _SCAN = re.compile(r"\w+(?:[-'’.&]\w+|,\d+)*(?:(?<=\.\w)\.)?|[.!?:;](?=\s|$)|[\"“”(\[|–—]|\s-\s")
+_WORDS_ONLY = re.compile(r"\w+(?:[-'’.&]\w+|,\d+)*(?:(?<=\.\w)\.)?")  # where no reader needs BREAK
 _BREAKS = frozenset(".!?:;\"“”([|–— \t\n\r\f\v")
 _DOTTED = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")
 _PARTS = re.compile(r"[-&]")
@@ -94,6 +95,10 @@ class Word:
     stems: tuple[str, ...]  # near-duplicates' words: its parts (split at - and &), normalised
     names: tuple[str, ...]  # the stems that are names inside a sentence (capital, or a number)
     names_first: tuple[str, ...]  # ... and at a sentence's start (numbers, later parts)
+    # what a section lexicon found of this word, kept by it (classify.Lexicon.hits_in): (the
+    # lexicon's serial number, the word's one-word hits, the longest term it starts), set at
+    # once so that a thread with another lexicon never reads half of it
+    looked_up: tuple[int, object, int] = (-1, None, 0)
 
 
 BREAK = Word("", "", (), (), ())  # where a sentence, a clause or a headline part starts
@@ -131,10 +136,12 @@ _known: dict[str, Word] = {}
 _KEPT = 1 << 18  # distinct tokens kept; a poll of 1000 feeds has about 100,000
 
 
-def scan(text: str) -> list[Word]:
-    """The words of a text, in order, with BREAK where a sentence or part starts."""
+def scan(text: str, *, breaks: bool = True) -> list[Word]:
+    """The words of a text, in order, with BREAK where a sentence or part starts (unless
+    `breaks` is false: only sections read the text, and they need none)."""
     get = _known.get
-    return [get(token) or _learn(token) for token in _SCAN.findall(text)]
+    return [get(token) or _learn(token)
+            for token in (_SCAN if breaks else _WORDS_ONLY).findall(text)]
 
 
 def _learn(token: str) -> Word:
@@ -160,9 +167,18 @@ _DATELINE = re.compile(
     r"|^\s*[A-Z][A-Z .'’/-]{2,40}\s*[-–—]{1,2}\s+")
 
 
+_SUFFIX_HINTS = ("live", "happened", "video", "update", "blog")
+
+
 def strip_title(title: str) -> str:
     """The headline without desk and live-page prefixes and suffixes."""
-    return _SUFFIX.sub("", _PREFIX.sub("", title)).strip()
+    prefix = _PREFIX.match(title)
+    if prefix:
+        title = title[prefix.end():]
+    end = title[-24:].lower()
+    if any(hint in end for hint in _SUFFIX_HINTS):
+        title = _SUFFIX.sub("", title)
+    return title.strip()
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,5 +208,6 @@ def cut(title: str, summary: str) -> Cut:
         space = lede.rfind(" ")
         if space > 0:
             lede = lede[:space]  # not the start of a word cut off
-    return Cut(scan(strip_title(title)), scan(summary[:start]) if start else [], scan(lede),
-               scan(summary[start + len(lede):SUMMARY_CHARS]), lede)
+    # the dateline and the rest are read by sections alone
+    return Cut(scan(strip_title(title)), scan(summary[:start], breaks=False) if start else [],
+               scan(lede), scan(summary[start + len(lede):SUMMARY_CHARS], breaks=False), lede)

@@ -96,9 +96,9 @@ def test_one_tokenisation_pass_serves_duplicates_and_sections(
     scanned: list[str] = []
     real = words.scan
 
-    def counting(text: str) -> list[words.Word]:
+    def counting(text: str, *, breaks: bool = True) -> list[words.Word]:
         scanned.append(text)
-        return real(text)
+        return real(text, breaks=breaks)
 
     monkeypatch.setattr(words, "scan", counting)
     got = analyser.analyse(item)
