@@ -15,6 +15,14 @@ all-pairs comparison, and its quality on the labelled sets and on real same-day 
    tests/labelled_stories.py, pairwise), each alone and both as one window.
 4. The clusters cluster_stories makes of real same-day feeds: the corpus files of 2026-02-17/18
    as one window, those of 2021-10-16/17 as another, every multi-item cluster printed.
+5. Dense windows (issue 23; `--dense` runs this alone): a real-like window of 6,400 items over
+   36 hours from 2,000 outlets whose stories reach 100-300 items (`dense_window`), and 10,000-
+   and 50,000-item windows of the same kind (36 hours a 6,400 items), each measured in its own
+   subprocess: time (best of 3, 2 at 50k), the process's RSS high-water mark while clustering
+   (VmHWM, reset before each run) and tracemalloc's peak of one more run, pair scores counted
+   in an untimed run (verification and joining apart), candidate pairs inside dense stories,
+   and quality against the planted stories. Bars, printed PASS/FAIL: 6,400 items < 2 s;
+   50,000 < 15 s; memory < 400 MB; 50k / 10k time <= 5.5x.
 
 Synthetic windows look like news, not noise: the vocabulary and word frequencies come from the
 English feeds of the real-world corpus in `<repo>/../shared/corpus/feeds`, read and parsed with
@@ -28,7 +36,8 @@ copies (same text, another source and URL), "UPDATE 1-" titles with a sentence a
 summary, copies with a few words changed, and the same URL with tracking parameters.
 
 Every loop is bounded; nothing here asserts a timing. Run alone: `python bench/dedupe.py`
-(`--sizes 10000,50000`, `--pair-sample N` to shorten).
+(`--sizes 10000,50000`, `--pair-sample N`, `--dense-sizes 6400` to shorten; `--dense` for
+section 5 alone).
 """
 
 from __future__ import annotations
@@ -45,7 +54,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -450,11 +459,596 @@ def real_windows(outcomes: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+# --- 5. dense windows (issue 23) ---
+
+DENSE_SIZES = (6_400, 10_000, 50_000)
+DENSE_BASE = 6_400  # the real-like window: the real one had 6,366 items over 36 hours
+DENSE_HOURS = 36.0  # its span; a bigger window keeps its items per hour (50,000: 11.7 days)
+DENSE_OUTLETS = 2_000
+DENSE_STORY = (100, 300)  # items of one dense story
+# shares of a window's items; the rest are stories of one item
+DENSE_SHARES = (("dense", 0.62), ("same-topic", 0.12), ("small", 0.14))
+DENSE_BAR_BASE_S = 2.0  # the 6,400-item window clusters in under 2 s ...
+DENSE_BAR_50K_S = 15.0  # ... 50,000 items in under 15 s ...
+DENSE_BAR_MB = 400.0  # ... the process's RSS staying under 400 MB while clustering ...
+DENSE_BAR_GROWTH = 5.5  # ... and 5x the items (10k -> 50k) take at most 5.5x the time
+# Same-day events of one topic that are different events: each topic's events share its words,
+# and some share a name or a number too (two quakes of one magnitude, films at one festival);
+# the place, the company, the market or the film differs. None may merge with another.
+_FAMILIES = {
+    "quake": "earthquake quake magnitude strikes jolts tremor tsunami warning epicentre depth "
+             "residents buildings",
+    "markets": "stocks shares index market close trading investors session gains losses points "
+               "percent",
+    "earnings": "quarterly profit earnings revenue results beats estimates outlook forecast "
+                "sales analysts",
+    "festival": "review film premiere festival drama director cast screen performance",
+}
+_MAGNITUDES = ("5.9", "6.1", "6.4")  # few: two quakes of a day often share one
+# An outlet's own headline for an event: its main name with this chance, each other name with
+# the next; TITLE_TOPIC (from, to) of its words; its lede: LEDE_FILL (from, to) words of the
+# outlet's own, each of the event's names with LEDE_NAME_P, LEDE_TOPIC of its EVENT_WORDS words.
+_HEAD_NAME_P, _OTHER_NAME_P = 0.9, 0.4
+_TITLE_TOPIC = (2, 4)
+_LEDE_FILL = (10, 31)
+_LEDE_NAME_P = 0.8
+_EVENT_WORDS, _LEDE_TOPIC = 10, 5
+_ANGLES = (2, 5)  # a dense story has two to four angles
+_NO_LEDE = 0.6  # the share of headlines with no summary (aggregators and many feeds give none)
+_WORD_ZIPF = 1.0  # how unevenly an event's words are used (Zipf exponent over its list)
+_UPDATES, _EDITS, _COPIES, _WIRE_COPIES = 0.07, 0.08, 0.25, 0.35  # shares of a story's items
+
+
+class _Words:
+    """Words drawn from the corpus's frequencies: inverse CDF over precomputed cumulative
+    sums (numpy's choice with p= sums the whole vocabulary again on every call)."""
+
+    def __init__(self, model: WordModel, rng: Any) -> None:
+        import numpy as np
+
+        self.rng, self.model = rng, model
+        self.title_cdf = np.cumsum(model.title_p)
+        self.summary_cdf = np.cumsum(model.summary_p)
+        # what an event's own words are drawn from: the corpus's lower-case words of four
+        # letters or more, past the commonest 150 ("talks", "ceasefire", "tariffs")
+        self.content = [w for w in model.title_vocab[150:6000] if w.isalpha() and w.islower()
+                        and len(w) >= 4]
+
+    def title(self, k: int) -> list[str]:
+        at = self.title_cdf.searchsorted(self.rng.random(k) * self.title_cdf[-1], side="right")
+        vocab = self.model.title_vocab
+        return [vocab[min(i, len(vocab) - 1)] for i in at.tolist()]
+
+    def topic(self, k: int) -> list[str]:
+        at = self.rng.choice(len(self.content), k, replace=False)
+        return [self.content[i] for i in at.tolist()]
+
+    def summary(self, k: int) -> list[str]:
+        at = self.summary_cdf.searchsorted(self.rng.random(k) * self.summary_cdf[-1],
+                                           side="right")
+        vocab = self.model.summary_vocab
+        return [vocab[min(i, len(vocab) - 1)] for i in at.tolist()]
+
+
+@dataclass
+class _Event:
+    """One story of a dense window: who and what it is about, and when it broke."""
+
+    story: int
+    kind: str  # dense, same-topic, small, single
+    family: str | None
+    names: list[str]  # the main one first
+    numbers: list[str]
+    angles: list[list[str]]  # its words besides names, one list for each angle of it
+    start_h: float
+    size: int
+
+
+def _dense_outlets() -> list[str]:
+    places = ("City", "County", "State", "Region", "Coast", "Valley", "Lakes", "Hills",
+              "Plains", "Harbour")
+    return [f"{s} {p}" for s, p in itertools.product(_source_names(), places)][:DENSE_OUTLETS]
+
+
+def _dense_events(rng: Any, words: _Words, n: int, hours: float) -> list[_Event]:
+    """The stories of an n-item window: dense ones of DENSE_STORY items, same-day events of
+    one topic (_FAMILIES), small stories of 2-12 items, the rest single items."""
+    import numpy as np
+
+    pool = _names(rng, max(1000, n // 4))
+    name_p = 1.0 / np.arange(1, len(pool) + 1) ** 1.05  # a few names recur, as real ones do
+    name_cdf = np.cumsum(name_p / name_p.sum())
+
+    def names(k: int) -> list[str]:
+        at = name_cdf.searchsorted(rng.random(k), side="right")
+        return [pool[min(i, len(pool) - 1)] for i in at.tolist()]
+
+    def number() -> str:
+        return str(int(rng.integers(2, 400)))
+
+    events: list[_Event] = []
+
+    def add(kind: str, size: int, family: str | None = None) -> None:
+        start = float(rng.random()) * max(hours - 2.0, 1.0)
+        if family is None:
+            # its own words: a dense story's angles (the quake, the rescue, the aftershocks,
+            # the reactions) share its names and numbers, not their other words
+            angles = [words.topic(_EVENT_WORDS)
+                      for _ in range(int(rng.integers(*_ANGLES)) if kind == "dense" else 1)]
+            who = names(int(rng.integers(3, 5)))
+            numbers = [number()] if rng.random() < 0.5 else []
+        else:
+            angles = [_FAMILIES[family].split()]
+            who = [_names(rng, 1)[0], *names(1)]  # its own place, company, film; and another
+            numbers = {"quake": [_MAGNITUDES[int(rng.integers(len(_MAGNITUDES)))]],
+                       "markets": [f"{rng.uniform(0.1, 3.0):.1f}"],
+                       "earnings": [f"{rng.uniform(0.5, 40):.1f}"]}.get(family, [])
+            if family == "festival":  # every film of the window's festival: its name
+                who.insert(1, festival)
+        events.append(_Event(len(events), kind, family, who, numbers, angles, start, size))
+
+    festival = _names(rng, 1)[0]
+    targets = {kind: round(share * n) for kind, share in DENSE_SHARES}
+    total = 0
+    while total + DENSE_STORY[0] <= targets["dense"]:
+        size = min(int(rng.integers(DENSE_STORY[0], DENSE_STORY[1] + 1)),
+                   targets["dense"] - total)
+        add("dense", size)
+        total += size
+    done, family_names = 0, list(_FAMILIES)
+    while done < targets["same-topic"]:
+        size = min(int(rng.integers(3, 31)), targets["same-topic"] - done)
+        add("same-topic", size, family_names[len(events) % len(family_names)])
+        done += size
+    total += done
+    done = 0
+    while done < targets["small"]:
+        size = min(int(rng.integers(2, 13)), targets["small"] - done)
+        add("small", size)
+        done += size
+    total += done
+    for _ in range(n - total):
+        add("single", 1)
+    return events
+
+
+def _headline(rng: Any, words: _Words, event: _Event) -> tuple[str, str]:
+    """An outlet's own title and summary for an event, on one of its angles (the first most
+    often): a few of the event's names and numbers, some of the angle's words, and otherwise
+    words of its own."""
+    import numpy as np
+
+    angle = min(int(rng.geometric(0.5)) - 1, len(event.angles) - 1)
+    topic_words = event.angles[angle]
+    who = [name for k, name in enumerate(event.names)
+           if rng.random() < (_HEAD_NAME_P if k == 0 else _OTHER_NAME_P)]
+    who = who or [event.names[int(rng.integers(len(event.names)))]]
+    # an event's words are not used alike: "dies" in most headlines, "tributes" in some
+    usage = 1.0 / np.arange(1, len(topic_words) + 1) ** _WORD_ZIPF
+    usage /= usage.sum()
+    topic = [topic_words[i] for i in rng.choice(
+        len(topic_words), int(rng.integers(*_TITLE_TOPIC)), replace=False, p=usage).tolist()]
+    numbers = list(event.numbers[:1]) if event.numbers and rng.random() < 0.5 else []
+    title = words.title(max(2, int(rng.integers(6, 12)) - len(who) - len(topic) - len(numbers)))
+    for word in (*who, *topic, *numbers):
+        title.insert(int(rng.integers(len(title) + 1)), word)
+    if event.family == "markets" and rng.random() < 0.5:  # a market report's usual opening
+        title[:0] = [("Stocks", "Shares")[int(rng.integers(2))],
+                     ("rise", "fall", "edge", "slip", "steady")[int(rng.integers(5))]]
+    title[0] = title[0][:1].upper() + title[0][1:]
+    if rng.random() < _NO_LEDE:
+        return " ".join(title), ""  # a feed that gives no summary
+    summary = words.summary(int(rng.integers(*_LEDE_FILL)))
+    extra = [name for name in event.names if rng.random() < _LEDE_NAME_P]
+    extra += [topic_words[i] for i in rng.choice(len(topic_words), _LEDE_TOPIC, replace=False,
+                                                 p=usage).tolist()]
+    extra += event.numbers if rng.random() < 0.5 else []
+    for word in extra:
+        summary.insert(int(rng.integers(1, len(summary) + 1)), word)
+    summary[0] = summary[0][:1].upper() + summary[0][1:]
+    return " ".join(title), " ".join(summary) + "."
+
+
+def dense_window(model: WordModel, n: int, seed: int = SEED
+                 ) -> tuple[list[Any], list[int], list[_Event]]:
+    """A real-like dense window of `n` items, sorted by time, each item's story number and the
+    stories. DENSE_HOURS x n / DENSE_BASE hours long, DENSE_OUTLETS outlets. Of a story's
+    items after its first: word-for-word copies (_WIRE_COPIES of a dense story's items carry
+    one of its two to four agency versions, the first most; _COPIES of another story's copy
+    an earlier item), _UPDATES "UPDATE n-" rewrites of an earlier item by its outlet (a
+    sentence added; the number changed in a third of them, as a death toll rises), _EDITS
+    copies with two title words changed, the rest each outlet's own headline."""
+    import numpy as np
+
+    from digest.models import Item
+
+    rng = np.random.default_rng(seed + n)
+    words = _Words(model, rng)
+    hours = DENSE_HOURS * n / DENSE_BASE
+    outlets = _dense_outlets()
+    hosts = [o.lower().replace(" ", "") + ".example" for o in outlets]
+    start = datetime(2026, 11, 20, tzinfo=UTC)
+    events = _dense_events(rng, words, n, hours)
+    items: list[Any] = []
+    story_of: list[int] = []
+    for event in events:
+        dense = event.kind == "dense"
+        mean_h = 5.0 if dense else 3.0
+        # a dense story's agency versions, each carried word for word by many outlets (the
+        # first most)
+        wires = [_headline(rng, words, event) for _ in range(int(rng.integers(2, 5)) * dense)]
+        wire_cdf = np.cumsum(1.0 / np.arange(1, len(wires) + 1))
+        copies = _WIRE_COPIES if dense else _COPIES
+        told: list[tuple[str, str, int]] = []  # (title, summary, outlet) of what it published
+        for k in range(event.size):
+            src = int(rng.integers(len(outlets)))
+            roll = rng.random()
+            if k > 0 and _UPDATES + _EDITS <= roll < _UPDATES + _EDITS + copies:
+                if wires:
+                    title, summary = wires[int(wire_cdf.searchsorted(
+                        rng.random() * wire_cdf[-1], side="right"))]
+                else:
+                    title, summary, _ = told[int(rng.integers(len(told)))]
+            elif k == 0 or roll >= _UPDATES + _EDITS:
+                title, summary = _headline(rng, words, event)
+            else:
+                title, summary, first = told[int(rng.integers(len(told)))]
+                if roll < _UPDATES:
+                    src = first
+                    title = f"UPDATE {int(rng.integers(1, 4))}-{title}"
+                    summary = f"{summary} {' '.join(words.summary(12))}."
+                    if event.numbers and rng.random() < 1 / 3:
+                        title = title.replace(event.numbers[0], str(int(rng.integers(2, 400))))
+                else:
+                    title_w = title.split()
+                    for _ in range(2):
+                        title_w[int(rng.integers(len(title_w)))] = words.title(1)[0]
+                    title = " ".join(title_w)
+            offset = float(rng.exponential(mean_h))
+            at = event.start_h + offset
+            if at > hours:
+                at = event.start_h + float(rng.random()) * (hours - event.start_h)
+            published = start + timedelta(hours=at)
+            told.append((title, summary, src))
+            slug = "-".join(w.lower() for w in title.split()[:6])
+            key = len(items)
+            items.append(Item(
+                feed_url=f"https://{hosts[src]}/feed", key=f"d{key}",
+                url=f"https://{hosts[src]}/news/{slug}-{key}", title=title, summary=summary,
+                published=published, source=outlets[src], id=key + 1, first_seen=published))
+            story_of.append(event.story)
+    order = sorted(range(len(items)), key=lambda i: (items[i].published, i))
+    return [items[i] for i in order], [story_of[i] for i in order], events
+
+
+def dense_quality(stories: Sequence[Any], items: Sequence[Any], story_of: Sequence[int],
+                  events: Sequence[_Event]) -> dict[str, Any]:
+    """Pairwise and B-cubed scores against the planted stories; wrong pairs between different
+    events of one topic; how many pieces each dense story ended in."""
+    truth = {it.key: s for it, s in zip(items, story_of, strict=True)}
+    size_of = Counter(story_of)
+    true_pairs = sum(c * (c - 1) // 2 for c in size_of.values())
+    found = correct = same_topic_wrong = 0
+    b_precision = b_recall = 0.0
+    pieces: Counter[int] = Counter()
+    largest: dict[int, int] = {}
+    for story in stories:
+        m = len(story.items)
+        found += m * (m - 1) // 2
+        counts = Counter(truth[i.key] for i in story.items)
+        correct += sum(c * (c - 1) // 2 for c in counts.values())
+        for s, c in counts.items():
+            b_precision += c * c / m
+            b_recall += c * c / size_of[s]
+            pieces[s] += 1
+            largest[s] = max(largest.get(s, 0), c)
+        by_family: Counter[str] = Counter()  # pairs of one topic, less those of one event
+        for s, c in counts.items():
+            family = events[s].family
+            if family:
+                by_family[family] += c
+                same_topic_wrong -= c * (c - 1) // 2
+        same_topic_wrong += sum(c * (c - 1) // 2 for c in by_family.values())
+    n = len(items)
+    bp, br = b_precision / n, b_recall / n
+    dense = [e.story for e in events if e.kind == "dense"]
+    return {
+        "true_pairs": true_pairs, "found_pairs": found, "correct_pairs": correct,
+        "precision": round(correct / found, 4) if found else 1.0,
+        "recall": round(correct / true_pairs, 4) if true_pairs else 1.0,
+        "bcubed_precision": round(bp, 4), "bcubed_recall": round(br, 4),
+        "bcubed_f1": round(2 * bp * br / (bp + br), 4) if bp + br else 0.0,
+        "same_topic_wrong_pairs": same_topic_wrong,
+        "dense_stories": len(dense),
+        "dense_pieces_mean": round(sum(pieces[s] for s in dense) / len(dense), 1) if dense
+        else 0.0,
+        "dense_in_largest_piece": round(sum(largest[s] / size_of[s] for s in dense)
+                                        / len(dense), 3) if dense else 0.0,
+    }
+
+
+def _rss_mb(field: str) -> float:
+    """VmRSS or VmHWM (the high-water mark) of this process, from /proc (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _reset_rss_peak() -> bool:
+    """Start VmHWM again from the current RSS (Linux: writing 5 to clear_refs)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def _counted_run(items: Sequence[Any]) -> dict[str, int]:
+    """One untimed cluster_stories run with Comparison.score and .verdict wrapped to count
+    calls: verdict is verification (one score each); every other score is a join check's.
+    Also counts Comparison.join_ok calls and, when neardup has a Joiner (group profiles), its
+    own counters: profile comparisons made and the word counts they read."""
+    from digest import neardup
+    from digest.dedupe import cluster_stories
+    from digest.gcpause import gc_paused
+
+    counts = Counter[str]()
+    cls = neardup.Comparison
+    originals = {name: getattr(cls, name) for name in ("score", "verdict", "join_ok")}
+
+    def wrap(name: str) -> Callable[..., Any]:
+        original = originals[name]
+
+        def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+            counts[name] += 1
+            return original(self, *args, **kwargs)
+        return counted
+
+    joiner = getattr(neardup, "Joiner", None)
+    made: list[Any] = []
+    init = joiner.__init__ if joiner else None
+
+    def remember(self: Any, *args: Any, **kwargs: Any) -> None:
+        assert init is not None
+        init(self, *args, **kwargs)
+        made.append(self)
+
+    try:
+        for name in originals:
+            setattr(cls, name, wrap(name))
+        if joiner:
+            joiner.__init__ = remember
+        with gc_paused():
+            cluster_stories(items)
+    finally:
+        for name, original in originals.items():
+            setattr(cls, name, original)
+        if joiner:
+            joiner.__init__ = init
+    out = {"verify_scores": counts["verdict"],
+           "join_scores": counts["score"] - counts["verdict"],
+           "join_ok_calls": counts["join_ok"]}
+    if made:
+        out |= {"join_checks": made[-1].checks, "join_words": made[-1].words_read}
+    return out
+
+
+def _dense_blocking(items: Sequence[Any], story_of: Sequence[int],
+                    events: Sequence[_Event]) -> dict[str, Any]:
+    """One pass through the steps before joining, timed apart (the cycle collector paused, as
+    in the timed runs): text_of, candidate_pairs, verification; and how many candidate and
+    verified pairs lie inside one dense story."""
+    from digest import neardup
+    from digest.gcpause import gc_paused
+
+    with gc_paused():
+        t0 = time.perf_counter()
+        texts = [neardup.text_of(i.title, i.summary, i.when) for i in items]
+        t1 = time.perf_counter()
+        comparison = neardup.Comparison(texts)
+        arrays = getattr(neardup, "_candidates", None)  # the pairs in the order matches reads
+        if arrays is None:
+            pairs = sorted(neardup.candidate_pairs(texts, comparison.df, comparison.weight))
+        else:
+            first, second = arrays(texts, comparison.df, comparison.weight)
+            pairs = list(zip(first.tolist(), second.tolist(), strict=True))
+        t2 = time.perf_counter()
+        verified = [(a, b) for a, b in pairs if comparison.verdict(a, b)[1] is None]
+        t3 = time.perf_counter()
+    dense = {e.story for e in events if e.kind == "dense"}
+    inside = Counter(story_of[a] for a, b in pairs if story_of[a] == story_of[b]
+                     and story_of[a] in dense)
+    inside_verified = Counter(story_of[a] for a, b in verified if story_of[a] == story_of[b]
+                              and story_of[a] in dense)
+    sizes = Counter(story_of)
+    worst = max(inside, key=lambda s: (inside[s] / sizes[s], s)) if inside else None
+    return {
+        "text_of_s": round(t1 - t0, 3), "candidates_s": round(t2 - t1, 3),
+        "verify_s": round(t3 - t2, 3), "candidate_pairs": len(pairs), "verified": len(verified),
+        "dense_candidate_pairs": sum(inside.values()),
+        "dense_verified": sum(inside_verified.values()),
+        "dense_items": sum(sizes[s] for s in dense),
+        "worst_story": None if worst is None else {
+            "items": sizes[worst], "candidate_pairs": inside[worst],
+            "verified": inside_verified[worst], "all_pairs": sizes[worst] * (sizes[worst] - 1)
+            // 2},
+    }
+
+
+def dense_child(n: int, runs: int, traced: bool) -> dict[str, Any]:
+    """Everything measured on one dense window, in this (fresh) process: run by dense_bench
+    in a subprocess per size, so that each window's memory is its own."""
+    import tracemalloc
+
+    from digest import neardup
+    from digest.dedupe import cluster_stories
+    from digest.gcpause import gc_paused
+
+    outcomes = load_corpus(lambda _: None)
+    if outcomes is None:
+        return {"skipped": f"no corpus at {CORPUS}"}
+    model, _ = word_model(outcomes)
+    del outcomes
+    t0 = time.perf_counter()
+    items, story_of, events = dense_window(model, n)
+    made_s = time.perf_counter() - t0
+    del model
+    gc.collect()
+    rss_before = _rss_mb("VmRSS")
+    times: list[float] = []
+    stories: list[Any] = []
+    hwm = 0.0
+    for _ in range(runs):
+        stories = []  # the run before's stories are not held during this one
+        gc.collect()
+        peak_reset = _reset_rss_peak()
+        t0 = time.perf_counter()
+        with gc_paused():  # as Editions.build clusters
+            stories, _ = cluster_stories(items)
+        times.append(time.perf_counter() - t0)
+        hwm = max(hwm, _rss_mb("VmHWM"))
+    texts = [neardup.text_of(i.title, i.summary, i.when) for i in items]
+    gc.collect()
+    t0 = time.perf_counter()
+    with gc_paused():
+        cluster_stories(items, texts=texts)  # as a build does: words worked out at ingest
+    given_s = time.perf_counter() - t0
+    del texts
+    traced_mb = None
+    if traced:
+        gc.collect()
+        tracemalloc.start()
+        with gc_paused():
+            cluster_stories(items)
+        traced_mb = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+    sizes = Counter(story_of)
+    return {
+        "items": n, "hours": round(DENSE_HOURS * n / DENSE_BASE, 1),
+        "generated_s": round(made_s, 1),
+        "stories_planted": len(events),
+        "dense_stories": sum(e.kind == "dense" for e in events),
+        "largest_story": max(sizes.values()),
+        "runs": [round(t, 3) for t in times], "best_s": round(min(times), 3),
+        "texts_given_s": round(given_s, 3),
+        "rss_before_mb": round(rss_before, 1),
+        "rss_peak_mb": round(hwm, 1) if peak_reset else None,
+        "traced_peak_mb": None if traced_mb is None else round(traced_mb, 1),
+        "counts": _counted_run(items),
+        "blocking": _dense_blocking(items, story_of, events),
+        "quality": dense_quality(stories, items, story_of, events),
+    }
+
+
+def dense_bench(sizes: Sequence[int] = DENSE_SIZES, traced: bool = True,
+                log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Each size's dense_child in a fresh subprocess, side by side, and the bars."""
+    import subprocess
+
+    rows = []
+    for n in sizes:
+        runs = 3 if n <= 10_000 else 2
+        log(f"  dense window of {n:,} items: cluster_stories x {runs} in a subprocess")
+        done = subprocess.run(
+            [sys.executable, os.fspath(Path(__file__).resolve()), "--dense-child", str(n),
+             "--dense-runs", str(runs), *([] if traced else ["--no-tracemalloc"])],
+            capture_output=True, text=True, check=False, cwd=REPO)
+        if done.returncode != 0:
+            raise RuntimeError(f"dense child {n} failed:\n{done.stderr[-3000:]}")
+        row = json.loads(done.stdout.strip().splitlines()[-1])
+        if "skipped" in row:
+            return {"skipped": row["skipped"]}
+        rows.append(row)
+    return {"rows": rows, "bars": dense_bars(rows)}
+
+
+def dense_bars(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The issue's bars against what was measured (those whose windows ran)."""
+    by_n = {r["items"]: r for r in rows}
+    bars = []
+    if DENSE_BASE in by_n:
+        bars.append({"bar": f"{DENSE_BASE:,}-item dense window < {DENSE_BAR_BASE_S:g} s",
+                     "value": by_n[DENSE_BASE]["best_s"], "unit": "s",
+                     "ok": by_n[DENSE_BASE]["best_s"] < DENSE_BAR_BASE_S})
+    if 50_000 in by_n:
+        bars.append({"bar": f"50,000 items < {DENSE_BAR_50K_S:g} s",
+                     "value": by_n[50_000]["best_s"], "unit": "s",
+                     "ok": by_n[50_000]["best_s"] < DENSE_BAR_50K_S})
+    peaks = [r["rss_peak_mb"] for r in rows if r["rss_peak_mb"] is not None]
+    if peaks:
+        bars.append({"bar": f"memory < {DENSE_BAR_MB:g} MB (largest RSS high-water while "
+                            "clustering, whole process)",
+                     "value": max(peaks), "unit": "MB", "ok": max(peaks) < DENSE_BAR_MB})
+    if 10_000 in by_n and 50_000 in by_n:
+        growth = by_n[50_000]["best_s"] / by_n[10_000]["best_s"]
+        bars.append({"bar": f"growth 10k -> 50k <= {DENSE_BAR_GROWTH:g}x",
+                     "value": round(growth, 2), "unit": "x", "ok": growth <= DENSE_BAR_GROWTH})
+    return bars
+
+
+def print_dense(result: dict[str, Any]) -> None:
+    print("\n  5. Dense windows (issue 23): stories of 100-300 items, same-day events of one "
+          "topic")
+    if "skipped" in result:
+        print(f"    skipped: {result['skipped']}")
+        return
+    print(f"    {DENSE_OUTLETS:,} outlets; {DENSE_HOURS:g} h per {DENSE_BASE:,} items; each "
+          "window in its own process; best of 3 (2 at 50k), cycle collector paused")
+    print(f"    {'items':>7} {'hours':>6} {'best s':>7} {'runs s':<20} {'texts given':>11} "
+          f"{'text_of':>7} {'cands':>6} {'verify':>6} {'join+rest':>9} {'RSS before':>10} "
+          f"{'RSS peak':>8} {'traced':>7}")
+    for r in result["rows"]:
+        b = r["blocking"]
+        rest = r["best_s"] - b["text_of_s"] - b["candidates_s"] - b["verify_s"]
+        runs = ", ".join(f"{t:.2f}" for t in r["runs"])
+        peak = "n/a" if r["rss_peak_mb"] is None else f"{r['rss_peak_mb']:.0f}"
+        traced = "n/a" if r["traced_peak_mb"] is None else f"{r['traced_peak_mb']:.0f}"
+        print(f"    {r['items']:>7,} {r['hours']:>6.1f} {r['best_s']:>7.2f} {runs:<20} "
+              f"{r['texts_given_s']:>11.2f} {b['text_of_s']:>7.2f} {b['candidates_s']:>6.2f} "
+              f"{b['verify_s']:>6.2f} {rest:>9.2f} {r['rss_before_mb']:>10.0f} {peak:>8} "
+              f"{traced:>7}")
+    print("    (s; MB. texts given: as Editions.build calls it, words worked out at ingest. "
+          "text_of / cands / verify: a separate pass; join+rest = best - those, an estimate. "
+          "RSS peak: VmHWM of the process while clustering; traced: tracemalloc's peak of one "
+          "more run)")
+    print("    pair scores and blocking (an untimed run with Comparison.score counted):")
+    for r in result["rows"]:
+        c, b = r["counts"], r["blocking"]
+        profile = (f", {c['join_checks']:,} profile checks reading {c['join_words']:,} word "
+                   "entries" if "join_checks" in c else "")
+        print(f"    {r['items']:>7,}: pair scores {c['verify_scores'] + c['join_scores']:,} "
+              f"(verification {c['verify_scores']:,}, joining {c['join_scores']:,}; "
+              f"join_ok calls {c['join_ok_calls']:,}{profile})")
+        w = b["worst_story"]
+        worst = (f"; the densest in candidates: {w['items']} items, {w['candidate_pairs']:,} "
+                 f"candidate pairs of {w['all_pairs']:,}, {w['verified']:,} verified"
+                 if w else "")
+        print(f"             candidate pairs {b['candidate_pairs']:,} (inside dense stories "
+              f"{b['dense_candidate_pairs']:,} for {b['dense_items']:,} items), verified "
+              f"{b['verified']:,} ({b['dense_verified']:,}){worst}")
+    print("    quality against the planted stories:")
+    for r in result["rows"]:
+        q = r["quality"]
+        print(f"    {r['items']:>7,}: {r['stories_planted']:,} stories ({r['dense_stories']} "
+              f"dense, largest {r['largest_story']}); pairwise P {q['precision']:.3f} R "
+              f"{q['recall']:.3f}; B-cubed P {q['bcubed_precision']:.3f} R "
+              f"{q['bcubed_recall']:.3f} F1 {q['bcubed_f1']:.3f}; wrong pairs between "
+              f"same-topic events {q['same_topic_wrong_pairs']:,}; a dense story in "
+              f"{q['dense_pieces_mean']:.1f} pieces, {q['dense_in_largest_piece']:.0%} of it "
+              "in the largest")
+    print("    BARS:")
+    for bar in result["bars"]:
+        print(f"      {'PASS' if bar['ok'] else 'FAIL'}  {bar['bar']}: {bar['value']:g} "
+              f"{bar['unit']}")
+
+
 # --- the benchmark ---
 
 
 def bench(sizes: Sequence[int] = SIZES, pair_sample: int = PAIR_SAMPLE, pairs_n: int = PAIRS_N,
-          log: Callable[[str], None] = print) -> dict[str, Any]:
+          log: Callable[[str], None] = print,
+          dense_sizes: Sequence[int] = DENSE_SIZES) -> dict[str, Any]:
     import numpy as np
 
     result: dict[str, Any] = {"setup": {"corpus": None, "seed": SEED, "numpy": np.__version__}}
@@ -514,6 +1108,8 @@ def bench(sizes: Sequence[int] = SIZES, pair_sample: int = PAIR_SAMPLE, pairs_n:
     if outcomes is not None:
         log("  real same-day feeds")
         result["real"] = real_windows(outcomes)
+        if dense_sizes:
+            result["dense"] = dense_bench(dense_sizes, log=log)
     result["peak_rss_mb"] = round(_peak_rss_mb(), 1)
     return result
 
@@ -606,6 +1202,8 @@ def print_report(result: dict[str, Any]) -> None:
                 print(f"      cluster {k} ({len(members)} items)")
                 for m in members:
                     print(f"        {_short(m)}")
+    if "dense" in result:
+        print_dense(result["dense"])
     print(f"\n  peak RSS of this process so far: {result['peak_rss_mb']:.0f} MB (ru_maxrss; from "
           "bench/run.py it includes the benchmarks before this one)")
 
@@ -618,18 +1216,42 @@ def main(argv: list[str] | None = None) -> int:
                         help="pairs the all-pairs similarity peer is timed on")
     parser.add_argument("--pairs-n", type=int, default=PAIRS_N, metavar="N",
                         help="window size of the all-pairs comparison")
+    parser.add_argument("--dense", action="store_true",
+                        help="only the dense windows (section 5; about a minute)")
+    parser.add_argument("--dense-sizes", default=",".join(map(str, DENSE_SIZES)),
+                        help="dense window sizes, comma-separated (default %(default)s; "
+                             "empty: none)")
+    parser.add_argument("--no-tracemalloc", action="store_true",
+                        help="dense windows: skip the traced run (its peak memory)")
+    parser.add_argument("--dense-child", type=int, metavar="N", help=argparse.SUPPRESS)
+    parser.add_argument("--dense-runs", type=int, default=3, help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results here")
     args = parser.parse_args(argv)
     try:
         sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
+        dense_sizes = [int(x) for x in args.dense_sizes.split(",") if x.strip()]
     except ValueError:
-        parser.error("--sizes takes comma-separated integers")
+        parser.error("--sizes and --dense-sizes take comma-separated integers")
+    if any(not 100 <= n <= 200_000 for n in dense_sizes):
+        parser.error("need --dense-sizes in 100..200000")
+    if args.dense_child is not None:  # one window, measured in this process (dense_bench)
+        sys.path.insert(0, os.fspath(REPO))
+        print(json.dumps(dense_child(args.dense_child, args.dense_runs,
+                                     not args.no_tracemalloc)))
+        return 0
+    if args.dense:
+        sys.path.insert(0, os.fspath(REPO))
+        result = {"dense": dense_bench(dense_sizes, not args.no_tracemalloc)}
+        print_dense(result["dense"])
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        return 0
     if not sizes or min(sizes) < 100 or max(sizes) > 200_000 or not (
             100 <= args.pairs_n <= 50_000 and 1_000 <= args.pair_sample <= 20_000_000):
         parser.error("need sizes in 100..200000, --pairs-n in 100..50000 and --pair-sample in "
                      "1000..20000000")
     sys.path.insert(0, os.fspath(REPO))
-    result = bench(sizes, args.pair_sample, args.pairs_n)
+    result = bench(sizes, args.pair_sample, args.pairs_n, dense_sizes=dense_sizes)
     print_report(result)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

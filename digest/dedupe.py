@@ -236,24 +236,6 @@ def _is_global_guid(guid: str) -> bool:
     return guid.startswith(("http://", "https://", "tag:", "urn:")) and len(guid) > 12
 
 
-class _UnionFind:
-    def __init__(self, n: int) -> None:
-        self.parent = list(range(n))
-
-    def find(self, i: int) -> int:
-        while self.parent[i] != i:
-            self.parent[i] = self.parent[self.parent[i]]
-            i = self.parent[i]
-        return i
-
-    def union(self, a: int, b: int) -> bool:
-        ra, rb = self.find(a), self.find(b)
-        if ra == rb:
-            return False
-        self.parent[max(ra, rb)] = min(ra, rb)
-        return True
-
-
 def _representative_order(item: Item) -> tuple[float, int, float, int]:
     """Best first: the heaviest feed, then the fuller summary, then the earliest, then stable."""
     when = item.when
@@ -291,59 +273,12 @@ def cluster_stories(
 def _cluster(items: Sequence[Item], sent: Mapping[str, date],
              known: Sequence[neardup.Text] | None, feeds: Mapping[str, str | None]
              ) -> tuple[list[Story], list[str]]:
-    n = len(items)
-    union = _UnionFind(n)
-    reasons: dict[int, str] = {}
-    sent_because: dict[int, str] = {}  # item -> why it counts as already sent
-
-    first_seen: dict[str, int] = {}
-    for i, item in enumerate(items):
-        for mark in _identities(item):
-            kind = "same URL" if mark.startswith("url:") else "same guid"
-            if mark in sent:
-                sent_because.setdefault(i, f"{kind} as a story in edition {sent[mark]}")
-            j = first_seen.setdefault(mark, i)
-            if j != i and union.union(i, j):
-                reasons.setdefault(i, f"{kind} as {items[j].source}")
-                reasons.setdefault(j, f"{kind} as {items[i].source}")
-
-    sent_texts = [(edition, *_sent_text(mark)) for mark, edition in sorted(sent.items())
-                  if mark.startswith(TEXT_MARK)]
-    texts = (list(known) if known is not None
-             else [neardup.text_of(it.title, it.summary, it.when) for it in items])
-    texts.extend(text for _, _, text in sent_texts)
-    comparison = neardup.Comparison(texts)
-    members_of = {i: [i] for i in range(n)}  # root -> the items of its group
-    for i in range(n):
-        root = union.find(i)
-        if root != i:
-            members_of[root].append(i)
-            del members_of[i]
-    for match in comparison.matches():
-        if match.b < n:  # two items of this window
-            ra, rb = union.find(match.a), union.find(match.b)
-            if ra == rb or not comparison.join_ok(match, members_of[ra], members_of[rb]):
-                continue
-            union.union(ra, rb)
-            root = union.find(ra)
-            members_of[root] = members_of.pop(ra if root == rb else rb) + members_of[root]
-            a, b = items[match.a], items[match.b]
-            reasons.setdefault(match.b, f"similarity {match.score:.2f} to {a.source} {a.title!r}")
-            reasons.setdefault(match.a, f"similarity {match.score:.2f} to {b.source} {b.title!r}")
-        elif match.a < n:  # an item and a sent story
-            edition, title, _ = sent_texts[match.b - n]
-            sent_because.setdefault(
-                match.a, f"similarity {match.score:.2f} to {title!r} in edition {edition}")
-
-    groups: dict[int, list[int]] = {}
-    for i in range(n):
-        groups.setdefault(union.find(i), []).append(i)
-
+    groups, reasons, sent_because = _grouped(items, sent, known)
     links = [clean_link(item.url) for item in items]  # each computed once (lru_cache)
     credited = outlets.credit(items, [outlets.outlet_host(link) for link in links], feeds)
     stories: list[Story] = []
     dropped: list[str] = []
-    for members in groups.values():
+    for members in groups:
         order = sorted(members, key=lambda i: _representative_order(items[i]))
         group = [items[i] for i in order]
         lead = group[0]
@@ -373,3 +308,50 @@ def _cluster(items: Sequence[Item], sent: Mapping[str, date],
             merge_reasons=merge_reasons, image=next((it.image for it in group if it.image), None),
         ))
     return stories, dropped
+
+
+def _grouped(items: Sequence[Item], sent: Mapping[str, date],
+             known: Sequence[neardup.Text] | None
+             ) -> tuple[list[list[int]], dict[int, str], dict[int, str]]:
+    """The items in groups, each one story (ordered by their first item): the same URL, the
+    same guid, or near-duplicate texts joined (`neardup.Joiner`); why each merged item was
+    merged; why an item counts as already sent. Apart from building the stories, so that the
+    comparison's words and indexes are freed before (a 50,000-item window's took 60 MB)."""
+    n = len(items)
+    sent_texts = [(edition, *_sent_text(mark)) for mark, edition in sorted(sent.items())
+                  if mark.startswith(TEXT_MARK)]
+    texts = (list(known) if known is not None
+             else [neardup.text_of(it.title, it.summary, it.when) for it in items])
+    texts.extend(text for _, _, text in sent_texts)
+    comparison = neardup.Comparison(texts)
+    union = neardup.Joiner(comparison, n)  # the window's items, grouped
+    reasons: dict[int, str] = {}
+    sent_because: dict[int, str] = {}  # item -> why it counts as already sent
+
+    first_seen: dict[str, int] = {}
+    for i, item in enumerate(items):
+        for mark in _identities(item):
+            kind = "same URL" if mark.startswith("url:") else "same guid"
+            if mark in sent:
+                sent_because.setdefault(i, f"{kind} as a story in edition {sent[mark]}")
+            j = first_seen.setdefault(mark, i)
+            if j != i and union.union(i, j):
+                reasons.setdefault(i, f"{kind} as {items[j].source}")
+                reasons.setdefault(j, f"{kind} as {items[i].source}")
+
+    for match in comparison.best_first():
+        if match.b < n:  # two items of this window
+            if not union.join(match):  # one group already, or not alike enough (join_ok)
+                continue
+            a, b = items[match.a], items[match.b]
+            reasons.setdefault(match.b, f"similarity {match.score:.2f} to {a.source} {a.title!r}")
+            reasons.setdefault(match.a, f"similarity {match.score:.2f} to {b.source} {b.title!r}")
+        elif match.a < n:  # an item and a sent story
+            edition, title, _ = sent_texts[match.b - n]
+            sent_because.setdefault(
+                match.a, f"similarity {match.score:.2f} to {title!r} in edition {edition}")
+
+    groups: dict[int, list[int]] = {}
+    for i in range(n):
+        groups.setdefault(union.find(i), []).append(i)
+    return list(groups.values()), reasons, sent_because

@@ -392,3 +392,43 @@ def test_a_sent_storys_fingerprint_holds_as_much_of_its_words_as_a_comparison_re
     stories, dropped = cluster_stories([copy], sent)
     assert stories == [] and len(dropped) == 1
     assert f"similarity 1.00 to {title!r} in edition 2026-11-16" in dropped[0]
+
+
+def dense_story(names: str, words: str, start: int) -> list[Item]:
+    """300 outlets' own headlines for one event (issue 23: real stories reach 100-300 items):
+    its names and 4 of its 12 words each, taken in turn; a lede on every other one."""
+    vocabulary = words.split()
+
+    def some(at: int, size: int) -> str:
+        return " ".join(vocabulary[(at + r) % len(vocabulary)] for r in range(size))
+
+    return [item(f"https://outlet{k}.example/{start + k}", source=f"Outlet {k}",
+                 title=f"{names} {some(5 * k, 4)}", id=start + k + 1,
+                 summary=f"Officials said {names} {some(5 * k + 7, 6)}." if k % 2 == 0 else "")
+            for k in range(300)]
+
+
+def test_two_dense_stories_stay_apart_and_joining_them_scores_no_pair(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two events of one morning with 300 items each, one name in common, and a headline
+    # loosely like both: it joins one story, and that borderline link does not pull the
+    # other 300 in. Joining scores no pair of texts: every score is a candidate's verdict.
+    strike = dense_story("Varo Kell", "harbour strike dockers wages ports cargo ships union "
+                         "talks pay deal walkout", 0)
+    fire = dense_story("Varo Tusk", "wildfire blaze hectares firefighters evacuated homes "
+                       "winds smoke villages crews flames rain", 300)
+    bridge = item("https://bridge.example/1", source="Bridge", hour=10, id=999,
+                  title="Varo Kell Tusk strike blaze dockers smoke")
+    calls: list[str] = []
+    score, verdict = neardup.Comparison.score, neardup.Comparison.verdict
+    monkeypatch.setattr(neardup.Comparison, "score",
+                        lambda self, i, j: calls.append("score") or score(self, i, j))
+    monkeypatch.setattr(neardup.Comparison, "verdict",
+                        lambda self, i, j: calls.append("verdict") or verdict(self, i, j))
+
+    stories, _ = cluster_stories([*strike, *fire, bridge])
+
+    found = sorted([sorted(it.id or 0 for it in s.items) for s in stories], key=len)
+    strike_ids, fire_ids = [it.id for it in strike], [it.id for it in fire]
+    assert found in ([fire_ids, [*strike_ids, 999]], [strike_ids, [*fire_ids, 999]])
+    assert calls.count("score") == calls.count("verdict") > 0

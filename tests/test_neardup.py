@@ -439,3 +439,152 @@ def test_near_copies_are_paired_by_the_bands_they_share() -> None:
         near.append(" ".join(kept + rng.sample(RNG_WORDS, 30 - len(kept))))
     found = lsh_pairs(far_apart(base + near))
     assert found == NEAR_COPY_PAIRS
+
+
+# --- joining groups: per-group profiles (issue 23: linear in dense stories) ---
+
+
+def story(names: str, stem: str, count: int) -> list[neardup.Text]:
+    """`count` headlines of one story: its two names and 6 of its 40 words, taken in turn (7
+    words on from the one before, so any 30 of them already use all 40), a lede on every
+    other one (the pair is then scored on all its words, else on the titles)."""
+    vocabulary = [f"{stem}{chr(97 + k // 26)}{chr(97 + k % 26)}" for k in range(40)]
+
+    def some(start: int, size: int) -> str:
+        return " ".join(vocabulary[(start + r) % 40] for r in range(size))
+
+    return [text_of(f"News: {names} {some(7 * k, 6)}",
+                    f"Reports say {names} {some(7 * k + 11, 8)}." if k % 2 == 0 else "", NOON)
+            for k in range(count)]
+
+
+def grouped(comparison: Comparison, *groups: range) -> neardup.Joiner:
+    """A Joiner with each range of texts already one group (joined whatever their words)."""
+    joiner = neardup.Joiner(comparison, len(comparison.texts))
+    for group in groups:
+        for i in group[1:]:
+            assert joiner.union(group[0], i)
+    return joiner
+
+
+def brute_force_sums(comparison: Comparison, left: range, right: range) -> tuple[float, float]:
+    """Every pair scored one by one as _weighted_jaccard scores it: the shared weight and
+    the union weight, summed."""
+    shared = union = 0.0
+    for i in left:
+        for j in right:
+            a, b = comparison.texts[i], comparison.texts[j]
+            x, y = (a.words, b.words) if a.lede and b.lede else (a.title, b.title)
+            shared += sum(comparison.weight[w] for w in x & y)
+            union += sum(comparison.weight[w] for w in x | y)
+    return shared, union
+
+
+def weak_link_between_two_stories(size: int) -> tuple[neardup.Joiner, list[tuple[int, int]]]:
+    """Two stories of `size` texts each, each already one group, and one weak match between
+    them, refused: the Joiner, and the pairs of texts Comparison.score scored meanwhile."""
+    texts = story("Varo Kell", "alf", size) + story("Tusk Morav", "bet", size)
+    comparison = Comparison(texts)
+    joiner = grouped(comparison, range(size), range(size, 2 * size))
+    scored: list[tuple[int, int]] = []
+    score = comparison.score
+    comparison.score = lambda i, j: scored.append((i, j)) or score(i, j)  # type: ignore
+    assert not joiner.join(Match(0, size, neardup.STRONG / 2))
+    # the same two groups again: remembered, not worked out again
+    assert not joiner.join(Match(size - 1, 2 * size - 1, neardup.STRONG / 2))
+    assert joiner.find(0) != joiner.find(size)
+    return joiner, scored
+
+
+def test_a_join_check_scores_no_pair_and_costs_the_same_for_groups_of_30_or_300() -> None:
+    small, scored_small = weak_link_between_two_stories(30)
+    big, scored_big = weak_link_between_two_stories(300)
+    assert scored_small == scored_big == []  # not 16 x 16 = 256 pairs, nor 300 x 300
+    assert small.checks == big.checks == 1
+    # what it reads is the groups' distinct words (the 2 names and 40 words of each story,
+    # "news", "report"), four pairings at most: 30 texts already use them all
+    assert small.words_read == big.words_read <= 4 * 44
+    assert big.join(Match(1, 301, neardup.STRONG))  # a strong match always joins
+    assert big.find(0) == big.find(300) == 0 and big.size(0) == 600
+
+
+def test_the_groups_sums_are_those_of_every_pair_scored_one_by_one() -> None:
+    # Texts with and without ledes, in groups of 1 to 40, sharing some words: the profile
+    # arithmetic gives exactly what scoring all pairs gives (weights on the 2**-20 grid).
+    rng = random.Random(23)
+    words = [f"w{n}" for n in range(60)] + [f"Name{n}" for n in range(20)]
+
+    def sentence(size: int) -> str:
+        return " ".join(rng.choice(words) for _ in range(size))
+
+    texts = [text_of(sentence(rng.randint(2, 9)), sentence(12) if rng.random() < 0.6 else "",
+                     NOON) for _ in range(120)]
+    comparison = Comparison(texts)
+    for left, right in ((range(0, 1), range(1, 2)), (range(0, 40), range(40, 41)),
+                        (range(41, 60), range(60, 100)), (range(100, 103), range(103, 120))):
+        shared, union, _ = neardup._pair_sums(comparison.profile(left),
+                                              comparison.profile(right), comparison._units)
+        assert (shared / 2**20, union / 2**20) == brute_force_sums(comparison, left, right)
+        mean = sum(comparison.score(i, j) for i in left for j in right) / (
+            len(left) * len(right))
+        assert abs(shared / union - mean) < 0.1  # the ratio of the sums, near the mean
+
+
+def test_a_groups_profile_is_the_same_however_it_was_built() -> None:
+    # Members counted in any order, groups merged in any order: the same counts and sums, so
+    # the same decisions (issue 16: nothing may depend on an order).
+    texts = story("Varo Kell", "alf", 24) + story("Varo Tusk", "alf", 24)
+    comparison = Comparison(texts)
+    members = list(range(48))
+    built = [comparison.profile(members), comparison.profile(reversed(members))]
+    merged = comparison.profile(members[:5])
+    for lo in range(5, 48, 7):
+        merged.absorb(comparison.profile(members[lo:lo + 7]))
+    built.append(merged)
+    shuffled = members[:]
+    random.Random(1).shuffle(shuffled)
+    built.append(comparison.profile(shuffled))
+    state = [{name: getattr(p, name) for name in neardup._Profile.__slots__} for p in built]
+    assert all(s == state[0] for s in state) and state[0]["led"] == 24
+    other = comparison.profile(range(0, 48, 5))
+    sums = {neardup._pair_sums(p, other, comparison._units) for p in built}
+    assert len(sums) == 1
+
+
+def test_a_refused_pair_of_groups_is_checked_again_once_one_has_grown() -> None:
+    # Two stories refuse a weak link; the second group then takes in copies of the first
+    # story (the same URL, say), and the same weak link now joins them.
+    first, second = story("Varo Kell", "alf", 4), story("Tusk Morav", "bet", 4)
+    comparison = Comparison([*first, *second, *story("Varo Kell", "alf", 12)])
+    joiner = grouped(comparison, range(0, 4), range(4, 8))
+    weak = Match(0, 4, neardup.STRONG / 2)
+    assert not joiner.join(weak) and joiner.checks == 1
+    for i in range(8, 20):  # never compared: counted into the second group's profile
+        joiner.union(4, i)
+    assert joiner.join(weak) and joiner.checks == 2
+    assert {joiner.find(i) for i in range(20)} == {0}
+
+
+def test_join_ok_and_the_joiner_decide_alike() -> None:
+    texts = story("Varo Kell", "alf", 10) + story("Varo Tusk", "alf", 6) + story(
+        "Tusk Morav", "bet", 6)
+    comparison = Comparison(texts)
+    weak = Match(0, 10, neardup.STRONG / 2)
+    for left, right in ((range(0, 10), range(10, 16)), (range(0, 10), range(16, 22)),
+                        (range(0, 3), range(10, 11))):
+        joiner = grouped(comparison, left, right)
+        expected = comparison.join_ok(Match(left[0], right[0], weak.score), left, right)
+        assert joiner.join(Match(left[0], right[0], weak.score)) == expected
+    assert comparison.join_ok(weak, range(0, 10), range(10, 16))  # one story, two angles
+    assert not comparison.join_ok(weak, range(0, 10), range(16, 22))  # two stories
+
+
+def test_candidates_come_once_each_ordered_by_first_then_second_text() -> None:
+    texts = far_apart(sentences(40, 8) * 3)
+    comparison = Comparison(texts)
+    first, second = neardup._candidates(texts, comparison.df, comparison.weight)
+    pairs = list(zip(first.tolist(), second.tolist(), strict=True))
+    assert pairs == sorted(set(pairs)) and all(i < j for i, j in pairs)
+    assert set(pairs) == lsh_pairs(texts) and len(pairs) == 40 * 3  # each text's 2 copies
+    assert comparison.matches() == list(comparison.best_first())
+
