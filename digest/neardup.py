@@ -56,6 +56,10 @@ OPPOSED_TITLES = 0.4
 # to 2.1%" / "to 2.4%" are two months; "kills at least 7" / "death toll rises to 11" is one
 # event, updated.
 NUMBERS_ALIKE = 0.5
+# Names the other text does not mention veto a pair whose titles' other words are this alike:
+# "6.1 earthquake strikes Peru" / "... Japan" an hour apart, "'Anora' review: ..." / "'Conclave'
+# review: ...".
+NAMES_ALIKE = 0.75
 LEDE_CHARS = words.LEDE_CHARS  # how much of the summary is read: the lede, not the article
 BANDS, ROWS = 18, 4  # LSH: 18 bands of 4 MinHash values (72 hash functions)
 LSH_RUN_MAX = 64  # more texts than this in one band are paired in a chain, not all pairs
@@ -69,15 +73,19 @@ RARE_BUCKET_MAX = 16  # ... unless more than 16 texts share that pair (then it i
 # market, so they are treated the same way.
 _ROUNDUP = re.compile(
     r"\b(?:round-?ups?|what we'?re watching|briefing|newsletter|playbook|week in review|"
-    r"the week|how major .{0,30} fared|markets? wrap|live blog|morning|evening|daily digest)\b"
+    r"the week|how major .{0,30} fared|markets? wrap|live blog|morning|evening|daily digest|"
+    # earnings and movers round-ups: "Stocks making the biggest moves midday: Nvidia, Tesla"
+    r"(?:stocks? )?making the biggest moves|biggest (?:stock )?movers|stocks to watch|"
+    r"things (?:you need )?to know|earnings (?:wrap|preview|calendar|roundup|recap))\b"
     # a dated edition: "Semafor Africa: Wednesday, November 25"
     r"|\b(?:mon|tues|wednes|thurs|fri|satur|sun)day,? (?:jan|feb|mar|apr|may|jun|jul|aug|sep|"
     r"oct|nov|dec)[a-z]* \d",
     re.IGNORECASE)
 # ... which a title can only match if it has one of these (lower case): searched first, as
 # searching the pattern itself costs more than the rest of a title's work
-_ROUNDUP_HINTS = ("round", "watching", "briefing", "newsletter", "playbook", "week", "fared",
-                  "wrap", "blog", "morning", "evening", "digest", "day")
+_ROUNDUP_HINTS = ("round", "watch", "briefing", "newsletter", "playbook", "week", "fared",
+                  "wrap", "blog", "morning", "evening", "digest", "day", "move", "know",
+                  "earnings")
 _MARKET_REPORT = re.compile(
     r"(?:(?:south |north |east |west )?(?:us|u\.s\.|uk|european|asian|global|world|emerging|"
     r"african|gulf|japanese|chinese|indian|nigerian|kenyan|german|french|british) )?"
@@ -531,7 +539,29 @@ def _judge(a: Text, b: Text, score: float) -> tuple[float, str | None]:
     if (a.numbers and b.numbers and not a.numbers & b.numbers
             and _jaccard(a.title - a.numbers, b.title - b.numbers) >= NUMBERS_ALIKE):
         return score, "different numbers in the titles"
+    if (_unmentioned(a, b) and _unmentioned(b, a)
+            and _jaccard(a.title - a.names, b.title - b.names) >= NAMES_ALIKE):
+        # "6.1 earthquake strikes Peru" / "6.1 earthquake strikes Japan": the same kind of
+        # event, elsewhere or to someone else: two events
+        return score, "different names in otherwise alike titles"
     return score, None
+
+
+# what kind of piece it is, often capitalised in a title: no name
+_GENRE_TEXT = """highlights recap review preview video photos pictures podcast analysis opinion
+interview takeaways explainer game match report"""
+_GENRES = frozenset(words.stem(w) for w in _GENRE_TEXT.split())
+
+
+def _unmentioned(a: Text, b: Text) -> bool:
+    """Whether a's title names someone or somewhere b does not mention at all (a word of b
+    that starts alike counts: "Turkey" / "Turkish"). Not for a title in Title Case, whose
+    capitals say nothing."""
+    named = [w for w in a.title & a.names if not w[0].isdigit() and w not in _GENRES]
+    if len(named) * 2 >= len(a.title):
+        return False
+    mentioned = {w[:4] for w in b.words}
+    return any(w[:4] not in mentioned for w in named)
 
 
 @dataclass(frozen=True, slots=True)

@@ -588,3 +588,45 @@ def test_candidates_come_once_each_ordered_by_first_then_second_text() -> None:
     assert set(pairs) == lsh_pairs(texts) and len(pairs) == 40 * 3  # each text's 2 copies
     assert comparison.matches() == list(comparison.best_first())
 
+
+# --- issue 23: the same kind of event, elsewhere or to someone else ---
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    (("Magnitude 6.1 earthquake strikes Peru, no tsunami warning",
+      "A magnitude 6.1 earthquake struck Peru on Tuesday, the USGS said."),
+     ("Magnitude 6.1 earthquake strikes Japan, no tsunami warning",
+      "A magnitude 6.1 earthquake struck Japan on Tuesday, the USGS said.")),
+    (("At Cannes, critics hail Anora as a tender, furious comedy", ""),
+     ("At Cannes, critics hail Conclave as a tender, furious comedy", "")),
+])
+def test_different_names_in_otherwise_alike_titles_are_two_events(
+        first: tuple[str, str], second: tuple[str, str]) -> None:
+    a = text_of(*first, NOON)
+    b = text_of(*second, NOON + timedelta(hours=1))
+    score, veto = Comparison([a, b]).verdict(0, 1)
+    assert score >= neardup.needed(1.0) and veto == "different names in otherwise alike titles"
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    # a demonym names the same place; a piece's kind is no name; Title Case says nothing
+    ("Death toll rises to 41 in Turkey coal mine explosion",
+     "Death toll rises to 41 in tragic Turkish coal mine explosion"),
+    ("Red Wings beat Lightning 4-2 - Highlights", "Red Wings beat Lightning 4-2 - Recap"),
+    ("Ruto Meets Odinga In Nairobi Talks", "Ruto Meets Raila In Mombasa Talks"),
+])
+def test_alike_titles_naming_the_same_subject_stay_one_story(first: str, second: str) -> None:
+    a, b = text_of(first, "", NOON), text_of(second, "", NOON)
+    assert Comparison([a, b]).verdict(0, 1)[1] != "different names in otherwise alike titles"
+
+
+@pytest.mark.parametrize(("title", "is_roundup"), [
+    ("Stocks making the biggest moves midday: Nvidia, Tesla, Walmart", True),
+    ("Biggest stock movers today: Nvidia, Salesforce", True),
+    ("Earnings recap: Nvidia beats, Salesforce misses", True),
+    ("5 things to know before the stock market opens", True),
+    ("Nvidia beats earnings forecasts on data-centre demand", False),
+    ("Qatar PM arrives in Venezuela: what to know", False),  # one story, explained
+])
+def test_earnings_and_movers_round_ups_are_round_ups(title: str, is_roundup: bool) -> None:
+    assert neardup.roundup(title) is is_roundup
