@@ -539,8 +539,8 @@ def _judge(a: Text, b: Text, score: float) -> tuple[float, str | None]:
     if (a.numbers and b.numbers and not a.numbers & b.numbers
             and _jaccard(a.title - a.numbers, b.title - b.numbers) >= NUMBERS_ALIKE):
         return score, "different numbers in the titles"
-    if (_unmentioned(a, b) and _unmentioned(b, a)
-            and _jaccard(a.title - a.names, b.title - b.names) >= NAMES_ALIKE):
+    if (_jaccard(a.title - a.names, b.title - b.names) >= NAMES_ALIKE
+            and _unmentioned(a, b) and _unmentioned(b, a)):
         # "6.1 earthquake strikes Peru" / "6.1 earthquake strikes Japan": the same kind of
         # event, elsewhere or to someone else: two events
         return score, "different names in otherwise alike titles"
