@@ -13,7 +13,8 @@ whole words: ALL-CAPS terms (AI, EU, AU) only match in capitals; terms written w
 (names: "Apple", "Orange") match any case but all lower case ("apple growers"); other terms
 match in any case; all without accents, as a plural ("chips") or a possessive ("Kenya's"), or
 as part of a hyphenated word ("Kenya-based"). A section's score is the sum of the weights of the
-distinct terms found (in the title and the summary's first SUMMARY_CHARS), a term in the title
+distinct terms found (in the title and the summary's lede: its first LEDE_CHARS, after any
+agency dateline, which counts too), a term in the title
 counting twice; a section's `weight`, and a word list's `scale`, multiply its terms' weights.
 The best score wins; a tie goes to the feed's own section when it is one of the tied, else to
 the section listed first; below `min_score` the story goes to the fallback section
@@ -41,7 +42,6 @@ ASIDE_WEIGHT = 1  # a title's words after ASIDES count as much as the summary's
 ASIDES = frozenset(["in", "at", "after", "during", "amid", "near", "from", "despite"])
 MIN_SCORE = 5.0  # the default score a story needs to enter a section
 MAX_TERM_WORDS = 5
-SUMMARY_CHARS = words.SUMMARY_CHARS  # the start of the summary says what it is about
 
 
 

@@ -65,24 +65,22 @@ def test_the_same_word_is_worked_out_once_and_the_memory_is_bounded(
 LEDE = " ".join(f"word{n}" for n in range(120))  # 869 characters
 
 
-def test_cut_reads_the_dateline_the_lede_and_the_rest() -> None:
+def test_cut_reads_the_dateline_and_the_lede() -> None:
     c = cut("UPDATE 2-Kenya passes bill - live", "NAIROBI (Reuters) - " + LEDE)
     assert [w.text for w in c.title] == ["Kenya", "passes", "bill"]  # desk prefix and suffix
     assert [w.text for w in c.dateline if w is not BREAK] == ["NAIROBI", "Reuters"]
     assert len(c.lede_text) <= words.LEDE_CHARS and not c.lede_text.endswith(" ")
     assert LEDE.startswith(c.lede_text + " ")  # ends at a whole word
-    lede = [w.text for w in c.lede]
-    rest = [w.text for w in c.rest]
-    assert lede[0] == "word0" and rest[0] == f"word{len(lede)}"  # nothing lost between them
-    # sections read the summary's first 600 characters, the dateline too
-    summary = ("NAIROBI (Reuters) - " + LEDE)[:words.SUMMARY_CHARS]
-    assert [w.text for w in c.summary if w is not BREAK] == \
-        ["NAIROBI", "Reuters", *summary.split()[3:]]
+    assert [w.text for w in c.lede] == c.lede_text.split()
+    # sections read the dateline too, and nothing past the lede
+    assert [w.text for w in c.summary if w is not BREAK] == ["NAIROBI", "Reuters",
+                                                             *c.lede_text.split()]
 
 
 def test_a_summary_without_a_dateline_or_shorter_than_the_lede() -> None:
     c = cut("Kenya votes", "Polls open at dawn.")
-    assert c.dateline == [] and c.rest == [] and c.lede_text == "Polls open at dawn."
+    assert c.dateline == [] and c.lede_text == "Polls open at dawn."
+    assert c.summary is c.lede
 
 
 def test_one_tokenisation_pass_serves_duplicates_and_sections(
@@ -102,8 +100,8 @@ def test_one_tokenisation_pass_serves_duplicates_and_sections(
 
     monkeypatch.setattr(words, "scan", counting)
     got = analyser.analyse(item)
-    assert len(scanned) == 4  # title, dateline, lede, rest: each once
-    assert sum(map(len, scanned)) <= len(item.title) + words.SUMMARY_CHARS
+    assert len(scanned) == 3  # title, dateline, lede: each once
+    assert sum(map(len, scanned)) <= len(item.title) + words.LEDE_CHARS + 20
     one = cut(item.title, item.summary)
     scanned.clear()
     assert neardup.text_from(one, item.title, item.when) == got.text
