@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 import labelled_sections
+import labelled_stories
 from digest.dedupe import cluster_stories
 from digest.models import Item, Story
 
@@ -137,24 +138,12 @@ def _item(raw: Mapping[str, Any], row: int) -> Item:
 
 
 @dataclass
-class ClusterScore:
-    """Pairwise and B-cubed agreement of digest's stories with the labelled ones."""
+class ClusterScore(labelled_stories.Score):
+    """Pairwise (as the hand-written sets) and B-cubed agreement of digest's stories with the
+    labelled ones."""
 
-    true_pairs: int = 0
-    found_pairs: int = 0
-    correct_pairs: int = 0
     bcubed_precision: float = 1.0
     bcubed_recall: float = 1.0
-    missed: list[tuple[Item, Item]] = field(default_factory=list)
-    wrong: list[tuple[Item, Item]] = field(default_factory=list)
-
-    @property
-    def precision(self) -> float:
-        return self.correct_pairs / self.found_pairs if self.found_pairs else 1.0
-
-    @property
-    def recall(self) -> float:
-        return self.correct_pairs / self.true_pairs if self.true_pairs else 1.0
 
     @property
     def bcubed_f1(self) -> float:
