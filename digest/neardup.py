@@ -10,8 +10,8 @@ prefixes, an edited headline, another outlet's rewrite), found without comparing
    are paired too. Cost grows with the number of texts, not their square.
 3. Verification (`Comparison.verdict`): the IDF-weighted Jaccard similarity of a pair must
    reach the score THRESHOLDS set for how far apart the two were published, and no guard may
-   say they report different events (opposite words, different numbers in otherwise alike
-   titles).
+   say they report different events (opposite words; different numbers, or different names,
+   in otherwise alike titles).
 4. Joining (`Joiner`, `Comparison.join_ok`): a weak match joins two groups only if, over all
    their member pairs, the summed shared weight over the summed union weight reaches
    JOIN_MEAN, so one borderline link cannot merge two stories. Each group keeps a summary of
@@ -619,7 +619,8 @@ class Comparison:
         The score is the IDF-weighted Jaccard similarity of the two word sets (title plus
         lede), or of the titles alone when either lacks a lede. It must reach `needed(hours
         apart)` (at least STRONG when either is a round-up), and the titles must not say
-        opposite things ("wins" / "loses") or carry different numbers.
+        opposite things ("wins" / "loses"), carry different numbers, or name different people
+        or places in otherwise alike words.
         """
         return _judge(self.texts[i], self.texts[j], self.score(i, j))
 
