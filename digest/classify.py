@@ -27,6 +27,7 @@ import hashlib
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from digest import words
 from digest.models import Story
@@ -42,7 +43,6 @@ ASIDE_WEIGHT = 1  # a title's words after ASIDES count as much as the summary's
 ASIDES = frozenset(["in", "at", "after", "during", "amid", "near", "from", "despite"])
 MIN_SCORE = 5.0  # the default score a story needs to enter a section
 MAX_TERM_WORDS = 5
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,10 +130,10 @@ class Lexicon:
                     skip = size - 1
                     continue
             if looked_up[1]:
-                found.extend(looked_up[1])  # type: ignore[arg-type]  # a list[Hit], see below
+                found.extend(looked_up[1])
         return found
 
-    def _look_up(self, word: Word) -> tuple[int, object, int]:
+    def _look_up(self, word: Word) -> tuple[int, Any, int]:
         """What this lexicon finds of one word, kept with the word (`Word.looked_up`)."""
         hits = self._one(word.text, word.folded) if word.text else None
         looked_up = word.looked_up = (self.serial, hits, self.starts.get(word.folded, 0))

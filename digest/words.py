@@ -17,6 +17,7 @@ import re
 import threading
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
 import Stemmer
 
@@ -101,7 +102,7 @@ class Word:
     # what a section lexicon found of this word, kept by it (classify.Lexicon.hits_in): (the
     # lexicon's serial number, the word's one-word hits, the longest term it starts), set at
     # once so that a thread with another lexicon never reads half of it
-    looked_up: tuple[int, object, int] = (-1, None, 0)
+    looked_up: tuple[int, Any, int] = (-1, None, 0)  # Any: list[classify.Hit] | None
 
 
 BREAK = Word("", "", (), (), ())  # where a sentence, a clause or a headline part starts
