@@ -75,12 +75,12 @@ _PLAIN_QUERY = re.compile(r"[A-Za-z0-9\-._~]+=[A-Za-z0-9\-._~]*"
                           r"(?:&[A-Za-z0-9\-._~]+=[A-Za-z0-9\-._~]*)*")
 
 
-def _plain_canonical(url: str) -> str:
+def _plain_canonical(url: str) -> str | None:
     """What w3lib's canonicalize_url makes of a plain link (its query's key=value pairs
-    sorted), or the link after "~" when it is not plain."""
+    sorted); None when the link is not plain."""
     base, mark, query = url.partition("?")
     if not _PLAIN_URL.fullmatch(base) or (mark and not _PLAIN_QUERY.fullmatch(query)):
-        return "~" + url
+        return None
     if not mark:
         return url
     pairs = sorted(tuple(p.split("=", 1)) for p in query.split("&"))
@@ -98,9 +98,11 @@ def canonical_url(url: str) -> str:
     variants (`?amp`, `?output=amp`, a last path segment `/amp`, `name.amp.html`, Google's AMP
     cache links) become the article they render.
     """
-    url = _plain_canonical(url.strip())
-    if url[0] == "~":  # not plain: w3lib's work
-        url = url[1:]
+    url = url.strip()
+    plain = _plain_canonical(url)
+    if plain is not None:
+        url = plain
+    else:  # w3lib's work
         with contextlib.suppress(ValueError):  # a link w3lib cannot parse is compared as written
             url = canonicalize_url(url)
     parts = urlsplit(url)

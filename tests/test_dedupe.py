@@ -462,7 +462,7 @@ def test_a_plain_link_skips_w3lib_and_comes_out_the_same() -> None:
                          for _ in range(rng.randint(1, 4)))
         for link in (url, f"https://n.example/p/{rng.randint(0, 99)}?{pairs}"):
             made = _plain_canonical(link)
-            if not made.startswith("~"):
+            if made is not None:
                 plain += 1
                 queried += "?" in link
                 assert made == w3lib(link), link
@@ -470,6 +470,6 @@ def test_a_plain_link_skips_w3lib_and_comes_out_the_same() -> None:
     for url in ("https://A.example/x", "https://a.example/x%7e", "https://a.example/a/../b",
                 "https://a.example/x;", "https://a.example/x y", "https://a.example/é",
                 "https://a.example/x?amp", "https://a.example/x?a=b#c", "https://a.example/?q=a+b"):
-        assert _plain_canonical(url) == "~" + url, url
+        assert _plain_canonical(url) is None, url
     assert canonical_url("https://a.example/a/../b") == "a.example/b"
     assert canonical_url("https://a.example/p?z=1&utm_source=x&a=2") == "a.example/p?a=2&z=1"
