@@ -775,6 +775,9 @@ def _rss_mb(field: str) -> float:
     return float("nan")
 
 
+DENSE_CHILD_TIMEOUT_S = 900.0  # one size's runs; a hang is reported, never waited on forever
+
+
 def _reset_rss_peak() -> bool:
     """Start VmHWM again from the current RSS (Linux: writing 5 to clear_refs)."""
     try:
@@ -953,7 +956,8 @@ def dense_bench(sizes: Sequence[int] = DENSE_SIZES, traced: bool = True,
         done = subprocess.run(
             [sys.executable, os.fspath(Path(__file__).resolve()), "--dense-child", str(n),
              "--dense-runs", str(runs), *([] if traced else ["--no-tracemalloc"])],
-            capture_output=True, text=True, check=False, cwd=REPO)
+            capture_output=True, text=True, check=False, cwd=REPO,
+            timeout=DENSE_CHILD_TIMEOUT_S)
         if done.returncode != 0:
             raise RuntimeError(f"dense child {n} failed:\n{done.stderr[-3000:]}")
         row = json.loads(done.stdout.strip().splitlines()[-1])
