@@ -105,8 +105,8 @@ def cli(ctx: click.Context, config: str, verbose: int) -> None:
     """Turn news feeds into a weekly, de-duplicated, sectioned newsletter.
 
     \b
-    Example:
-      digest --config examples/demo/feeds.yaml build --preview
+    Example (the demo's stories are written for its edition of 30 November 2026):
+      digest --config examples/demo/feeds.yaml build --preview --edition 2026-11-30
     """
     level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
@@ -212,7 +212,8 @@ def fetch(state: State, force: bool, fmt: str) -> None:
 
 @cli.command()
 @click.option("--preview", is_flag=True,
-              help="Write HTML, text and JSON files, print their paths, open a browser if any.")
+              help="Write the HTML, the text, the whole message (.eml) and the JSON, print "
+                   "their paths, open a browser if any.")
 @click.option("--out", type=click.Path(path_type=Path), metavar="PATH",
               help="Write here instead of standard output (a folder with --preview).")
 @click.option("--format", "fmt", type=click.Choice(["html", "text", "json", "eml"]),
@@ -441,8 +442,7 @@ def send(state: State, edition: str | None, to: str | None, dry_run: bool,
         click.echo(f"not sent: {report.awaiting}", err=True)
         return
     for r in report.results:
-        status = r.status.value if r.status else ("dry-run" if report.dry_run else "skipped")
-        click.echo(f"{report.edition}  {r.recipient:<32}  {status:<11}  {r.detail}")
+        click.echo(f"{report.edition}  {r.recipient:<32}  {r.kind:<14}  {r.detail}")
     click.echo(f"edition {report.edition}: {report.summary()}", err=True)
     if report.failed:
         raise SystemExit(1)

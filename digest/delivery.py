@@ -60,15 +60,16 @@ OnBounce = Callable[[Reader, BounceKind, str, date], None]
 @dataclass(frozen=True, slots=True)
 class DeliveryResult:
     recipient: str
-    status: DeliveryStatus | None  # None: skipped without a record (dry run, test copy, ...)
+    status: DeliveryStatus | None  # None: nothing recorded (dry run, test copy, skipped, ...)
     detail: str = ""
     earlier: bool = False  # recorded by an earlier run; this one did nothing
+    did: str | None = None  # without a record, what this run did: "would send", "test copy sent"
 
     @property
     def kind(self) -> str:
-        """What this run did, for counts: `sent`, `failed`, ..., `skipped`, or e.g.
-        `sent before` when an earlier run sent it."""
-        kind = self.status.value if self.status else "skipped"
+        """What this run did, for counts and the listing: `sent`, `failed`, ..., `would send`,
+        `test copy sent`, `skipped`, or e.g. `sent before` when an earlier run sent it."""
+        kind = self.status.value if self.status else self.did or "skipped"
         return f"{kind} before" if self.earlier else kind
 
 
@@ -200,7 +201,9 @@ class Deliverer:
             assert letter is not None
             with self.transport() as transport:
                 transport.send(letter.for_recipient(to))
-        report.results.append(DeliveryResult(to, None, "test copy, not recorded"))
+        report.results.append(DeliveryResult(
+            to, None, "a test copy, not recorded",
+            did="would send a test copy" if dry_run else "test copy sent"))
         return report
 
     def dry_run(self, edition: Edition, *, frozen: FrozenEdition | None = None) -> SendReport:
@@ -242,8 +245,8 @@ class Deliverer:
             else:
                 stories = sum(len(s.stories) for s in edition.sections
                               if key is None or s.id in key)
-                results.append(DeliveryResult(
-                    address, None, f"would send {stories} stories: {letter.subject}"))
+                results.append(DeliveryResult(address, None, f"{stories} stories: {letter.subject}",
+                                              did="would send"))
         return results
 
     def _deliver_chunk(

@@ -284,9 +284,10 @@ def test_preview_never_counts_as_sent(demo: Path, capsys: pytest.CaptureFixture[
 
 
 def test_test_copy_is_not_recorded(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, _ = run(capsys, "--config", str(demo), "send", "--to", "editor@example.org",
-                     "--edition", DEMO_EDITION)
+    code, out, err = run(capsys, "--config", str(demo), "send", "--to", "editor@example.org",
+                         "--edition", DEMO_EDITION)
     assert code == 0
+    assert "test copy sent" in out and err.strip().endswith("1 test copy sent")  # not skipped
     assert (demo.parent / "outbox" / DEMO_EDITION / "editor@example.org.eml").is_file()
     assert json.loads(run(capsys, "--config", str(demo), "history", "--format", "json")[1]) == []
 
@@ -469,9 +470,11 @@ def test_unsubscribed_addresses_are_skipped_and_recorded(
     code, out, _ = run(capsys, "--config", str(demo), "unsubscribe", "ben@example.org")
     assert code == 0 and "already unsubscribed" in out
 
-    code, out, _ = run(capsys, "--config", str(demo), "send", "--dry-run",
-                       "--edition", DEMO_EDITION)
+    code, out, err = run(capsys, "--config", str(demo), "send", "--dry-run",
+                         "--edition", DEMO_EDITION)
     assert code == 0 and out.count("would send") == 2 and "ben@" not in out
+    # issue 24: the summary counts what the listing says, not "2 skipped"
+    assert f"edition {DEMO_EDITION}: 2 would send" in err and "skipped" not in err
 
     code, out, _ = run(capsys, "--config", str(demo), "send", "--edition", DEMO_EDITION)
     assert code == 0
@@ -670,3 +673,21 @@ def test_the_daemon_refuses_a_cron_that_never_fires_at_start(write_config: Write
     assert done.returncode == 2, done.stderr
     assert "schedule.digest: invalid cron expression" in done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "test.db").exists()
+
+
+def test_the_main_help_example_builds_the_whole_demo_edition(
+        demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """issue 24: `digest --help`'s example, run as printed (on a copy of the demo), builds the
+    demo's edition with all its stories, not the one story of today's window."""
+    _, out, _ = run(capsys, "--help")
+    example = next(line.strip() for line in out.splitlines()
+                   if line.strip().startswith("digest --config examples/demo/"))
+    args = example.split()[1:]
+    args[args.index("--config") + 1] = str(demo)
+    code, out, _ = run(capsys, *args)
+    assert code == 0
+    json_path = next(Path(p) for p in re.findall(r"(?m)^\s+\w+: (/.+)$", out)
+                     if p.endswith(".json"))
+    edition = json.loads(json_path.read_text(encoding="utf-8"))
+    stories = sum(len(s["stories"]) for s in edition["sections"])
+    assert edition["edition"] == DEMO_EDITION and stories >= 10
