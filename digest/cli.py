@@ -433,6 +433,12 @@ def send(state: State, edition: str | None, to: str | None, dry_run: bool,
                          "--retry-now")
     if retry_now and to:
         raise UsageError("--retry-now cannot be combined with --to")
+    if to is not None:
+        from digest.addresses import check_address
+        try:
+            to = check_address(to).written
+        except ValueError as e:
+            raise UsageError(f"--to: {e}") from None
     with state.app() as app:
         app.poller.sync_feeds()
         report = app.publisher.deliver(day, to=to, dry_run=dry_run, fetch=not no_fetch,

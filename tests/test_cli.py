@@ -691,3 +691,14 @@ def test_the_main_help_example_builds_the_whole_demo_edition(
     edition = json.loads(json_path.read_text(encoding="utf-8"))
     stories = sum(len(s["stories"]) for s in edition["sections"])
     assert edition["edition"] == DEMO_EDITION and stories >= 10
+
+
+@pytest.mark.parametrize("to", ["bob", "bob@", "@example.org", "bob@localhost", " "])
+def test_send_to_refuses_what_is_not_an_address(
+        to: str, demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """issue 24: `send --to bob` wrote bob.eml; now a usage error naming the option."""
+    code, _, err = run(capsys, "--config", str(demo), "send", "--to", to,
+                       "--edition", DEMO_EDITION)
+    assert code == 2 and "--to:" in err
+    assert "not an email address" in err or "an email address is required" in err
+    assert not (demo.parent / "outbox").exists()
