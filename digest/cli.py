@@ -448,7 +448,10 @@ def send(state: State, edition: str | None, to: str | None, dry_run: bool,
         click.echo(f"not sent: {report.awaiting}", err=True)
         return
     for r in report.results:
-        click.echo(f"{report.edition}  {r.recipient:<32}  {r.kind:<14}  {r.detail}")
+        # a recorded status stays one word, as scripts read it ("sent" + "already recorded"
+        # for an earlier run's); what a run records nothing for says what it did
+        status = r.status.value if r.status else r.kind
+        click.echo(f"{report.edition}  {r.recipient:<32}  {status:<14}  {r.detail}")
     click.echo(f"edition {report.edition}: {report.summary()}", err=True)
     if report.failed:
         raise SystemExit(1)
