@@ -108,10 +108,13 @@ def _insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    # First, so that the pragmas below wait too: switching a new database to WAL needs it to
+    # itself, and two instances starting at once on one new file (one creating its tables)
+    # failed with "database is locked" under load.
+    cursor.execute("PRAGMA busy_timeout=10000")  # another process writing: wait, don't fail
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
     # In WAL mode NORMAL never corrupts the database; a power cut may lose the last commits,
     # which the next poll fetches again. FULL would fsync every feed's commit.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")  # another process writing: wait, don't fail
     cursor.close()
