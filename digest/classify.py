@@ -108,12 +108,9 @@ class Lexicon:
                 self.pairs.add((key[0], key[1] + "s"))
         self.serial = next(_serials)  # marks what it found of a word (`words.Word.looked_up`)
 
-    def hits(self, text: str) -> list[Hit]:
-        """Every term found in the text, the longest match first at each place."""
-        return self.hits_in(words.scan(text))
-
     def hits_in(self, found_words: Sequence[Word]) -> list[Hit]:
-        """`hits` for a text already cut into words (`words.scan`)."""
+        """Every term found in a text cut into words (`words.scan`), the longest match first
+        at each place."""
         found: list[Hit] = []
         pairs, serial = self.pairs, self.serial
         n, skip = len(found_words), 0

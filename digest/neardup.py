@@ -190,12 +190,6 @@ def _tokens(found: Sequence[words.Word]) -> tuple[set[str], set[str]]:
     return out, names
 
 
-def stems(text: str) -> list[str]:
-    """Lower-case, accent-free, stemmed words (Snowball English: "ships", "shipping" and
-    "shipped" are all "ship"), stop words and lone letters left out, in order."""
-    return [stem for word in words.scan(text) for stem in word.stems]
-
-
 def text_of(title: str, summary: str, when: datetime | None) -> Text:
     """Prepare one item for comparison: its title and the start of its summary."""
     return text_from(words.cut(title, summary), title, when)

@@ -11,7 +11,14 @@ import pytest
 
 from digest import neardup
 from digest.neardup import Comparison, Match, strip_title, text_of
-from digest.neardup import stems as words
+from digest.words import scan
+
+
+def words(text: str) -> list[str]:
+    """Lower-case, accent-free, stemmed words (Snowball English), stop words and lone letters
+    left out, in order: the near-duplicate words of a text."""
+    return [stem for word in scan(text) for stem in word.stems]
+
 
 NOON = datetime(2026, 11, 24, 12, tzinfo=UTC)
 
