@@ -19,6 +19,9 @@ is `Poller.sync_feeds`, a step of the commands that poll or build, and `recipien
                                                 bounce mailbox, the providers' webhooks
     editing      digest.editing.Editing         the editor's pass: edits, review, approval,
                                                 the draft emailed to the editors
+
+and `metrics` (digest.metrics.Metrics), the handle the use cases count what happened into: it
+does nothing until a process that serves metrics enables it (`digest run`, the web service).
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ if TYPE_CHECKING:
     from digest.editing import Editing
     from digest.editions import Editions
     from digest.fetch import FetchLimits
+    from digest.metrics import Metrics
     from digest.publish import Publisher
     from digest.readers import Readers
     from digest.refresh import Poller
@@ -79,6 +83,7 @@ class App:
     archive: Archive
     bounces: Bounces
     editing: Editing
+    metrics: Metrics
 
     def close(self) -> None:
         self.store.close()
@@ -98,6 +103,7 @@ def make_app(
     from digest.errors import ConfigError, RenderError
     from digest.features import Analyser
     from digest.lexicon import section_lexicon
+    from digest.metrics import Metrics, StoreFigures
     from digest.publish import Publisher
     from digest.readers import Readers
     from digest.refresh import Poller, fetch_limits
@@ -117,6 +123,8 @@ def make_app(
         raise ConfigError(settings.source, [str(error)]) from error
     sign = dkim_signer(settings, clock)
     store = store if store is not None else Store(settings.database)
+    reports = Reports(settings, store, clock=clock)
+    metrics = Metrics(lambda: StoreFigures(reports.delivery_queue(), reports.reader_counts()))
     lexicon = section_lexicon(settings.sections)
     analyser = Analyser(lexicon)
     d = settings.delivery
@@ -125,24 +133,26 @@ def make_app(
         d.unsubscribe_url, secret.get_secret_value().encode() if secret else b""),
         reply_to=e.reply_to, sign=sign)
     poller = Poller(settings, store, analyser=analyser, limits=limits or fetch_limits(settings),
-                    clock=clock, random=random or Random())
+                    clock=clock, random=random or Random(), metrics=metrics)
     editions = Editions(settings, store, poller=poller, renderer=renderer, lexicon=lexicon,
-                        analyser=analyser, letters=letters, clock=clock)
+                        analyser=analyser, letters=letters, clock=clock, metrics=metrics)
     transports = transport or (lambda: configured_transport(settings))
     editing = Editing(settings, store, editions, transport=transports, clock=clock,
                       read_article=partial(read_article, limits=poller.limits))
-    readers = Readers(settings, store, clock=clock, transport=transports)
-    bounces = Bounces(settings, store, clock=clock, verp=readers.verp)
+    readers = Readers(settings, store, clock=clock, transport=transports, metrics=metrics)
+    bounces = Bounces(settings, store, clock=clock, verp=readers.verp, metrics=metrics)
     deliverer = Deliverer(store, d, readers.audience, transport=transports, links=readers.links,
                           letters=letters, clock=clock, sleep=sleep, on_bounce=bounces.at_send,
+                          metrics=metrics,
                           render=lambda edition, sections: renderer.render(edition,
                                                                            sections=sections))
     return App(settings=settings, clock=clock, store=store, poller=poller, editions=editions,
                deliverer=deliverer, publisher=Publisher(editions, deliverer, readers, editing),
-               reports=Reports(settings, store, clock=clock),
+               reports=reports,
                housekeeping=Housekeeping(settings, store, clock=clock),
                instances=Instances(store, clock=clock), readers=readers,
-               archive=Archive(settings, store), bounces=bounces, editing=editing)
+               archive=Archive(settings, store), bounces=bounces, editing=editing,
+               metrics=metrics)
 
 
 def read_article(url: str, *, limits: FetchLimits) -> Article:

@@ -2,12 +2,13 @@
 mailbox (DSNs, complaint reports, mailed unsubscribes) and the providers' webhooks (Amazon SES
 through SNS, Postmark), each recorded once and acted on by the limits of `bounces:`.
 
-Given the settings, the store, the clock, the signed bounce addresses (digest.tokens.Verp) and
-a way to open the mailbox. Reading what a message or a payload means is digest.inbound's and
-digest.webhooks' job; the IMAP session is digest.mailbox's. Only a signed address names a
-reader from the mailbox: a forged bounce or unsubscribe names nobody. A provider's webhook
-names the address itself, and is believed because it is signed (SNS) or authenticated
-(Postmark's basic auth, checked by the web service).
+Given the settings, the store, the clock, the signed bounce addresses (digest.tokens.Verp), a
+way to open the mailbox and the metrics each recorded event is counted in. Reading what a
+message or a payload means is digest.inbound's and digest.webhooks' job; the IMAP session is
+digest.mailbox's. Only a signed address names a reader from the mailbox: a forged bounce or
+unsubscribe names nobody. A provider's webhook names the address itself, and is believed
+because it is signed (SNS) or authenticated (Postmark's basic auth, checked by the web
+service).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from digest.config import Settings
 from digest.errors import UsageError
 from digest.inbound import Inbound, read_message
 from digest.mailbox import ImapOptions, Mailbox
+from digest.metrics import Metrics, Unsubscribe
 from digest.models import BounceKind, Reader
 from digest.store import BounceEvent, BounceLimits, BounceRecord, Recorded, Store
 from digest.tokens import Verp
@@ -66,12 +68,13 @@ class Bounces:
     """Bounces and complaints of one newsletter."""
 
     def __init__(self, settings: Settings, store: Store, *, clock: Clock, verp: Verp | None,
-                 open_mailbox: OpenMailbox = Mailbox) -> None:
+                 open_mailbox: OpenMailbox = Mailbox, metrics: Metrics | None = None) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock
         self.verp = verp
         self.open_mailbox = open_mailbox
+        self.metrics = metrics or Metrics()
         b = settings.bounces
         self.limits = BounceLimits(b.hard_limit, b.soft_limit, b.soft_within)
 
@@ -81,6 +84,7 @@ class Bounces:
         """The SMTP server refused the reader's message (Deliverer's on_bounce)."""
         outcome = self.store.record_bounce(BounceRecord(
             reader.key, kind, "smtp", reply, self.clock(), edition.isoformat()), self.limits)
+        self._count(kind, "smtp", outcome)
         if outcome is Recorded.ENDED:
             log.info("reader %s bounced: %s", reader.address, reply)
 
@@ -165,9 +169,19 @@ class Bounces:
                 at: datetime, edition: str | None, event_id: str) -> Handled:
         outcome = self.store.record_bounce(
             BounceRecord(key, kind, source, reason, at, edition, event_id), self.limits)
+        self._count(kind, source, outcome)
         if outcome is Recorded.ENDED:
             log.info("reader %s %s (%s): %s", address, _ENDED[kind], source, reason)
         return Handled(kind.value, address, outcome.value, reason)
+
+    def _count(self, kind: BounceKind, source: str, outcome: Recorded) -> None:
+        """Into the metrics: each bounce and complaint once, and a mailed unsubscribe that
+        ended a subscription."""
+        if kind is BounceKind.UNSUBSCRIBE:
+            if outcome is Recorded.ENDED:
+                self.metrics.unsubscribed(Unsubscribe.MAIL)
+        elif outcome is not Recorded.DUPLICATE:
+            self.metrics.bounced(kind, source)
 
     # --- the operator's view ---
 

@@ -1,5 +1,6 @@
 """`digest run`: poll each feed when it is due and send each edition on `schedule.digest`, until
-SIGTERM or SIGINT; reload feeds.yaml on SIGHUP or when the file changes. With `editors:` or
+SIGTERM or SIGINT; reload feeds.yaml on SIGHUP or when the file changes; with `metrics.port`,
+answer /metrics and /healthz there (digest.metrics.MetricsServer). With `editors:` or
 `schedule.approval`, the draft goes to the editors `schedule.draft_before` each send, and an
 edition awaiting approval is looked at every APPROVAL_CHECK until it may go (issue 22).
 
@@ -33,6 +34,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from digest.app import App
 from digest.config import Settings
 from digest.errors import DigestError
+from digest.metrics import MetricsServer
 from digest.owner import this_process
 from digest.schedule import missed_sends, next_send, parse_cron, plan_catch_up, previous_send
 
@@ -82,6 +84,8 @@ class Daemon:
         self.scheduler.add_listener(self._missed, EVENT_JOB_MISSED)
         # the readers' web service and its own app, when web.enabled (digest.web)
         self._web: tuple[Any, App] | None = None
+        self._metrics: MetricsServer | None = None  # /metrics and /healthz, with metrics.port
+        self._last_poll: datetime | None = None  # when this process last polled (/healthz)
 
     # --- the main thread ---
 
@@ -93,6 +97,7 @@ class Daemon:
                 signal.signal(signal.SIGHUP, self._on_hup)
         self.app.poller.sync_feeds()
         self.app.readers.sync_config()
+        self._start_metrics(self.app.settings)  # before the web service, whose App shares it
         self._start_web(self.app.settings)
         self._beat()  # before the catch-up, so `status` sees the process at once
         self._schedule()
@@ -128,6 +133,7 @@ class Daemon:
         from digest.web import run_in_thread
 
         app = self._make_app(settings)
+        app.metrics.share(self.app.metrics)  # the readers it counts, in this process's /metrics
         try:
             self._web = (run_in_thread(app, web.host, web.port), app)
         except DigestError:
@@ -143,12 +149,39 @@ class Daemon:
             server.stop()
             app.close()
 
+    def _start_metrics(self, settings: Settings) -> None:
+        """Serve /metrics and /healthz on metrics.host:metrics.port, if set; again when a
+        reload changes where or the token, and not any more when it unsets the port."""
+        m = settings.metrics
+        if self._metrics is not None and self._metrics.settings == m:
+            return
+        self._stop_metrics()
+        if m.port is not None:
+            self.app.metrics.enable()
+            self._metrics = MetricsServer.serving(m, metrics=lambda: self.app.metrics,
+                                                  health=self._health)
+            self.on_event("metrics", f"serving /metrics and /healthz on {self._metrics.url}",
+                          host=m.host, port=self._metrics.port)
+
+    def _stop_metrics(self) -> None:
+        server, self._metrics = self._metrics, None
+        if server is not None:
+            server.stop()
+
+    def _health(self) -> tuple[bool, dict[str, Any]]:
+        """/healthz: whether the scheduler runs, when this process last polled, the next send."""
+        running = bool(self.scheduler.running) and not self.stop.is_set()
+        last = self._last_poll.isoformat() if self._last_poll else None
+        return running, {"status": "ok" if running else "stopped", "last_poll_at": last,
+                         "next_send_at": self._next_send().isoformat()}
+
     def _shut_down(self) -> int:
         self._stop_web()
         self.scheduler.shutdown(wait=False)  # no new jobs; those under way see `stop`
         with self._running_lock:
             finished = self._running_lock.wait_for(lambda: self._running == 0, STOP_TIMEOUT)
         released = self.app.instances.stopped(self.owner)
+        self._stop_metrics()
         note = "" if finished else "; a job did not finish in time and was abandoned"
         self.on_event("stopped", f"stopped cleanly, {released} claims released{note}",
                       released=released, abandoned=not finished)
@@ -179,9 +212,14 @@ class Daemon:
                 self.on_event("reload_failed", f"feeds.yaml not reloaded, keeping the running "
                               f"configuration: {e}", error=str(e))
                 return
+            app.metrics.share(self.app.metrics)  # the counts go on across the reload
             old, self.app = self.app, app
             old.close()
             self._schedule()
+            try:
+                self._start_metrics(settings)
+            except DigestError as e:  # the scheduler goes on without /metrics until fixed
+                self.on_event("metrics_failed", f"/metrics did not start: {e}", error=str(e))
             try:
                 self._start_web(settings)
             except DigestError as e:  # the scheduler goes on; the pages are down until fixed
@@ -326,6 +364,7 @@ class Daemon:
     def _poll(self) -> None:
         app = self.app
         outcomes = app.poller.refresh(stop=self.stop)
+        self._last_poll = self.clock()
         failing = [o for o in outcomes if o.error]
         new = sum(o.new_items for o in outcomes)
         if outcomes or not self.stop.is_set():

@@ -3,8 +3,8 @@ and freezing it for sending (use case).
 
 `Editions` is given its collaborators (the store, the poller that refreshes feeds before a
 build, the renderer, the section words, the features analyser, the letter maker for the .eml
-preview, the clock); it sends nothing (digest.delivery does) and makes no decision a pure step
-makes (dedupe, classify, rank).
+preview, the clock, the metrics each build is timed into); it sends nothing (digest.delivery
+does) and makes no decision a pure step makes (dedupe, classify, rank).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
+from time import monotonic
 
 from digest import classify, dedupe, edits, rank
 from digest.config import Settings
@@ -21,6 +22,7 @@ from digest.delivery import Letters
 from digest.errors import UsageError
 from digest.features import Analyser
 from digest.gcpause import gc_paused
+from digest.metrics import Metrics
 from digest.models import (
     PREFERENCES_PLACEHOLDER,
     UNSUBSCRIBE_PLACEHOLDER,
@@ -64,7 +66,7 @@ class Editions:
 
     def __init__(self, settings: Settings, store: Store, *, poller: Poller,
                  renderer: Renderer, lexicon: classify.Lexicon, analyser: Analyser,
-                 letters: Letters, clock: Clock) -> None:
+                 letters: Letters, clock: Clock, metrics: Metrics | None = None) -> None:
         self.settings = settings
         self.store = store
         self.poller = poller
@@ -73,6 +75,7 @@ class Editions:
         self.analyser = analyser
         self.letters = letters
         self.clock = clock
+        self.metrics = metrics or Metrics()
         self.feed_sections = {f.url: f.section for f in settings.feeds}
         self.feed_names = {f.url: f.name for f in settings.feeds}  # who a story is credited to
 
@@ -100,6 +103,7 @@ class Editions:
                                explain=(f"edition {day} was frozen when first sent; "
                                         "shown as it went out",))
         fetched = tuple(self.poller.refresh(as_of=send_at)) if fetch else ()
+        started = monotonic()  # the build's own time, after the feeds' refresh
         s = self.settings
         limits = self.section_limits()
         with gc_paused():  # see there: about a fifth of a large build's time
@@ -118,6 +122,12 @@ class Editions:
                           note=plan.note if plan else None)
         edition, rendered, trimmed = self._within_budget(
             edition, keep=plan.chosen if plan else frozenset())
+        # the automatic edition an editor compares with is timed, but its sections are not
+        # the edition's
+        self.metrics.built(monotonic() - started, {
+            **{section.id: 0 for section in s.sections},
+            **{section.id: len(section.stories) for section in edition.sections}}
+            if edited else None)
         explain = _explain(edition, plan.candidates if plan else placed, window)
         if plan is not None:
             explain += [f"editor: {line}" for line in (*plan.lines, *made_room)]
@@ -317,13 +327,3 @@ def template_files(templates: str | None) -> list[Path]:
     folder is set (`email.templates`), its own (for `preview --serve` to watch)."""
     folders = [template_dir(), *([Path(templates)] if templates else [])]
     return [path for folder in folders for path in sorted(folder.glob("*.j2"))]
-
-
-def parse_edition(value: str | None) -> date | None:
-    """An edition's name as given on the command line (`--edition 2026-11-30`)."""
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"--edition: not a date like 2026-11-30: {value!r}") from None

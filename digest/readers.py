@@ -1,7 +1,7 @@
 """The audience (use case, issue 18): readers join (double opt-in), choose sections, pause,
 change address and leave through signed links; the operator syncs `recipients:`, adds, removes,
-imports, exports and erases them. Given the store, the settings, the clock, the tokens and a
-transport factory for the confirmation emails.
+imports, exports and erases them. Given the store, the settings, the clock, the tokens, a
+transport factory for the confirmation emails and the metrics joins and leaves are counted in.
 
 It does not speak HTTP (digest.web does) or parse command lines (digest.cli); it sends no
 edition (digest.delivery reads `audience()`). Every answer to a subscribe request is the same
@@ -22,6 +22,7 @@ from typing import Any
 from digest.addresses import Address, address_key, check_address
 from digest.config import Settings
 from digest.errors import UsageError
+from digest.metrics import Metrics, Subscription, Unsubscribe
 from digest.models import (
     Consent,
     Delivery,
@@ -70,11 +71,12 @@ class Readers:
     """The readers of one newsletter."""
 
     def __init__(self, settings: Settings, store: Store, *, clock: Clock,
-                 transport: Callable[[], Transport]) -> None:
+                 transport: Callable[[], Transport], metrics: Metrics | None = None) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock
         self.transport = transport
+        self.metrics = metrics or Metrics()
         web = settings.web
         self.tokens: Tokens | None = None
         if web.secret is not None:
@@ -149,6 +151,7 @@ class Readers:
             unsubscribed_at=self.clock(), unsubscribed_by="operator",
             unsubscribe_reason=reason or "removed by the operator")
         assert changed is not None
+        self.metrics.unsubscribed(Unsubscribe.COMMAND)
         return changed
 
     def unsubscribe_addresses(self, addresses: Sequence[str]) -> list[tuple[str, bool]]:
@@ -177,6 +180,7 @@ class Readers:
             for reader in found:
                 if reader.status in (ReaderStatus.ACTIVE, ReaderStatus.PENDING):
                     self.store.update_reader(reader.id, now=now, **ended)
+                    self.metrics.unsubscribed(Unsubscribe.COMMAND)
                     newly = True
             done.append((address, newly))
         return done
@@ -414,11 +418,13 @@ class Readers:
                 sections=chosen, consent=consent), now=now) or self.store.reader(checked.key)
             assert reader is not None
         elif reader.status is ReaderStatus.ACTIVE:
+            self.metrics.subscribed(Subscription.REQUESTED)
             return self._already(reader)
         else:  # pending again, or someone who left asking to come back: confirm first
             reader = self.store.update_reader(
                 reader.id, now=now, status=ReaderStatus.PENDING, sections=chosen,
                 name=_name(name) if name else reader.name, **consent_values(consent)) or reader
+        self.metrics.subscribed(Subscription.REQUESTED)
         return self._confirmation(reader)
 
     def confirm(self, token: str) -> Reader:
@@ -435,6 +441,8 @@ class Readers:
                                         unsubscribed_at=None, unsubscribed_by=None,
                                         unsubscribe_reason=None, paused=False)
         self.store.unforget(reader.key)
+        if done is not None:
+            self.metrics.subscribed(Subscription.CONFIRMED)
         return done or self.store.reader_by_id(reader.id) or reader
 
     def reader_for(self, purpose: Purpose, token: str) -> Reader:
@@ -442,9 +450,11 @@ class Readers:
         that is not valid, or for a reader who is no longer there."""
         return self._reader_of(purpose, token, max_age=purpose in _EXPIRING)
 
-    def unsubscribe(self, token: str, *, reason: str) -> Reader | None:
-        """The reader leaves (one-click or the page's button); idempotent. None when the
-        token is valid but the reader was erased since (nothing to do)."""
+    def unsubscribe(self, token: str, *, reason: str,
+                    how: Unsubscribe = Unsubscribe.ONE_CLICK) -> Reader | None:
+        """The reader leaves (one-click or the page's button: `how`, for the metrics);
+        idempotent. None when the token is valid but the reader was erased since (nothing to
+        do)."""
         try:
             reader = self._reader_of(Purpose.UNSUBSCRIBE, token, max_age=False)
         except _Gone:
@@ -452,10 +462,13 @@ class Readers:
         if reader.status not in (ReaderStatus.ACTIVE, ReaderStatus.PENDING):
             return reader
         now = self.clock()
-        return self.store.update_reader(
+        left = self.store.update_reader(
             reader.id, now=now, only_if=(ReaderStatus.ACTIVE, ReaderStatus.PENDING),
             status=ReaderStatus.UNSUBSCRIBED, unsubscribed_at=now, unsubscribed_by="reader",
-            unsubscribe_reason=reason) or self.store.reader_by_id(reader.id)
+            unsubscribe_reason=reason)
+        if left is not None:  # (None: another request was first)
+            self.metrics.unsubscribed(how)
+        return left or self.store.reader_by_id(reader.id)
 
     def resubscribe(self, token: str, *, ip: str | None) -> Reader:
         """Back in, from the page shown after leaving (the unsubscribe link proves the
@@ -468,10 +481,13 @@ class Readers:
                              "subscribe page")
         now = self.clock()
         consent = Consent(now, ip, "web /unsubscribe (resubscribe)", self._consent_text())
-        return self.store.update_reader(
+        back = self.store.update_reader(
             reader.id, now=now, only_if=(ReaderStatus.UNSUBSCRIBED,), status=ReaderStatus.ACTIVE,
             confirmed_at=now, unsubscribed_at=None, unsubscribed_by=None,
-            unsubscribe_reason=None, **consent_values(consent)) or reader
+            unsubscribe_reason=None, **consent_values(consent))
+        if back is not None:
+            self.metrics.subscribed(Subscription.RESUBSCRIBED)
+        return back or reader
 
     def update_preferences(self, token: str, *, sections: Sequence[str] | None,
                            paused: bool) -> Reader:
@@ -494,10 +510,12 @@ class Readers:
         if reader.status not in (ReaderStatus.ACTIVE, ReaderStatus.PENDING):
             return reader
         now = self.clock()
-        return self.store.update_reader(
+        left = self.store.update_reader(
             reader.id, now=now, status=ReaderStatus.UNSUBSCRIBED, unsubscribed_at=now,
-            unsubscribed_by="reader", unsubscribe_reason="left from the preferences page"
-        ) or reader
+            unsubscribed_by="reader", unsubscribe_reason="left from the preferences page")
+        if left is not None:
+            self.metrics.unsubscribed(Unsubscribe.PREFERENCES)
+        return left or reader
 
     def change_address(self, token: str, new_address: str) -> Outgoing | None:
         """Ask to move to another address: a link to confirm it goes to the new address, and

@@ -1,8 +1,9 @@
 """Polling: the feeds that are due are fetched, and what they gave is stored (use case).
 
 `Poller` is given its collaborators (the store, the fetch limits, the features analyser, the
-clock, the jitter) and owns no state of its own between calls; it decides nothing a pure step
-decides (`polling.plan_next_poll` says when to poll again, `dedupe` names items).
+clock, the jitter, the metrics it tells each poll's outcome) and owns no state of its own
+between calls; it decides nothing a pure step decides (`polling.plan_next_poll` says when to
+poll again, `dedupe` names items).
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from datetime import datetime, timedelta
 from queue import Empty, SimpleQueue
 from random import Random
 from time import monotonic
+from urllib.parse import urlsplit, urlunsplit
 
 from digest import dedupe
 from digest.config import Settings
 from digest.features import Analyser
 from digest.fetch import FeedRequest, FetchLimits, fetch_feeds
+from digest.metrics import Metrics
 from digest.models import FeedOutcome, FeedState, FeedStatus
 from digest.owner import this_process
 from digest.polling import plan_next_poll
@@ -38,13 +41,18 @@ class Poller:
     """Fetches the configured feeds that are due and stores their new items."""
 
     def __init__(self, settings: Settings, store: Store, *, analyser: Analyser,
-                 limits: FetchLimits, clock: Clock, random: Random) -> None:
+                 limits: FetchLimits, clock: Clock, random: Random,
+                 metrics: Metrics | None = None) -> None:
         self.settings = settings
         self.store = store
         self.analyser = analyser
         self.limits = limits
         self.clock = clock
         self.random = random  # backoff jitter
+        self.metrics = metrics or Metrics()
+        # a failing feed's metrics label: its configured name, else its URL without any
+        # user:password (the list is the operator's, so the label's values are bounded)
+        self.feed_labels = {f.url: f.name or _without_userinfo(f.url) for f in settings.feeds}
         self.poll_every = {f.url: f.poll_every or settings.schedule.poll_every
                            for f in settings.feeds}
 
@@ -75,7 +83,9 @@ class Poller:
         if on_start is not None:
             on_start(len(due))
         if force:  # every feed, now, leased or not
-            return self._poll_round(due, first, as_of, on_done, stop)
+            every = self._poll_round(due, first, as_of, on_done, stop)
+            self.metrics.polled_all(self.clock())
+            return every
         # In rounds of leased feeds: instances sharing the database split the due feeds, and
         # each feed is polled once per due period.
         owner = this_process()
@@ -88,6 +98,7 @@ class Poller:
                 break
             outcomes += self._poll_round(leased, now, as_of, on_done, stop)
             self.store.release_feeds(owner, [s.url for s in leased])  # those abandoned
+        self.metrics.polled_all(self.clock())
         order = {url: n for n, url in enumerate(urls)}
         return sorted(outcomes, key=lambda o: order.get(o.url, len(order)))  # config order
 
@@ -121,6 +132,7 @@ class Poller:
                 real = [o for o in batch if o is not None]
                 for stored in self._record(real, now, failures, stale_before):
                     outcomes[stored.url] = stored
+                    self.metrics.polled(stored, self.feed_labels.get(stored.url, stored.url))
                     if on_done is not None:
                         on_done(stored)
 
@@ -166,3 +178,10 @@ def fetch_limits(settings: Settings) -> FetchLimits:
                        total_timeout=f.timeout.total_seconds(), max_bytes=f.max_bytes,
                        max_redirects=f.max_redirects, allow_private=f.allow_private,
                        max_items=f.max_items)
+
+
+def _without_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))

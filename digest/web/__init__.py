@@ -10,7 +10,8 @@ digest.store, digest.schema or digest.migrate): everything it knows and changes 
 Modules: `app` (routes and what each page does), `forms` (reading request bodies: size, type,
 fields, tokens, CSRF), `limits` (the client's address and its rate limits), `guard` (headers
 on every answer, body limit, the 500 page), `pages` (Jinja2 templates from templates/web),
-`openapi` (the JSON endpoints described), `server` (uvicorn); the archive (issue 19):
+`openapi` (the JSON endpoints described), `server` (uvicorn), `scrape` (/metrics, with
+`metrics.port`: issue 24); the archive (issue 19):
 `archive` (every archive page and document as a string), `archive_routes` (its addresses),
 `feeds` (Atom, JSON Feed, sitemap, robots.txt), `export` (`digest archive build`).
 """

@@ -30,6 +30,7 @@ from digest.addresses import MAX_ADDRESS
 from digest.app import App
 from digest.config import Settings
 from digest.errors import ConfigError
+from digest.metrics import Unsubscribe
 from digest.models import Reader, ReaderSource, ReaderStatus
 from digest.readers import MAX_NAME, Readers
 from digest.tokens import MAX_TOKEN, Purpose, TokenError
@@ -41,6 +42,7 @@ from digest.web.guard import Guard
 from digest.web.limits import Throttled, client_address, throttle
 from digest.web.openapi import MAX_SECTIONS, openapi_document
 from digest.web.pages import Button, Pages
+from digest.web.scrape import Scrape
 from digest.web.webhooks import WEBHOOK_MAX_BODY, Webhooks
 
 if TYPE_CHECKING:
@@ -87,6 +89,10 @@ def make_web_app(app: App, *, webhooks: Webhooks | None = None) -> Starlette:
         *hooks.routes(),
         Mount("/static", StaticFiles(directory=pages.static), name="static"),
     ]
+    if settings.metrics.port is not None:  # metrics are on: this process counts (issue 24)
+        app.metrics.enable()
+        routes.append(Route("/metrics", Scrape(app.metrics, settings.metrics).answer,
+                            methods=["GET"]))
     return Starlette(
         routes=routes,
         middleware=[Middleware(Guard, max_body=settings.web.max_body, https=pages.secure,
@@ -213,12 +219,16 @@ class Site:
         fields = forms.parse_form(await forms.read_body(request, self._max_body), media)
         if fields.one("List-Unsubscribe", 100) not in (None, ONE_CLICK):
             raise InputError(400, f"List-Unsubscribe must be {ONE_CLICK}")
-        tokens = {*request.query_params.getlist("token"), *fields.many("token", MAX_TOKEN)}
+        in_query = request.query_params.getlist("token")
+        tokens = {*in_query, *fields.many("token", MAX_TOKEN)}
         if len(tokens) != 1:
             raise InputError(400, "one token is expected")
         token = forms.bounded_token(tokens.pop())
-        reader = await run_in_threadpool(self.readers.unsubscribe, token,
-                                         reason="one-click (RFC 8058)")
+        # The List-Unsubscribe URL carries the token in its query; the page's button, in the
+        # form (for the metrics: a mail program's one click, or the reader on our page)
+        reader = await run_in_threadpool(
+            self.readers.unsubscribe, token, reason="one-click (RFC 8058)",
+            how=Unsubscribe.ONE_CLICK if in_query else Unsubscribe.LINK)
         if reader is None:
             return self.pages.message(request, "You are not on the list",
                                       [f"This address no longer gets {self.title}."])
