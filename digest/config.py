@@ -10,15 +10,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -35,15 +33,23 @@ from pydantic.json_schema import SkipJsonSchema
 
 from digest import DEFAULT_CONFIG
 from digest.colours import readable_accent
+from digest.configfile import (  # re-exported: the readers of feeds.yaml's text
+    DEFAULT_DATABASE,
+    _brief,
+    _is,
+    _Refused,
+    _user_path,
+    expand_env,
+    read_yaml,
+    resolve_database_url,
+)
 from digest.errors import ConfigError
 from digest.lexicon import lexicon_names
 from digest.schedule import check_cron
 
 # libyaml's safe loader when PyYAML was built with it: 8x faster on a 1000-feed file.
-_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _EMAIL = re.compile(r"^[^@\s<>,;]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 _NAMED_ADDRESS = re.compile(r"^\s*(?:[^<>]*<\s*(?P<inner>[^<>]+?)\s*>|(?P<bare>[^<>\s]+))\s*$")
 
@@ -82,12 +88,6 @@ def _at_least_a_minute(value: timedelta) -> timedelta:
     return value
 
 
-def _brief(value: object, limit: int = 60) -> str:
-    """A value for an error message: its repr, cut short (a config may hold megabytes)."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
-
-
 Duration = Annotated[
     timedelta,
     BeforeValidator(parse_duration),
@@ -111,7 +111,6 @@ def check_email(value: str) -> str:
     if not _EMAIL.match(value.strip()):
         raise ValueError(f"not an email address: {value!r}")
     return value.strip()
-
 
 
 _TIMEOUT = re.compile(r"timeout\(\s*([^()\s]+)\s*\)")
@@ -309,6 +308,14 @@ class FeedSettings(_Frozen):
     url: str = Field(description="http(s) URL, file:// URL or a path relative to feeds.yaml")
     name: str | None = Field(None, description="display name; default: the feed's own title")
     section: str = Field("auto", description="a section id, or auto (classify each item)")
+    # Kept from an OPML import (issue 24) and written back on export: the reader's folder, what
+    # the feed says it is about, and its site's home page.
+    category: str | None = Field(None, min_length=1, max_length=200,
+                                 description="the feed's folder in a feed reader (OPML)")
+    description: str | None = Field(None, max_length=1000,
+                                    description="what the feed is about (OPML description)")
+    site: str | None = Field(None, max_length=2000,
+                             description="the site's home page, an http(s) URL (OPML htmlUrl)")
     weight: float = Field(1.0, gt=0)
     poll_every: Duration | None = None
 
@@ -316,6 +323,21 @@ class FeedSettings(_Frozen):
     @classmethod
     def _resolve_url(cls, value: str, info: ValidationInfo) -> str:
         return resolve_feed_url(value, _base_dir(info))
+
+    @field_validator("category", "description")
+    @classmethod
+    def _one_line_text(cls, value: str | None) -> str | None:
+        return None if value is None else one_line(value)
+
+    @field_validator("site")
+    @classmethod
+    def _site_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(one_line(value))
+        if parts.scheme not in ("http", "https") or not parts.hostname or " " in value:
+            raise ValueError(f"not an http(s) URL: {_brief(value)}")
+        return value
 
     @field_validator("poll_every")
     @classmethod
@@ -749,6 +771,38 @@ class BouncesSettings(_Frozen):
         return _long_secret(value, 32, " (${DIGEST_BOUNCE_SECRET})")
 
 
+class MetricsSettings(_Frozen):
+    """Prometheus metrics (issue 24): `digest run` answers /metrics and /healthz on host:port,
+    and the web service answers /metrics, once `port` is set."""
+
+    host: str = Field("127.0.0.1", min_length=1, max_length=253,
+                      description="address `digest run`'s metrics server listens on")
+    port: int | None = Field(None, ge=1, le=65535,
+                             description="port of `digest run`'s /metrics and /healthz; unset: "
+                                         "no metrics anywhere (the web service's /metrics too)")
+    token: SecretStr | None = Field(
+        None, description="bearer token every scrape must send (Authorization: Bearer ...), "
+                          "at least 16 characters: ${DIGEST_METRICS_TOKEN}; without it, the "
+                          "web service answers /metrics to loopback clients only")
+
+    @field_validator("host")
+    @classmethod
+    def _plain_host(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9.:-]+", value):
+            raise ValueError(f"not a host name or IP address: {_brief(value)}")
+        return value
+
+    @field_validator("token")
+    @classmethod
+    def _long_token(cls, value: SecretStr | None) -> SecretStr | None:
+        # RFC 6750 2.1: what an Authorization header can carry as it is (never echoed)
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9._~+/-]+=*",
+                                                  value.get_secret_value()):
+            raise ValueError("may hold only letters, digits and -._~+/ (a bearer token, RFC "
+                             "6750)")
+        return _long_secret(value, 16, " (${DIGEST_METRICS_TOKEN})")
+
+
 class Recipient(_Frozen):
     email: str
     sections: tuple[str, ...] | None = Field(None, description="only these section ids")
@@ -770,7 +824,7 @@ class Settings(_Frozen):
     title: str = "The Weekly Brief"
     timezone: str = Field("UTC", description="IANA time zone name")
     database: str = Field(
-        "sqlite:///digest.db", description="SQLAlchemy URL or SQLite file path"
+        DEFAULT_DATABASE, description="SQLAlchemy URL or SQLite file path"
     )
     schedule: ScheduleSettings = ScheduleSettings()
     edition: EditionSettings = EditionSettings()
@@ -791,6 +845,7 @@ class Settings(_Frozen):
     web: WebSettings = WebSettings()
     archive: ArchiveSettings = ArchiveSettings()
     bounces: BouncesSettings = BouncesSettings()
+    metrics: MetricsSettings = MetricsSettings()
     source: SkipJsonSchema[str] = Field("", exclude=True)
 
     @field_validator("title")
@@ -908,22 +963,6 @@ def _days(value: timedelta) -> str:
     return f"{seconds:g}s"
 
 
-def _user_path(value: str) -> Path:
-    """A path as written, `~` and `~user` expanded (ValueError for a user with no home)."""
-    try:
-        return Path(value).expanduser()
-    except RuntimeError:  # ~nosuchuser
-        raise ValueError(f"no home folder for {value.split('/')[0]!r}: {_brief(value)}") from None
-
-
-def _is(path: Path, kind: Callable[[Path], bool]) -> bool:
-    """`path.is_file()` or `is_dir()`, False for a name the system refuses (too long)."""
-    try:
-        return kind(path)
-    except OSError:
-        return False
-
-
 def _base_dir(info: ValidationInfo) -> Path:
     context = info.context or {}
     return Path(context.get("base_dir", "."))
@@ -947,67 +986,6 @@ def resolve_feed_url(value: str, base_dir: Path) -> str:
     if not _is(path, Path.is_file):
         raise ValueError(f"not an http(s) URL, file:// URL or existing path: {value!r}")
     return path.as_uri()
-
-
-_DATABASE_URL = re.compile(r"^(?P<backend>[A-Za-z][A-Za-z0-9]*)(?:\+[A-Za-z0-9_]+)?://")
-
-
-def resolve_database_url(value: str, base_dir: Path) -> str:
-    """A bare path or a relative sqlite:/// URL is made absolute against the config's folder.
-    ValueError for what no command could open: an empty path, a folder, an in-memory SQLite
-    database (gone between commands), a database other than SQLite or PostgreSQL."""
-    if not value.strip():
-        raise ValueError("empty: give a file path or a sqlite:/// or postgresql:// URL")
-    if "://" not in value:
-        return _sqlite_file("sqlite", value, base_dir)
-    match = _DATABASE_URL.match(value)
-    backend = match.group("backend").lower() if match else ""
-    if backend not in ("sqlite", "postgresql"):
-        shown = _brief(_without_password(value))
-        raise ValueError(f"not a sqlite:/// or postgresql:// URL: {shown}")
-    prefix, _, rest = value.partition(":///")
-    if backend == "sqlite" and (not rest or rest.split("?")[0] in ("", ":memory:")):
-        raise ValueError(f"an in-memory SQLite database keeps nothing from one command to the "
-                         f"next: give a file, e.g. sqlite:///digest.db, not {value!r}")
-    return _sqlite_file(prefix, rest, base_dir) if backend == "sqlite" else value
-
-
-def _sqlite_file(prefix: str, path: str, base_dir: Path) -> str:
-    """`prefix:///` and the absolute path (relative to the config's folder), not a folder."""
-    resolved = (base_dir / _user_path(path)).resolve()
-    if _is(resolved, Path.is_dir):
-        raise ValueError(f"a folder, not a database file: {resolved}")
-    return f"{prefix}:///{resolved}"
-
-
-def _without_password(url: str) -> str:
-    """A URL as it may be shown: `scheme://user:***@host`."""
-    return re.sub(r"(://[^/:@]*:)[^/@]*@", r"\1***@", url)
-
-
-def expand_env(node: Any, env: Mapping[str, str], path: str, problems: list[str]) -> Any:
-    """Replace ${VAR} / ${VAR:-default} in every string; collect a problem per missing VAR."""
-    if isinstance(node, dict):
-        return {k: expand_env(v, env, _join(path, str(k)), problems) for k, v in node.items()}
-    if isinstance(node, list):
-        return [expand_env(v, env, f"{path}[{i}]", problems) for i, v in enumerate(node)]
-    if not isinstance(node, str) or "${" not in node:
-        return node
-
-    def substitute(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
-        if name in env:
-            return env[name]
-        if default is not None:
-            return default
-        problems.append(f"{path or '<root>'}: environment variable {name} is not set")
-        return ""
-
-    return _ENV_REF.sub(substitute, node)
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
@@ -1064,116 +1042,6 @@ def _reference_problems(raw: Mapping[str, Any]) -> list[str]:
                         f"recipients[{i}].sections[{j}]: unknown section {_brief(section)}"
                     )
     return problems
-
-
-class _Refused(Exception):
-    """A config file that is not read at all: the message is its one problem."""
-
-
-class _Loader(_SafeLoader):  # type: ignore[valid-type,misc]
-    """The safe loader, whose scalars name their line when they cannot be made into values."""
-
-
-def _guarded(tag: str) -> Any:
-    construct = _SafeLoader.yaml_constructors[tag]
-
-    def guarded(loader: Any, node: yaml.Node) -> Any:
-        try:
-            return construct(loader, node)
-        except (ValueError, OverflowError) as e:  # a 5000-digit integer, February 30th
-            reason = (f"an integer of more than {sys.get_int_max_str_digits()} digits"
-                      if "digits" in str(e) else f"{_brief(node.value)}: {e}")
-            raise yaml.constructor.ConstructorError(None, None, reason, node.start_mark) from e
-
-    return guarded
-
-
-for _tag in ("int", "float", "timestamp"):
-    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _guarded(f"tag:yaml.org,2002:{_tag}"))
-
-# A document's aliases may add at most this many nodes to it once expanded (a "billion laughs"
-# of nine levels of nine aliases would add 387 million); nodes nest at most this deep.
-MAX_ALIAS_NODES = 100_000
-MAX_DEPTH = 64
-
-
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    if isinstance(node, yaml.MappingNode):
-        return [part for pair in node.value for part in pair]
-    return list(node.value) if isinstance(node, yaml.SequenceNode) else []
-
-
-def _graph_problem(root: yaml.Node) -> str | None:
-    """What makes a composed document unsafe to build, before anything is built: an alias
-    inside its own anchor (a structure without end), nesting past MAX_DEPTH, or aliases that
-    would add more than MAX_ALIAS_NODES nodes. The composed graph shares an anchor's node
-    among its aliases, so this visits each collection once and adds up expanded sizes from
-    the leaves up (a scalar counts 1)."""
-    size: dict[int, int] = {}  # expanded size of each collection node seen through
-    done: list[yaml.Node] = []  # each collection once, children before their parent
-    written = 0  # the nodes as written: collections, and the scalars in them
-    open_: set[int] = {id(root)}
-    stack = [(root, (kids := _children(root)), iter(kids))]
-    while stack:
-        node, kids, unseen = stack[-1]
-        for child in unseen:
-            if isinstance(child, yaml.ScalarNode) or id(child) in size:
-                continue
-            if id(child) in open_:
-                return (f"line {child.start_mark.line + 1}: an alias refers to the node it is "
-                        "in (a structure without end)")
-            if len(stack) >= MAX_DEPTH:
-                return f"line {child.start_mark.line + 1}: nested more than {MAX_DEPTH} deep"
-            open_.add(id(child))
-            stack.append((child, (grandkids := _children(child)), iter(grandkids)))
-            break
-        else:
-            stack.pop()
-            open_.discard(id(node))
-            total = 1
-            for child in kids:
-                total += size.get(id(child), 1)
-                written += isinstance(child, yaml.ScalarNode)
-            size[id(node)] = total
-            written += 1
-            done.append(node)
-    limit = written + MAX_ALIAS_NODES
-    culprit = next((node for node in done if size[id(node)] > limit), None)
-    if culprit is None:
-        return None
-    return (f"line {culprit.start_mark.line + 1}: aliases would expand this to "
-            f"{size[id(culprit)]:,} nodes, over {MAX_ALIAS_NODES:,} more than written")
-
-
-def read_yaml(data: bytes) -> Any:
-    """A config file's bytes as the value its YAML document holds (None when empty). Refused,
-    with the one problem naming a line or byte offset: not UTF-8, not YAML, or unsafe to build
-    (see _graph_problem): checked on the composed nodes, and only then built from them."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        raise _Refused(f"<file>: not UTF-8: byte 0x{data[e.start]:02x} at offset {e.start} "
-                       f"(line {line})") from None
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        problem = _graph_problem(node) if node is not None else None
-        if problem is not None:
-            raise _Refused(problem)
-        return loader.construct_document(node) if node is not None else None
-    except yaml.reader.ReaderError as e:  # a character YAML does not allow (a NUL, say)
-        # the reader stops at the first one (e.position counts bytes in libyaml, not characters)
-        line = text.count("\n", 0, max(text.find(chr(e.character)), 0)) + 1
-        raise _Refused(f"line {line}: invalid YAML: character #x{e.character:04x} is not "
-                       "allowed") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<file>"
-        reason = getattr(e, "problem", None) or (str(e).splitlines() or [repr(e)])[0]
-        raise _Refused(f"{where}: invalid YAML: {reason}") from None
-    finally:
-        loader.dispose()
 
 
 def load_settings(

@@ -1,55 +1,83 @@
-"""OPML import and export into feeds.yaml; never fetches a feed or rewrites what it did not add.
+"""OPML in and out: read a file's feeds, append feeds to feeds.yaml, write feeds.yaml as OPML.
 
-Reading takes OPML 1.0/2.0 as feed readers write it (Feedly, Inoreader, NetNewsWire, ...):
-attribute names in any case, folders nested to any depth, any `type` (rss, atom, none): an outline
-with an `xmlUrl` is a feed, the outlines around it are its folders. defusedxml parses it, so a file
-that declares entities (billion laughs, external entities) is refused, never expanded.
+Never fetches a feed, never rewrites what it did not add, never opens the store; what an import
+adds is decided by `digest.opmlplan`.
+
+Reading is lenient because real files are: 80 of the 118 OPML files of a public collection
+(plenaryapp/awesome-rss-feeds) are not well-formed XML, mostly for a bare `&` in a description.
+listparser's OPML handler reads them through Python's forgiving HTML tokenizer (attribute names
+in any case, folders nested to any depth, any `type`); this module subclasses it to keep what
+listparser drops: every feed outline in document order with its folders apart from its own
+`category` attribute, its description and its site link (htmlUrl). expat only says, as a
+warning, where a file stops being well-formed. Neither expands an entity: a DOCTYPE that
+declares one (billion laughs, external entities) is refused, and the HTML tokenizer knows only
+HTML's named characters; a file over MAX_BYTES is refused unread.
 
 feeds.yaml is edited as text: ruamel.yaml's composer says where the `feeds:` list ends and the new
 entries are spliced in there, so comments, quoting, key order and every other entry stay byte for
 byte. (A ruamel round trip re-emits the whole file: it joins our multi-line `keywords: [...]` lists
 into one line and drops the comments inside them.) The result is validated by
 `config.load_settings` from a temporary file in the same folder before `os.replace` puts it in
-place: a failed import leaves feeds.yaml untouched. The only importer of ruamel.yaml and defusedxml.
+place: a failed import leaves feeds.yaml untouched. The only importer of listparser and
+ruamel.yaml.
 """
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 import os
+import re
 import stat
 import tempfile
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
-from xml.parsers.expat import ErrorString
+from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+from xml.parsers import expat
 
-from defusedxml import DefusedXmlException, EntitiesForbidden, ExternalReferenceForbidden
-from defusedxml.ElementTree import ParseError, fromstring
+from listparser.common import SuperDict
+from listparser.opml import OpmlMixin
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from digest.config import FeedSettings, Settings, load_settings, resolve_feed_url
-from digest.errors import ConfigError, OpmlError, UsageError
+from digest.config import FeedSettings, Settings, load_settings
+from digest.errors import ConfigError, OpmlError
 
+MAX_BYTES = 5_000_000  # a reader's export of 10,000 feeds is about 2 MB
+MAX_TITLE = 300  # characters: a title is a name, not an article
+MAX_CATEGORY = 200  # as FeedSettings.category allows
+MAX_DESCRIPTION = 1000  # as FeedSettings.description allows
 _NULL_TAG = "tag:yaml.org,2002:null"
 
 
 @dataclass(frozen=True)
 class OpmlFeed:
-    """One outline with an xmlUrl, as the file has it."""
+    """One outline with an xmlUrl, as the file has it (text cleaned to one printable line)."""
 
     url: str
     title: str  # the outline's title, else its text; "" when it has neither
     folders: tuple[str, ...] = ()  # the enclosing outlines' labels, outermost first
     categories: tuple[str, ...] = ()  # the parts of its `category` paths ("/Tech/AI" -> Tech, AI)
+    description: str = ""
+    site: str = ""  # htmlUrl, as written
+
+
+@dataclass(frozen=True)
+class Opml:
+    """An OPML file's feed outlines in document order, and what was wrong with the file."""
+
+    path: Path
+    feeds: tuple[OpmlFeed, ...]
+    warnings: tuple[str, ...] = ()  # each names the file and the problem
 
 
 @dataclass(frozen=True)
@@ -59,153 +87,187 @@ class NewFeed:
     url: str
     name: str | None = None
     section: str | None = None
+    category: str | None = None
+    description: str | None = None
+    site: str | None = None
 
-    def entry(self) -> dict[str, str]:
-        entry = {"url": self.url}
-        if self.name:
-            entry["name"] = self.name
-        if self.section:
-            entry["section"] = self.section
+    def entry(self, base_dir: Path | None = None) -> dict[str, str]:
+        """The feeds.yaml entry; a local file under `base_dir` as a path relative to it."""
+        entry = {"url": portable_url(self.url, base_dir) if base_dir else self.url}
+        for key in ("name", "section", "category", "description", "site"):
+            if value := getattr(self, key):
+                entry[key] = value
         return entry
-
-
-@dataclass(frozen=True)
-class ImportPlan:
-    added: tuple[NewFeed, ...]
-    skipped: tuple[NewFeed, ...]  # already in feeds.yaml, or earlier in the same OPML file
-    rejected: tuple[tuple[str, str], ...]  # (xmlUrl as written, why)
 
 
 # --- reading OPML -------------------------------------------------------------------------------
 
-def read_opml(path: Path) -> list[OpmlFeed]:
-    """Every feed outline of an OPML file, in document order; OpmlError names the file."""
+class _Refused(Exception):
+    """The file declares entities: never read further."""
+
+
+def read_opml(path: Path) -> Opml:
+    """Every feed outline of an OPML file; OpmlError (exit 2) names the file and why not."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as f:
+            data = f.read(MAX_BYTES + 1)
     except OSError as e:
         raise OpmlError(f"{path}: cannot read: {e.strerror or e}") from e
+    if len(data) > MAX_BYTES:
+        raise OpmlError(f"{path}: larger than {MAX_BYTES:,} bytes; an OPML list of feeds is "
+                        "far smaller, so this is not read")
+    if not data.strip():
+        raise OpmlError(f"{path}: empty file, not OPML")
+    text, warnings = _decode(data)
+    outlines = _Outlines()
     try:
-        root = fromstring(data)  # defusedxml: entities and external references are refused
-    except EntitiesForbidden as e:
-        raise OpmlError(f"{path}: refused: the XML declares an entity ({e.name!r}); OPML needs "
-                        "none, and entities can exhaust memory (billion laughs) or read local "
-                        "files") from e
-    except ExternalReferenceForbidden as e:
-        raise OpmlError(f"{path}: refused: the XML refers to an external resource "
-                        f"({e.sysid or e.pubid!r})") from e
-    except DefusedXmlException as e:
-        raise OpmlError(f"{path}: refused: unsafe XML ({e})") from e
-    except ParseError as e:
-        line, column = e.position
-        raise OpmlError(f"{path}: line {line}, column {column + 1}: invalid XML: "
-                        f"{ErrorString(e.code)}") from e
-    if _tag(root) != "opml":
-        raise OpmlError(f"{path}: not an OPML file: the root element is <{_tag(root)}>, "
-                        "not <opml>")
-    feeds = [feed for body in root if _tag(body) == "body" for feed in _outlines(body, ())]
-    if not feeds:
-        raise OpmlError(f"{path}: no feeds in this OPML file (no <outline> with an xmlUrl)")
-    return feeds
+        problem = _not_well_formed(text)
+        outlines.feed(text)
+        outlines.close()
+    except _Refused as e:
+        raise OpmlError(f"{path}: refused: {e}") from None
+    except Exception as e:  # listparser on hostile input: one line naming the file, no traceback
+        raise OpmlError(f"{path}: cannot be read as OPML: {type(e).__name__}: {e}") from e
+    if not outlines.harvest["version"]:
+        found = f"the root element is <{outlines.root}>, not <opml>" if outlines.root else \
+            "it has no elements"
+        raise OpmlError(f"{path}: not an OPML file: {found}")
+    if not outlines.found:
+        also = f"; nor is it well-formed XML ({problem})" if problem else ""
+        raise OpmlError(f"{path}: no feeds in this OPML file (no <outline> with an xmlUrl){also}")
+    if problem:
+        warnings.append(f"not well-formed XML ({problem}); read leniently, check the result")
+    if outlines.harvest["bozo"]:
+        warnings.append(f"{outlines.harvest['bozo_exception']}; read anyway")
+    if outlines.links:
+        warnings.append(f"{outlines.links} outline(s) with a site link (htmlUrl) but no feed "
+                        "(xmlUrl) left out")
+    if outlines.harvest["lists"]:
+        warnings.append(f"{len(outlines.harvest['lists'])} link(s) to other subscription lists "
+                        "not followed (digest never fetches while importing)")
+    return Opml(path, tuple(outlines.found),
+                tuple(f"{path}: {w}" for w in (*warnings, *outlines.warnings)))
 
 
-def _tag(element: ET.Element) -> str:
-    tag = element.tag if isinstance(element.tag, str) else ""
-    return tag.rpartition("}")[2].lower()
+# Where the bytes say what they are: a BOM, or UTF-16 without one ("<?" as two-byte characters).
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF32_LE, "utf-32-le"),
+         (codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+         (codecs.BOM_UTF16_BE, "utf-16-be"), (b"<\0?\0", "utf-16-le"), (b"\0<\0?", "utf-16-be"))
+_DECLARED = re.compile(rb"""\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z][\w.:-]*)["']""")
 
 
-def _clean(text: str | None) -> str:
-    """One line of printable text: titles may hold newlines, tabs or control characters."""
-    return "".join(c for c in " ".join((text or "").split()) if c.isprintable())
+def _decode(data: bytes) -> tuple[str, list[str]]:
+    """The file's text, and a warning when its bytes are not in the encoding it declares (files
+    are often saved in another encoding than their XML declaration says). UTF-8 is tried first:
+    bytes that decode as UTF-8 are almost never another 8-bit encoding."""
+    for mark, codec in _BOMS:
+        if data.startswith(mark):
+            return data.decode(codec, "replace").removeprefix("\ufeff"), []
+    match = _DECLARED.match(data)
+    declared = match.group(1).decode("ascii") if match else "UTF-8"
+    warnings: list[str] = []
+    try:
+        codec = codecs.lookup(declared).name
+    except LookupError:
+        codec = "utf-8"
+        warnings.append(f"declares the unknown encoding {declared!r}; read as UTF-8")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if codec != "utf-8":
+            with suppress(UnicodeDecodeError, LookupError):  # LookupError: rot13, base64, ...
+                return data.decode(codec), warnings
+        bad = f"not {declared}: byte 0x{data[e.start]:02x} at offset {e.start}"
+        try:
+            return data.decode("cp1252"), [*warnings, f"{bad}; read as Windows-1252"]
+        except UnicodeDecodeError:  # 0x81, 0x8d, 0x8f, 0x90, 0x9d: no Windows-1252 character
+            return data.decode("latin-1"), [*warnings, f"{bad}; read as ISO-8859-1"]
+    if codec != "utf-8" and not data.isascii():
+        warnings.append(f"declares the encoding {declared!r} but is UTF-8; read as UTF-8")
+    return text, warnings
 
 
-def _outlines(parent: ET.Element, folders: tuple[str, ...]) -> Iterator[OpmlFeed]:
-    for child in parent:
-        if _tag(child) != "outline":
-            continue
-        # Readers disagree on case (xmlUrl, xmlurl, XMLURL): compare names lowercased.
-        attrs = {name.rpartition("}")[2].lower(): value for name, value in child.attrib.items()}
-        label = _clean(attrs.get("title")) or _clean(attrs.get("text"))
-        url = attrs.get("xmlurl", "").strip()
-        if url:
-            categories = tuple(part.strip() for path in attrs.get("category", "").split(",")
-                               for part in path.split("/") if part.strip())
-            yield OpmlFeed(url, label, folders, categories)
-            yield from _outlines(child, folders)
-        else:
-            yield from _outlines(child, (*folders, label))
+def _not_well_formed(text: str) -> str | None:
+    """Where expat finds the text not well-formed XML (None: it is). An entity declaration is
+    refused before anything could use it, as defusedxml does."""
+    def refuse(name: str, *_: Any) -> None:
+        raise _Refused(f"the XML declares an entity ({name!r}); OPML needs none, and entities "
+                       "can exhaust memory (billion laughs) or read local files")
 
-
-# --- deciding what to add -------------------------------------------------------------------------
-
-def find_section(settings: Settings, wanted: str) -> str | None:
-    """A section by id or title, in any case; `auto` is None. UsageError when there is none."""
-    key = wanted.strip().lower()
-    if key == "auto":
-        return None
-    by_id = (s.id for s in settings.sections if s.id.lower() == key)
-    by_title = (s.id for s in settings.sections if s.title.strip().lower() == key)
-    if found := next(by_id, None) or next(by_title, None):
-        return found
-    known = ", ".join(s.id for s in settings.sections) or "no sections defined"
-    raise UsageError(f"unknown section {wanted!r} (use auto or one of: {known})")
-
-
-def _section_of(feed: OpmlFeed, settings: Settings) -> str | None:
-    """The innermost folder, then the categories, that name a section; else None (auto)."""
-    for candidate in (*reversed(feed.folders), *reversed(feed.categories)):
-        with suppress(UsageError):
-            return find_section(settings, candidate)
+    parser = expat.ParserCreate("UTF-8")  # the text is decoded: its declaration no longer holds
+    parser.EntityDeclHandler = refuse
+    try:
+        parser.Parse(text.encode("utf-8", "surrogatepass"), True)
+    except expat.ExpatError as e:
+        return f"line {e.lineno}, column {e.offset + 1}: {expat.ErrorString(e.code)}"
     return None
 
 
-def _identity(url: str) -> str:
-    """Scheme and host are case-insensitive (RFC 3986 6.2.2.1); the rest is compared as is."""
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(scheme=parts.scheme.lower(), netloc=parts.netloc.lower()))
+def _line(value: str | None, limit: int = MAX_TITLE) -> str:
+    """One line of printable text, cut to `limit` characters: titles and descriptions may hold
+    newlines, tabs, control characters, or a whole article."""
+    text = "".join(c for c in " ".join((value or "").split()) if c.isprintable())
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
-def _accept(url: str, base_dir: Path, allow_files: bool) -> str:
-    """The URL to write, or ValueError saying why not."""
-    if any(c.isspace() or not c.isprintable() for c in url):
-        raise ValueError("the URL contains spaces or control characters")
-    scheme = urlsplit(url).scheme.lower()
-    if scheme == "feed":  # the old feed: pseudo-scheme: feed://host/x, feed:https://host/x
-        url = "http:" + url[5:] if url[5:].startswith("//") else url[5:]
-        scheme = urlsplit(url).scheme.lower()
-    if scheme == "file" and not allow_files:
-        raise ValueError("a local file; file:// URLs are imported only with --allow-files")
-    if scheme not in ("http", "https", "file"):
-        raise ValueError("not an http(s) URL")
-    return resolve_feed_url(url, base_dir)
+class _Outlines(OpmlMixin):
+    """listparser's OPML handler, keeping every feed outline (listparser merges duplicates) with
+    its folders, description and site link, and surviving the markup it trips over."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.harvest.update(bozo=False, bozo_exception=None, feeds=[], lists=[],
+                            opportunities=[], meta=SuperDict(), version="")
+        self.found: list[OpmlFeed] = []
+        self.warnings: list[str] = []
+        self.root = ""  # the first element's name
+        self.links = 0  # outlines with a site link (htmlUrl) and no feed
 
-def plan_import(feeds: Sequence[OpmlFeed], settings: Settings, *, section: str | None = None,
-                allow_files: bool = False) -> ImportPlan:
-    """Which outlines become new feeds (OPML order), which are there already, which are refused.
+    def start(self, tag: str, attrs: dict[str, str]) -> None:
+        self.root = self.root or tag
+        super().start(tag, attrs)
 
-    `section` (an id or title, or auto) puts every new feed there; otherwise a folder or category
-    naming a section does. The name is left out when the outline has no title of its own.
-    """
-    forced = find_section(settings, section) if section is not None else None
-    base_dir = Path(settings.source).resolve().parent
-    seen = {_identity(f.url) for f in settings.feeds}
-    added: list[NewFeed] = []
-    skipped: list[NewFeed] = []
-    rejected: list[tuple[str, str]] = []
-    for feed in feeds:
-        try:
-            url = _accept(feed.url, base_dir, allow_files)
-        except ValueError as e:
-            rejected.append((feed.url, str(e)))
-            continue
-        name = feed.title if feed.title not in ("", feed.url, url) else None
-        new = NewFeed(url, name, forced if section is not None else _section_of(feed, settings))
-        if _identity(url) in seen:
-            skipped.append(new)
-            continue
-        seen.add(_identity(url))
-        added.append(new)
-    return ImportPlan(tuple(added), tuple(skipped), tuple(rejected))
+    def end(self, tag: str) -> None:
+        # An end tag that closes nothing open (`</a>` of HTML inside a description) would make
+        # listparser close every open folder, then fail on the next </outline>: ignore it, as
+        # browsers do. (3 of the collection's 59 categorised files need this.)
+        if any(node.tag == tag for node in self.node_stack):
+            super().end(tag)
+
+    handle_endtag = end  # XMLHandler aliases its own `end`: the tokenizer calls this name
+
+    def handle_decl(self, decl: str) -> None:
+        # expat refuses an entity declaration only if it gets that far in the file; this
+        # tokenizer never expands one, but a DOCTYPE's internal subset has no use in OPML.
+        if "[" in decl:
+            name = re.search(r"<!ENTITY\s+(?:%\s*)?([^\s\"'>]+)", decl)
+            raise _Refused(f"the XML declares an entity ({name.group(1)!r})" if name else
+                           "the DOCTYPE has an internal subset, where entities are declared")
+
+    def start_opml_outline(self, attrs: dict[str, str]) -> None:
+        folders = tuple(f for f in (_line(h, MAX_CATEGORY) for h in self.hierarchy) if f)
+        super().start_opml_outline(attrs)
+        url = attrs.get("xmlurl", "").strip()
+        if url and attrs.get("type", "").strip().lower() != "source":  # listparser's test
+            parts = (_line(p, MAX_CATEGORY) for path in attrs.get("category", "").split(",")
+                     for p in path.split("/"))
+            self.found.append(OpmlFeed(
+                url, _line(attrs.get("title")) or _line(attrs.get("text")), folders,
+                tuple(p for p in parts if p), _line(attrs.get("description"), MAX_DESCRIPTION),
+                attrs.get("htmlurl", "").strip()))
+        elif "<" in (self.get_starttag_text() or "<")[1:]:
+            # A `"` inside a value ended it early and `<a href=...>` of a description was read as
+            # more attributes: this is a broken feed, not a folder of the outlines after it.
+            self.hierarchy[-1] = ""
+            self.warnings.append(
+                f"line {self.getpos()[0]}: an <outline> with markup in an attribute (an "
+                f"unescaped quote?) could not be read: {_line(attrs.get('text'), 60)!r}")
+        elif attrs.get("htmlurl", "").strip():
+            self.links += 1
+
+    def end_opml_outline(self) -> None:
+        if self.hierarchy:  # an </outline> too many must not fail the file
+            super().end_opml_outline()
 
 
 # --- editing feeds.yaml ---------------------------------------------------------------------------
@@ -220,7 +282,7 @@ def add_feeds(config: Path, feeds: Sequence[NewFeed],
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(append_feeds(text, [feed.entry() for feed in feeds]))
+            f.write(append_feeds(text, [feed.entry(path.parent) for feed in feeds]))
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
@@ -240,13 +302,15 @@ def add_feeds(config: Path, feeds: Sequence[NewFeed],
 def _check_only_appended(config: Path, before: Settings, after: Settings,
                          feeds: Sequence[NewFeed]) -> None:
     """Belt and braces: the edit changed nothing but the end of the feeds list."""
-    expected = [(f.url, f.name, f.section or "auto") for f in feeds]
-    got = [(f.url, f.name, f.section) for f in after.feeds[len(before.feeds):]]
+    expected = [(f.url, f.name, f.section or "auto", f.category, f.description, f.site)
+                for f in feeds]
+    got = [(f.url, f.name, f.section, f.category, f.description, f.site)
+           for f in after.feeds[len(before.feeds):]]
     rest = {"feeds": (), "source": ""}
     if (after.feeds[:len(before.feeds)] != before.feeds or got != expected
             or after.model_copy(update=rest) != before.model_copy(update=rest)):
         raise ConfigError(str(config), ["feeds: the edit would have changed more than the end "
-                                         "of the feeds list; left unchanged"])
+                                        "of the feeds list; left unchanged"])
 
 
 def append_feeds(text: str, entries: Sequence[Mapping[str, str]]) -> str:
@@ -339,30 +403,61 @@ def _render(entry: Mapping[str, str]) -> str:
     return out.getvalue().removeprefix("%YAML 1.1\n---\n")
 
 
+
+
 # --- writing OPML ---------------------------------------------------------------------------------
 
-def write_opml(settings: Settings, now: datetime) -> str:
-    """OPML 2.0: one folder per section (text = its title) holding its feeds, in config order,
-    then the `auto` feeds directly in the body, so that `read_opml` + `plan_import` map each
-    one back to the same section."""
+def write_opml(settings: Settings, now: datetime, titles: Mapping[str, str] | None = None) -> str:
+    """OPML 2.0 that `read_opml` + `plan_import` read back into the same feeds (sections,
+    categories, names, descriptions, sites): a folder per section, in config order, holding its
+    feeds that have no category; a folder per category holding its feeds; then the auto feeds
+    with no category directly in the body. Each feed in a folder carries its section id (or
+    auto) in its `category` attribute, which import reads before the folder's name.
+
+    `titles` maps a feed URL to the title a fetch learned, for the feeds with no `name:`; the
+    caller reads them from the store (this module never opens it). A local feed under the
+    config's folder is written as a path relative to it.
+    """
     root = ET.Element("opml", version="2.0")
     head = ET.SubElement(root, "head")
     ET.SubElement(head, "title").text = settings.title
     ET.SubElement(head, "dateCreated").text = format_datetime(now.astimezone(UTC), usegmt=True)
     body = ET.SubElement(root, "body")
+    base_dir = Path(settings.source).resolve().parent
+    learned = titles or {}
+
+    def add(parent: ET.Element, members: Sequence[FeedSettings], tagged: bool = True) -> None:
+        for feed in members:
+            url = portable_url(feed.url, base_dir)
+            label = feed.name or learned.get(feed.url) or url
+            attrs = {"type": "rss", "text": label, "title": label, "xmlUrl": url}
+            attrs |= {"htmlUrl": feed.site} if feed.site else {}
+            attrs |= {"description": feed.description} if feed.description else {}
+            attrs |= {"category": feed.section} if tagged else {}
+            ET.SubElement(parent, "outline", attrs)
+
+    def folder(label: str) -> ET.Element:
+        return ET.SubElement(body, "outline", text=label, title=label)
+
     for section in settings.sections:
-        members = [f for f in settings.feeds if f.section == section.id]
-        if members:
-            folder = ET.SubElement(body, "outline", text=section.title, title=section.title)
-            for feed in members:
-                _feed_outline(folder, feed)
-    for feed in settings.feeds:
-        if settings.section(feed.section) is None:
-            _feed_outline(body, feed)
+        if members := [f for f in settings.feeds if f.section == section.id and not f.category]:
+            add(folder(section.title), members)
+    for category in dict.fromkeys(f.category for f in settings.feeds if f.category):
+        add(folder(category), [f for f in settings.feeds if f.category == category])
+    add(body, [f for f in settings.feeds if settings.section(f.section) is None and not
+               f.category], tagged=False)
     ET.indent(root, space="  ")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
 
 
-def _feed_outline(parent: ET.Element, feed: FeedSettings) -> None:
-    label = feed.name or feed.url
-    ET.SubElement(parent, "outline", type="rss", text=label, title=label, xmlUrl=feed.url)
+def portable_url(url: str, base_dir: Path | None) -> str:
+    """A file:// URL of a file inside `base_dir` as a path relative to it (as feeds.yaml may
+    hold it: the folder can move); any other URL as it is."""
+    parts = urlsplit(url)
+    if parts.scheme != "file" or base_dir is None:
+        return url
+    try:
+        relative = Path(url2pathname(parts.path)).relative_to(base_dir).as_posix()
+    except ValueError:
+        return url
+    return f"./{relative}" if ":" in relative.split("/")[0] else relative
