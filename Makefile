@@ -16,10 +16,17 @@ PG_SUITE := tests/test_app.py tests/test_cli.py tests/test_daemon.py tests/test_
 
 .PHONY: install vectors caniemail demo test test-fast test-dates check lint bench mutate clean
 
-$(STAMP): pyproject.toml
+# Two steps: what digest needs to run (`make demo`), then the test and lint tools on top
+# (`make test`, `make check`, ...), so a first demo does not wait for pytest, mypy and Playwright.
+RUNTIME := $(VENV)/.runtime-stamp
+$(RUNTIME): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 	  { echo "digest needs Python 3.11 or newer (set PYTHON=python3.12, say)"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	@touch $(RUNTIME)
+
+$(STAMP): $(RUNTIME)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
@@ -57,7 +64,7 @@ caniemail: $(STAMP)
 	      >/dev/null 2>&1; } || \
 	  echo "could not install doiuse-email $(DOIUSE_EMAIL) from npm: the email-client test will skip"
 
-demo: $(STAMP)
+demo: $(RUNTIME)
 	$(BIN)/digest --config $(DEMO) build --preview --edition $(DEMO_EDITION)
 
 # Real peers for some tests, from Debian's packages: chromium (browser tests), spamassassin (the

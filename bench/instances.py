@@ -107,7 +107,7 @@ def sent_lines(stdout: str) -> int:
 def timed_send(config: Path, edition: str, instances: int, counter: delivery.Counter,
                recipients: int) -> dict[str, Any]:
     """N `digest send` processes at once: wall and sending-window seconds, the split."""
-    command = digest_command(config, "send", "--edition", edition, "--no-fetch")
+    command = digest_command(config, "send", "--verbose", "--edition", edition, "--no-fetch")
     env = environment()
     base = counter.messages
     base_bytes = counter.bytes

@@ -3,8 +3,8 @@
 `Deliverer` is given its collaborators (the store, the delivery settings, the audience (who
 gets the edition now, and each reader's links: digest.readers), a transport factory, the letter
 maker, a renderer for readers who chose some sections only, the clock, the sleep used for
-pacing, and whom to tell of a refusal about a reader's address: digest.bounces). It claims
-deliveries, sends, paces and records outcomes;
+pacing, whom to tell of a refusal about a reader's address: digest.bounces, and the metrics
+each recorded outcome is counted in). It claims deliveries, sends, paces and records outcomes;
 it builds and freezes nothing (digest.editions does) and needs no templates or word lists when
 every recipient takes the whole edition.
 """
@@ -24,6 +24,7 @@ from typing import Any
 
 from digest.config import DeliverySettings
 from digest.errors import DeliveryError
+from digest.metrics import Metrics
 from digest.models import (
     DELIVERED,
     BounceKind,
@@ -55,6 +56,7 @@ LinksFor = Callable[[Reader], ReaderLinks | None]
 # Told of each refusal that says something about a reader's address (issue 20): the reader,
 # hard or soft, the server's reply, the edition.
 OnBounce = Callable[[Reader, BounceKind, str, date], None]
+Progress = Callable[[int, int], None]  # (readers done, readers in all) during a send
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,11 +86,15 @@ class SendReport:
     def failed(self) -> list[DeliveryResult]:
         return [r for r in self.results if r.status is DeliveryStatus.FAILED]
 
-    def summary(self) -> str:
+    def counts(self) -> dict[str, int]:
+        """How many readers each outcome (`DeliveryResult.kind`) had, by name."""
         counts: dict[str, int] = {}
         for r in self.results:
             counts[r.kind] = counts.get(r.kind, 0) + 1
-        return ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no recipients"
+        return dict(sorted(counts.items()))
+
+    def summary(self) -> str:
+        return ", ".join(f"{n} {k}" for k, n in self.counts().items()) or "no recipients"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +123,7 @@ class Deliverer:
         *, transport: Callable[[], Transport], letters: Letters, clock: Clock,
         links: LinksFor | None = None, render: RenderSections | None = None,
         sleep: Callable[[float], None] = time.sleep, on_bounce: OnBounce | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.delivery = delivery
@@ -128,16 +135,19 @@ class Deliverer:
         self.render = render
         self.sleep = sleep  # waits between messages under delivery.smtp.max_per_second
         self.on_bounce = on_bounce
+        self.metrics = metrics or Metrics()
         self._last_send = float("-inf")  # when _pace last let a message go (time.monotonic)
 
     def send(self, frozen: FrozenEdition, *, stop: threading.Event | None = None,
-             retry_now: bool = False, resend_unconfirmed: bool = False) -> SendReport:
+             retry_now: bool = False, resend_unconfirmed: bool = False,
+             progress: Progress | None = None) -> SendReport:
         """Send a frozen edition to every recipient who has not had it yet. `stop` set: no new
         message is started; those under way finish and are recorded. `retry_now`: deliveries
         deferred by a 4xx answer are tried now rather than after their retry time.
         `resend_unconfirmed`: only the deliveries recorded unconfirmed are sent, again, with
         the Message-ID recorded (a reader's mail program shows a second copy with the same
-        one once, as Gmail does), and recorded sent; nothing else is sent.
+        one once, as Gmail does), and recorded sent; nothing else is sent. `progress` is told
+        (done, total) as each chunk of readers is recorded.
 
         The audience is read once, at the start; a reader who leaves (or pauses) during
         the send is not sent the message if it has not reached the point of no return
@@ -184,6 +194,8 @@ class Deliverer:
                 chunk = recipients[start:start + DELIVERY_BATCH]
                 report.results.extend(self._deliver_chunk(
                     transport, dispatch, run, chunk, letter_for, stop))
+                if progress is not None:
+                    progress(start + len(chunk), len(recipients))
         if dispatch.stopped:
             raise dispatch.stopped
         return report
@@ -316,6 +328,8 @@ class Deliverer:
                 if outcome is not None:
                     outcomes.append(outcome)
             self.store.finish_deliveries(edition_id, outcomes, now=self.clock())
+            for outcome in outcomes:  # counted once recorded
+                self.metrics.delivered(outcome.status)
             last_write = monotonic()
 
         for claim in taken:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from digest import migrate
 from digest.config import Settings
@@ -38,8 +39,8 @@ class Housekeeping:
 
 
 class Schema:
-    """The database's schema revision, read or brought to the latest (`digest db`). Given a
-    store opened without upgrading, so that `current` changes nothing."""
+    """The database's schema revision, read or brought to the latest, and its backup (`digest
+    db`). Given a store opened without upgrading, so that `current` changes nothing."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -51,6 +52,10 @@ class Schema:
     def upgrade(self) -> tuple[str | None, str]:
         """(revision before, revision after); another instance migrating is waited for."""
         return migrate.upgrade(self.store.engine)
+
+    def backup(self, target: Path) -> int:
+        """An online copy of the SQLite database at `target` (Store.backup); its size."""
+        return self.store.backup(target)
 
     def current(self) -> tuple[str | None, str]:
         """(the database's revision, the latest one)."""

@@ -50,6 +50,11 @@ def gone(owner: str) -> bool:
     return state == "Z" or (bool(started) and bool(now) and now != started)
 
 
+def recent(beat_at: datetime, now: datetime) -> bool:
+    """Whether a heartbeat is within ALIVE of now (either way: clock skew)."""
+    return abs(now - beat_at) <= ALIVE
+
+
 def alive(beats: Iterable[Beat], now: datetime) -> list[Beat]:
-    """The daemons whose last heartbeat is within ALIVE of now (either way: clock skew)."""
-    return [b for b in beats if abs(now - b[2]) <= ALIVE]
+    """The daemons whose last heartbeat is recent."""
+    return [b for b in beats if recent(b[2], now)]

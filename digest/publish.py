@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from datetime import date
 
-from digest.delivery import Deliverer, DeliveryResult, SendReport
+from digest.delivery import Deliverer, DeliveryResult, Progress, SendReport
 from digest.editing import Editing
 from digest.editions import Editions
 from digest.models import Edition, edition_from_dict
@@ -32,7 +32,7 @@ class Publisher:
     def deliver(
         self, day: date | None = None, *, to: str | None = None, dry_run: bool = False,
         fetch: bool = True, stop: threading.Event | None = None, retry_now: bool = False,
-        resend_unconfirmed: bool = False,
+        resend_unconfirmed: bool = False, progress: Progress | None = None,
     ) -> SendReport:
         """Send an edition (default: the upcoming one) to every recipient who has not had it
         yet, or say who would get what (`dry_run`), or send one test copy (`to`: not recorded,
@@ -41,11 +41,12 @@ class Publisher:
         waiting for their retry time. `resend_unconfirmed`: only the edition's unconfirmed
         deliveries go, again (default: of the edition sent last); nothing is built or frozen.
         With `schedule.approval`, an edition nobody approved is not sent (the report says
-        why, in `awaiting`) until its timeout, if it has one."""
+        why, in `awaiting`) until its timeout, if it has one. `progress`: see
+        `Deliverer.send`."""
         if not to:  # the audience as feeds.yaml has it now
             self.readers.sync_config()
         if resend_unconfirmed:
-            return self._resend_unconfirmed(day, stop=stop)
+            return self._resend_unconfirmed(day, stop=stop, progress=progress)
         day, send_at = self.editions.edition_for(day)
         frozen = self.editions.frozen(day)
         edition: Edition | None = None
@@ -66,13 +67,14 @@ class Publisher:
         if dry_run:
             return self.deliverer.dry_run(edition, frozen=frozen)
         assert frozen is not None
-        return self.deliverer.send(frozen, stop=stop, retry_now=retry_now)
+        return self.deliverer.send(frozen, stop=stop, retry_now=retry_now, progress=progress)
 
-    def _resend_unconfirmed(self, day: date | None, *,
-                            stop: threading.Event | None) -> SendReport:
+    def _resend_unconfirmed(self, day: date | None, *, stop: threading.Event | None,
+                            progress: Progress | None) -> SendReport:
         day = day or self.deliverer.last_edition()
         frozen = self.editions.frozen(day) if day is not None else None
         if day is None or frozen is None:
             return SendReport(day or self.editions.edition_for()[0], [DeliveryResult(
                 "*", None, "the edition was not sent: nothing to send again")])
-        return self.deliverer.send(frozen, stop=stop, resend_unconfirmed=True)
+        return self.deliverer.send(frozen, stop=stop, resend_unconfirmed=True,
+                                   progress=progress)

@@ -7,11 +7,11 @@ Reads only: nothing here writes to the store or decides anything about an editio
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from digest.config import Settings
-from digest.models import Delivery, DeliveryStatus, FeedHealth, FeedStatus
+from digest.models import Delivery, DeliveryStatus, FeedHealth, FeedStatus, ReaderStatus
 from digest.owner import alive
 from digest.schedule import next_send
 from digest.store import Store
@@ -31,9 +31,11 @@ class Reports:
         """Close the store (the light factories in digest.app open one for this alone)."""
         self.store.close()
 
-    def history(self, *, status: DeliveryStatus | None = None) -> list[Delivery]:
-        """Every delivery (of one status), newest edition first."""
-        return self.store.history(status=status)
+    def history(self, *, status: DeliveryStatus | None = None, edition: date | None = None,
+                reader: str | None = None, limit: int | None = None) -> list[Delivery]:
+        """The deliveries, newest edition first: of one status, one edition, to one reader,
+        the first `limit` of them."""
+        return self.store.history(status=status, edition=edition, recipient=reader, limit=limit)
 
     def feeds(self) -> list[FeedHealth]:
         """Health of the configured feeds, in config order. A feed not polled yet shows as
@@ -47,6 +49,14 @@ class Reports:
     def healthy(self) -> bool:
         """Whether a `digest run` beat recently (Docker's health check, every minute)."""
         return bool(alive(self.store.instances(), self.clock()))
+
+    def delivery_queue(self) -> dict[DeliveryStatus, int]:
+        """Deliveries waiting (pending, deferred, sending), by status, over every edition."""
+        return self.store.queued_deliveries()
+
+    def reader_counts(self) -> dict[ReaderStatus, int]:
+        """Readers by status."""
+        return self.store.reader_counts()
 
     def status(self) -> dict[str, Any]:
         """What `digest status` shows: running daemons, next poll and send, the last edition

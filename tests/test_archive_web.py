@@ -438,8 +438,8 @@ def test_digest_archive_search_prints_the_hits(site: Site,
     assert hit["edition"] == "2026-11-30" and hit["title"] == "Chips in Lagos"
     assert hit["archive_url"] == f"{BASE}/editions/2026-11-30/#story-1"
     assert main(["--config", str(site.config), "archive", "search", "lagos"]) == 0
-    out = capsys.readouterr().out
-    assert "Chips in Lagos" in out and "1 story found" in out
+    out, err = capsys.readouterr()
+    assert "Chips in Lagos" in out and err == "1 story found (page 1 of 1)\n"
     assert f"{BASE}/editions/2026-11-30/#story-1" in out
 
 

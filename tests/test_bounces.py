@@ -185,7 +185,7 @@ def test_a_hard_bounce_at_send_time_stops_later_editions_and_readers_show_says_w
     config = smtp_config(demo, smtp_server)
     smtp_server.handler.rcpt_replies["ben@example.org"] = \
         "550 5.1.1 <ben@example.org>: no such user"
-    assert main(["--config", str(config), "send", "--edition", DEMO_EDITION]) == 1
+    assert main(["--config", str(config), "send", "--verbose", "--edition", DEMO_EDITION]) == 1
     capsys.readouterr()
     assert main(["--config", str(config), "readers", "show", "ben@example.org"]) == 0
     shown = capsys.readouterr().out
@@ -196,7 +196,7 @@ def test_a_hard_bounce_at_send_time_stops_later_editions_and_readers_show_says_w
     assert record["status"] == "bounced"
     assert record["bounces"][0]["kind"] == "hard" and record["bounces"][0]["source"] == "smtp"
     # the next edition is not offered to ben at all
-    assert main(["--config", str(config), "send", "--edition", "2026-12-07",
+    assert main(["--config", str(config), "send", "--verbose", "--edition", "2026-12-07",
                  "--dry-run"]) == 0
     assert "ben@example.org" not in capsys.readouterr().out
     # a sync of feeds.yaml does not bring him back
@@ -209,7 +209,7 @@ def test_soft_bounces_at_send_time_end_a_subscription_past_the_limit(
         demo: Path, smtp_server: SmtpServer, capsys: pytest.CaptureFixture[str]) -> None:
     config = smtp_config(demo, smtp_server, bounces={"soft_limit": 2})
     smtp_server.handler.rcpt_replies["kofi@example.org"] = "452 4.2.2 mailbox full"
-    send = ["--config", str(config), "send", "--edition", DEMO_EDITION, "--retry-now"]
+    send = ["--config", str(config), "send", "--verbose", "--edition", DEMO_EDITION, "--retry-now"]
     assert main(send) == 0  # deferred, not failed
     capsys.readouterr()
     assert main(["--config", str(config), "readers", "show", "kofi@example.org",
@@ -237,7 +237,7 @@ def test_each_message_has_its_readers_signed_envelope_and_the_headers_inboxes_wa
                          bounces={"address": "bounces@example.org", "secret": SECRET},
                          email={"reply_to": "Editors <editors@example.org>",
                                 "postal_address": "1 Example Street, Springfield"})
-    assert main(["--config", str(config), "send", "--edition", DEMO_EDITION]) == 0
+    assert main(["--config", str(config), "send", "--verbose", "--edition", DEMO_EDITION]) == 0
     settings = load_settings(config, env={})
     store = Store(settings.database)
     verp = Verp("bounces@example.org", SECRET.encode())
@@ -273,7 +273,7 @@ def test_the_message_id_is_unique_and_kept_across_a_retry(
         demo: Path, smtp_server: SmtpServer, capsys: pytest.CaptureFixture[str]) -> None:
     config = smtp_config(demo, smtp_server)
     smtp_server.handler.rcpt_replies["kofi@example.org"] = "451 4.3.0 try again later"
-    send = ["--config", str(config), "send", "--edition", DEMO_EDITION, "--retry-now"]
+    send = ["--config", str(config), "send", "--verbose", "--edition", DEMO_EDITION, "--retry-now"]
     main(send)
     del smtp_server.handler.rcpt_replies["kofi@example.org"]
     main(send)

@@ -125,7 +125,7 @@ def test_reports_and_mailed_unsubscribes_are_acted_on_once(
         demo: Path, smtp_server: SmtpServer, dovecot_server: Dovecot,
         capsys: pytest.CaptureFixture[str]) -> None:
     config = configure(demo, smtp_server, dovecot_server)
-    assert main(["--config", str(config), "send", "--edition", DEMO_EDITION]) == 0
+    assert main(["--config", str(config), "send", "--verbose", "--edition", DEMO_EDITION]) == 0
     out = sent(smtp_server)
     ana_env, _, ana_id = out["ana@example.org"]
     ben_env, _, ben_id = out["ben@example.org"]
@@ -159,7 +159,7 @@ def test_a_forged_or_unsigned_report_names_nobody(
         demo: Path, smtp_server: SmtpServer, dovecot_server: Dovecot,
         capsys: pytest.CaptureFixture[str]) -> None:
     config = configure(demo, smtp_server, dovecot_server)
-    assert main(["--config", str(config), "send", "--edition", DEMO_EDITION]) == 0
+    assert main(["--config", str(config), "send", "--verbose", "--edition", DEMO_EDITION]) == 0
     ana_env, _, ana_id = sent(smtp_server)["ana@example.org"]
     token = ana_env.split("+", 1)[1].split("@")[0]
     forged = ana_env.replace(token, token[:-1] + ("a" if token[-1] != "a" else "b"))
@@ -181,7 +181,7 @@ def test_soft_bounces_from_the_mailbox_count_toward_the_limit(
         demo: Path, smtp_server: SmtpServer, dovecot_server: Dovecot,
         capsys: pytest.CaptureFixture[str]) -> None:
     config = configure(demo, smtp_server, dovecot_server, soft_limit=2)
-    assert main(["--config", str(config), "send", "--edition", DEMO_EDITION]) == 0
+    assert main(["--config", str(config), "send", "--verbose", "--edition", DEMO_EDITION]) == 0
     env, _, msgid = sent(smtp_server)["ana@example.org"]
     dovecot_server.append(dsn(env, "ana@example.org", "4.2.2", "452 4.2.2 Mailbox full",
                               msgid))
@@ -218,7 +218,7 @@ def test_the_daemon_reads_the_mailbox_on_its_schedule(
     from digest.daemon import Daemon
 
     config = configure(demo, smtp_server, dovecot_server)
-    assert main(["--config", str(config), "send", "--edition", DEMO_EDITION]) == 0
+    assert main(["--config", str(config), "send", "--verbose", "--edition", DEMO_EDITION]) == 0
     env, _, msgid = sent(smtp_server)["ana@example.org"]
     dovecot_server.append(dsn(env, "ana@example.org", "5.1.1", "550 5.1.1 unknown", msgid))
     events: list[tuple[str, dict[str, object]]] = []

@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
@@ -132,7 +133,7 @@ def test_fetch_twice_stores_nothing_twice(write_config: WriteConfig, feed_server
     health = json.loads(out)
     contract = {"url", "name", "status", "last_fetched_at", "last_error", "items"}  # DESIGN.md
     assert [set(h) for h in health] == [contract | {
-        "last_success_at", "next_poll_at", "error_count", "moved_to"}] * 4
+        "last_success_at", "next_poll_at", "error_count", "moved_to", "category"}] * 4
     assert [h["items"] for h in health[:3]] == [o["new_items"] for o in first[:3]]
     assert health[2]["name"] == "Latin"
     assert health[0]["name"] == "Test Wire"  # the feed's own title when no name is set
@@ -188,7 +189,8 @@ def test_usage_errors_exit_2(demo: Path, capsys: pytest.CaptureFixture[str]) -> 
 
 def test_send_file_transport_once_per_recipient(demo: Path, capsys: pytest.CaptureFixture[str]
                                                 ) -> None:
-    code, out, _ = run(capsys, "--config", str(demo), "send", "--edition", DEMO_EDITION)
+    code, out, _ = run(capsys, "--config", str(demo), "send", "--verbose", "--edition",
+                       DEMO_EDITION)
     assert code == 0
     outbox = demo.parent / "outbox" / DEMO_EDITION
     files = sorted(p.name for p in outbox.glob("*.eml"))
@@ -204,7 +206,8 @@ def test_send_file_transport_once_per_recipient(demo: Path, capsys: pytest.Captu
     assert "AFRICA" in ana_text
     stamps = {p: p.stat().st_mtime_ns for p in outbox.glob("*.eml")}
 
-    code, out, _ = run(capsys, "--config", str(demo), "send", "--edition", DEMO_EDITION)
+    code, out, _ = run(capsys, "--config", str(demo), "send", "--verbose", "--edition",
+                       DEMO_EDITION)
     assert code == 0 and out.count("already recorded") == 3
     assert {p: p.stat().st_mtime_ns for p in outbox.glob("*.eml")} == stamps
 
@@ -212,8 +215,10 @@ def test_send_file_transport_once_per_recipient(demo: Path, capsys: pytest.Captu
     history = json.loads(out)
     assert len(history) == 3
     assert {h["status"] for h in history} == {"sent"}
-    assert all(set(h) == {"edition", "recipient", "status", "sent_at", "message_id"}
+    # the contract's keys, and the error of a delivery that failed (added in issue 24)
+    assert all(set(h) == {"edition", "recipient", "status", "sent_at", "message_id", "error"}
                for h in history)
+    assert {h["error"] for h in history} == {None}
     assert str(ana["Message-ID"]) in {h["message_id"] for h in history}
 
 
@@ -222,7 +227,8 @@ def test_sent_stories_are_not_offered_again(demo: Path, capsys: pytest.CaptureFi
     config = yaml.safe_load(demo.read_text())
     config["edition"]["window"] = "21d"  # the next edition's window overlaps this one's
     demo.write_text(yaml.safe_dump(config))
-    assert run(capsys, "--config", str(demo), "send", "--edition", DEMO_EDITION)[0] == 0
+    assert run(capsys, "--config", str(demo), "send", "--verbose", "--edition",
+               DEMO_EDITION)[0] == 0
     first = json.loads(run(capsys, "--config", str(demo), "build", "--format", "json",
                            "--edition", DEMO_EDITION)[1])
     sent_urls = {st["url"] for s in first["sections"] for st in s["stories"]}
@@ -240,7 +246,8 @@ def test_sent_stories_are_not_offered_again(demo: Path, capsys: pytest.CaptureFi
 def test_a_sent_story_is_refused_under_a_new_url_and_title(
         demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = yaml.safe_load(demo.read_text())  # a 7-day window: the sent items are out of it
-    assert run(capsys, "--config", str(demo), "send", "--edition", DEMO_EDITION)[0] == 0
+    assert run(capsys, "--config", str(demo), "send", "--verbose", "--edition",
+               DEMO_EDITION)[0] == 0
     first = json.loads(run(capsys, "--config", str(demo), "build", "--format", "json",
                            "--edition", DEMO_EDITION)[1])
     sent = first["sections"][0]["stories"][0]
@@ -276,7 +283,7 @@ def test_preview_never_counts_as_sent(demo: Path, capsys: pytest.CaptureFixture[
     run(capsys, "--config", str(demo), "build", "--preview", "--edition", DEMO_EDITION)
     code, out, _ = run(capsys, "--config", str(demo), "history", "--format", "json")
     assert code == 0 and json.loads(out) == []
-    code, out, _ = run(capsys, "--config", str(demo), "send", "--dry-run",
+    code, out, _ = run(capsys, "--config", str(demo), "send", "--verbose", "--dry-run",
                        "--edition", DEMO_EDITION)
     assert code == 0 and out.count("would send") == 3
     assert not (demo.parent / "outbox").exists()
@@ -284,7 +291,8 @@ def test_preview_never_counts_as_sent(demo: Path, capsys: pytest.CaptureFixture[
 
 
 def test_test_copy_is_not_recorded(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "--config", str(demo), "send", "--to", "editor@example.org",
+    code, out, err = run(capsys, "--config", str(demo), "send", "--verbose", "--to",
+                         "editor@example.org",
                          "--edition", DEMO_EDITION)
     assert code == 0
     assert "test copy sent" in out and err.strip().endswith("1 test copy sent")  # not skipped
@@ -308,7 +316,10 @@ def test_broken_feed_is_reported_but_build_succeeds(write_config: WriteConfig,
 def _command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[str]:
     """Every command and subcommand, so a new one cannot slip in without an example."""
     paths = []
-    for name, command in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):  # the lazy group imports each command's module
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         paths.append(" ".join((*prefix, name)))
         if isinstance(command, click.Group):
             paths += _command_paths(command, (*prefix, name))
@@ -470,13 +481,14 @@ def test_unsubscribed_addresses_are_skipped_and_recorded(
     code, out, _ = run(capsys, "--config", str(demo), "unsubscribe", "ben@example.org")
     assert code == 0 and "already unsubscribed" in out
 
-    code, out, err = run(capsys, "--config", str(demo), "send", "--dry-run",
+    code, out, err = run(capsys, "--config", str(demo), "send", "--verbose", "--dry-run",
                          "--edition", DEMO_EDITION)
     assert code == 0 and out.count("would send") == 2 and "ben@" not in out
     # issue 24: the summary counts what the listing says, not "2 skipped"
     assert f"edition {DEMO_EDITION}: 2 would send" in err and "skipped" not in err
 
-    code, out, _ = run(capsys, "--config", str(demo), "send", "--edition", DEMO_EDITION)
+    code, out, _ = run(capsys, "--config", str(demo), "send", "--verbose", "--edition",
+                       DEMO_EDITION)
     assert code == 0
     outbox = demo.parent / "outbox" / DEMO_EDITION
     assert sorted(p.name for p in outbox.iterdir()) == ["ana@example.org.eml",
@@ -485,7 +497,8 @@ def test_unsubscribed_addresses_are_skipped_and_recorded(
     assert {h["recipient"]: h["status"] for h in history} == {
         "ana@example.org": "sent", "kofi@example.org": "sent"}
 
-    code, out, _ = run(capsys, "--config", str(demo), "send", "--edition", DEMO_EDITION)
+    code, out, _ = run(capsys, "--config", str(demo), "send", "--verbose", "--edition",
+                       DEMO_EDITION)
     assert code == 0 and "ben@example.org" not in out and out.count("already recorded") == 2
 
 
@@ -502,7 +515,8 @@ def test_each_recipient_gets_a_signed_unsubscribe_link(
     config["delivery"]["unsubscribe_url"] = "https://brief.example.org/unsubscribe"
     config["delivery"]["unsubscribe_secret"] = "${DIGEST_UNSUBSCRIBE_SECRET}"
     demo.write_text(yaml.safe_dump(config))
-    assert run(capsys, "--config", str(demo), "send", "--edition", DEMO_EDITION)[0] == 0
+    assert run(capsys, "--config", str(demo), "send", "--verbose", "--edition",
+               DEMO_EDITION)[0] == 0
 
     from digest.send import Unsubscribe
     links = Unsubscribe("https://brief.example.org/unsubscribe", b"a-test-secret-of-some-length")
@@ -550,7 +564,8 @@ def test_a_send_that_died_between_sending_and_recording_is_resolved(
     from digest.models import DeliveryStatus
     from digest.store import Outcome, Store
 
-    assert run(capsys, "--config", str(demo), "send", "--edition", DEMO_EDITION)[0] == 0
+    assert run(capsys, "--config", str(demo), "send", "--verbose", "--edition",
+               DEMO_EDITION)[0] == 0
     outbox = demo.parent / "outbox" / DEMO_EDITION
     ana, ben = outbox / "ana@example.org.eml", outbox / "ben@example.org.eml"
     written = ana.stat().st_mtime_ns
@@ -566,7 +581,8 @@ def test_a_send_that_died_between_sending_and_recording_is_resolved(
     assert sorted(t.recipient for t in taken) == addresses  # left SENDING
     store.close()
 
-    code, out, _ = run(capsys, "--config", str(demo), "send", "--edition", DEMO_EDITION)
+    code, out, _ = run(capsys, "--config", str(demo), "send", "--verbose", "--edition",
+                       DEMO_EDITION)
     assert code == 0
     assert re.search(r"ana@example\.org\s+sent\s+sent before the last run stopped", out)
     assert re.search(r"ben@example\.org\s+sent\s+<digest\.", out)
@@ -592,10 +608,27 @@ def test_import_and_health_check_stay_light(demo: Path) -> None:
         return names
 
     assert modules(f"import digest.cli, sys; {loaded}") == []
-    # The check needs the config (pydantic; cron is checked without APScheduler) and the store
-    assert modules("import sys; from digest.cli import main; "
-                   f"code = main(['--config', {str(demo)!r}, 'status', '--check']); {loaded}; "
-                   "assert code == 1, code") == ["pydantic", "sqlalchemy"]
+    check = ("import sys; from digest.cli import main; "
+             f"code = main(['--config', {str(demo)!r}, 'status', '--check']); ")
+    # No daemon beat: the full path (it validates the config, and says what is wrong)
+    assert modules(check + f"{loaded}; assert code == 1, code") == ["pydantic", "sqlalchemy"]
+    # A daemon beat (the usual answer, every minute): feeds.yaml's `database` and one table
+    # read with the database's own driver (digest.beats), none of the other commands' modules
+    from digest.config import load_settings
+    from digest.store import Store
+
+    store = Store(load_settings(demo).database)
+    try:
+        now = datetime.now(UTC)
+        store.beat("host:1:1", started_at=now, now=now, next_send_at=None, config="")
+    finally:
+        store.close()
+    ours = "print(sorted(m for m in sys.modules if m.startswith('digest')))"
+    assert modules(check + f"{loaded}; assert code == 0, code") == []
+    assert modules(check + ours) == [
+        "digest", "digest.beats", "digest.cli", "digest.cli.logs", "digest.cli.ops",
+        "digest.cli.output", "digest.cli.root", "digest.configfile", "digest.errors",
+        "digest.models", "digest.owner"]
 
 
 # --- a config error never creates or changes a database or an outbox (issue 17) ---
@@ -638,7 +671,8 @@ def test_a_config_error_never_creates_a_database_or_an_outbox(
                                                          encoding="utf-8")
     config = str(write_config(change))
     for command in (["config", "check"], ["build", "--no-fetch"], ["build"], ["send"],
-                    ["send", "--dry-run"], ["status"], ["status", "--check"], ["fetch"],
+                    ["send", "--verbose", "--dry-run"], ["status"], ["status", "--check"],
+                     ["fetch"],
                     ["history"], ["feeds"], ["db", "upgrade"], ["db", "prune"]):
         for verbose in ([], ["-v"]):
             code, out, err = run(capsys, *verbose, "--config", config, *command)
@@ -697,7 +731,7 @@ def test_the_main_help_example_builds_the_whole_demo_edition(
 def test_send_to_refuses_what_is_not_an_address(
         to: str, demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """issue 24: `send --to bob` wrote bob.eml; now a usage error naming the option."""
-    code, _, err = run(capsys, "--config", str(demo), "send", "--to", to,
+    code, _, err = run(capsys, "--config", str(demo), "send", "--verbose", "--to", to,
                        "--edition", DEMO_EDITION)
     assert code == 2 and "--to:" in err
     assert "not an email address" in err or "an email address is required" in err

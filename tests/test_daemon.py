@@ -309,7 +309,8 @@ def test_sigterm_mid_send_stops_part_way_and_a_later_send_finishes_the_list(
     assert 5 <= first < len(recipients)  # it stopped part-way
     smtp_server.handler.data_delay = 0.0
     edition = fire.date().isoformat()
-    done = subprocess.run([str(DIGEST), "--config", str(config), "send", "--edition", edition],
+    done = subprocess.run([str(DIGEST), "--config", str(config), "send", "--verbose", "--edition",
+                           edition],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     received = sorted(r for e in smtp_server.handler.envelopes for r in e.rcpt_tos)

@@ -57,7 +57,7 @@ def test_every_message_verifies_against_the_record_digest_dns_prints(
     assert dkim_record["value"].startswith(f"v=DKIM1; k={kind}; p=")
     assert records["example.org."]["value"].startswith("v=spf1 ")
     assert records["_dmarc.example.org."]["value"].startswith("v=DMARC1; p=none")
-    assert main(["--config", str(config), "send", "--edition", DEMO_EDITION]) == 0
+    assert main(["--config", str(config), "send", "--verbose", "--edition", DEMO_EDITION]) == 0
     asked: list[bytes] = []
 
     def stub_dns(name: bytes, timeout: int = 5) -> bytes:
@@ -99,7 +99,7 @@ def test_a_key_that_cannot_be_used_is_a_configuration_error(
         demo: Path, smtp_server: SmtpServer, capsys: pytest.CaptureFixture[str]) -> None:
     weak = write_key(demo.parent / "weak.pem", "rsa", bits=1024)
     config = configure(demo, smtp_server, {"selector": "s1", "key_file": str(weak)})
-    for command in (["config", "check"], ["send", "--edition", DEMO_EDITION], ["dns"]):
+    for command in (["config", "check"], ["send", "--verbose", "--edition", DEMO_EDITION], ["dns"]):
         capsys.readouterr()
         assert main(["--config", str(config), *command]) == 2, command
         error = capsys.readouterr().err

@@ -146,7 +146,8 @@ def test_an_editor_pins_drops_writes_a_note_and_approves_and_that_is_what_is_sen
     assert main(["--config", str(config), "edit", "drop", "--edition", DEMO_EDITION,
                  pinned["id"]]) == 2
 
-    assert main(["--config", str(config), "send", "--edition", DEMO_EDITION, "--no-fetch"]) == 0
+    assert main(["--config", str(config), "send", "--verbose", "--edition", DEMO_EDITION,
+                 "--no-fetch"]) == 0
     wait_until(lambda: any(ANA in e.rcpt_tos for e in smtp_server.handler.envelopes),
                "the edition at the mail server")
     message = received(smtp_server, ANA)

@@ -380,7 +380,7 @@ def test_with_approval_required_send_waits_until_an_editor_approves(
     from digest.cli import main
 
     args = ["--config", str(demo)]
-    assert main([*args, "send", "--edition", DEMO_EDITION, "--no-fetch"]) == 0
+    assert main([*args, "send", "--verbose", "--edition", DEMO_EDITION, "--no-fetch"]) == 0
     assert "not sent: edition 2026-11-30 awaits an editor's approval" in \
         capsys.readouterr().err
     outbox = demo.parent / "outbox" / DEMO_EDITION
@@ -392,7 +392,7 @@ def test_with_approval_required_send_waits_until_an_editor_approves(
                  "--by", "ana"]) == 0
     assert main([*args, "edit", "approve", "--edition", DEMO_EDITION, "--by", "ana"]) == 0
     assert "approved and frozen" in capsys.readouterr().out
-    assert main([*args, "send", "--edition", DEMO_EDITION]) == 0
+    assert main([*args, "send", "--verbose", "--edition", DEMO_EDITION]) == 0
     sent = sorted(outbox.iterdir())
     assert len(sent) == 3
     assert dropped["url"] not in sent[0].read_text(encoding="utf-8")

@@ -131,7 +131,7 @@ def test_three_senders_share_one_edition_and_each_reader_gets_one_copy(
         write_config: WriteConfig, feed_server: FeedServer, smtp_server: SmtpServer,
         pg_url: str) -> None:
     config, recipients, edition = send_config(write_config, feed_server, smtp_server, pg_url)
-    send = digest(config, "send", "--edition", edition, "--no-fetch")
+    send = digest(config, "send", "--verbose", "--edition", edition, "--no-fetch")
     results = run_all([send] * INSTANCES)
     assert [code for code, _, _ in results] == [0] * INSTANCES, [e for _, _, e in results]
     assert received(smtp_server) == recipients  # nobody twice, nobody missed
@@ -180,7 +180,7 @@ def test_one_of_three_senders_killed_mid_run_and_a_rerun_leave_one_copy_each(
     # the victim's last chunk stays claimed by a dead process until `digest send` runs
     # again and takes it over at once (same host, the process is gone).
     config, recipients, edition = send_config(write_config, feed_server, smtp_server, pg_url)
-    send = digest(config, "send", "--edition", edition, "--no-fetch")
+    send = digest(config, "send", "--verbose", "--edition", edition, "--no-fetch")
     procs = [subprocess.Popen(send, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(INSTANCES)]
     victim = procs[0]

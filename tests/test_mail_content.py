@@ -50,7 +50,7 @@ HANG = 300.0  # seconds: a bound on a hung spamassassin, never a timing assertio
 def send_demo(config: Path) -> dict[str, bytes]:
     """`digest send` of the demo edition, as an operator runs it (file transport): every
     recipient's message as written to the outbox, by file name."""
-    code = main(["--config", str(config), "send", "--edition", DEMO_EDITION])
+    code = main(["--config", str(config), "send", "--verbose", "--edition", DEMO_EDITION])
     assert code == 0, f"digest send exited {code}"
     outbox = config.parent / "outbox" / DEMO_EDITION
     messages = {p.name: p.read_bytes() for p in sorted(outbox.glob("*.eml"))}

@@ -97,8 +97,17 @@ def test_list_shows_the_config_readers_in_every_format(digest: Digest) -> None:
         ["kofi@example.org", "", "", "active", "config"]]
     assert all(row[5] == r["created_at"] for row, r in zip(rows[1:], readers, strict=True))
 
-    table = digest.ok("readers", "list")
-    assert "3 readers" in table and "tech europe" in table and "config (feeds.yaml)" in table
+    code, table, err = digest("readers", "list")
+    assert code == 0 and "tech europe" in table and "config (feeds.yaml)" in table
+    # off a terminal the table is plain columns: its title on stderr, a header and a line each
+    assert err == "3 readers\n"
+    assert table.splitlines()[0].split() == ["address", "name", "status", "sections", "source",
+                                             "joined"]
+    assert [line.split()[0] for line in table.splitlines()[1:]] == [
+        "ana@example.org", "ben@example.org", "kofi@example.org"]
+
+    tsv = digest.ok("readers", "list", "--format", "tsv").splitlines()
+    assert [line.split("\t") for line in tsv] == rows
 
 
 def test_the_table_never_cuts_an_address_when_not_on_a_terminal(digest: Digest) -> None:
@@ -303,7 +312,7 @@ def test_forget_needs_yes_when_not_on_a_terminal(digest: Digest) -> None:
 
 
 def test_forget_asks_on_a_terminal(digest: Digest, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("digest.cli._interactive", lambda: True)
+    monkeypatch.setattr("digest.cli.readers._interactive", lambda: True)
     monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
     code, out, err = digest("readers", "forget", "ana@example.org")
     assert code == 1 and "Erase ana@example.org" in out and "aborted" in err
@@ -322,7 +331,7 @@ def test_send_reaches_an_added_reader_and_not_a_removed_one_and_forget_scrubs_it
     digest.ok("build", "--edition", DEMO_EDITION, "--format", "json")  # stores the items
     digest.ok("readers", "add", "zoe@example.org", "--section", "africa")
     digest.ok("readers", "remove", "ben@example.org")
-    digest.ok("send", "--edition", DEMO_EDITION, "--no-fetch")
+    digest.ok("send", "--verbose", "--edition", DEMO_EDITION, "--no-fetch")
 
     outbox = demo.parent / "outbox" / DEMO_EDITION
     assert sorted(p.name for p in outbox.glob("*.eml")) == [

@@ -84,6 +84,7 @@ def text_of(message: EmailMessage) -> str:
 
 def send(config: Path, edition: str, *more: str) -> str:
     done = subprocess.run([sys.executable, "-m", "digest", "--config", str(config), "send",
+                           "--verbose",
                            "--edition", edition, *more], capture_output=True, text=True,
                           timeout=HANG)
     assert done.returncode == 0, done.stderr

@@ -119,7 +119,8 @@ def test_unsubscribes_during_a_send_stop_every_message_not_yet_handed_over(
         for port in ports:
             wait_until(lambda port=port: healthy(port), f"digest serve on port {port}")
         sender = subprocess.Popen(
-            [sys.executable, "-m", "digest", "--config", str(pg_demo), "send", "--edition",
+            [sys.executable, "-m", "digest", "--config", str(pg_demo), "send", "--verbose",
+             "--edition",
              DEMO_EDITION, "--no-fetch"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env={**os.environ, "PYTHONUNBUFFERED": "1"})
         assert reached.wait(HANG), "the send never reached the held message"

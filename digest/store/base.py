@@ -73,6 +73,47 @@ class StoreBase:
     def close(self) -> None:
         self.engine.dispose()
 
+    def backup(self, target: Path, *, pages: int = 1024) -> int:
+        """Copy the SQLite database to `target` with SQLite's online backup API: a consistent
+        copy while other processes go on reading and writing (each step copies `pages` pages
+        and lets writers in between; a write during the copy makes SQLite copy again what it
+        changed). The copy is written beside `target` and renamed into place once its
+        integrity check passes, so `target` is never half written. Returns its size in bytes.
+        PostgreSQL has its own tools (pg_dump): StoreError for any other database."""
+        if self.engine.dialect.name != "sqlite":
+            raise StoreError(f"database {_safe_url(self.url)}: `digest db backup` copies "
+                             "SQLite databases; back PostgreSQL up with pg_dump (see README)")
+        import sqlite3
+
+        source = self.engine.url.database
+        if source in (None, "", ":memory:"):
+            raise StoreError("database: an in-memory database has nothing to back up")
+        if not Path(source).is_file():
+            raise StoreError(f"database {source}: no such file: nothing to back up")
+        if target.exists() and target.resolve() == Path(source).resolve():
+            raise StoreError(f"{target}: that is the database itself")
+        partial = target.with_name(f".{target.name}.partial")
+        try:
+            with self.engine.connect() as conn:
+                raw = conn.connection.dbapi_connection
+                assert isinstance(raw, sqlite3.Connection)
+                copy = sqlite3.connect(partial)
+                try:
+                    raw.backup(copy, pages=pages)
+                    # the copy keeps the source's WAL mode; a single file is what a backup is
+                    copy.execute("PRAGMA journal_mode=DELETE")
+                    verdict = copy.execute("PRAGMA integrity_check").fetchone()[0]
+                finally:
+                    copy.close()
+            if verdict != "ok":
+                raise StoreError(f"{target}: the copy failed SQLite's integrity check: {verdict}")
+            partial.replace(target)
+        except (sqlite3.Error, OSError) as e:
+            raise StoreError(f"{target}: backup failed: {e}") from e
+        finally:
+            partial.unlink(missing_ok=True)
+        return target.stat().st_size
+
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
         try:

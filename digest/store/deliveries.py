@@ -220,10 +220,20 @@ class DeliveriesStore(StoreBase):
                 deliveries.c.edition_id == edition_id).group_by(deliveries.c.status)).all()
         return {DeliveryStatus(status): int(n) for status, n in rows}
 
+    def queued_deliveries(self) -> dict[DeliveryStatus, int]:
+        """The claim queue: deliveries of every edition that are pending, deferred or
+        sending (claimed), counted by status (the metrics' gauge, issue 24)."""
+        waiting = [s.value for s in (DeliveryStatus.PENDING, DeliveryStatus.DEFERRED,
+                                     DeliveryStatus.SENDING)]
+        with self._tx() as conn:
+            rows = conn.execute(select(deliveries.c.status, func.count()).where(
+                deliveries.c.status.in_(waiting)).group_by(deliveries.c.status)).all()
+        return {DeliveryStatus(status): int(n) for status, n in rows}
+
     def history(self, *, status: DeliveryStatus | None = None, edition: date | None = None,
-                recipient: str | None = None) -> list[Delivery]:
+                recipient: str | None = None, limit: int | None = None) -> list[Delivery]:
         """The deliveries, newest edition first (of one status, of one edition, to one
-        recipient)."""
+        recipient (its case ignored), the first `limit`)."""
         query = (select(editions.c.edition, deliveries)
                  .join(editions, editions.c.id == deliveries.c.edition_id)
                  .order_by(editions.c.edition.desc(), deliveries.c.recipient))
@@ -232,7 +242,9 @@ class DeliveriesStore(StoreBase):
         if edition is not None:
             query = query.where(editions.c.edition == edition.isoformat())
         if recipient is not None:
-            query = query.where(deliveries.c.recipient == recipient)
+            query = query.where(func.lower(deliveries.c.recipient) == recipient.strip().lower())
+        if limit is not None:
+            query = query.limit(limit)
         with self._tx() as conn:
             rows = conn.execute(query).all()
         return [
