@@ -480,6 +480,15 @@ def test_unsubscribed_addresses_are_skipped_and_recorded(
     assert code == 0 and "BEN@example.org: unsubscribed" in out
     code, out, _ = run(capsys, "--config", str(demo), "unsubscribe", "ben@example.org")
     assert code == 0 and "already unsubscribed" in out
+    # for tools (issue 24): a record per address, in JSON, CSV or TSV
+    code, out, _ = run(capsys, "--config", str(demo), "unsubscribe", "ben@example.org",
+                       "zed@example.org", "--format", "json")
+    assert code == 0 and json.loads(out) == [
+        {"address": "ben@example.org", "outcome": "already_unsubscribed"},
+        {"address": "zed@example.org", "outcome": "unsubscribed"}]
+    code, out, _ = run(capsys, "--config", str(demo), "unsubscribe", "zed@example.org",
+                       "--format", "tsv")
+    assert out.splitlines() == ["address\toutcome", "zed@example.org\talready_unsubscribed"]
 
     code, out, err = run(capsys, "--config", str(demo), "send", "--verbose", "--dry-run",
                          "--edition", DEMO_EDITION)

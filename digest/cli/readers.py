@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.text import Text
 
-from digest.cli.output import FORMAT_TABLE_JSON, Column, dump, emit, format_option, table
+from digest.cli.output import (
+    FORMAT_TABLE_JSON,
+    LISTING_FORMAT,
+    Column,
+    dump,
+    emit,
+    format_option,
+    table,
+)
 from digest.cli.root import State, _short, _warn, cli
 from digest.errors import UsageError
 from digest.models import iso
@@ -365,14 +373,18 @@ def readers_forget(state: State, address: str, yes: bool) -> None:
 
 @cli.command()
 @click.argument("addresses", nargs=-1, required=True, metavar="ADDR...")
+@LISTING_FORMAT
 @click.pass_obj
-def unsubscribe(state: State, addresses: tuple[str, ...]) -> None:
+def unsubscribe(state: State, addresses: tuple[str, ...], fmt: str) -> None:
     """Stop sending to these addresses: every later send skips them and records that.
+
+    A line per address (`unsubscribed`, or `already unsubscribed`); --format json|csv|tsv
+    gives `{"address", "outcome"}` records (`unsubscribed`, `already_unsubscribed`).
 
     \b
     Examples:
       digest unsubscribe ana@example.org
-      digest unsubscribe ana@example.org ben@example.org
+      digest unsubscribe ana@example.org ben@example.org --format json
     """
     from digest.config import check_email
 
@@ -383,5 +395,11 @@ def unsubscribe(state: State, addresses: tuple[str, ...]) -> None:
             raise UsageError(f"unsubscribe: {e}") from None
     with state.app() as app:
         app.readers.sync_config()
-        for address, added in app.readers.unsubscribe_addresses(addresses):
+        done = app.readers.unsubscribe_addresses(addresses)
+    if fmt == "table":
+        for address, added in done:
             click.echo(f"{address}: {'unsubscribed' if added else 'already unsubscribed'}")
+        return
+    emit(fmt, done, lambda d: {"address": d[0],
+                               "outcome": "unsubscribed" if d[1] else "already_unsubscribed"},
+         [])
