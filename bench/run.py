@@ -36,6 +36,7 @@ import poll  # noqa: E402
 import real  # noqa: E402
 import render  # noqa: E402
 import sections  # noqa: E402
+import startup  # noqa: E402
 import store  # noqa: E402
 import web  # noqa: E402
 
@@ -45,6 +46,7 @@ BENCHES: dict[str, Any] = {
     "dedupe": dedupe, "sections": sections, "real": real, "edits": edits, "render": render,
     "delivery": delivery, "store": store,
     "instances": instances, "big_feed": big_feed, "web": web, "archive": archive,
+    "startup": startup,
 }
 
 
@@ -88,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         "big_feed": big_feed.bench,
         "web": web.bench,  # PostgreSQL skipped, said so, when it does not answer
         "archive": archive.bench,  # PostgreSQL skipped, said so, when it does not answer
+        "startup": startup.bench,
     }
     titles = {
         "http_clients": "HTTP clients (server sleeps 100 ms per GET)",
@@ -112,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
                "subscribe flood",
         "archive": f"the archive's search over {archive.EDITIONS} weekly editions on SQLite and "
                    f"PostgreSQL, {archive.QUERIES:,} queries, a LIKE scan as the floor",
+        "startup": "start-up and exit: `status --check` against its full path and the 0.3 s "
+                   "floor; commands with and without the interpreter's teardown",
     }
     done: dict[str, Any] = {}
     for k, name in enumerate(chosen, 1):
