@@ -50,10 +50,10 @@ DRAFT_RETRY = timedelta(minutes=10)  # a draft that could not be emailed is trie
 
 
 class EventSink(Protocol):
-    def __call__(self, event: str, message: str, **fields: Any) -> None: ...
+    def __call__(self, event: str, message: str, /, **fields: Any) -> None: ...
 
 
-def _log_event(event: str, message: str, **fields: Any) -> None:
+def _log_event(event: str, message: str, /, **fields: Any) -> None:
     log.info("%s: %s", event, message)
 
 
@@ -371,8 +371,8 @@ class Daemon:
             self.on_event("poll", f"{len(outcomes)} feeds polled, {new} new items, "
                           f"{len(failing)} failing", feeds=len(outcomes), new_items=new,
                           failing=len(failing))
-        for o in failing:
-            self.on_event("feed_error", f"{o.url}: {o.error}", url=o.url, error=o.error)
+        # each failing feed is a `feed_error` warning logged by the poller (digest.refresh),
+        # the same line `digest fetch` and `digest build` print
         if not self.stop.is_set():
             self._plan_next_poll(app)
 

@@ -161,10 +161,14 @@ class Poller:
                                   draw=self.random.random())
             records.append(PollRecord(outcome, keyed, plan.next_poll_at))
             if failed:
-                log.info("feed %s: %s; next poll %s", outcome.url, outcome.error, plan.reason)
+                log.warning("feed %s: %s; next poll %s", outcome.url, outcome.error,
+                            plan.reason, extra={"event": "feed_error", "url": outcome.url,
+                                                "error": outcome.error})
             if outcome.moved_to:
                 log.warning("feed %s moved permanently to %s; polling the new URL from now on",
-                            outcome.url, outcome.moved_to)
+                            outcome.url, outcome.moved_to,
+                            extra={"event": "feed_moved", "url": outcome.url,
+                                   "moved_to": outcome.moved_to})
         new = self.store.record_polls(records, now=now, stale_before=stale_before,
                                       features=self.analyser)
         return [replace(o, items=(), new_items=n) for o, n in zip(batch, new, strict=True)]

@@ -440,7 +440,7 @@ def test_an_unconfirmed_send_is_told_apart_and_resent_only_when_asked(
         ("ana@example.org", "sent"), ("kofi@example.org", "sent")]
     assert main(["--config", str(config), "history", "--status", "unconfirmed"]) == 0
     shown = capsys.readouterr()
-    assert shown.err == "1 deliveries\n"  # the table's title; plain columns on stdout
+    assert shown.err == "1 delivery\n"  # the table's title; plain columns on stdout
     assert shown.out.splitlines()[0].split() == ["edition", "recipient", "status", "sent", "at",
                                                  "detail"]
     assert [line.split()[1:3] for line in shown.out.splitlines()[1:]] == [

@@ -235,10 +235,15 @@ def test_fetch_prints_a_plain_line_per_feed_when_not_on_a_terminal(
     assert main(["--config", str(path), "fetch"]) == 0  # a broken feed is not a failed run
 
     lines = capsys.readouterr().err.splitlines()
-    progress = sorted(line for line in lines if line.startswith("fetch ["))
+    # a `feed_polled` log line each (issue 24: through the one logging setup)
+    progress = sorted(line for line in lines if " feed_polled: [" in line)
     assert len(progress) == 2
     assert any(line.endswith("ok Wire: 5 new") for line in progress), progress
     assert any("error Gap: HTTP 404" in line for line in progress), progress
+    # and the failing feed's warning, as the daemon prints it
+    warnings = [line for line in lines if " warning feed_error: " in line]
+    assert len(warnings) == 1
+    assert f"feed {feed_server.url('missing.xml')}: HTTP 404" in warnings[0]
 
 
 def test_feeds_reports_a_permanent_move_and_a_disabled_feed(

@@ -52,7 +52,11 @@ def feeds(state: State, fmt: str) -> None:
         Column("next poll", "next_poll_at", _next_poll),
         Column("last error", "last_error", lambda h: Text(_last_error(h))),
         *([Column("moved permanently to", "moved_to")] if moved else [])],
-        title=f"{len(rows)} feeds")
+        title=f"{len(rows)} feeds", fields=HEALTH_FIELDS)
+
+
+HEALTH_FIELDS = ("url", "name", "status", "last_fetched_at", "last_error", "items",
+                 "last_success_at", "next_poll_at", "error_count", "moved_to", "category")
 
 
 def _next_poll(h: FeedHealth) -> str:

@@ -59,8 +59,10 @@ class JsonFormatter(logging.Formatter):
                                 "event": _event(record), "message": record.getMessage(),
                                 "logger": record.name}
         for key, value in vars(record).items():
-            if key not in _STANDARD and key not in data and not key.startswith("_"):
-                data[key] = value
+            if key not in _STANDARD and not key.startswith("_"):
+                # a field named like one of the line's own keys (time, level, logger) is kept
+                # beside it, renamed, rather than lost or overwriting it
+                data[f"{key}_" if key in data else key] = value
         if record.exc_info:
             data["exception"] = self.formatException(record.exc_info)
         return json.dumps(data, ensure_ascii=False, default=str)
@@ -80,7 +82,7 @@ def setup_logging(fmt: str, verbose: int, stream: TextIO | None = None) -> None:
     logging.getLogger(EVENTS).setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
 
 
-def log_event(event: str, message: str, **fields: Any) -> None:
+def log_event(event: str, message: str, /, **fields: Any) -> None:
     """One of the daemon's events (`Daemon(on_event=...)`), through the same handler."""
     level = logging.ERROR if event in ("error", "delivery_failed") else \
         logging.WARNING if event.endswith("_failed") or event == "feed_error" else logging.INFO

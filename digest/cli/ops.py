@@ -115,7 +115,8 @@ def history(state: State, fmt: str, edition: str | None, only: str | None, reade
         Column("edition", "edition"), Column("recipient", "recipient"),
         Column("status", "status"), Column("sent at", "sent_at", lambda d: _short(d.sent_at)),
         Column("detail", "error", lambda d: Text(d.error or d.message_id or ""))],
-        title=f"{len(rows)} deliveries")
+        title=f"{len(rows)} {'delivery' if len(rows) == 1 else 'deliveries'}",
+        fields=("edition", "recipient", "status", "sent_at", "message_id", "error"))
 
 
 @cli.group()
@@ -172,11 +173,21 @@ def db_backup(state: State, file: Path, force: bool) -> None:
     """
     from digest.app import make_schema
 
+    settings = state.settings()
+    scheme, _, path = settings.database.partition(":///")
+    if not scheme.startswith("sqlite"):
+        from digest.configfile import _without_password
+
+        raise UsageError(f"database {_without_password(settings.database)}: `digest db "
+                         "backup` copies SQLite databases; back PostgreSQL up with pg_dump "
+                         "(see README, Backups)")
+    if file.exists() and file.resolve() == Path(path.split("?")[0]).resolve():
+        raise UsageError(f"{file}: that is the database itself")
     if file.exists() and not force:
         raise UsageError(f"{file}: exists; pass --force to replace it")
     if not file.parent.is_dir():
         raise UsageError(f"{file}: no such folder: {file.parent}")
-    schema = make_schema(state.settings())
+    schema = make_schema(settings)
     try:
         size = schema.backup(file)
     finally:
@@ -320,7 +331,7 @@ def bounces_fetch(state: State, limit: int, fmt: str) -> None:
         "kind": h.what, "reader": h.reader, "outcome": h.outcome, "detail": h.detail}, [
         Column("kind", "kind"), Column("reader", "reader"), Column("outcome", "outcome"),
         Column("detail", "detail", lambda h: Text(h.detail))],
-        title=f"{len(report.handled)} messages")
+        title=f"{len(report.handled)} messages", fields=("kind", "reader", "outcome", "detail"))
     if fmt == "table":
         err.print(report.summary(), highlight=False)
 

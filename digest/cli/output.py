@@ -91,15 +91,17 @@ def _tsv_cell(value: Any) -> str:
 
 
 def emit(fmt: str, items: Sequence[T], record: Callable[[T], Record],
-         columns: Sequence[Column[T]], *, title: str = "", fields: Sequence[str] = ()) -> None:
-    """Print `items` as `fmt`. JSON, CSV and TSV carry each item's `record` with every key of
-    `fields` (default: the first record's keys, else the columns' keys), in that order; the
-    table shows `columns`."""
+         columns: Sequence[Column[T]], *, fields: Sequence[str], title: str = "") -> None:
+    """Print `items` as `fmt`. JSON, CSV and TSV carry each item's `record`, whose keys are
+    `fields` in that order (named here, not read off the first record, so that an empty
+    listing has the same CSV header as a full one); the table shows `columns`."""
     records = [record(i) for i in items]
+    if records and fmt in ("json", "csv", "tsv") and list(records[0]) != list(fields):
+        raise ValueError(f"records have keys {list(records[0])}, not the fields {list(fields)}")
     if fmt == "json":
         dump([dict(r) for r in records])
         return
-    keys = list(fields or (records[0].keys() if records else [c.key for c in columns]))
+    keys = list(fields)
     if fmt == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(keys)

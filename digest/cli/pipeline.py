@@ -25,6 +25,11 @@ if TYPE_CHECKING:
     from digest.delivery import SendReport
 
 
+OUTCOME_FIELDS = ("url", "name", "status", "new_items", "not_modified", "unchanged", "moved_to",
+                  "error", "notes")
+SEND_FIELDS = ("edition", "recipient", "outcome", "status", "detail")
+
+
 def _print_outcomes(outcomes: list[FeedOutcome], names: dict[str, str], fmt: str) -> None:
     emit(fmt, outcomes, lambda o: {
         "url": o.url, "name": names.get(o.url, o.title or o.url), "status": _status(o),
@@ -35,7 +40,7 @@ def _print_outcomes(outcomes: list[FeedOutcome], names: dict[str, str], fmt: str
             _status(o), "green" if o.status is FeedStatus.OK else "red")),
         Column("new", "new_items", right=True),
         Column("detail", "error", lambda o: Text(_detail(o)))],
-        title=f"{len(outcomes)} feeds polled")
+        title=f"{len(outcomes)} feeds polled", fields=OUTCOME_FIELDS)
 
 
 def _feed_names(app: App) -> dict[str, str]:
@@ -43,9 +48,10 @@ def _feed_names(app: App) -> dict[str, str]:
 
 
 class _FetchProgress:
-    """A progress bar on a terminal; a plain line per feed on stderr when it is not one
-    (cron, Docker logs), so a long poll is never silent. `start` learns how many feeds are
-    due; each finished feed is passed to the instance."""
+    """A progress bar on a terminal; a `feed_polled` log line per feed on stderr when it is
+    not one (cron, Docker logs: text or JSON, as --log-format says), so a long poll is never
+    silent. `start` learns how many feeds are due; each finished feed is passed to the
+    instance."""
 
     def __init__(self, names: dict[str, str], bar: Progress | None) -> None:
         self.names, self.bar = names, bar
@@ -62,9 +68,10 @@ class _FetchProgress:
         if self.bar is not None and self.task is not None:
             self.bar.advance(self.task)
             return
-        # Plain text, no rich rendering: a thousand lines must cost next to nothing.
-        click.echo(f"fetch [{self.done}/{self.total}] {_outcome_line(outcome, self.names)}",
-                   err=True)
+        # through logging, no rich rendering: a thousand lines must cost next to nothing
+        log_event("feed_polled", f"[{self.done}/{self.total}] "
+                  f"{_outcome_line(outcome, self.names)}", done=self.done, total=self.total,
+                  url=outcome.url, status=_status(outcome), new_items=outcome.new_items)
 
 
 @contextmanager
@@ -146,9 +153,7 @@ def build(state: State, preview: bool, out: Path | None, fmt: str, edition: str 
     with state.app() as app:
         app.poller.sync_feeds()
         result = app.editions.build(day, fetch=not no_fetch)
-        failing = [o for o in result.fetched if o.status is FeedStatus.ERROR]
-        for o in failing:
-            _warn(f"feed {o.url}: {o.error}")
+        # each failing feed was logged by the poller (a `feed_error` warning on stderr)
         if explain:
             for line in result.explain:
                 err.print(line, highlight=False, markup=False)
@@ -372,7 +377,7 @@ def _print_send(report: SendReport, fmt: str, each: bool) -> None:
               "counts": report.counts(), "deliveries": records})
         return
     if fmt in ("csv", "tsv"):
-        emit(fmt, records, lambda r: r, [])
+        emit(fmt, records, lambda r: r, [], fields=SEND_FIELDS)
     elif each:
         for r in report.results:
             # a recorded status stays one word, as scripts read it ("sent" + "already

@@ -402,4 +402,4 @@ def unsubscribe(state: State, addresses: tuple[str, ...], fmt: str) -> None:
         return
     emit(fmt, done, lambda d: {"address": d[0],
                                "outcome": "unsubscribed" if d[1] else "already_unsubscribed"},
-         [])
+         [], fields=("address", "outcome"))

@@ -154,4 +154,5 @@ def archive_search(state: State, query: str, page: int, fmt: str) -> None:
     emit(fmt, hits, lambda h: h, [
         Column("edition", "edition"), Column("section", "section"), Column("title", "title"),
         Column("source", "source"), Column("archive", "archive_url")],
-        title=f"{count} (page {found.number} of {found.pages})")
+        title=f"{count} (page {found.number} of {found.pages})",
+        fields=("edition", "section", "title", "source", "summary", "url", "archive_url"))

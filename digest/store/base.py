@@ -73,13 +73,15 @@ class StoreBase:
     def close(self) -> None:
         self.engine.dispose()
 
-    def backup(self, target: Path, *, pages: int = 1024) -> int:
+    def backup(self, target: Path) -> int:
         """Copy the SQLite database to `target` with SQLite's online backup API: a consistent
-        copy while other processes go on reading and writing (each step copies `pages` pages
-        and lets writers in between; a write during the copy makes SQLite copy again what it
-        changed). The copy is written beside `target` and renamed into place once its
-        integrity check passes, so `target` is never half written. Returns its size in bytes.
-        PostgreSQL has its own tools (pg_dump): StoreError for any other database."""
+        copy while other processes go on reading and writing. The copy is one step, inside
+        one read transaction: in WAL mode that blocks no writer, and it sees one moment. (In
+        several steps, every write by another connection between two steps makes SQLite start
+        again, so a busy writer could keep a backup from ever finishing; a test writes in a
+        loop during the backup.) It is written beside `target` and renamed into place once
+        its integrity check passes, so `target` is never half written. Returns its size in
+        bytes. PostgreSQL has its own tools (pg_dump): StoreError for any other database."""
         if self.engine.dialect.name != "sqlite":
             raise StoreError(f"database {_safe_url(self.url)}: `digest db backup` copies "
                              "SQLite databases; back PostgreSQL up with pg_dump (see README)")
@@ -99,7 +101,7 @@ class StoreBase:
                 assert isinstance(raw, sqlite3.Connection)
                 copy = sqlite3.connect(partial)
                 try:
-                    raw.backup(copy, pages=pages)
+                    raw.backup(copy)  # pages=-1: every page in one step
                     # the copy keeps the source's WAL mode; a single file is what a backup is
                     copy.execute("PRAGMA journal_mode=DELETE")
                     verdict = copy.execute("PRAGMA integrity_check").fetchone()[0]
