@@ -84,6 +84,14 @@ def poll_outcome(outcome: FeedOutcome) -> PollOutcome:
     return PollOutcome.UNCHANGED if outcome.unchanged else PollOutcome.OK
 
 
+def bearer_ok(header: str | None, token: bytes) -> bool:
+    """Whether an Authorization header carries `token` as a bearer token (compared in
+    constant time)."""
+    scheme, _, given = (header or "").strip().partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode("latin-1", "replace"), token)
+
+
 @dataclass(frozen=True, slots=True)
 class StoreFigures:
     """What the database says at scrape time: the same from every instance sharing it."""
@@ -352,11 +360,7 @@ class MetricsServer:
         self._httpd = self._thread = None
 
     def _authorised(self, header: str | None) -> bool:
-        if self._token is None:
-            return True
-        scheme, _, given = (header or "").strip().partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(
-            given.strip().encode("latin-1", "replace"), self._token)
+        return self._token is None or bearer_ok(header, self._token)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self

@@ -7,7 +7,6 @@ the same 404 as an address that does not exist. Counts nothing itself (the use c
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 
 from starlette.concurrency import run_in_threadpool
@@ -16,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from digest.config import MetricsSettings
-from digest.metrics import Metrics
+from digest.metrics import Metrics, bearer_ok
 
 # A request that came through a reverse proxy: on the same machine, the proxy's connection is
 # a loopback one whoever the client is behind it.
@@ -32,9 +31,7 @@ class Scrape:
 
     async def answer(self, request: Request) -> Response:
         if self.token is not None:
-            scheme, _, given = request.headers.get("authorization", "").strip().partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(
-                    given.strip().encode("latin-1", "replace"), self.token):
+            if not bearer_ok(request.headers.get("authorization"), self.token):
                 return PlainTextResponse("a bearer token is required\n", status_code=401,
                                          headers={"WWW-Authenticate":
                                                   'Bearer realm="digest metrics"'})
