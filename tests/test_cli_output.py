@@ -578,6 +578,23 @@ def test_fetch_logs_json_lines_with_digest_log_format_in_the_environment(
 
 
 @pytest.mark.usefixtures("logging_state")
+def test_with_log_format_json_a_command_error_is_a_json_line(
+        failing_feed: tuple[Path, str], capsys: pytest.CaptureFixture[str]) -> None:
+    config, _ = failing_feed
+    code = main(["--config", str(config), "--log-format", "json", "history", "--edition",
+                 "soon"])
+    out, err = capsys.readouterr()
+    (line,) = [json.loads(x) for x in err.splitlines()]
+    assert code == 2 and out == "" and list(line)[:5] == LOG_KEYS
+    assert (line["level"], line["event"], line["exit_code"]) == ("error", "error", 2)
+    assert line["message"] == "--edition: not a date like 2026-11-30: 'soon'"
+    # as text, the same one line
+    code = main(["--config", str(config), "history", "--edition", "soon"])
+    assert code == 2 and capsys.readouterr().err == (
+        "error: --edition: not a date like 2026-11-30: 'soon'\n")
+
+
+@pytest.mark.usefixtures("logging_state")
 def test_with_log_format_json_every_stderr_line_of_fetch_is_json(
         failing_feed: tuple[Path, str], capsys: pytest.CaptureFixture[str]) -> None:
     config, url = failing_feed

@@ -90,6 +90,12 @@ def log_event(event: str, message: str, /, **fields: Any) -> None:
     logging.getLogger(EVENTS).log(level, message, extra={**extra, "event": event})
 
 
+def logs_json() -> bool:
+    """Whether `setup_logging` made JSON lines (so a command's last error is one too)."""
+    return any(getattr(h, "_digest", False) and isinstance(h.formatter, JsonFormatter)
+               for h in logging.getLogger().handlers)
+
+
 def teardown_logging() -> None:
     """Remove what `setup_logging` added (so `main()` called in-process leaves no handler on
     a stream that is closed later)."""

@@ -16,7 +16,7 @@ import click
 from rich.text import Text
 
 from digest import DEFAULT_CONFIG, __version__
-from digest.cli.logs import LOG_FORMATS, setup_logging, teardown_logging
+from digest.cli.logs import LOG_FORMATS, logs_json, setup_logging, teardown_logging
 from digest.cli.output import err
 from digest.errors import ConfigError, DigestError, UsageError
 
@@ -155,6 +155,10 @@ def _main(argv: list[str] | None) -> int:
         err.print("aborted")
         return 1
     except DigestError as e:
+        if logs_json():  # a log shipper reads stderr: the error is a JSON line like the rest
+            logging.getLogger("digest.cli").error(str(e), extra={
+                "event": "error", "exit_code": e.exit_code})
+            return e.exit_code
         _warn(str(e), "error", "red")
         # -v: the traceback too, except for a config error (its problems say it all)
         if logging.getLogger().isEnabledFor(logging.INFO) and not isinstance(e, ConfigError):
