@@ -25,7 +25,14 @@ from typing import TYPE_CHECKING, Any
 
 from digest import __version__
 from digest.errors import DigestError
-from digest.models import BounceKind, DeliveryStatus, FeedOutcome, FeedStatus, ReaderStatus
+from digest.models import (
+    WAITING,
+    BounceKind,
+    DeliveryStatus,
+    FeedOutcome,
+    FeedStatus,
+    ReaderStatus,
+)
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -37,9 +44,6 @@ log = logging.getLogger(__name__)
 
 # Seconds: a build is tens of milliseconds for a small list, seconds for thousands of items.
 BUILD_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
-# The deliveries that wait (the claim queue): claimable now, waiting for their retry time,
-# claimed and under way.
-QUEUED = (DeliveryStatus.PENDING, DeliveryStatus.DEFERRED, DeliveryStatus.SENDING)
 DELIVERY_OUTCOMES = (DeliveryStatus.SENT, DeliveryStatus.UNCONFIRMED, DeliveryStatus.DEFERRED,
                      DeliveryStatus.FAILED, DeliveryStatus.SUPPRESSED)
 BOUNCES = (BounceKind.HARD, BounceKind.SOFT, BounceKind.COMPLAINT)
@@ -96,7 +100,7 @@ def bearer_ok(header: str | None, token: bytes) -> bool:
 class StoreFigures:
     """What the database says at scrape time: the same from every instance sharing it."""
 
-    queue: Mapping[DeliveryStatus, int]  # deliveries waiting, by status (QUEUED)
+    queue: Mapping[DeliveryStatus, int]  # deliveries waiting, by status (WAITING)
     readers: Mapping[ReaderStatus, int]  # readers by status
 
 
@@ -283,7 +287,7 @@ class _Scrape:
             "digest_claim_queue_deliveries", "Deliveries waiting in the claim queue, by "
             "status: pending (claimable now), deferred (until their retry time), sending "
             "(claimed, under way)", labels=["status"])
-        for status in QUEUED:
+        for status in WAITING:
             queue.add_metric([status.value], figures.queue.get(status, 0))
         yield queue
         readers = GaugeMetricFamily("digest_readers", "Readers, by status", labels=["status"])

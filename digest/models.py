@@ -41,6 +41,8 @@ class DeliveryStatus(StrEnum):
 
 # Delivered as far as anyone can tell: not sent again, and the edition counts as sent.
 DELIVERED = (DeliveryStatus.SENT, DeliveryStatus.UNCONFIRMED)
+# waiting to go: claimable now, waiting for a retry time, claimed and under way
+WAITING = (DeliveryStatus.PENDING, DeliveryStatus.DEFERRED, DeliveryStatus.SENDING)
 
 
 class ReaderStatus(StrEnum):

@@ -33,9 +33,10 @@ class Reports:
 
     def history(self, *, status: DeliveryStatus | None = None, edition: date | None = None,
                 reader: str | None = None, limit: int | None = None) -> list[Delivery]:
-        """The deliveries, newest edition first: of one status, one edition, to one reader,
-        the first `limit` of them."""
-        return self.store.history(status=status, edition=edition, recipient=reader, limit=limit)
+        """The deliveries, newest edition first: of one status, one edition, to one reader
+        (the address in any case: the operator's search), the first `limit` of them."""
+        return self.store.history(status=status, edition=edition, recipient=reader,
+                                  any_case=True, limit=limit)
 
     def feeds(self) -> list[FeedHealth]:
         """Health of the configured feeds, in config order. A feed not polled yet shows as

@@ -376,6 +376,35 @@ def test_history_filters(digest: Digest) -> None:
     assert "550 5.1.1 mailbox unavailable" in table
 
 
+def test_a_readers_own_history_is_by_the_address_as_written(digest: Digest) -> None:
+    """`history --reader` is the operator's search, in any case; a reader's own record (`readers
+    show`, their export) keeps to their address as written: `Ana@` and `ana@` may be two
+    mailboxes (digest.addresses)."""
+    from digest.app import make_app
+    from digest.config import load_settings
+    from digest.models import DeliveryStatus
+    from digest.store import Outcome
+
+    digest.ok("readers", "add", "Ana@example.org")  # another mailbox than ana@example.org
+    app = make_app(load_settings(digest.config))
+    try:
+        at = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
+        frozen = app.store.freeze_edition(
+            date(2026, 11, 23), title="t", subject="s", html="<p>x</p>", text="x",
+            fingerprints=[], now=at, payload={"edition": "2026-11-23", "title": "t",
+                                              "generated_at": at.isoformat(), "sections": []})
+        both = ["ana@example.org", "Ana@example.org"]
+        app.store.take_deliveries(frozen.id, both, owner="test", now=at, stale_before=at)
+        app.store.finish_deliveries(frozen.id, [Outcome(a, DeliveryStatus.SENT, f"<{n}@x>")
+                                                for n, a in enumerate(both)], now=at)
+    finally:
+        app.close()
+    assert sorted(h["recipient"] for h in digest.json("history", "--reader", "ANA@example.org")
+                  ) == ["Ana@example.org", "ana@example.org"]
+    shown = digest.json("readers", "show", "Ana@example.org")
+    assert [d["message_id"] for d in shown["deliveries"]] == ["<1@x>"]
+
+
 def test_history_refuses_bad_filters(digest: Digest) -> None:
     for bad in ("2026-13-45", "next monday", "30/11/2026"):
         err = digest.usage_error("history", "--edition", bad)

@@ -23,7 +23,7 @@ from sqlalchemy import (
     update,
 )
 
-from digest.models import DELIVERED, Claim, Delivery, DeliveryStatus, ReaderStatus
+from digest.models import DELIVERED, WAITING, Claim, Delivery, DeliveryStatus, ReaderStatus
 from digest.schema import deliveries, editions, readers
 from digest.store.base import StoreBase, _db_time, _insert_ignore, _utc
 
@@ -223,17 +223,19 @@ class DeliveriesStore(StoreBase):
     def queued_deliveries(self) -> dict[DeliveryStatus, int]:
         """The claim queue: deliveries of every edition that are pending, deferred or
         sending (claimed), counted by status (the metrics' gauge, issue 24)."""
-        waiting = [s.value for s in (DeliveryStatus.PENDING, DeliveryStatus.DEFERRED,
-                                     DeliveryStatus.SENDING)]
+        waiting = [s.value for s in WAITING]
         with self._tx() as conn:
             rows = conn.execute(select(deliveries.c.status, func.count()).where(
                 deliveries.c.status.in_(waiting)).group_by(deliveries.c.status)).all()
         return {DeliveryStatus(status): int(n) for status, n in rows}
 
     def history(self, *, status: DeliveryStatus | None = None, edition: date | None = None,
-                recipient: str | None = None, limit: int | None = None) -> list[Delivery]:
+                recipient: str | None = None, any_case: bool = False,
+                limit: int | None = None) -> list[Delivery]:
         """The deliveries, newest edition first (of one status, of one edition, to one
-        recipient (its case ignored), the first `limit`)."""
+        recipient as written, or in any case with `any_case`, the first `limit`). A reader's
+        own history (their export) is by the address as written: `Ana@` and `ana@` may be two
+        mailboxes (digest.addresses)."""
         query = (select(editions.c.edition, deliveries)
                  .join(editions, editions.c.id == deliveries.c.edition_id)
                  .order_by(editions.c.edition.desc(), deliveries.c.recipient))
@@ -241,8 +243,10 @@ class DeliveriesStore(StoreBase):
             query = query.where(deliveries.c.status == status.value)
         if edition is not None:
             query = query.where(editions.c.edition == edition.isoformat())
-        if recipient is not None:
+        if recipient is not None and any_case:
             query = query.where(func.lower(deliveries.c.recipient) == recipient.strip().lower())
+        elif recipient is not None:
+            query = query.where(deliveries.c.recipient == recipient)
         if limit is not None:
             query = query.limit(limit)
         with self._tx() as conn:
