@@ -53,9 +53,9 @@ class Schema:
         """(revision before, revision after); another instance migrating is waited for."""
         return migrate.upgrade(self.store.engine)
 
-    def backup(self, target: Path) -> int:
+    def backup(self, target: Path, *, replace: bool = False) -> int:
         """An online copy of the SQLite database at `target` (Store.backup); its size."""
-        return self.store.backup(target)
+        return self.store.backup(target, replace=replace)
 
     def current(self) -> tuple[str | None, str]:
         """(the database's revision, the latest one)."""

@@ -10,7 +10,6 @@ from rich.text import Text
 
 from digest.cli.output import FORMAT_TABLE_JSON, LISTING_FORMAT, Column, dump, emit, err, out
 from digest.cli.root import State, _days, _short, _warn, cli, parse_edition
-from digest.errors import UsageError
 from digest.models import DeliveryStatus, iso
 
 if TYPE_CHECKING:
@@ -173,23 +172,9 @@ def db_backup(state: State, file: Path, force: bool) -> None:
     """
     from digest.app import make_schema
 
-    settings = state.settings()
-    scheme, _, path = settings.database.partition(":///")
-    if not scheme.startswith("sqlite"):
-        from digest.configfile import _without_password
-
-        raise UsageError(f"database {_without_password(settings.database)}: `digest db "
-                         "backup` copies SQLite databases; back PostgreSQL up with pg_dump "
-                         "(see README, Backups)")
-    if file.exists() and file.resolve() == Path(path.split("?")[0]).resolve():
-        raise UsageError(f"{file}: that is the database itself")
-    if file.exists() and not force:
-        raise UsageError(f"{file}: exists; pass --force to replace it")
-    if not file.parent.is_dir():
-        raise UsageError(f"{file}: no such folder: {file.parent}")
-    schema = make_schema(settings)
+    schema = make_schema(state.settings())
     try:
-        size = schema.backup(file)
+        size = schema.backup(file, replace=force)
     finally:
         schema.close()
     click.echo(f"database: copied to {file} ({size:,} bytes)")

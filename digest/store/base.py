@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
 from digest import locks, migrate
-from digest.errors import StoreError
+from digest.errors import StoreError, UsageError
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -73,27 +73,33 @@ class StoreBase:
     def close(self) -> None:
         self.engine.dispose()
 
-    def backup(self, target: Path) -> int:
+    def backup(self, target: Path, *, replace: bool = False) -> int:
         """Copy the SQLite database to `target` with SQLite's online backup API: a consistent
         copy while other processes go on reading and writing. The copy is one step, inside
         one read transaction: in WAL mode that blocks no writer, and it sees one moment. (In
         several steps, every write by another connection between two steps makes SQLite start
         again, so a busy writer could keep a backup from ever finishing; a test writes in a
         loop during the backup.) It is written beside `target` and renamed into place once
-        its integrity check passes, so `target` is never half written. Returns its size in
-        bytes. PostgreSQL has its own tools (pg_dump): StoreError for any other database."""
+        its integrity check passes, so `target` is never half written; an existing `target`
+        only with `replace`. Returns its size in bytes. UsageError, with nothing written, for
+        what cannot be backed up so (PostgreSQL has pg_dump) or where."""
         if self.engine.dialect.name != "sqlite":
-            raise StoreError(f"database {_safe_url(self.url)}: `digest db backup` copies "
-                             "SQLite databases; back PostgreSQL up with pg_dump (see README)")
+            raise UsageError(f"database {_safe_url(self.url)}: `digest db backup` copies "
+                             "SQLite databases; back PostgreSQL up with pg_dump (see README, "
+                             "Backups)")
         import sqlite3
 
         source = self.engine.url.database
         if source in (None, "", ":memory:"):
-            raise StoreError("database: an in-memory database has nothing to back up")
+            raise UsageError("database: an in-memory database has nothing to back up")
         if not Path(source).is_file():
-            raise StoreError(f"database {source}: no such file: nothing to back up")
+            raise UsageError(f"database {source}: no such file: nothing to back up")
         if target.exists() and target.resolve() == Path(source).resolve():
-            raise StoreError(f"{target}: that is the database itself")
+            raise UsageError(f"{target}: that is the database itself")
+        if target.exists() and not replace:
+            raise UsageError(f"{target}: exists; pass --force to replace it")
+        if not target.parent.is_dir():
+            raise UsageError(f"{target}: no such folder: {target.parent}")
         partial = target.with_name(f".{target.name}.partial")
         try:
             with self.engine.connect() as conn:
