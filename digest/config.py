@@ -33,15 +33,15 @@ from pydantic.json_schema import SkipJsonSchema
 
 from digest import DEFAULT_CONFIG
 from digest.colours import readable_accent
-from digest.configfile import (  # re-exported: the readers of feeds.yaml's text
+from digest.configfile import (  # the reading of feeds.yaml's text
     DEFAULT_DATABASE,
-    _brief,
-    _is,
-    _Refused,
-    _user_path,
+    Refused,
+    brief,
     expand_env,
+    path_is,
     read_yaml,
     resolve_database_url,
+    user_path,
 )
 from digest.errors import ConfigError
 from digest.lexicon import lexicon_names
@@ -71,13 +71,13 @@ def parse_duration(value: object) -> object:
     elif isinstance(value, str) and (match := _DURATION.match(value)):
         seconds = float(match.group(1)) * _UNITS[match.group(2)]
     else:
-        raise ValueError(f"not a duration like 30m, 1h or 7d: {_brief(value)}")
+        raise ValueError(f"not a duration like 30m, 1h or 7d: {brief(value)}")
     if seconds != seconds:  # NaN
-        raise ValueError(f"not a duration like 30m, 1h or 7d: {_brief(value)}")
+        raise ValueError(f"not a duration like 30m, 1h or 7d: {brief(value)}")
     if seconds < 0:
-        raise ValueError(f"a duration cannot be negative: {_brief(value)}")
+        raise ValueError(f"a duration cannot be negative: {brief(value)}")
     if seconds > MAX_DURATION.total_seconds():  # compared before timedelta() can overflow
-        raise ValueError(f"at most {MAX_DURATION.days}d (100 years), not {_brief(value)}")
+        raise ValueError(f"at most {MAX_DURATION.days}d (100 years), not {brief(value)}")
     return value if isinstance(value, timedelta) else timedelta(seconds=seconds)
 
 
@@ -102,7 +102,7 @@ def one_line(value: str) -> str:
     header (From, List-Id, Subject) would fail when an edition is sent, or inject another."""
     if not value.isprintable():
         raise ValueError(f"must be one line of text without control characters: "
-                         f"{_brief(value)}")
+                         f"{brief(value)}")
     return value
 
 
@@ -153,7 +153,7 @@ class ScheduleSettings(_Frozen):
         match = _TIMEOUT.fullmatch(value)
         if match is None:
             raise ValueError(f"approval: auto, required or timeout(DURATION) like timeout(6h), "
-                             f"not {_brief(value)}")
+                             f"not {brief(value)}")
         parse_duration(match.group(1))  # says what is wrong with the duration
         return value
 
@@ -219,9 +219,9 @@ def parse_size(value: object) -> object:
     elif isinstance(value, str) and (match := _SIZE.match(value)):
         size = float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b").lower()]
     else:
-        raise ValueError(f"not a size like 10MiB, 500KB or 2048: {_brief(value)}")
+        raise ValueError(f"not a size like 10MiB, 500KB or 2048: {brief(value)}")
     if size > MAX_SIZE:  # compared before int() of an infinite float can fail
-        raise ValueError(f"at most 1024GiB, not {_brief(value)}")
+        raise ValueError(f"at most 1024GiB, not {brief(value)}")
     return int(size)
 
 
@@ -336,7 +336,7 @@ class FeedSettings(_Frozen):
             return None
         parts = urlsplit(one_line(value))
         if parts.scheme not in ("http", "https") or not parts.hostname or " " in value:
-            raise ValueError(f"not an http(s) URL: {_brief(value)}")
+            raise ValueError(f"not an http(s) URL: {brief(value)}")
         return value
 
     @field_validator("poll_every")
@@ -399,8 +399,8 @@ class EmailSettings(_Frozen):
     def _resolve_templates(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return None
-        folder = (_base_dir(info) / _user_path(value)).resolve()
-        if not _is(folder, Path.is_dir):
+        folder = (_base_dir(info) / user_path(value)).resolve()
+        if not path_is(folder, Path.is_dir):
             raise ValueError(f"no such folder: {folder}")
         return str(folder)
 
@@ -436,7 +436,7 @@ class EmailSettings(_Frozen):
         try:
             return readable_accent(value)
         except ValueError as e:
-            raise ValueError(str(e).replace(repr(value), _brief(value))) from None
+            raise ValueError(str(e).replace(repr(value), brief(value))) from None
 
     @field_validator("logo")
     @classmethod
@@ -445,7 +445,7 @@ class EmailSettings(_Frozen):
             return None
         parts = urlsplit(one_line(value))
         if parts.scheme != "https" or not parts.hostname or " " in value:
-            raise ValueError(f"not an https URL: {_brief(value)}")
+            raise ValueError(f"not an https URL: {brief(value)}")
         return value
 
     @field_validator("note")
@@ -455,7 +455,7 @@ class EmailSettings(_Frozen):
             return None
         if not value.replace("\n", "").replace("\t", "").isprintable():
             raise ValueError(f"must be plain text (lines, no control characters): "
-                             f"{_brief(value)}")
+                             f"{brief(value)}")
         return value.strip()
 
     @model_validator(mode="after")
@@ -569,7 +569,7 @@ class DeliverySettings(_Frozen):
     @field_validator("outbox")
     @classmethod
     def _resolve_outbox(cls, value: str, info: ValidationInfo) -> str:
-        return str((_base_dir(info) / _user_path(value)).resolve())
+        return str((_base_dir(info) / user_path(value)).resolve())
 
 
 DEFAULT_CONSENT = ("Send me {title} by email. I can change what I get or leave at any time with "
@@ -592,7 +592,7 @@ class EditingSettings(_Frozen):
         value = one_line(value.strip())
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"not an http(s) URL: {_brief(value)}")
+            raise ValueError(f"not an http(s) URL: {brief(value)}")
         return value
 
 
@@ -789,7 +789,7 @@ class MetricsSettings(_Frozen):
     @classmethod
     def _plain_host(cls, value: str) -> str:
         if not re.fullmatch(r"[A-Za-z0-9.:-]+", value):
-            raise ValueError(f"not a host name or IP address: {_brief(value)}")
+            raise ValueError(f"not a host name or IP address: {brief(value)}")
         return value
 
     @field_validator("token")
@@ -939,8 +939,8 @@ def _existing_file(value: str | None, info: ValidationInfo) -> str | None:
     """A file path relative to the config file, resolved; it must exist."""
     if value is None:
         return None
-    path = (_base_dir(info) / _user_path(value)).resolve()
-    if not _is(path, Path.is_file):
+    path = (_base_dir(info) / user_path(value)).resolve()
+    if not path_is(path, Path.is_file):
         raise ValueError(f"no such file: {path}")
     return str(path)
 
@@ -977,13 +977,13 @@ def resolve_feed_url(value: str, base_dir: Path) -> str:
             raise ValueError(f"not an http(s) URL, file:// URL or existing path: {value!r}")
         return value
     if parts.scheme == "file":
-        if not _is(Path(parts.path), Path.is_file):
+        if not path_is(Path(parts.path), Path.is_file):
             raise ValueError(f"file:// URL names no existing file: {value!r}")
         return value
     if parts.scheme and len(parts.scheme) > 1:  # one letter is a Windows drive, not a scheme
         raise ValueError(f"not an http(s) URL, file:// URL or existing path: {value!r}")
-    path = (base_dir / _user_path(value)).resolve()
-    if not _is(path, Path.is_file):
+    path = (base_dir / user_path(value)).resolve()
+    if not path_is(path, Path.is_file):
         raise ValueError(f"not an http(s) URL, file:// URL or existing path: {value!r}")
     return path.as_uri()
 
@@ -1020,26 +1020,26 @@ def _reference_problems(raw: Mapping[str, Any]) -> list[str]:
         section = feed.get("section", "auto")
         if isinstance(section, str) and section != "auto" and section not in known:
             problems.append(
-                f"feeds[{i}].section: unknown section {_brief(section)} (use auto or one of "
+                f"feeds[{i}].section: unknown section {brief(section)} (use auto or one of "
                 f"{', '.join(ids) or 'no sections defined'})"
             )
         url = feed.get("url")
         if isinstance(url, str):
             if url in urls:
-                problems.append(f"feeds[{i}].url: listed twice: {_brief(url)}")
+                problems.append(f"feeds[{i}].url: listed twice: {brief(url)}")
             urls.add(url)
     addresses: set[str] = set()
     for i, recipient in enumerate(_listed(raw.get("recipients"))):
         address = recipient.get("email") if isinstance(recipient, dict) else recipient
         if isinstance(address, str):
             if address.strip().lower() in addresses:
-                problems.append(f"recipients[{i}]: {_brief(address)} is listed twice")
+                problems.append(f"recipients[{i}]: {brief(address)} is listed twice")
             addresses.add(address.strip().lower())
         if isinstance(recipient, dict):
             for j, section in enumerate(_listed(recipient.get("sections"))):
                 if isinstance(section, str) and section not in known:
                     problems.append(
-                        f"recipients[{i}].sections[{j}]: unknown section {_brief(section)}"
+                        f"recipients[{i}].sections[{j}]: unknown section {brief(section)}"
                     )
     return problems
 
@@ -1056,7 +1056,7 @@ def load_settings(
         raise ConfigError(str(config_path), [f"<file>: cannot read: {e.strerror}"]) from e
     try:
         raw = read_yaml(data)
-    except _Refused as e:
+    except Refused as e:
         raise ConfigError(str(config_path), [str(e)]) from None
     if raw is None:
         raw = {}

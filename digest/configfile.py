@@ -26,21 +26,21 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def _brief(value: object, limit: int = 60) -> str:
+def brief(value: object, limit: int = 60) -> str:
     """A value for an error message: its repr, cut short (a config may hold megabytes)."""
     text = repr(value)
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
-def _user_path(value: str) -> Path:
+def user_path(value: str) -> Path:
     """A path as written, `~` and `~user` expanded (ValueError for a user with no home)."""
     try:
         return Path(value).expanduser()
     except RuntimeError:  # ~nosuchuser
-        raise ValueError(f"no home folder for {value.split('/')[0]!r}: {_brief(value)}") from None
+        raise ValueError(f"no home folder for {value.split('/')[0]!r}: {brief(value)}") from None
 
 
-def _is(path: Path, kind: Callable[[Path], bool]) -> bool:
+def path_is(path: Path, kind: Callable[[Path], bool]) -> bool:
     """`path.is_file()` or `is_dir()`, False for a name the system refuses (too long)."""
     try:
         return kind(path)
@@ -62,7 +62,7 @@ def resolve_database_url(value: str, base_dir: Path) -> str:
     match = _DATABASE_URL.match(value)
     backend = match.group("backend").lower() if match else ""
     if backend not in ("sqlite", "postgresql"):
-        shown = _brief(_without_password(value))
+        shown = brief(_without_password(value))
         raise ValueError(f"not a sqlite:/// or postgresql:// URL: {shown}")
     prefix, _, rest = value.partition(":///")
     if backend == "sqlite" and (not rest or rest.split("?")[0] in ("", ":memory:")):
@@ -73,8 +73,8 @@ def resolve_database_url(value: str, base_dir: Path) -> str:
 
 def _sqlite_file(prefix: str, path: str, base_dir: Path) -> str:
     """`prefix:///` and the absolute path (relative to the config's folder), not a folder."""
-    resolved = (base_dir / _user_path(path)).resolve()
-    if _is(resolved, Path.is_dir):
+    resolved = (base_dir / user_path(path)).resolve()
+    if path_is(resolved, Path.is_dir):
         raise ValueError(f"a folder, not a database file: {resolved}")
     return f"{prefix}:///{resolved}"
 
@@ -109,7 +109,7 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-class _Refused(Exception):
+class Refused(Exception):
     """A config file that is not read at all: the message is its one problem."""
 
 
@@ -125,7 +125,7 @@ def _guarded(tag: str) -> Any:
             return construct(loader, node)
         except (ValueError, OverflowError) as e:  # a 5000-digit integer, February 30th
             reason = (f"an integer of more than {sys.get_int_max_str_digits()} digits"
-                      if "digits" in str(e) else f"{_brief(node.value)}: {e}")
+                      if "digits" in str(e) else f"{brief(node.value)}: {e}")
             raise yaml.constructor.ConstructorError(None, None, reason, node.start_mark) from e
 
     return guarded
@@ -197,25 +197,25 @@ def read_yaml(data: bytes) -> Any:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
-        raise _Refused(f"<file>: not UTF-8: byte 0x{data[e.start]:02x} at offset {e.start} "
+        raise Refused(f"<file>: not UTF-8: byte 0x{data[e.start]:02x} at offset {e.start} "
                        f"(line {line})") from None
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
         problem = _graph_problem(node) if node is not None else None
         if problem is not None:
-            raise _Refused(problem)
+            raise Refused(problem)
         return loader.construct_document(node) if node is not None else None
     except yaml.reader.ReaderError as e:  # a character YAML does not allow (a NUL, say)
         # the reader stops at the first one (e.position counts bytes in libyaml, not characters)
         line = text.count("\n", 0, max(text.find(chr(e.character)), 0)) + 1
-        raise _Refused(f"line {line}: invalid YAML: character #x{e.character:04x} is not "
+        raise Refused(f"line {line}: invalid YAML: character #x{e.character:04x} is not "
                        "allowed") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<file>"
         reason = getattr(e, "problem", None) or (str(e).splitlines() or [repr(e)])[0]
-        raise _Refused(f"{where}: invalid YAML: {reason}") from None
+        raise Refused(f"{where}: invalid YAML: {reason}") from None
     finally:
         loader.dispose()
 
@@ -231,7 +231,7 @@ def database_url(path: str | os.PathLike[str] | None = None,
     if not value:
         try:
             raw = read_yaml(config_path.read_bytes())
-        except (OSError, _Refused) as e:
+        except (OSError, Refused) as e:
             raise ValueError(f"{config_path}: {e}") from None
         if not isinstance(raw, dict) or "database" not in raw:
             # as the settings have it: the default is not resolved against the file's folder
